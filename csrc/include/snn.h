@@ -1,0 +1,312 @@
+/*
+ * snn.h - the public C API of snncore's event-driven spiking-network engine.
+ *
+ * This is the only installed header. Everything a program needs to build a
+ * network from arrays, run it on images and read the results is declared here;
+ * the network file format and the exact semantics of a timestep are specified in
+ * docs/format.md of the snncore source tree.
+ *
+ * Objects
+ *   snn_net    an immutable, validated network: populations of integrate-and-fire
+ *              neurons joined by projections, with weights repacked into the
+ *              engine's channel-last layout. Created once, shared read-only by any
+ *              number of threads.
+ *   snn_state  the per-image working memory of a run: membranes, spike queues and
+ *              counters. One per thread. Either allocated by the library
+ *              (snn_state_create) or placed in a buffer the caller provides
+ *              (snn_state_init_static), for products that forbid malloc during
+ *              inference.
+ *
+ * Threading
+ *   An snn_net is never modified after snn_net_create returns, so it may be used
+ *   from many threads at once. An snn_state is not thread-safe: use one state per
+ *   thread. snn_run_batch spreads the images of a batch over threads itself; its
+ *   results are bit-identical for any number of threads, because every image is
+ *   simulated independently and its random numbers depend only on (seed, image
+ *   index).
+ *
+ * Errors
+ *   Every function that can fail returns an snn_status (0 = SNN_OK) or, for
+ *   constructors, NULL with the reason in an snn_error out-parameter (which may be
+ *   NULL when the caller does not want details). snn_strerror names a status.
+ *   Status values are stable: they will not be renumbered.
+ *
+ * Memory
+ *   The library never hands out memory the caller must free with free(); every
+ *   object has its own _free function, and every _free accepts NULL. All
+ *   allocations go through the allocator given in snn_net_desc (malloc/free when
+ *   NULL). The caller owns every array it passes in; snn_net_create copies what it
+ *   keeps, so the caller may free its arrays as soon as it returns.
+ */
+#ifndef SNN_H
+#define SNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SNN_VERSION_MAJOR 0
+#define SNN_VERSION_MINOR 1
+#define SNN_VERSION_PATCH 0
+#define SNN_VERSION_STRING "0.1.0"
+
+/* The newest version of the network file format this library reads. */
+#define SNN_FORMAT_VERSION 1
+
+/* Symbols of the public API are the only ones the shared library exports. */
+#ifndef SNN_API
+#  if defined(_WIN32) && defined(SNN_DLL_EXPORT)
+#    define SNN_API __declspec(dllexport)
+#  elif defined(__GNUC__) && __GNUC__ >= 4
+#    define SNN_API __attribute__((visibility("default")))
+#  else
+#    define SNN_API
+#  endif
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------- */
+
+typedef enum snn_status {
+    SNN_OK = 0,
+    SNN_E_NOMEM = 1,        /* an allocation failed */
+    SNN_E_INVALID_ARG = 2,  /* a NULL pointer, or a run setting out of range */
+    SNN_E_SHAPE = 3,        /* an array's length or a population's shape does not fit its role */
+    SNN_E_VALUE = 4,        /* NaN or infinity, a threshold <= 0, v_init outside [-1, 1] */
+    SNN_E_GRAPH = 5,        /* a bad reference, a cycle, or a forbidden connection */
+    SNN_E_LIMIT = 6,        /* a size beyond snn_get_limits() */
+    SNN_E_CAPACITY = 7,     /* a caller-provided buffer is too small */
+    SNN_E_THREAD = 8,       /* a worker thread could not be started */
+    SNN_E_UNSUPPORTED = 9,  /* an unknown kind, op, reset mode or encoding */
+    SNN_E_IO = 10,          /* reserved for the file loader: a read failed */
+    SNN_E_FORMAT = 11,      /* reserved for the file loader: the file is malformed */
+    SNN_STATUS_COUNT        /* not a status: one past the last value */
+} snn_status;
+
+/* A static, human-readable name for a status ("invalid argument", ...). Never NULL. */
+SNN_API const char *snn_strerror(int status);
+
+/*
+ * Details of a failure. `population` and `projection` index the arrays of the
+ * snn_net_desc that caused it (or are -1), so a caller can print the offending
+ * item's name. `message` is NUL-terminated English text.
+ */
+typedef struct snn_error {
+    int status;             /* an snn_status */
+    int32_t population;     /* index of the population at fault, or -1 */
+    int32_t projection;     /* index of the projection at fault, or -1 */
+    char message[256];
+} snn_error;
+
+/* ------------------------------------------------------------------------- */
+/* Limits (the Python layer checks the same numbers through snn_get_limits)  */
+/* ------------------------------------------------------------------------- */
+
+typedef struct snn_limits {
+    int64_t max_dim;          /* largest C, H, W or N of a population: 2^24 */
+    int64_t max_neurons;      /* largest population: 2^28 neurons */
+    int64_t max_populations;  /* 4096 */
+    int64_t max_projections;  /* 16384 */
+    int64_t max_timesteps;    /* 2^30 */
+    int64_t max_bytes;        /* weights + one state: 8 GiB */
+} snn_limits;
+
+SNN_API void snn_get_limits(snn_limits *out);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+SNN_API const char *snn_version_string(void);
+
+/* ------------------------------------------------------------------------- */
+/* Describing a network                                                      */
+/* ------------------------------------------------------------------------- */
+
+typedef enum snn_kind {
+    SNN_KIND_INPUT = 0,       /* fed by the encoder; exactly one per network */
+    SNN_KIND_IF = 1,          /* integrate-and-fire neurons that spike */
+    SNN_KIND_RELAY = 2,       /* stateless and linear: passes each step's current on as graded events */
+    SNN_KIND_ACCUMULATE = 3   /* integrates its current and is read out; emits nothing */
+} snn_kind;
+
+typedef enum snn_reset {
+    SNN_RESET_SUBTRACT = 0,   /* V <- V - theta after a spike */
+    SNN_RESET_ZERO = 1        /* V <- 0 after a spike */
+} snn_reset;
+
+typedef enum snn_op {
+    SNN_OP_CONV2D = 0,
+    SNN_OP_AVGPOOL2D = 1,
+    SNN_OP_DENSE = 2,
+    SNN_OP_IDENTITY = 3
+} snn_op;
+
+typedef enum snn_encoding {
+    SNN_ENCODING_ANALOG = 0,  /* the pixel values as a constant current every step */
+    SNN_ENCODING_POISSON = 1, /* a spike with probability clip(x * rate, 0, 1) per step */
+    SNN_ENCODING_REGULAR = 2  /* deterministic spikes at rate clip(x * rate, 0, 1) */
+} snn_encoding;
+
+/*
+ * One population. Shapes are [C, H, W] (ndim 3) or [N] (ndim 1; then shape[0] = N
+ * and shape[1], shape[2] are ignored). Arrays are read during snn_net_create only.
+ */
+typedef struct snn_population_desc {
+    int32_t kind;               /* an snn_kind */
+    int32_t ndim;               /* 1 or 3 */
+    int64_t shape[3];           /* C, H, W (or N) */
+    const float *threshold;     /* IF only: theta > 0, 1 value or one per channel */
+    int64_t threshold_len;      /* 1 or C (0 for other kinds) */
+    int32_t is_signed;          /* IF only: nonzero for a signed neuron (two thresholds) */
+    const float *threshold_neg; /* signed only: theta_n > 0, fires -1 at V <= -theta_n */
+    int64_t threshold_neg_len;  /* 1 or C (0 when unsigned) */
+    int32_t reset;              /* IF only: an snn_reset */
+    float v_init;               /* IF only: initial membrane as a fraction of theta, in [-1, 1] */
+    const float *bias;          /* current added every step, or NULL */
+    int64_t bias_len;           /* 0, C (per channel) or C*H*W (per neuron, CHW order) */
+} snn_population_desc;
+
+/*
+ * One projection from `source` to `target` (indices into the population array).
+ * Weights are in PyTorch's layouts: conv2d [Co, Ci, kh, kw]; dense [out, in] with
+ * `in` the source flattened in CHW order; identity an optional gain per channel.
+ */
+typedef struct snn_projection_desc {
+    int32_t op;                 /* an snn_op */
+    int32_t source;             /* population index */
+    int32_t target;             /* population index */
+    int32_t kernel[2];          /* conv2d: kh, kw (must match the weight); avgpool2d: the window */
+    int32_t stride[2];          /* conv2d, avgpool2d: >= 1 */
+    int32_t padding[2];         /* conv2d, avgpool2d: 0 <= padding < kernel (zeros) */
+    const float *weight;        /* see above; NULL for avgpool2d and a unit identity */
+    int64_t weight_len;         /* number of floats in `weight` */
+} snn_projection_desc;
+
+/* Custom memory allocation, for products with their own heap. */
+typedef struct snn_allocator {
+    void *(*alloc)(void *opaque, size_t size);  /* returns NULL on failure */
+    void (*free)(void *opaque, void *ptr);      /* accepts NULL */
+    void *opaque;
+} snn_allocator;
+
+typedef struct snn_net_desc {
+    const snn_population_desc *populations;
+    int32_t n_populations;
+    const snn_projection_desc *projections;
+    int32_t n_projections;
+    int32_t input;                       /* index of the one SNN_KIND_INPUT population */
+    int32_t output;                      /* index of the read-out population (IF or ACCUMULATE) */
+    const snn_allocator *allocator;      /* NULL: malloc and free */
+} snn_net_desc;
+
+typedef struct snn_net snn_net;
+
+/*
+ * Validates `desc` completely and builds a network (weights copied and repacked).
+ * @return the network, or NULL with the reason in *err (when err is not NULL).
+ * Ownership: the caller frees the result with snn_net_free. Thread safety: the
+ * returned network is immutable and may be shared by threads.
+ */
+SNN_API snn_net *snn_net_create(const snn_net_desc *desc, snn_error *err);
+
+/* Frees a network. Accepts NULL. Every state made from it must be freed first. */
+SNN_API void snn_net_free(snn_net *net);
+
+SNN_API int32_t snn_net_n_populations(const snn_net *net);
+SNN_API int32_t snn_net_n_projections(const snn_net *net);
+/* Neurons of population `pop` (C*H*W), or -1 when `pop` is out of range. */
+SNN_API int64_t snn_net_population_size(const snn_net *net, int32_t pop);
+/* Floats of one input image (the input population's C*H*W). */
+SNN_API int64_t snn_net_input_size(const snn_net *net);
+/* Floats of one decoded output (the output population's C*H*W). */
+SNN_API int64_t snn_net_output_size(const snn_net *net);
+/* Population indices in the order the engine simulates them (input first). */
+SNN_API int snn_net_order(const snn_net *net, int32_t *order, int32_t capacity);
+
+/* ------------------------------------------------------------------------- */
+/* Running                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef struct snn_run_config {
+    int32_t timesteps;          /* T >= 1 */
+    int32_t encoding;           /* an snn_encoding */
+    double rate;                /* poisson/regular: spike probability per unit input, > 0 */
+    uint64_t seed;              /* poisson: the random stream is a function of (seed, image index) */
+    const int32_t *checkpoints; /* strictly increasing steps in 1..T where results are recorded */
+    int32_t n_checkpoints;      /* 0 (with checkpoints NULL) means the one checkpoint T */
+} snn_run_config;
+
+/*
+ * Runs `n_images` images (each snn_net_input_size floats, CHW order, one after the
+ * other in `x`) for cfg->timesteps steps, on `n_threads` threads (<= 1: the calling
+ * thread only).
+ *
+ * For image i (0-based within this call) and checkpoint c, with P populations, J
+ * projections, K = snn_net_output_size and n_cp checkpoints:
+ *   out[(i * n_cp + c) * K + k]      decoded output (V/t or net spike count/t)
+ *   spikes[(i * n_cp + c) * P + p]   events emitted by population p up to the checkpoint
+ *   synops[(i * n_cp + c) * J + j]   synaptic operations of projection j up to the checkpoint
+ * `spikes` and `synops` may be NULL. The random numbers of image i use the image
+ * index first_index + i, so a batch split into calls gives the same results.
+ * @return SNN_OK, or a status with details in *err (the outputs are then undefined).
+ */
+SNN_API int snn_run_batch(const snn_net *net, const snn_run_config *cfg,
+                          const float *x, int64_t n_images, int64_t first_index,
+                          float *out, int64_t *spikes, int64_t *synops,
+                          int32_t n_threads, snn_error *err);
+
+typedef struct snn_state snn_state;
+
+/* Bytes of workspace that one state needs (for snn_state_init_static). */
+SNN_API size_t snn_state_size(const snn_net *net);
+
+/*
+ * Places a state inside `workspace` (at least snn_state_size bytes, any alignment)
+ * and never allocates. The workspace must outlive the state; snn_state_free on such
+ * a state does nothing. @return the state, or NULL with *status set (when not NULL).
+ */
+SNN_API snn_state *snn_state_init_static(const snn_net *net, void *workspace,
+                                         size_t size, int *status);
+
+/* Allocates a state with the network's allocator. @return NULL on failure. */
+SNN_API snn_state *snn_state_create(const snn_net *net, int *status);
+
+/* Frees a state from snn_state_create. Accepts NULL. */
+SNN_API void snn_state_free(snn_state *state);
+
+/*
+ * Starts a run of image `x` (snn_net_input_size floats, CHW order, all finite):
+ * membranes to their initial values, counters to zero, time to 0. Under analog
+ * encoding, the constant current of the input's projections is computed here.
+ * Only cfg->encoding, cfg->rate and cfg->seed are used.
+ */
+SNN_API int snn_state_reset(snn_state *state, const snn_run_config *cfg,
+                            const float *x, int64_t image_index);
+
+/* Advances the simulation by `n_steps` >= 0 timesteps. Stepping 3 then 5 equals stepping 8. */
+SNN_API int snn_state_step(snn_state *state, int32_t n_steps);
+
+/* Steps simulated since the last reset. */
+SNN_API int32_t snn_state_time(const snn_state *state);
+
+/* Writes the decoded output at the current step (K floats, CHW order). Needs time >= 1. */
+SNN_API int snn_state_read_output(const snn_state *state, float *out, int64_t capacity);
+
+/* Writes the counters so far: P spike counts and J synaptic-operation counts (either may be NULL). */
+SNN_API int snn_state_read_counters(const snn_state *state, int64_t *spikes, int64_t spikes_capacity,
+                                    int64_t *synops, int64_t synops_capacity);
+
+/*
+ * One image, start to end, on a state the caller owns (no allocation): reset, step
+ * to each checkpoint and record (layout as snn_run_batch with one image).
+ */
+SNN_API int snn_run_image(snn_state *state, const snn_run_config *cfg, const float *x,
+                          int64_t image_index, float *out, int64_t *spikes, int64_t *synops);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SNN_H */

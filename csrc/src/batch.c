@@ -1,0 +1,126 @@
+/*
+ * A batch of images on several threads. Each thread owns one state and takes
+ * the next image from a shared counter; an image's result depends only on the
+ * image and its index, so the output is the same for any thread count.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <pthread.h>
+
+typedef struct batch_job {
+    const snn_net *net;
+    const snn_run_config *cfg;
+    const float *x;
+    int64_t n_images, first_index;
+    float *out;
+    int64_t *spikes, *synops;
+    int64_t in_size, out_stride, spikes_stride, synops_stride;
+    pthread_mutex_t lock;
+    int64_t next;       /* next image to take */
+    int status;         /* first failure, SNN_OK if none */
+} batch_job;
+
+static int64_t take_image(batch_job *job)
+{
+    int64_t i;
+    pthread_mutex_lock(&job->lock);
+    i = job->status == SNN_OK ? job->next++ : job->n_images;
+    pthread_mutex_unlock(&job->lock);
+    return i;
+}
+
+static void fail(batch_job *job, int status)
+{
+    pthread_mutex_lock(&job->lock);
+    if (job->status == SNN_OK) job->status = status;
+    pthread_mutex_unlock(&job->lock);
+}
+
+static void *worker(void *arg)
+{
+    batch_job *job = arg;
+    int status = SNN_OK;
+    int64_t i;
+    snn_state *s = snn_state_create(job->net, &status);
+    if (s == NULL) {
+        fail(job, status);
+        return NULL;
+    }
+    while ((i = take_image(job)) < job->n_images) {
+        status = snn_run_image(s, job->cfg, job->x + i * job->in_size, job->first_index + i,
+                               job->out + i * job->out_stride,
+                               job->spikes ? job->spikes + i * job->spikes_stride : NULL,
+                               job->synops ? job->synops + i * job->synops_stride : NULL);
+        if (status != SNN_OK) fail(job, status);
+    }
+    snn_state_free(s);
+    return NULL;
+}
+
+/* Every value of x must be finite; checked up front so that the error reported
+ * names the first bad image whatever the thread count. */
+static int check_images(const batch_job *job, snn_error *err)
+{
+    int64_t i, k;
+    for (i = 0; i < job->n_images; i++)
+        for (k = 0; k < job->in_size; k++)
+            RETURN_ERROR_IF(!isfinite(job->x[i * job->in_size + k]), err, SNN_E_VALUE, -1, -1,
+                            "image %lld holds a non-finite value at index %lld", (long long)i,
+                            (long long)k);
+    return SNN_OK;
+}
+
+int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
+                  int64_t n_images, int64_t first_index, float *out, int64_t *spikes,
+                  int64_t *synops, int32_t n_threads, snn_error *err)
+{
+    batch_job job;
+    pthread_t threads[256];
+    int32_t t, started = 0;
+    int64_t n_cp;
+
+    if (err) { err->status = SNN_OK; err->population = err->projection = -1; err->message[0] = 0; }
+    FORWARD_IF_ERROR(snn__check_config(net, cfg, err));
+    RETURN_ERROR_IF(n_images < 0 || first_index < 0, err, SNN_E_INVALID_ARG, -1, -1,
+                    "n_images and first_index must be >= 0");
+    if (n_images == 0) return SNN_OK;
+    RETURN_ERROR_IF(x == NULL || out == NULL, err, SNN_E_INVALID_ARG, -1, -1, "x or out is NULL");
+
+    n_cp = cfg->n_checkpoints ? cfg->n_checkpoints : 1;
+    job.net = net;
+    job.cfg = cfg;
+    job.x = x;
+    job.n_images = n_images;
+    job.first_index = first_index;
+    job.out = out;
+    job.spikes = spikes;
+    job.synops = synops;
+    job.in_size = net->pops[net->input].n;
+    job.out_stride = n_cp * net->pops[net->output].n;
+    job.spikes_stride = n_cp * net->n_pop;
+    job.synops_stride = n_cp * net->n_proj;
+    job.next = 0;
+    job.status = SNN_OK;
+    FORWARD_IF_ERROR(check_images(&job, err));
+
+    if (n_threads > n_images) n_threads = (int32_t)n_images;
+    if (n_threads > (int32_t)(sizeof threads / sizeof threads[0]))
+        n_threads = (int32_t)(sizeof threads / sizeof threads[0]);
+    if (pthread_mutex_init(&job.lock, NULL) != 0) {
+        snn__set_error(err, SNN_E_THREAD, -1, -1, "could not create a mutex");
+        return SNN_E_THREAD;
+    }
+    /* The calling thread works too, so n_threads <= 1 starts no thread at all. */
+    for (t = 1; t < n_threads; t++) {
+        if (pthread_create(&threads[started], NULL, worker, &job) != 0) break;
+        started++;
+    }
+    worker(&job);
+    for (t = 0; t < started; t++) pthread_join(threads[t], NULL);
+    pthread_mutex_destroy(&job.lock);
+    if (job.status != SNN_OK)
+        snn__set_error(err, job.status, -1, -1, "running the batch failed: %s",
+                       snn_strerror(job.status));
+    return job.status;
+}

@@ -1,0 +1,52 @@
+/* Status names, error details, limits and version. */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static const char *const status_names[SNN_STATUS_COUNT] = {
+    "no error",
+    "out of memory",
+    "invalid argument",
+    "shape mismatch",
+    "invalid value",
+    "invalid network graph",
+    "size limit exceeded",
+    "buffer too small",
+    "could not start a thread",
+    "unsupported kind, op, reset mode or encoding",
+    "read error",
+    "malformed network file",
+};
+
+const char *snn_strerror(int status)
+{
+    if (status < 0 || status >= SNN_STATUS_COUNT) return "unknown status";
+    return status_names[status];
+}
+
+void snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    if (err == NULL) return;
+    err->status = status;
+    err->population = pop;
+    err->projection = proj;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+void snn_get_limits(snn_limits *out)
+{
+    if (out == NULL) return;
+    out->max_dim = (int64_t)1 << 24;
+    out->max_neurons = (int64_t)1 << 28;
+    out->max_populations = 4096;
+    out->max_projections = 16384;
+    out->max_timesteps = (int64_t)1 << 30;
+    out->max_bytes = (int64_t)8 << 30;
+}
+
+const char *snn_version_string(void) { return SNN_VERSION_STRING; }

@@ -1,0 +1,104 @@
+/* Private structures of the engine. Not installed; never included by users. */
+#ifndef SNN_INTERNAL_H
+#define SNN_INTERNAL_H
+
+#include "snn.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Report `code` with a formatted message and return it from the current function. */
+#define RETURN_ERROR_IF(cond, err, code, pop, proj, ...)                     \
+    do {                                                                     \
+        if (cond) {                                                          \
+            snn__set_error((err), (code), (pop), (proj), __VA_ARGS__);       \
+            return (code);                                                   \
+        }                                                                    \
+    } while (0)
+
+/* Propagate a failing status unchanged. */
+#define FORWARD_IF_ERROR(expr)                                               \
+    do {                                                                     \
+        int snn__s = (expr);                                                 \
+        if (snn__s != SNN_OK) return snn__s;                                 \
+    } while (0)
+
+#define SNN_ALIGN 64
+
+/* A population as the engine keeps it: channel-last (HWC) neuron order. */
+typedef struct snn_pop {
+    int32_t kind;
+    int32_t reset;
+    int32_t is_signed;
+    int64_t C, H, W, n;
+    float v_init;
+    float *theta;       /* C values (a scalar threshold is broadcast) */
+    float *theta_neg;   /* C values, signed populations only */
+    float *bias;        /* n values in HWC order, or NULL */
+    int32_t *out_proj;  /* outgoing projection indices */
+    int32_t n_out;
+    int32_t has_const;  /* receives a per-image constant current (bias or analog input) */
+    int32_t has_queue;  /* emits events (input, IF, relay) */
+    /* offsets into a state's workspace (0 = absent) */
+    size_t off_acc;     /* membrane (IF, accumulate) or this step's current (relay) */
+    size_t off_const;   /* per-image constant current */
+    size_t off_qidx;    /* event indices (int32) */
+    size_t off_qval;    /* event values (float) */
+    size_t off_count;   /* output population only: net spike count per neuron (int32) */
+} snn_pop;
+
+typedef struct snn_proj {
+    int32_t op;
+    int32_t source, target;
+    int32_t kh, kw, sh, sw, ph, pw;
+    float *w;           /* repacked: conv [kh][kw][Ci][Co]; dense [in, HWC order][out]; identity [C] */
+    float inv_area;     /* avgpool2d: 1 / (kh * kw) */
+} snn_proj;
+
+struct snn_net {
+    snn_allocator alloc;
+    int32_t n_pop, n_proj;
+    int32_t input, output;
+    snn_pop *pops;
+    snn_proj *projs;
+    int32_t *order;     /* simulation order, input first */
+    size_t state_size;  /* bytes of one state's workspace, header included */
+    size_t off_x, off_phase, off_spikes, off_synops;  /* fixed arrays of a state */
+    void **blocks;      /* every allocation the net owns, freed together */
+    int32_t n_blocks, cap_blocks;
+};
+
+struct snn_state {
+    const snn_net *net;
+    void *allocation;   /* from snn_state_create, else NULL */
+    unsigned char *base;
+    int32_t t;
+    int32_t encoding;
+    double rate;
+    uint64_t seed;
+    int64_t image;
+    float *x;           /* input image, HWC order */
+    float *phase;       /* regular encoding */
+    int64_t *spikes;    /* per population */
+    int64_t *synops;    /* per projection */
+};
+
+/* error.c */
+void snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj,
+                    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* Checks a run configuration (timesteps, encoding, rate, checkpoints). */
+int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *err);
+
+/* scatter.c: adds the op applied to `n_ev` events of the source into `dst` (the
+ * target's buffer, HWC order). @return the synaptic operations performed. */
+int64_t snn__scatter(const snn_net *net, const snn_proj *p, const int32_t *idx,
+                     const float *val, int64_t n_ev, float *dst);
+
+static inline void *snn__at(const snn_state *s, size_t off) { return s->base + off; }
+
+#endif /* SNN_INTERNAL_H */

@@ -1,0 +1,411 @@
+/*
+ * Running a network: per-image state, the encoders, one timestep, checkpoints.
+ * The semantics are those of docs/format.md, "Semantics of one run".
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- run settings -------------------------------------------------------- */
+
+int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *err)
+{
+    snn_limits L;
+    int32_t c;
+    snn_get_limits(&L);
+    RETURN_ERROR_IF(net == NULL || cfg == NULL, err, SNN_E_INVALID_ARG, -1, -1,
+                    "network or run config is NULL");
+    RETURN_ERROR_IF(cfg->timesteps < 1 || cfg->timesteps > L.max_timesteps, err,
+                    SNN_E_INVALID_ARG, -1, -1, "timesteps must be in 1..%lld, got %d",
+                    (long long)L.max_timesteps, (int)cfg->timesteps);
+    RETURN_ERROR_IF(cfg->encoding < SNN_ENCODING_ANALOG || cfg->encoding > SNN_ENCODING_REGULAR,
+                    err, SNN_E_UNSUPPORTED, -1, -1, "unknown encoding %d", (int)cfg->encoding);
+    RETURN_ERROR_IF(!isfinite(cfg->rate) || !(cfg->rate > 0.0), err, SNN_E_INVALID_ARG, -1, -1,
+                    "rate must be finite and > 0, got %g", cfg->rate);
+    RETURN_ERROR_IF(cfg->n_checkpoints < 0 || (cfg->n_checkpoints > 0 && cfg->checkpoints == NULL),
+                    err, SNN_E_INVALID_ARG, -1, -1, "checkpoints is NULL or has a negative count");
+    for (c = 0; c < cfg->n_checkpoints; c++) {
+        int32_t prev = c ? cfg->checkpoints[c - 1] : 0;
+        RETURN_ERROR_IF(cfg->checkpoints[c] <= prev || cfg->checkpoints[c] > cfg->timesteps, err,
+                        SNN_E_INVALID_ARG, -1, -1,
+                        "checkpoints must increase strictly within 1..%d (checkpoint %d is %d)",
+                        (int)cfg->timesteps, (int)c, (int)cfg->checkpoints[c]);
+    }
+    return SNN_OK;
+}
+
+/* ---- states -------------------------------------------------------------- */
+
+size_t snn_state_size(const snn_net *net) { return net ? net->state_size + SNN_ALIGN : 0; }
+
+snn_state *snn_state_init_static(const snn_net *net, void *workspace, size_t size, int *status)
+{
+    unsigned char *base;
+    snn_state *s;
+    if (status) *status = SNN_OK;
+    if (net == NULL || workspace == NULL) {
+        if (status) *status = SNN_E_INVALID_ARG;
+        return NULL;
+    }
+    if (size < snn_state_size(net)) {
+        if (status) *status = SNN_E_CAPACITY;
+        return NULL;
+    }
+    /* The layout's offsets assume a SNN_ALIGN-aligned base; the spare SNN_ALIGN
+     * bytes counted by snn_state_size pay for aligning an arbitrary workspace. */
+    base = (unsigned char *)workspace +
+           (SNN_ALIGN - (uintptr_t)workspace % SNN_ALIGN) % SNN_ALIGN;
+    memset(base, 0, net->state_size);
+    s = (snn_state *)base;
+    s->net = net;
+    s->base = base;
+    s->x = snn__at(s, net->off_x);
+    s->phase = snn__at(s, net->off_phase);
+    s->spikes = snn__at(s, net->off_spikes);
+    s->synops = snn__at(s, net->off_synops);
+    s->rate = 1.0;
+    return s;
+}
+
+snn_state *snn_state_create(const snn_net *net, int *status)
+{
+    void *mem;
+    snn_state *s;
+    if (net == NULL) {
+        if (status) *status = SNN_E_INVALID_ARG;
+        return NULL;
+    }
+    mem = net->alloc.alloc(net->alloc.opaque, snn_state_size(net));
+    if (mem == NULL) {
+        if (status) *status = SNN_E_NOMEM;
+        return NULL;
+    }
+    s = snn_state_init_static(net, mem, snn_state_size(net), status);
+    s->allocation = mem;
+    return s;
+}
+
+void snn_state_free(snn_state *state)
+{
+    if (state == NULL || state->allocation == NULL) return;
+    state->net->alloc.free(state->net->alloc.opaque, state->allocation);
+}
+
+/* ---- encoders ------------------------------------------------------------ */
+
+/* SplitMix64's finaliser: the counter-based random numbers of poisson input. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+#define GOLDEN UINT64_C(0x9E3779B97F4A7C15)
+#define PIXEL_STRIDE UINT64_C(0xD1B54A32D192ED03)
+
+static double spike_probability(float x, double rate)
+{
+    double p = (double)x * rate;
+    return p < 0.0 ? 0.0 : (p > 1.0 ? 1.0 : p);
+}
+
+/* Fills the input's queue with this step's spikes; returns their number. The
+ * random stream is indexed by the pixel's CHW index so that it does not depend
+ * on the engine's internal layout. */
+static int64_t encode_input(snn_state *s)
+{
+    const snn_net *net = s->net;
+    const snn_pop *in = &net->pops[net->input];
+    int32_t *qi = snn__at(s, in->off_qidx);
+    float *qv = snn__at(s, in->off_qval);
+    const int64_t C = in->C, HW = in->H * in->W;
+    int64_t pos, c, n = 0;
+    if (s->encoding == SNN_ENCODING_POISSON) {
+        const uint64_t s_step = mix64(mix64(s->seed + GOLDEN * (uint64_t)(s->image + 1)) +
+                                      GOLDEN * (uint64_t)s->t);
+        for (pos = 0; pos < HW; pos++)
+            for (c = 0; c < C; c++) {
+                const int64_t i = pos * C + c;
+                const uint64_t chw = (uint64_t)(c * HW + pos);
+                const uint64_t u24 = mix64(s_step + PIXEL_STRIDE * (chw + 1)) >> 40;
+                if ((double)u24 < spike_probability(s->x[i], s->rate) * 16777216.0) {
+                    qi[n] = (int32_t)i;
+                    qv[n++] = 1.0f;
+                }
+            }
+    } else {
+        const int64_t total = C * HW;
+        int64_t i;
+        for (i = 0; i < total; i++) {
+            float ph = s->phase[i] + (float)spike_probability(s->x[i], s->rate);
+            if (ph >= 1.0f) {
+                ph -= 1.0f;
+                qi[n] = (int32_t)i;
+                qv[n++] = 1.0f;
+            }
+            s->phase[i] = ph;
+        }
+    }
+    return n;
+}
+
+/* ---- one timestep -------------------------------------------------------- */
+
+/* Sends a population's events through its outgoing projections. */
+static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev)
+{
+    const snn_net *net = s->net;
+    const int32_t *qi = snn__at(s, p->off_qidx);
+    const float *qv = snn__at(s, p->off_qval);
+    int32_t k;
+    if (n_ev == 0) return;
+    for (k = 0; k < p->n_out; k++) {
+        const int32_t j = p->out_proj[k];
+        const snn_proj *q = &net->projs[j];
+        float *dst = snn__at(s, net->pops[q->target].off_acc);
+        s->synops[j] += snn__scatter(net, q, qi, qv, n_ev, dst);
+    }
+}
+
+/* Integrate, compare with the threshold(s), reset; returns the spikes emitted. */
+static int64_t fire(snn_state *s, const snn_pop *p)
+{
+    float *V = snn__at(s, p->off_acc);
+    const float *K = p->has_const ? (const float *)snn__at(s, p->off_const) : NULL;
+    int32_t *qi = snn__at(s, p->off_qidx);
+    float *qv = snn__at(s, p->off_qval);
+    const int64_t C = p->C, HW = p->H * p->W;
+    const int subtract = p->reset == SNN_RESET_SUBTRACT;
+    int64_t pos, c, n = 0;
+    for (pos = 0; pos < HW; pos++) {
+        float *v = V + pos * C;
+        const float *k = K ? K + pos * C : NULL;
+        for (c = 0; c < C; c++) {
+            float u = k ? v[c] + k[c] : v[c];
+            if (u >= p->theta[c]) {
+                u = subtract ? u - p->theta[c] : 0.0f;
+                qi[n] = (int32_t)(pos * C + c);
+                qv[n++] = 1.0f;
+            } else if (p->is_signed && u <= -p->theta_neg[c]) {
+                u = subtract ? u + p->theta_neg[c] : 0.0f;
+                qi[n] = (int32_t)(pos * C + c);
+                qv[n++] = -1.0f;
+            }
+            v[c] = u;
+        }
+    }
+    return n;
+}
+
+/* A relay passes this step's current on as graded events and forgets it. */
+static int64_t relay(snn_state *s, const snn_pop *p)
+{
+    float *A = snn__at(s, p->off_acc);
+    const float *K = p->has_const ? (const float *)snn__at(s, p->off_const) : NULL;
+    int32_t *qi = snn__at(s, p->off_qidx);
+    float *qv = snn__at(s, p->off_qval);
+    int64_t i, n = 0;
+    for (i = 0; i < p->n; i++) {
+        const float u = K ? A[i] + K[i] : A[i];
+        A[i] = 0.0f;
+        if (u != 0.0f) {
+            qi[n] = (int32_t)i;
+            qv[n++] = u;
+        }
+    }
+    return n;
+}
+
+static void accumulate(snn_state *s, const snn_pop *p)
+{
+    float *V = snn__at(s, p->off_acc);
+    const float *K = snn__at(s, p->off_const);
+    int64_t i;
+    if (!p->has_const) return;
+    for (i = 0; i < p->n; i++) V[i] += K[i];
+}
+
+static void count_output_spikes(snn_state *s, const snn_pop *p, int64_t n_ev)
+{
+    int32_t *count = snn__at(s, p->off_count);
+    const int32_t *qi = snn__at(s, p->off_qidx);
+    const float *qv = snn__at(s, p->off_qval);
+    int64_t e;
+    for (e = 0; e < n_ev; e++) count[qi[e]] += qv[e] > 0.0f ? 1 : -1;
+}
+
+static void step_once(snn_state *s)
+{
+    const snn_net *net = s->net;
+    int32_t k;
+    s->t++;
+    if (s->encoding != SNN_ENCODING_ANALOG) {
+        const int64_t n_ev = encode_input(s);
+        s->spikes[net->input] += n_ev;
+        propagate(s, &net->pops[net->input], n_ev);
+    }
+    for (k = 1; k < net->n_pop; k++) {
+        const int32_t i = net->order[k];
+        const snn_pop *p = &net->pops[i];
+        int64_t n_ev = 0;
+        switch (p->kind) {
+        case SNN_KIND_IF:
+            n_ev = fire(s, p);
+            if (i == net->output) count_output_spikes(s, p, n_ev);
+            break;
+        case SNN_KIND_RELAY: n_ev = relay(s, p); break;
+        default: accumulate(s, p); break;
+        }
+        s->spikes[i] += n_ev;
+        propagate(s, p, n_ev);
+    }
+}
+
+/* ---- starting a run ------------------------------------------------------ */
+
+static void reset_population(snn_state *s, const snn_pop *p, int is_output)
+{
+    int64_t pos, c;
+    if (p->kind == SNN_KIND_INPUT) return;
+    if (p->kind == SNN_KIND_IF) {
+        float *V = snn__at(s, p->off_acc);
+        for (pos = 0; pos < p->H * p->W; pos++)
+            for (c = 0; c < p->C; c++) V[pos * p->C + c] = p->v_init * p->theta[c];
+        if (is_output) memset(snn__at(s, p->off_count), 0, (size_t)p->n * sizeof(int32_t));
+    } else {
+        memset(snn__at(s, p->off_acc), 0, (size_t)p->n * sizeof(float));
+    }
+    if (p->has_const) {
+        float *K = snn__at(s, p->off_const);
+        if (p->bias) memcpy(K, p->bias, (size_t)p->n * sizeof(float));
+        else memset(K, 0, (size_t)p->n * sizeof(float));
+    }
+}
+
+/* Under analog input the input's projections deliver the same current every step:
+ * compute it once into their targets' constant currents. */
+static void precompute_analog_current(snn_state *s)
+{
+    const snn_net *net = s->net;
+    const snn_pop *in = &net->pops[net->input];
+    int32_t *qi = snn__at(s, in->off_qidx);
+    float *qv = snn__at(s, in->off_qval);
+    int64_t i, n = 0;
+    int32_t k;
+    for (i = 0; i < in->n; i++)
+        if (s->x[i] != 0.0f) {
+            qi[n] = (int32_t)i;
+            qv[n++] = s->x[i];
+        }
+    for (k = 0; k < in->n_out; k++) {
+        const int32_t j = in->out_proj[k];
+        const snn_proj *q = &net->projs[j];
+        float *dst = snn__at(s, net->pops[q->target].off_const);
+        s->synops[j] += snn__scatter(net, q, qi, qv, n, dst);
+    }
+}
+
+int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int64_t image_index)
+{
+    const snn_net *net;
+    const snn_pop *in;
+    int64_t pos, c, HW;
+    int32_t i;
+    if (s == NULL || cfg == NULL || x == NULL || image_index < 0) return SNN_E_INVALID_ARG;
+    net = s->net;
+    if (cfg->encoding < SNN_ENCODING_ANALOG || cfg->encoding > SNN_ENCODING_REGULAR)
+        return SNN_E_UNSUPPORTED;
+    if (!isfinite(cfg->rate) || !(cfg->rate > 0.0)) return SNN_E_INVALID_ARG;
+    in = &net->pops[net->input];
+    HW = in->H * in->W;
+    for (c = 0; c < in->C; c++)
+        for (pos = 0; pos < HW; pos++) {
+            const float v = x[c * HW + pos];
+            if (!isfinite(v)) return SNN_E_VALUE;
+            s->x[pos * in->C + c] = v;
+        }
+    s->t = 0;
+    s->encoding = cfg->encoding;
+    s->rate = cfg->rate;
+    s->seed = cfg->seed;
+    s->image = image_index;
+    memset(s->phase, 0, (size_t)in->n * sizeof(float));
+    memset(s->spikes, 0, (size_t)net->n_pop * sizeof(int64_t));
+    memset(s->synops, 0, (size_t)net->n_proj * sizeof(int64_t));
+    for (i = 0; i < net->n_pop; i++) reset_population(s, &net->pops[i], i == net->output);
+    if (s->encoding == SNN_ENCODING_ANALOG) precompute_analog_current(s);
+    return SNN_OK;
+}
+
+int snn_state_step(snn_state *s, int32_t n_steps)
+{
+    snn_limits L;
+    int32_t k;
+    if (s == NULL || n_steps < 0) return SNN_E_INVALID_ARG;
+    snn_get_limits(&L);
+    if ((int64_t)s->t + n_steps > L.max_timesteps) return SNN_E_LIMIT;
+    for (k = 0; k < n_steps; k++) step_once(s);
+    return SNN_OK;
+}
+
+int32_t snn_state_time(const snn_state *s) { return s ? s->t : 0; }
+
+/* ---- reading results ----------------------------------------------------- */
+
+int snn_state_read_output(const snn_state *s, float *out, int64_t capacity)
+{
+    const snn_pop *p;
+    int64_t pos, c, HW;
+    float t;
+    if (s == NULL || out == NULL) return SNN_E_INVALID_ARG;
+    p = &s->net->pops[s->net->output];
+    if (capacity < p->n) return SNN_E_CAPACITY;
+    if (s->t < 1) return SNN_E_INVALID_ARG;
+    t = (float)s->t;
+    HW = p->H * p->W;
+    for (c = 0; c < p->C; c++)
+        for (pos = 0; pos < HW; pos++) {
+            const int64_t i = pos * p->C + c;
+            const float v = p->kind == SNN_KIND_IF ? (float)((const int32_t *)snn__at(s, p->off_count))[i]
+                                                   : ((const float *)snn__at(s, p->off_acc))[i];
+            out[c * HW + pos] = v / t;
+        }
+    return SNN_OK;
+}
+
+int snn_state_read_counters(const snn_state *s, int64_t *spikes, int64_t spikes_capacity,
+                            int64_t *synops, int64_t synops_capacity)
+{
+    if (s == NULL) return SNN_E_INVALID_ARG;
+    if ((spikes && spikes_capacity < s->net->n_pop) || (synops && synops_capacity < s->net->n_proj))
+        return SNN_E_CAPACITY;
+    if (spikes) memcpy(spikes, s->spikes, (size_t)s->net->n_pop * sizeof(int64_t));
+    if (synops) memcpy(synops, s->synops, (size_t)s->net->n_proj * sizeof(int64_t));
+    return SNN_OK;
+}
+
+int snn_run_image(snn_state *s, const snn_run_config *cfg, const float *x, int64_t image_index,
+                  float *out, int64_t *spikes, int64_t *synops)
+{
+    const snn_net *net;
+    const int32_t *cps;
+    int32_t n_cp, c, now = 0;
+    if (s == NULL || out == NULL) return SNN_E_INVALID_ARG;
+    net = s->net;
+    FORWARD_IF_ERROR(snn__check_config(net, cfg, NULL));
+    FORWARD_IF_ERROR(snn_state_reset(s, cfg, x, image_index));
+    n_cp = cfg->n_checkpoints ? cfg->n_checkpoints : 1;
+    cps = cfg->n_checkpoints ? cfg->checkpoints : &cfg->timesteps;
+    for (c = 0; c < n_cp; c++) {
+        FORWARD_IF_ERROR(snn_state_step(s, cps[c] - now));
+        now = cps[c];
+        FORWARD_IF_ERROR(snn_state_read_output(s, out + (int64_t)c * net->pops[net->output].n,
+                                               net->pops[net->output].n));
+        FORWARD_IF_ERROR(snn_state_read_counters(
+            s, spikes ? spikes + (int64_t)c * net->n_pop : NULL, net->n_pop,
+            synops ? synops + (int64_t)c * net->n_proj : NULL, net->n_proj));
+    }
+    return SNN_OK;
+}

@@ -1,0 +1,65 @@
+/* A batch gives bit-identical results on any number of threads, and equals
+ * the same images run one call at a time with their image indices. */
+#include "check.h"
+#include "nets.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { N = 13, T = 20, NCP = 3, IN = 2 * 9 * 9, HID = 6 * 9 * 9, OUT = 10 };
+
+int main(void)
+{
+    static float x[N * IN], w1[6 * 2 * 3 * 3], w2[OUT * HID];
+    static float out[4][N * NCP * OUT];
+    static int64_t spikes[4][N * NCP * 3], synops[4][N * NCP * 2];
+    const float theta = 1.0f;
+    const int32_t cps[NCP] = {5, 10, 20};
+    const int32_t threads[4] = {1, 2, 3, 8};
+    snn_population_desc pops[3];
+    snn_projection_desc pj[2];
+    snn_net_desc d;
+    snn_run_config cfg = run_config(T, SNN_ENCODING_POISSON);
+    snn_net *net;
+    snn_error e;
+    int i, k, enc;
+
+    srand(3);
+    for (i = 0; i < N * IN; i++) x[i] = (float)(rand() % 100) / 100.0f;
+    for (i = 0; i < 6 * 2 * 9; i++) w1[i] = (float)(rand() % 200 - 80) / 100.0f;
+    for (i = 0; i < OUT * HID; i++) w2[i] = (float)(rand() % 200 - 100) / 1000.0f;
+    pops[0] = pop_input(2, 9, 9);
+    pops[1] = pop_if(6, 9, 9, &theta, 1, SNN_RESET_SUBTRACT);
+    pops[2] = pop_vector(SNN_KIND_ACCUMULATE, OUT);
+    pj[0] = proj_window(SNN_OP_CONV2D, 0, 1, w1, 6 * 2 * 9, 3, 3, 1, 1);
+    pj[1] = proj(SNN_OP_DENSE, 1, 2, w2, OUT * HID);
+    d = net_desc(pops, 3, pj, 2, 2);
+    net = snn_net_create(&d, &e);
+    CHECK(net != NULL);
+    if (!net) CHECK_DONE();
+    cfg.checkpoints = cps;
+    cfg.n_checkpoints = NCP;
+    cfg.seed = 12345;
+
+    for (enc = 0; enc < 3; enc++) {
+        cfg.encoding = enc;
+        for (k = 0; k < 4; k++)
+            CHECK_STATUS(snn_run_batch(net, &cfg, x, N, 100, out[k], spikes[k], synops[k],
+                                       threads[k], &e), SNN_OK);
+        for (k = 1; k < 4; k++) {
+            CHECK(memcmp(out[0], out[k], sizeof out[0]) == 0);
+            CHECK(memcmp(spikes[0], spikes[k], sizeof spikes[0]) == 0);
+            CHECK(memcmp(synops[0], synops[k], sizeof synops[0]) == 0);
+        }
+        /* image by image, with the same image indices */
+        for (i = 0; i < N; i++)
+            CHECK_STATUS(snn_run_batch(net, &cfg, x + i * IN, 1, 100 + i, out[1] + i * NCP * OUT,
+                                       spikes[1] + i * NCP * 3, synops[1] + i * NCP * 2, 1, &e),
+                         SNN_OK);
+        CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
+        CHECK(memcmp(spikes[0], spikes[1], sizeof spikes[0]) == 0);
+        CHECK(spikes[0][1] > 0);  /* the hidden layer is active */
+    }
+    snn_net_free(net);
+    CHECK_DONE();
+}

@@ -1,0 +1,226 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Thin binding of csrc/include/snn.h. Validation, defaults and array
+allocation live in the Python layer (snncore/); this file only turns typed
+buffers into C calls and C statuses into exceptions."""
+
+from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memset
+
+cimport snn
+
+import numpy as np
+
+ENCODINGS = {"analog": snn.SNN_ENCODING_ANALOG, "poisson": snn.SNN_ENCODING_POISSON,
+             "regular": snn.SNN_ENCODING_REGULAR}
+KINDS = {"input": snn.SNN_KIND_INPUT, "if": snn.SNN_KIND_IF, "relay": snn.SNN_KIND_RELAY,
+         "accumulate": snn.SNN_KIND_ACCUMULATE}
+OPS = {"conv2d": snn.SNN_OP_CONV2D, "avgpool2d": snn.SNN_OP_AVGPOOL2D,
+       "dense": snn.SNN_OP_DENSE, "identity": snn.SNN_OP_IDENTITY}
+RESETS = {"subtract": snn.SNN_RESET_SUBTRACT, "zero": snn.SNN_RESET_ZERO}
+VERSION = snn.snn_version_string().decode()
+FORMAT_VERSION = snn.SNN_FORMAT_VERSION
+
+
+class CoreError(ValueError):
+    """A status from the C core. `population` / `projection` index the item at
+    fault (or are -1); the Python layer turns them into names."""
+
+    def __init__(self, status, message, population=-1, projection=-1):
+        super().__init__(message)
+        self.status = status
+        self.population = population
+        self.projection = projection
+
+
+def strerror(int status):
+    return snn.snn_strerror(status).decode()
+
+
+cdef int _check(int status, snn.snn_error *err=NULL) except -1:
+    """The one place where C statuses become Python exceptions."""
+    if status == snn.SNN_OK:
+        return 0
+    message = strerror(status)
+    pop = proj = -1
+    if err != NULL and err.message[0] != 0:
+        message = err.message.decode("utf-8", "replace")
+        pop, proj = err.population, err.projection
+    if status == snn.SNN_E_NOMEM:
+        raise MemoryError(message)
+    if status == snn.SNN_E_THREAD:
+        raise RuntimeError(message)
+    raise CoreError(status, message, pop, proj)
+
+
+def limits():
+    cdef snn.snn_limits lim
+    snn.snn_get_limits(&lim)
+    return {"max_dim": lim.max_dim, "max_neurons": lim.max_neurons,
+            "max_populations": lim.max_populations, "max_projections": lim.max_projections,
+            "max_timesteps": lim.max_timesteps, "max_bytes": lim.max_bytes}
+
+
+cdef const float *_floats(object arr, int64_t *length) except? NULL:
+    """Pointer and length of a C-contiguous float32 array (None: NULL, 0)."""
+    cdef const float[::1] view
+    if arr is None:
+        length[0] = 0
+        return NULL
+    if not arr.flags.c_contiguous:
+        raise ValueError("internal: engine arrays must be C-contiguous")
+    if arr.size == 0:
+        length[0] = 0
+        return NULL
+    view = arr.reshape(-1)
+    length[0] = view.shape[0]
+    return &view[0] if view.shape[0] > 0 else NULL
+
+
+cdef class Engine:
+    """Owns one snn_net, built from a normalised spec (see snncore/_spec.py)."""
+    cdef snn.snn_net *net
+    cdef readonly int n_populations, n_projections
+    cdef readonly Py_ssize_t input_size, output_size
+    cdef object _keep      # the arrays snn_net_create reads
+
+    def __cinit__(self, spec):
+        cdef int np_ = len(spec["populations"]), nj = len(spec["projections"])
+        cdef snn.snn_population_desc *pops = <snn.snn_population_desc *>calloc(max(np_, 1), sizeof(snn.snn_population_desc))
+        cdef snn.snn_projection_desc *projs = <snn.snn_projection_desc *>calloc(max(nj, 1), sizeof(snn.snn_projection_desc))
+        cdef snn.snn_net_desc desc
+        cdef snn.snn_error err
+        cdef int i
+        if pops == NULL or projs == NULL:
+            free(pops); free(projs)
+            raise MemoryError("out of memory describing the network")
+        self._keep = []
+        try:
+            for i, p in enumerate(spec["populations"]):
+                self._describe_population(&pops[i], p)
+            for i, q in enumerate(spec["projections"]):
+                self._describe_projection(&projs[i], q)
+            memset(&desc, 0, sizeof(desc))
+            desc.populations = pops
+            desc.n_populations = np_
+            desc.projections = projs
+            desc.n_projections = nj
+            desc.input = spec["input"]
+            desc.output = spec["output"]
+            with nogil:
+                self.net = snn.snn_net_create(&desc, &err)
+            if self.net == NULL:
+                _check(err.status, &err)
+        finally:
+            free(pops)
+            free(projs)
+            self._keep = None
+        self.n_populations = np_
+        self.n_projections = nj
+        self.input_size = snn.snn_net_input_size(self.net)
+        self.output_size = snn.snn_net_output_size(self.net)
+
+    cdef _describe_population(self, snn.snn_population_desc *d, p):
+        shape = p["shape"]
+        d.kind = KINDS[p["kind"]]
+        d.ndim = p["ndim"]
+        d.shape[0], d.shape[1], d.shape[2] = shape
+        self._keep.extend([p["threshold"], p["threshold_neg"], p["bias"]])
+        d.threshold = _floats(p["threshold"], &d.threshold_len)
+        d.is_signed = 1 if p["signed"] else 0
+        d.threshold_neg = _floats(p["threshold_neg"], &d.threshold_neg_len)
+        d.reset = RESETS[p["reset"]]
+        d.v_init = p["v_init"]
+        d.bias = _floats(p["bias"], &d.bias_len)
+
+    cdef _describe_projection(self, snn.snn_projection_desc *d, q):
+        d.op = OPS[q["op"]]
+        d.source = q["source"]
+        d.target = q["target"]
+        d.kernel[0], d.kernel[1] = q["kernel"]
+        d.stride[0], d.stride[1] = q["stride"]
+        d.padding[0], d.padding[1] = q["padding"]
+        self._keep.append(q["weight"])
+        d.weight = _floats(q["weight"], &d.weight_len)
+
+    def __dealloc__(self):
+        snn.snn_net_free(self.net)
+
+    def order(self):
+        """Population indices in simulation order (input first), int32 (P,)."""
+        arr = np.empty(self.n_populations, dtype=np.int32)
+        cdef int32_t[::1] buf = arr
+        _check(snn.snn_net_order(self.net, &buf[0], self.n_populations))
+        return arr
+
+    def state_size(self):
+        return snn.snn_state_size(self.net)
+
+    def run(self, const float[:, ::1] x, int timesteps, str encoding, double rate,
+            uint64_t seed, const int32_t[::1] checkpoints, int64_t first_index, int threads,
+            float[:, ::1] out, int64_t[:, ::1] spikes, int64_t[:, ::1] synops):
+        """x (N, input_size); out (N, n_cp * output_size); spikes (N, n_cp * P);
+        synops (N, n_cp * J); the caller allocates all of them."""
+        cdef snn.snn_run_config cfg
+        cdef snn.snn_error err
+        cdef int status
+        cdef int64_t n = x.shape[0]
+        memset(&cfg, 0, sizeof(cfg))
+        cfg.timesteps = timesteps
+        cfg.encoding = ENCODINGS[encoding]
+        cfg.rate = rate
+        cfg.seed = seed
+        cfg.n_checkpoints = checkpoints.shape[0]
+        cfg.checkpoints = &checkpoints[0] if checkpoints.shape[0] else NULL
+        if n == 0:
+            return
+        # Convert from Python types to C types above so the GIL can go here.
+        with nogil:
+            status = snn.snn_run_batch(self.net, &cfg, &x[0, 0], n, first_index, &out[0, 0],
+                                       &spikes[0, 0], &synops[0, 0] if synops.shape[1] else NULL,
+                                       threads, &err)
+        _check(status, &err)
+
+
+cdef class State:
+    """One image's simulation, stepped from Python (snn_state_*)."""
+    cdef snn.snn_state *state
+    cdef readonly Engine engine
+
+    def __cinit__(self, Engine engine):
+        cdef int status = 0
+        self.engine = engine
+        self.state = snn.snn_state_create(engine.net, &status)
+        if self.state == NULL:
+            _check(status)
+
+    def __dealloc__(self):
+        snn.snn_state_free(self.state)
+
+    def reset(self, const float[::1] x, str encoding, double rate, uint64_t seed, int64_t image_index):
+        cdef snn.snn_run_config cfg
+        memset(&cfg, 0, sizeof(cfg))
+        cfg.timesteps = 1
+        cfg.encoding = ENCODINGS[encoding]
+        cfg.rate = rate
+        cfg.seed = seed
+        if x.shape[0] != self.engine.input_size:
+            raise ValueError(f"x has {x.shape[0]} values, the input needs {self.engine.input_size}")
+        _check(snn.snn_state_reset(self.state, &cfg, &x[0], image_index))
+
+    def step(self, int n_steps):
+        cdef int status
+        with nogil:
+            status = snn.snn_state_step(self.state, n_steps)
+        _check(status)
+
+    @property
+    def time(self):
+        return snn.snn_state_time(self.state)
+
+    def read_output(self, float[::1] out):
+        _check(snn.snn_state_read_output(self.state, &out[0], out.shape[0]))
+
+    def read_counters(self, int64_t[::1] spikes, int64_t[::1] synops):
+        _check(snn.snn_state_read_counters(self.state, &spikes[0], spikes.shape[0],
+                                           &synops[0] if synops.shape[0] else NULL, synops.shape[0]))

@@ -1,0 +1,141 @@
+# Declarations of csrc/include/snn.h, one for one. No logic lives here.
+from libc.stdint cimport int32_t, int64_t, uint64_t
+
+cdef extern from "snn.h" nogil:
+    int SNN_VERSION_MAJOR
+    int SNN_VERSION_MINOR
+    int SNN_VERSION_PATCH
+    int SNN_FORMAT_VERSION
+
+    ctypedef enum snn_status:
+        SNN_OK
+        SNN_E_NOMEM
+        SNN_E_INVALID_ARG
+        SNN_E_SHAPE
+        SNN_E_VALUE
+        SNN_E_GRAPH
+        SNN_E_LIMIT
+        SNN_E_CAPACITY
+        SNN_E_THREAD
+        SNN_E_UNSUPPORTED
+        SNN_E_IO
+        SNN_E_FORMAT
+        SNN_STATUS_COUNT
+
+    const char *snn_strerror(int status) noexcept
+
+    ctypedef struct snn_error:
+        int status                # an snn_status
+        int32_t population        # index of the population at fault, or -1
+        int32_t projection        # index of the projection at fault, or -1
+        char message[256]         # NUL-terminated English text
+
+    ctypedef struct snn_limits:
+        int64_t max_dim           # largest C, H, W or N
+        int64_t max_neurons       # largest population
+        int64_t max_populations
+        int64_t max_projections
+        int64_t max_timesteps
+        int64_t max_bytes         # weights + one state
+
+    void snn_get_limits(snn_limits *out) noexcept
+    const char *snn_version_string() noexcept
+
+    ctypedef enum snn_kind:
+        SNN_KIND_INPUT
+        SNN_KIND_IF
+        SNN_KIND_RELAY
+        SNN_KIND_ACCUMULATE
+
+    ctypedef enum snn_reset:
+        SNN_RESET_SUBTRACT
+        SNN_RESET_ZERO
+
+    ctypedef enum snn_op:
+        SNN_OP_CONV2D
+        SNN_OP_AVGPOOL2D
+        SNN_OP_DENSE
+        SNN_OP_IDENTITY
+
+    ctypedef enum snn_encoding:
+        SNN_ENCODING_ANALOG
+        SNN_ENCODING_POISSON
+        SNN_ENCODING_REGULAR
+
+    ctypedef struct snn_population_desc:
+        int32_t kind                  # an snn_kind
+        int32_t ndim                  # 1 or 3
+        int64_t shape[3]              # C, H, W (or N)
+        const float *threshold        # IF: theta > 0, 1 value or one per channel
+        int64_t threshold_len         # 1 or C (0 for other kinds)
+        int32_t is_signed             # IF: nonzero for two thresholds
+        const float *threshold_neg    # signed: theta_n > 0
+        int64_t threshold_neg_len     # 1 or C (0 when unsigned)
+        int32_t reset                 # an snn_reset
+        float v_init                  # initial membrane, fraction of theta, in [-1, 1]
+        const float *bias             # current per step, or NULL
+        int64_t bias_len              # 0, C or C*H*W (CHW order)
+
+    ctypedef struct snn_projection_desc:
+        int32_t op                    # an snn_op
+        int32_t source                # population index
+        int32_t target                # population index
+        int32_t kernel[2]             # kh, kw
+        int32_t stride[2]             # >= 1
+        int32_t padding[2]            # 0 <= padding < kernel
+        const float *weight           # PyTorch layout (OIHW, [out, in], [C])
+        int64_t weight_len            # floats in weight
+
+    ctypedef struct snn_allocator:
+        void *(*alloc)(void *opaque, size_t size)
+        void (*free)(void *opaque, void *ptr)
+        void *opaque
+
+    ctypedef struct snn_net_desc:
+        const snn_population_desc *populations
+        int32_t n_populations
+        const snn_projection_desc *projections
+        int32_t n_projections
+        int32_t input                 # index of the input population
+        int32_t output                # index of the read-out population
+        const snn_allocator *allocator  # NULL: malloc and free
+
+    ctypedef struct snn_net:
+        pass
+
+    snn_net *snn_net_create(const snn_net_desc *desc, snn_error *err)
+    void snn_net_free(snn_net *net)
+    int32_t snn_net_n_populations(const snn_net *net)
+    int32_t snn_net_n_projections(const snn_net *net)
+    int64_t snn_net_population_size(const snn_net *net, int32_t pop)
+    int64_t snn_net_input_size(const snn_net *net)
+    int64_t snn_net_output_size(const snn_net *net)
+    int snn_net_order(const snn_net *net, int32_t *order, int32_t capacity)
+
+    ctypedef struct snn_run_config:
+        int32_t timesteps             # T >= 1
+        int32_t encoding              # an snn_encoding
+        double rate                   # spike probability per unit input, > 0
+        uint64_t seed                 # poisson stream = f(seed, image index)
+        const int32_t *checkpoints    # strictly increasing steps in 1..T
+        int32_t n_checkpoints         # 0 means the one checkpoint T
+
+    int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
+                      int64_t n_images, int64_t first_index, float *out, int64_t *spikes,
+                      int64_t *synops, int32_t n_threads, snn_error *err)
+
+    ctypedef struct snn_state:
+        pass
+
+    size_t snn_state_size(const snn_net *net)
+    snn_state *snn_state_init_static(const snn_net *net, void *workspace, size_t size, int *status)
+    snn_state *snn_state_create(const snn_net *net, int *status)
+    void snn_state_free(snn_state *state)
+    int snn_state_reset(snn_state *state, const snn_run_config *cfg, const float *x, int64_t image_index)
+    int snn_state_step(snn_state *state, int32_t n_steps)
+    int32_t snn_state_time(const snn_state *state)
+    int snn_state_read_output(const snn_state *state, float *out, int64_t capacity)
+    int snn_state_read_counters(const snn_state *state, int64_t *spikes, int64_t spikes_capacity,
+                                int64_t *synops, int64_t synops_capacity)
+    int snn_run_image(snn_state *state, const snn_run_config *cfg, const float *x,
+                      int64_t image_index, float *out, int64_t *spikes, int64_t *synops)

@@ -1,0 +1,198 @@
+"""Making a `Network` by hand from numpy arrays (the converter uses this too)."""
+
+import numbers
+
+import numpy as np
+
+from ._spec import KINDS, RESETS
+from .network import Network
+
+__all__ = ["NetworkBuilder", "conv2d_shape", "avgpool2d_shape"]
+
+
+def _pair(v, what):
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return [int(v), int(v)]
+    v = list(v)
+    if len(v) != 2:
+        raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
+    return [int(a) for a in v]
+
+
+def conv2d_shape(input_shape, weight_shape, stride=1, padding=0):
+    """Output shape (Co, OH, OW) of a conv2d on a (Ci, H, W) input with an
+    OIHW weight of `weight_shape`."""
+    (c, h, w), (co, ci, kh, kw) = input_shape, weight_shape
+    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding")
+    return (co, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+
+
+def avgpool2d_shape(input_shape, kernel, stride=None, padding=0):
+    """Output shape (C, OH, OW) of an average pool on a (C, H, W) input."""
+    c, h, w = input_shape
+    (kh, kw) = _pair(kernel, "kernel")
+    (sh, sw) = _pair(kernel if stride is None else stride, "stride")
+    (ph, pw) = _pair(padding, "padding")
+    return (c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+
+
+class NetworkBuilder:
+    """Collects populations and projections, then builds a validated `Network`.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        (C, H, W) or (N,).
+    input_name : str
+    encoding, rate, uint8_scale
+        The file's input hints (docs/format.md).
+
+    Examples
+    --------
+    >>> import numpy as np, snncore
+    >>> b = snncore.NetworkBuilder((4,))
+    >>> b.population("hidden", (3,), threshold=1.0)
+    'hidden'
+    >>> b.dense("fc1", "input", "hidden", np.full((3, 4), 0.25, np.float32))
+    'fc1'
+    >>> b.population("out", (2,), kind="accumulate")
+    'out'
+    >>> b.dense("fc2", "hidden", "out", np.ones((2, 3), np.float32))
+    'fc2'
+    >>> net = b.build(output="out")
+    >>> net.run(np.ones((1, 4), np.float32), timesteps=8).output
+    array([[3., 3.]], dtype=float32)
+    """
+
+    def __init__(self, input_shape, input_name="input", encoding="analog", rate=1.0,
+                 uint8_scale=1.0 / 255.0):
+        self._pops = []
+        self._projs = []
+        self._arrays = {}
+        self._shapes = {}
+        self._input = {"population": input_name, "encoding": encoding, "rate": float(rate),
+                       "uint8_scale": float(uint8_scale)}
+        self._add_population({"name": input_name, "kind": "input",
+                              "shape": [int(d) for d in input_shape]})
+
+    def shape(self, name):
+        """The shape a population was declared with."""
+        return self._shapes[name]
+
+    def _add_population(self, obj):
+        if obj["name"] in self._shapes:
+            raise ValueError(f"population {obj['name']!r} already exists")
+        self._shapes[obj["name"]] = tuple(obj["shape"])
+        self._pops.append(obj)
+        return obj["name"]
+
+    def _array(self, key, value):
+        self._arrays[key] = np.ascontiguousarray(value, dtype=np.float32)
+        return key
+
+    def _threshold(self, key, value):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return float(value)
+        return self._array(key, value)
+
+    def population(self, name, shape, kind="if", threshold=1.0, reset="subtract", v_init=0.0,
+                   bias=None, signed=False, threshold_neg=None):
+        """Declare a population.
+
+        Parameters
+        ----------
+        name : str
+        shape : tuple of int
+            (C, H, W) or (N,).
+        kind : {'if', 'relay', 'accumulate'}
+        threshold : float or ndarray of shape (C,), float32
+            IF only. theta > 0.
+        reset : {'subtract', 'zero'}
+            IF only.
+        v_init : float
+            IF only: initial membrane as a fraction of threshold, in [-1, 1].
+        bias : ndarray of shape (C,) or shape, optional
+            Current added every step.
+        signed : bool
+            IF only: a signed neuron that also fires -1 at V <= -threshold_neg.
+        threshold_neg : float or ndarray of shape (C,), optional
+            Required when signed.
+
+        Returns
+        -------
+        str
+            The name, for chaining into projections.
+        """
+        if kind not in KINDS or kind == "input":
+            raise ValueError(f"kind must be one of if, relay, accumulate; got {kind!r}")
+        obj = {"name": name, "kind": kind, "shape": [int(d) for d in shape]}
+        if kind == "if":
+            if reset not in RESETS:
+                raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
+            obj.update(threshold=self._threshold(f"{name}.threshold", threshold), reset=reset,
+                       v_init=float(v_init))
+            if signed:
+                if threshold_neg is None:
+                    raise ValueError(f"population {name!r}: a signed population needs threshold_neg")
+                obj.update(signed=True,
+                           threshold_neg=self._threshold(f"{name}.threshold_neg", threshold_neg))
+        elif signed or threshold_neg is not None:
+            raise ValueError(f"population {name!r}: only IF populations can be signed")
+        if bias is not None:
+            obj["bias"] = self._array(f"{name}.bias", bias)
+        return self._add_population(obj)
+
+    def _add_projection(self, obj):
+        if any(p["name"] == obj["name"] for p in self._projs):
+            raise ValueError(f"projection {obj['name']!r} already exists")
+        self._projs.append(obj)
+        return obj["name"]
+
+    def conv2d(self, name, source, target, weight, stride=1, padding=0):
+        """A convolution; `weight` is OIHW float32 (Co, Ci, kh, kw), as in PyTorch."""
+        return self._add_projection({
+            "name": name, "op": "conv2d", "source": source, "target": target,
+            "weight": self._array(f"{name}.weight", weight),
+            "stride": _pair(stride, "stride"), "padding": _pair(padding, "padding")})
+
+    def avgpool2d(self, name, source, target, kernel, stride=None, padding=0):
+        """Average pooling (divides by the window size; padded cells count as zeros)."""
+        return self._add_projection({
+            "name": name, "op": "avgpool2d", "source": source, "target": target,
+            "kernel": _pair(kernel, "kernel"),
+            "stride": _pair(kernel if stride is None else stride, "stride"),
+            "padding": _pair(padding, "padding")})
+
+    def dense(self, name, source, target, weight):
+        """A fully connected projection; `weight` is (out, in) with `in` the
+        source flattened in CHW order, as a PyTorch Linear after Flatten."""
+        return self._add_projection({
+            "name": name, "op": "dense", "source": source, "target": target,
+            "weight": self._array(f"{name}.weight", weight)})
+
+    def identity(self, name, source, target, gain=None):
+        """One-to-one connections, with an optional gain per channel (C,)."""
+        obj = {"name": name, "op": "identity", "source": source, "target": target}
+        if gain is not None:
+            obj["weight"] = self._array(f"{name}.weight", gain)
+        return self._add_projection(obj)
+
+    def build(self, output, provenance=None):
+        """Validate everything and return the `Network`.
+
+        Parameters
+        ----------
+        output : str
+            The read-out population (kind 'if' or 'accumulate').
+        provenance : dict, optional
+            JSON-serialisable facts about how the network was made.
+
+        Raises
+        ------
+        FormatError
+        """
+        meta = {"format": "snncore", "version": 1, "input": dict(self._input), "output": output,
+                "populations": [dict(p) for p in self._pops],
+                "projections": [dict(q) for q in self._projs],
+                "provenance": dict(provenance or {})}
+        return Network(meta, dict(self._arrays))

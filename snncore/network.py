@@ -1,0 +1,409 @@
+"""The runtime's central object: a validated spiking network that can be saved,
+summarised and run on batches of images by the C engine."""
+
+import numbers
+import os
+from collections import namedtuple
+
+import numpy as np
+
+from . import _core, _limits
+from ._progress import Progress
+from ._spec import ENCODINGS, denormalize, normalize
+from ._npz import read_npz, write_npz
+from .errors import FormatError
+from .result import Counters, RunResult
+
+__all__ = ["Network", "load", "Population", "Projection"]
+
+Population = namedtuple("Population", "name kind shape")
+Population.__doc__ = "A population as written in the file: name, kind and shape ((N,) or (C, H, W))."
+Projection = namedtuple("Projection", "name op source target")
+Projection.__doc__ = "A projection: name, op, and the names of its source and target populations."
+
+
+def load(path):
+    """Read and validate a network file written by `Network.save` (or by any
+    writer following docs/format.md).
+
+    Parameters
+    ----------
+    path : str or os.PathLike or binary file object
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    FormatError
+        The file is not a valid snncore network; the message names the
+        member, population or projection at fault.
+    """
+    meta, arrays = read_npz(path)
+    return Network(meta, arrays)
+
+
+class Network:
+    """A spiking network: populations of integrate-and-fire neurons joined by
+    projections, as specified in docs/format.md.
+
+    Parameters
+    ----------
+    meta : dict
+        The decoded ``__snncore__`` metadata.
+    arrays : mapping of str to ndarray (float32)
+        The tensors the metadata names.
+
+    Build one with `snncore.load`, `snncore.NetworkBuilder` or the converter
+    (``snncore.convert.from_torch``). A network is immutable.
+
+    Raises
+    ------
+    FormatError
+        The description is invalid.
+    """
+
+    def __init__(self, meta, arrays):
+        self._spec = normalize(meta, arrays)
+        self._freeze()
+        self._engine = None
+
+    def _freeze(self):
+        for item in self._spec["populations"] + self._spec["projections"]:
+            for key in ("threshold", "threshold_neg", "bias", "weight"):
+                if item.get(key) is not None:
+                    item[key] = np.ascontiguousarray(item[key], dtype=np.float32)
+                    item[key].setflags(write=False)
+
+    # -- description -------------------------------------------------------
+
+    def _pop_shape(self, index):
+        pop = self._spec["populations"][index]
+        return (pop["shape"][0],) if pop["ndim"] == 1 else tuple(pop["shape"])
+
+    @property
+    def input_shape(self):
+        """Shape of one input image: (C, H, W) or (N,)."""
+        return self._pop_shape(self._spec["input"])
+
+    @property
+    def output_shape(self):
+        """Shape of the read-out population: (K,) or (C, H, W)."""
+        return self._pop_shape(self._spec["output"])
+
+    @property
+    def output_name(self):
+        return self._spec["populations"][self._spec["output"]]["name"]
+
+    @property
+    def populations(self):
+        """tuple of `Population`, in file order."""
+        return tuple(Population(p["name"], p["kind"], self._pop_shape(i))
+                     for i, p in enumerate(self._spec["populations"]))
+
+    @property
+    def projections(self):
+        """tuple of `Projection`, in file order."""
+        names = [p["name"] for p in self._spec["populations"]]
+        return tuple(Projection(q["name"], q["op"], names[q["source"]], names[q["target"]])
+                     for q in self._spec["projections"])
+
+    @property
+    def encoding(self):
+        """The file's default input encoding ('analog', 'poisson' or 'regular')."""
+        return self._spec["encoding"]
+
+    @property
+    def provenance(self):
+        """dict: how the network was made (normalisation method, percentile, ...)."""
+        return dict(self._spec["provenance"])
+
+    def ann_macs(self):
+        """Multiply-accumulates of the equivalent ANN for one image, per
+        projection (dict name -> int). Convolutions count every kernel tap of
+        every output (padding included), as the field does; pooling and
+        identity count none."""
+        pops = self._spec["populations"]
+        macs = {}
+        for q in self._spec["projections"]:
+            src, dst = pops[q["source"]]["shape"], pops[q["target"]]["shape"]
+            if q["op"] == "conv2d":
+                kh, kw = q["kernel"]
+                macs[q["name"]] = dst[0] * dst[1] * dst[2] * src[0] * kh * kw
+            elif q["op"] == "dense":
+                macs[q["name"]] = int(np.prod(dst)) * int(np.prod(src))
+            else:
+                macs[q["name"]] = 0
+        return macs
+
+    # -- validation and files ------------------------------------------------
+
+    def validate(self):
+        """Check the network completely, as the file loader and the C core do.
+
+        A `Network` is validated when it is made; this re-runs every check
+        (Python's and the C core's) and builds the engine.
+
+        Raises
+        ------
+        FormatError
+        """
+        normalize(*denormalize(self._spec))
+        self._get_engine()
+
+    def save(self, path, compressed=False):
+        """Write the network as an ``.npz`` file (docs/format.md).
+
+        Parameters
+        ----------
+        path : str or os.PathLike or binary file object
+            Used as given (no extension is appended).
+        compressed : bool
+            Deflate the members. The default (stored) is what the C loader
+            reads fastest; both load everywhere.
+        """
+        meta, arrays = self._to_file()
+        write_npz(path, meta, arrays, compressed=compressed)
+
+    def _to_file(self):
+        meta, arrays = denormalize(self._spec)
+        meta["producer"] = "snncore " + _core.VERSION
+        return meta, arrays
+
+    def _get_engine(self):
+        if self._engine is None:
+            try:
+                self._engine = _core.Engine(self._spec)
+            except _core.CoreError as e:
+                raise FormatError(self._name_core_error(e)) from None
+        return self._engine
+
+    def _name_core_error(self, e):
+        if e.projection >= 0:
+            return "projection %r: %s" % (self._spec["projections"][e.projection]["name"], e)
+        if e.population >= 0:
+            return "population %r: %s" % (self._spec["populations"][e.population]["name"], e)
+        return str(e)
+
+    # -- running -------------------------------------------------------------
+
+    def run(self, x, timesteps, encoding=None, checkpoints=None, seed=0, threads=None,
+            rate=None, first_index=0, progress=None):
+        """Simulate a batch of images.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_images, *input_shape) or input_shape
+            float images (any float dtype; converted to float32) or uint8
+            images (scaled by the file's ``uint8_scale``, 1/255 by default).
+            A torch tensor works too. A single image is run as a batch of one.
+        timesteps : int
+            T >= 1.
+        encoding : {'analog', 'poisson', 'regular'}, optional
+            Default: the file's hint. Poisson and regular inputs must be >= 0.
+        checkpoints : iterable of int, optional
+            Steps in 1..T at which to record the output and counters; T is
+            always added. One run gives the whole accuracy-vs-timesteps curve.
+        seed : int
+            Seed of the poisson encoder (0 <= seed < 2**64). Image i of the
+            batch uses the random stream (seed, first_index + i), so results do
+            not depend on the batch split or the thread count.
+        threads : int, optional
+            Worker threads (default: the CPUs this process may use). Results are
+            bit-identical for any value.
+        rate : float, optional
+            Spike probability per unit input per step for poisson/regular
+            (default: the file's hint, 1.0).
+        first_index : int
+            Index of the first image, for the poisson streams.
+        progress : bool, optional
+            Show a progress bar on stderr (default: when stderr is a terminal
+            and the run is long).
+
+        Returns
+        -------
+        RunResult
+        """
+        engine = self._get_engine()
+        encoding = self._check_encoding(encoding)
+        timesteps = _check_int("timesteps", timesteps, 1, _limits.MAX_TIMESTEPS)
+        cps = _check_checkpoints(checkpoints, timesteps)
+        seed = _check_int("seed", seed, 0, 2 ** 64 - 1)
+        first_index = _check_int("first_index", first_index, 0, 2 ** 62)
+        threads = _default_threads() if threads is None else _check_int("threads", threads, 1, 256)
+        rate = self._check_rate(rate)
+        x = self._prepare_input(x, encoding)
+
+        n, n_cp = x.shape[0], cps.shape[0]
+        n_pop, n_proj = engine.n_populations, engine.n_projections
+        out = np.empty((n, n_cp * engine.output_size), dtype=np.float32)
+        spikes = np.empty((n, n_cp * n_pop), dtype=np.int64)
+        synops = np.empty((n, n_cp * n_proj), dtype=np.int64)
+        bar = Progress(n, enabled=progress, work=n * timesteps * engine.input_size)
+        step = n if not bar.enabled else max(8 * threads, -(-n // 50))
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            try:
+                engine.run(x[lo:hi], timesteps, encoding, rate, seed, cps, first_index + lo,
+                           threads, out[lo:hi], spikes[lo:hi], synops[lo:hi])
+            except _core.CoreError as e:
+                raise ValueError(self._name_core_error(e)) from None
+            bar.update(hi)
+        bar.close()
+
+        pop_names = [p["name"] for p in self._spec["populations"]]
+        proj_names = [q["name"] for q in self._spec["projections"]]
+        cps64 = cps.astype(np.int64)
+        return RunResult(
+            checkpoints=cps64,
+            outputs=out.reshape(n, n_cp, engine.output_size),
+            spikes=Counters(pop_names, spikes.reshape(n, n_cp, n_pop), cps64),
+            synaptic_ops=Counters(proj_names, synops.reshape(n, n_cp, n_proj), cps64),
+            timesteps=timesteps, encoding=encoding)
+
+    def simulate(self, image, encoding=None, seed=0, rate=None, image_index=0):
+        """Start a step-by-step simulation of one image (for inspection).
+
+        Returns
+        -------
+        Simulation
+        """
+        encoding = self._check_encoding(encoding)
+        x = self._prepare_input(image, encoding)
+        if x.shape[0] != 1:
+            raise ValueError(f"simulate takes one image, got a batch of {x.shape[0]}")
+        sim = Simulation(self, self._get_engine())
+        sim._state.reset(x[0], encoding, self._check_rate(rate),
+                         _check_int("seed", seed, 0, 2 ** 64 - 1),
+                         _check_int("image_index", image_index, 0, 2 ** 62))
+        return sim
+
+    def _check_encoding(self, encoding):
+        if encoding is None:
+            return self._spec["encoding"]
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
+        return encoding
+
+    def _check_rate(self, rate):
+        if rate is None:
+            return float(self._spec["rate"])
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not np.isfinite(rate) \
+                or rate <= 0:
+            raise ValueError(f"rate must be a finite number > 0, got {rate!r}")
+        return float(rate)
+
+    def _prepare_input(self, x, encoding):
+        """x as a C-contiguous float32 array (n_images, input_size), checked."""
+        shape = self.input_shape
+        size = int(np.prod(shape))
+        x = np.asarray(x)
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) * np.float32(self._spec["uint8_scale"])
+        elif np.issubdtype(x.dtype, np.floating):
+            with np.errstate(over="ignore"):
+                x = x.astype(np.float32, copy=False)
+        else:
+            raise TypeError(f"x must hold float or uint8 images, not {x.dtype}")
+        if x.shape == shape:
+            x = x[None]
+        if x.ndim >= 1 and x.shape[0] == 0:
+            raise ValueError("x is an empty batch (0 images)")
+        if x.shape[1:] != shape and not (x.ndim == 2 and x.shape[1] == size):
+            raise ValueError(f"x has shape {x.shape}; expected (n_images, {', '.join(map(str, shape))})"
+                             f" for this network's input {shape}")
+        x = np.ascontiguousarray(x.reshape(x.shape[0], size))
+        bad = ~np.isfinite(x)
+        if bad.any():
+            i = int(np.argmax(bad.any(axis=1)))
+            raise ValueError(f"x holds NaN or infinity (first in image {i})")
+        if encoding != "analog" and (x < 0).any():
+            i = int(np.argmax((x < 0).any(axis=1)))
+            raise ValueError(f"{encoding} encoding needs inputs >= 0 (spike probabilities); "
+                             f"image {i} holds negative values")
+        return x
+
+    # -- display -------------------------------------------------------------
+
+    def summary(self):
+        """A readable table of populations and projections.
+
+        Returns
+        -------
+        str
+            Shapes, neuron kinds, thresholds, parameter counts and the ANN's
+            multiply-accumulates per image.
+        """
+        from ._summary import summary_text
+        return summary_text(self._spec, self.ann_macs())
+
+    def __repr__(self):
+        return (f"<snncore.Network: {len(self._spec['populations'])} populations, "
+                f"{len(self._spec['projections'])} projections, input {self.input_shape}, "
+                f"output {self.output_name!r} {self.output_shape}>")
+
+
+class Simulation:
+    """One image simulated step by step (see `Network.simulate`).
+
+    Stepping 3 then 5 steps gives exactly what one run of 8 steps gives.
+    """
+
+    def __init__(self, network, engine):
+        self._network = network
+        self._engine = engine
+        self._state = _core.State(engine)
+
+    @property
+    def time(self):
+        """Steps simulated so far."""
+        return self._state.time
+
+    def step(self, n=1):
+        """Advance by n >= 0 steps."""
+        self._state.step(_check_int("n", n, 0, _limits.MAX_TIMESTEPS - self._state.time))
+
+    @property
+    def output(self):
+        """ndarray of shape (K,), float32: decoded output now (needs time >= 1)."""
+        if self.time < 1:
+            raise ValueError("no output before the first step; call step() first")
+        out = np.empty(self._engine.output_size, dtype=np.float32)
+        self._state.read_output(out)
+        return out
+
+    def counters(self):
+        """(spikes, synaptic_ops): dicts name -> count so far."""
+        spikes = np.empty(self._engine.n_populations, dtype=np.int64)
+        synops = np.empty(self._engine.n_projections, dtype=np.int64)
+        self._state.read_counters(spikes, synops)
+        return ({p.name: int(v) for p, v in zip(self._network.populations, spikes)},
+                {q.name: int(v) for q, v in zip(self._network.projections, synops)})
+
+
+def _check_int(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    value = int(value)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+    return value
+
+
+def _check_checkpoints(checkpoints, timesteps):
+    """int32 array: sorted unique steps in 1..T, T included."""
+    if checkpoints is None:
+        return np.array([timesteps], dtype=np.int32)
+    if isinstance(checkpoints, numbers.Integral):
+        checkpoints = [checkpoints]
+    values = {_check_int("checkpoint", c, 1, timesteps) for c in checkpoints}
+    values.add(timesteps)
+    return np.array(sorted(values), dtype=np.int32)
+
+
+def _default_threads():
+    try:
+        return max(1, min(256, len(os.sched_getaffinity(0))))
+    except AttributeError:
+        return max(1, min(256, os.cpu_count() or 1))

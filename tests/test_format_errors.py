@@ -1,0 +1,1127 @@
+"""Malformed network files and descriptions are refused with FormatError.
+
+One test per case of docs/format.md, "What makes a file invalid", plus fuzzing:
+whatever the damage, the loader raises FormatError and nothing else.
+"""
+
+import copy
+import io
+import json
+import struct
+import time
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import snncore._limits
+from snncore.errors import FormatError
+from snncore._npz import read_npz, write_npz
+from snncore._spec import denormalize, normalize
+
+
+# ---------------------------------------------------------------------------
+# A valid network and helpers
+# ---------------------------------------------------------------------------
+
+def network():
+    """input [2,4,4] -conv-> c1 (if) -pool-> p1 (relay) -dense-> out (accumulate [3])
+    plus a signed if population fed by an identity projection."""
+    arrays = {
+        "c1.weight": np.full((3, 2, 3, 3), 0.125, np.float32),
+        "c1.threshold": np.array([1.0, 0.5, 2.0], np.float32),
+        "c1.bias": np.array([0.0, 0.25, -0.25], np.float32),
+        "out.weight": np.full((3, 12), 0.5, np.float32),
+        "out.bias": np.zeros(3, np.float32),
+        "s.gain": np.ones(3, np.float32),
+    }
+    meta = {
+        "format": "snncore",
+        "version": 1,
+        "producer": "tests",
+        "input": {"population": "input", "encoding": "analog", "rate": 1.0,
+                  "uint8_scale": 0.00392156862745098},
+        "output": "out",
+        "populations": [
+            {"name": "input", "kind": "input", "shape": [2, 4, 4]},
+            {"name": "c1", "kind": "if", "shape": [3, 4, 4], "threshold": "c1.threshold",
+             "reset": "subtract", "v_init": 0.0, "bias": "c1.bias"},
+            {"name": "p1", "kind": "relay", "shape": [3, 2, 2]},
+            {"name": "s", "kind": "if", "shape": [3, 2, 2], "threshold": 1.0,
+             "signed": True, "threshold_neg": 0.5},
+            {"name": "out", "kind": "accumulate", "shape": [3], "bias": "out.bias"},
+        ],
+        "projections": [
+            {"name": "c1", "op": "conv2d", "source": "input", "target": "c1",
+             "weight": "c1.weight", "stride": [1, 1], "padding": [1, 1]},
+            {"name": "p1", "op": "avgpool2d", "source": "c1", "target": "p1",
+             "kernel": [2, 2], "stride": [2, 2], "padding": [0, 0]},
+            {"name": "s", "op": "identity", "source": "p1", "target": "s",
+             "weight": "s.gain"},
+            {"name": "out", "op": "dense", "source": "p1", "target": "out",
+             "weight": "out.weight"},
+        ],
+        "provenance": {"norm": "max"},
+    }
+    return meta, arrays
+
+
+def pop(meta, name):
+    return next(p for p in meta["populations"] if p["name"] == name)
+
+
+def proj(meta, name):
+    return next(p for p in meta["projections"] if p["name"] == name)
+
+
+def file_bytes(meta=None, arrays=None, compressed=False):
+    if meta is None:
+        meta, arrays = network()
+    buf = io.BytesIO()
+    write_npz(buf, meta, arrays, compressed=compressed)
+    return buf.getvalue()
+
+
+def load(data):
+    return normalize(*read_npz(io.BytesIO(data)))
+
+
+def npy(arr, allow_pickle=False):
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def raw_npy(descr, shape, data, fortran=False):
+    """A .npy file with a hand-written header (version 1.0)."""
+    header = "{'descr': %r, 'fortran_order': %r, 'shape': %r, }" % (descr, fortran, shape)
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = (header + " " * pad + "\n").encode("latin1")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + data
+
+
+def meta_npy(meta):
+    return npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
+
+
+def make_zip(members, compression=zipfile.ZIP_STORED):
+    """members: list of (member name, bytes)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def with_members(meta, arrays, extra=(), raw_meta=None):
+    """A zip of the metadata and arrays plus extra raw (name, bytes) members."""
+    members = [("__snncore__.npy", raw_meta if raw_meta is not None else meta_npy(meta))]
+    members += [(k + ".npy", npy(v)) for k, v in arrays.items()]
+    members += list(extra)
+    return make_zip(members)
+
+
+def refuse(fragment, meta=None, arrays=None, data=None):
+    """Assert that loading fails with FormatError mentioning `fragment`."""
+    if data is None:
+        data = file_bytes(meta, arrays)
+    with pytest.raises(FormatError) as info:
+        load(data)
+    assert fragment in str(info.value), str(info.value)
+    return str(info.value)
+
+
+def refuse_meta(fragment, meta, arrays):
+    """Like refuse, but calls normalize directly as well as through a file."""
+    with pytest.raises(FormatError) as info:
+        normalize(meta, arrays)
+    assert fragment in str(info.value), str(info.value)
+    refuse(fragment, meta, arrays)
+    return str(info.value)
+
+
+def test_valid_network_loads():
+    spec = load(file_bytes())
+    assert spec["order"] == [0, 1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------------------
+# The container
+# ---------------------------------------------------------------------------
+
+def test_truncated_file():
+    data = file_bytes()
+    refuse("zip archive", data=data[: len(data) // 2])
+
+
+def test_truncated_compressed_file():
+    data = file_bytes(compressed=True)
+    refuse("zip archive", data=data[: len(data) // 2])
+
+
+def test_random_bytes():
+    refuse("not a zip archive", data=np.random.default_rng(0).bytes(4096))
+
+
+def test_text_file(tmp_path):
+    path = tmp_path / "net.npz"
+    path.write_text("this is not a network\n")
+    with pytest.raises(FormatError, match="not a zip archive"):
+        read_npz(path)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    with pytest.raises(FormatError, match="not a zip archive"):
+        read_npz(path)
+
+
+def test_missing_path_is_not_a_format_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_npz(tmp_path / "nope.npz")
+
+
+def test_missing_metadata_member():
+    _, arrays = network()
+    data = make_zip([(k + ".npy", npy(v)) for k, v in arrays.items()])
+    refuse("no __snncore__.npy member", data=data)
+
+
+def test_metadata_not_json():
+    meta, arrays = network()
+    raw = npy(np.frombuffer(b"{not json", np.uint8))
+    refuse("not valid JSON", data=with_members(meta, arrays, raw_meta=raw))
+
+
+def test_metadata_not_utf8():
+    meta, arrays = network()
+    raw = npy(np.frombuffer(b'{"format": "snn\xffcore"}', np.uint8))
+    refuse("not valid UTF-8", data=with_members(meta, arrays, raw_meta=raw))
+
+
+def test_metadata_json_array():
+    meta, arrays = network()
+    raw = npy(np.frombuffer(b"[1, 2, 3]", np.uint8))
+    refuse("must be a JSON object", data=with_members(meta, arrays, raw_meta=raw))
+
+
+def test_metadata_nan_constant():
+    meta, arrays = network()
+    text = json.dumps(meta).replace('"v_init": 0.0', '"v_init": NaN')
+    raw = npy(np.frombuffer(text.encode(), np.uint8))
+    refuse("NaN is not a JSON number", data=with_members(meta, arrays, raw_meta=raw))
+
+
+def test_metadata_huge_float():
+    meta, arrays = network()
+    text = json.dumps(meta).replace('"v_init": 0.0', '"v_init": 1e999')
+    raw = npy(np.frombuffer(text.encode(), np.uint8))
+    refuse("out of range", data=with_members(meta, arrays, raw_meta=raw))
+
+
+def test_metadata_duplicate_key():
+    meta, arrays = network()
+    text = json.dumps(meta).replace('"v_init": 0.0', '"v_init": 0.0, "v_init": 0.5')
+    raw = npy(np.frombuffer(text.encode(), np.uint8))
+    refuse("appears twice", data=with_members(meta, arrays, raw_meta=raw))
+
+
+def test_metadata_wrong_dtype():
+    meta, arrays = network()
+    raw = npy(np.frombuffer(json.dumps(meta).encode(), np.uint8).astype(np.int32))
+    refuse("expected uint8", data=with_members(meta, arrays, raw_meta=raw))
+
+
+def test_metadata_too_large(monkeypatch):
+    data = file_bytes()
+    monkeypatch.setattr(snncore._limits, "MAX_META_BYTES", 100)
+    refuse("more than the 100 allowed", data=data)
+
+
+def test_deeply_nested_json():
+    meta, arrays = network()
+    raw = npy(np.frombuffer(b"[" * 100000, np.uint8))
+    refuse("nested too deeply", data=with_members(meta, arrays, raw_meta=raw))
+
+
+def test_deeply_nested_json_object():
+    meta, arrays = network()
+    raw = npy(np.frombuffer(b'{"a":' * 100000, np.uint8))
+    refuse("not valid JSON", data=with_members(meta, arrays, raw_meta=raw))
+
+
+def test_float64_member():
+    meta, arrays = network()
+    del arrays["c1.weight"]
+    extra = [("c1.weight.npy", npy(np.full((3, 2, 3, 3), 0.125, np.float64)))]
+    msg = refuse("float64", data=with_members(meta, arrays, extra))
+    assert "c1.weight.npy" in msg and "expected float32" in msg
+
+
+def test_int32_member():
+    meta, arrays = network()
+    del arrays["out.bias"]
+    extra = [("out.bias.npy", npy(np.zeros(3, np.int32)))]
+    msg = refuse("int32", data=with_members(meta, arrays, extra))
+    assert "out.bias.npy" in msg
+
+
+def test_big_endian_member():
+    meta, arrays = network()
+    del arrays["out.bias"]
+    extra = [("out.bias.npy", npy(np.zeros(3, ">f4")))]
+    refuse("big-endian", data=with_members(meta, arrays, extra))
+
+
+def test_big_endian_array_passed_to_normalize():
+    meta, arrays = network()
+    arrays["out.bias"] = arrays["out.bias"].astype(">f4")
+    with pytest.raises(FormatError, match="big-endian"):
+        normalize(meta, arrays)
+
+
+def test_float64_array_passed_to_normalize():
+    meta, arrays = network()
+    arrays["out.weight"] = arrays["out.weight"].astype(np.float64)
+    with pytest.raises(FormatError, match="projection 'out': weight array 'out.weight' has "
+                                          "dtype float64, expected float32"):
+        normalize(meta, arrays)
+
+
+def test_huge_shape_in_npy_header():
+    meta, arrays = network()
+    extra = [("big.npy", raw_npy("<f4", (2 ** 40,), b"\0" * 16))]
+    data = with_members(meta, arrays, extra)
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(FormatError) as info:
+            read_npz(io.BytesIO(data))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 5
+    assert peak < 20 * 2 ** 20
+    assert "big.npy" in str(info.value) and "declares shape" in str(info.value)
+
+
+def test_npy_header_declares_less_than_member_holds():
+    meta, arrays = network()
+    extra = [("x.npy", raw_npy("<f4", (2,), b"\0" * 16))]
+    refuse("declares shape (2,)", data=with_members(meta, arrays, extra))
+
+
+def test_broken_npy_header():
+    meta, arrays = network()
+    extra = [("x.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4'}\n")]
+    refuse("broken .npy header", data=with_members(meta, arrays, extra))
+
+
+def test_not_npy_member():
+    meta, arrays = network()
+    extra = [("x.npy", b"PK hello")]
+    refuse("bad magic", data=with_members(meta, arrays, extra))
+
+
+def test_npy_header_too_long():
+    meta, arrays = network()
+    header = b"\x93NUMPY\x02\x00" + struct.pack("<I", 2 ** 31) + b" " * 64
+    refuse("larger than", data=with_members(meta, arrays, [("x.npy", header)]))
+
+
+def test_member_not_ending_in_npy():
+    meta, arrays = network()
+    refuse("not a .npy member", data=with_members(meta, arrays, [("notes.txt", b"hi")]))
+
+
+def test_reserved_member_name():
+    meta, arrays = network()
+    extra = [("__other__.npy", npy(np.zeros(2, np.float32)))]
+    refuse("reserved", data=with_members(meta, arrays, extra))
+
+
+_UNPICKLED = []
+
+
+def _record_unpickle(tag):
+    _UNPICKLED.append(tag)
+    return tag
+
+
+class _Evil:
+    def __reduce__(self):
+        return (_record_unpickle, ("unpickled!",))
+
+
+def test_object_member_is_never_unpickled():
+    meta, arrays = network()
+    obj = np.empty(2, dtype=object)
+    obj[0], obj[1] = _Evil(), _Evil()
+    payload = npy(obj, allow_pickle=True)
+    # sanity: the payload really would run code if unpickled
+    np.load(io.BytesIO(payload), allow_pickle=True)
+    assert _UNPICKLED
+    _UNPICKLED.clear()
+    del arrays["out.bias"]
+    with pytest.raises(FormatError) as info:
+        load(with_members(meta, arrays, [("out.bias.npy", payload)]))
+    assert "object array" in str(info.value) and "out.bias.npy" in str(info.value)
+    assert _UNPICKLED == []
+
+
+def test_object_array_passed_to_normalize():
+    meta, arrays = network()
+    arrays["out.bias"] = np.array([1.0, None, 2.0], dtype=object)
+    with pytest.raises(FormatError, match="object array"):
+        normalize(meta, arrays)
+
+
+def test_member_name_with_slash():
+    meta, arrays = network()
+    extra = [("dir/x.npy", npy(np.zeros(2, np.float32)))]
+    refuse("'/'", data=with_members(meta, arrays, extra))
+
+
+def test_empty_array_name():
+    meta, arrays = network()
+    refuse("member '.npy': empty array name",
+           data=with_members(meta, arrays, [(".npy", npy(np.zeros(1, np.float32)))]))
+
+
+def test_duplicate_member():
+    meta, arrays = network()
+    extra = [("out.bias.npy", npy(np.zeros(3, np.float32)))]
+    with pytest.warns(UserWarning):  # zipfile warns when writing a duplicate name
+        data = with_members(meta, arrays, extra)
+    refuse("appears twice", data=data)
+
+
+def test_memory_limit_of_the_archive():
+    data = file_bytes()
+    with pytest.raises(FormatError, match="memory limit"):
+        read_npz(io.BytesIO(data), max_bytes=100)
+
+
+def test_impossible_deflate_ratio():
+    meta, _ = network()
+    # make the central directory claim a huge uncompressed size for a deflated member
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("__snncore__.npy", meta_npy(meta))
+        zf.writestr("z.npy", npy(np.zeros(1000, np.float32)))
+    data = bytearray(buf.getvalue())
+    cd = data.rfind(b"PK\x01\x02")            # the last central directory entry (z.npy)
+    struct.pack_into("<I", data, cd + 24, 0xFFFFFFF0)   # uncompressed size
+    with pytest.raises(FormatError, match="deflate cannot produce"):
+        read_npz(io.BytesIO(bytes(data)))
+
+
+# ---------------------------------------------------------------------------
+# The metadata header
+# ---------------------------------------------------------------------------
+
+def test_future_version():
+    meta, arrays = network()
+    meta["version"] = 2
+    msg = refuse_meta("format version 2 is newer than this snncore supports (1)", meta, arrays)
+    assert "upgrade snncore" in msg
+
+
+def test_future_version_checked_before_members():
+    meta, arrays = network()
+    meta["version"] = 7
+    # a newer writer might use members this reader does not understand
+    extra = [("new.npy", npy(np.zeros(3, np.float16)))]
+    refuse("format version 7 is newer", data=with_members(meta, arrays, extra))
+
+
+def test_version_missing():
+    meta, arrays = network()
+    del meta["version"]
+    refuse_meta("'version' is missing", meta, arrays)
+
+
+def test_version_not_integer():
+    meta, arrays = network()
+    meta["version"] = "1"
+    refuse_meta("'version' must be an integer", meta, arrays)
+
+
+def test_version_zero():
+    meta, arrays = network()
+    meta["version"] = 0
+    refuse_meta("format version 0 is not valid", meta, arrays)
+
+
+def test_wrong_format_name():
+    meta, arrays = network()
+    meta["format"] = "keras"
+    refuse_meta("expected 'snncore'", meta, arrays)
+
+
+def test_populations_not_a_list():
+    meta, arrays = network()
+    meta["populations"] = {"input": {}}
+    refuse_meta("metadata key 'populations' must be a list", meta, arrays)
+
+
+def test_missing_top_level_key():
+    meta, arrays = network()
+    del meta["output"]
+    refuse_meta("metadata key 'output' is missing", meta, arrays)
+
+
+def test_no_populations():
+    meta, arrays = network()
+    meta["populations"] = []
+    refuse_meta("0 populations", meta, arrays)
+
+
+def test_too_many_projections(monkeypatch):
+    monkeypatch.setattr(snncore._limits, "MAX_PROJECTIONS", 3)
+    meta, arrays = network()
+    refuse_meta("4 projections; at most 3", meta, arrays)
+
+
+def test_producer_not_string():
+    meta, arrays = network()
+    meta["producer"] = 3
+    refuse_meta("'producer' must be a string", meta, arrays)
+
+
+def test_provenance_not_object():
+    meta, arrays = network()
+    meta["provenance"] = [1]
+    refuse_meta("'provenance' must be an object", meta, arrays)
+
+
+# ---------------------------------------------------------------------------
+# Populations
+# ---------------------------------------------------------------------------
+
+def test_missing_array():
+    meta, arrays = network()
+    del arrays["c1.weight"]
+    refuse_meta("projection 'c1': weight array 'c1.weight' names no member", meta, arrays)
+
+
+def test_wrong_conv_weight_shape():
+    meta, arrays = network()
+    arrays["c1.weight"] = np.zeros((3, 5, 3, 3), np.float32)
+    refuse_meta("projection 'c1': weight has shape (3, 5, 3, 3)", meta, arrays)
+
+
+def test_conv_weight_wrong_rank():
+    meta, arrays = network()
+    arrays["c1.weight"] = np.zeros((3, 2, 9), np.float32)
+    refuse_meta("expected (Co, Ci, kh, kw)", meta, arrays)
+
+
+def test_wrong_dense_weight_shape():
+    meta, arrays = network()
+    arrays["out.weight"] = np.zeros((3, 13), np.float32)
+    refuse_meta("projection 'out': weight has shape (3, 13), expected (out, 12)", meta, arrays)
+
+
+def test_dense_output_size_mismatch():
+    meta, arrays = network()
+    arrays["out.weight"] = np.zeros((4, 12), np.float32)
+    refuse_meta("does not match the dense output (4,)", meta, arrays)
+
+
+def test_nan_weights():
+    meta, arrays = network()
+    arrays["c1.weight"][0, 0, 0, 0] = np.nan
+    refuse_meta("weight array 'c1.weight' holds NaN or infinity", meta, arrays)
+
+
+def test_inf_bias():
+    meta, arrays = network()
+    arrays["out.bias"][1] = np.inf
+    refuse_meta("population 'out': bias array 'out.bias' holds NaN or infinity", meta, arrays)
+
+
+def test_zero_threshold():
+    meta, arrays = network()
+    pop(meta, "s")["threshold"] = 0
+    refuse_meta("population 's': threshold must be positive", meta, arrays)
+
+
+def test_negative_threshold_array():
+    meta, arrays = network()
+    arrays["c1.threshold"][1] = -0.5
+    refuse_meta("population 'c1': threshold must be positive", meta, arrays)
+
+
+def test_negative_threshold_neg():
+    meta, arrays = network()
+    pop(meta, "s")["threshold_neg"] = -1.0
+    refuse_meta("population 's': threshold_neg must be positive", meta, arrays)
+
+
+def test_threshold_too_large_for_float32():
+    meta, arrays = network()
+    pop(meta, "s")["threshold"] = 1e39
+    refuse_meta("does not fit in float32", meta, arrays)
+
+
+def test_threshold_wrong_shape():
+    meta, arrays = network()
+    arrays["c1.threshold"] = np.ones(2, np.float32)
+    refuse_meta("population 'c1': threshold has shape (2,), expected (), (1,) or (3,)",
+                meta, arrays)
+
+
+def test_threshold_missing():
+    meta, arrays = network()
+    del pop(meta, "c1")["threshold"]
+    refuse_meta("population 'c1': required key 'threshold' is missing", meta, arrays)
+
+
+def test_bias_wrong_shape():
+    meta, arrays = network()
+    arrays["c1.bias"] = np.zeros((3, 4), np.float32)
+    refuse_meta("population 'c1': bias has shape (3, 4)", meta, arrays)
+
+
+def test_bias_as_number():
+    meta, arrays = network()
+    pop(meta, "c1")["bias"] = 0.5
+    refuse_meta("bias must be an array name", meta, arrays)
+
+
+def test_reserved_array_name_reference():
+    meta, arrays = network()
+    pop(meta, "c1")["bias"] = "__snncore__"
+    refuse_meta("reserved", meta, arrays)
+
+
+def test_unknown_op():
+    meta, arrays = network()
+    proj(meta, "out")["op"] = "matmul"
+    refuse_meta("projection 'out': unknown op 'matmul'", meta, arrays)
+
+
+def test_unknown_kind():
+    meta, arrays = network()
+    pop(meta, "p1")["kind"] = "lif"
+    refuse_meta("population 'p1': unknown kind 'lif'", meta, arrays)
+
+
+def test_unknown_reset():
+    meta, arrays = network()
+    pop(meta, "c1")["reset"] = "half"
+    refuse_meta("population 'c1': unknown reset mode 'half'", meta, arrays)
+
+
+def test_unknown_encoding():
+    meta, arrays = network()
+    meta["input"]["encoding"] = "latency"
+    refuse_meta("unknown encoding 'latency'", meta, arrays)
+
+
+def test_unknown_population_key():
+    meta, arrays = network()
+    c1 = pop(meta, "c1")
+    c1["thresold"] = c1.pop("threshold")
+    refuse_meta("population 'c1': unknown key 'thresold'", meta, arrays)
+
+
+def test_unknown_projection_key():
+    meta, arrays = network()
+    proj(meta, "c1")["dilation"] = [1, 1]
+    refuse_meta("projection 'c1': unknown key 'dilation'", meta, arrays)
+
+
+def test_parameter_not_for_kind():
+    meta, arrays = network()
+    pop(meta, "p1")["threshold"] = 1.0
+    refuse_meta("population 'p1': 'threshold' does not apply to a relay population",
+                meta, arrays)
+
+
+def test_parameter_on_input():
+    meta, arrays = network()
+    pop(meta, "input")["bias"] = "out.bias"
+    refuse_meta("'bias' does not apply to an input population", meta, arrays)
+
+
+def test_parameter_not_for_op():
+    meta, arrays = network()
+    proj(meta, "out")["stride"] = [1, 1]
+    refuse_meta("projection 'out': 'stride' does not apply to a dense projection",
+                meta, arrays)
+
+
+def test_bool_where_int_expected():
+    meta, arrays = network()
+    pop(meta, "input")["shape"] = [True, 4, 4]
+    refuse_meta("population 'input': shape[0] must be an integer, not bool", meta, arrays)
+
+
+def test_bool_stride():
+    meta, arrays = network()
+    proj(meta, "p1")["stride"] = [2, True]
+    refuse_meta("projection 'p1': stride[1] must be an integer, not bool", meta, arrays)
+
+
+def test_bool_version():
+    meta, arrays = network()
+    meta["version"] = True
+    refuse_meta("'version' must be an integer, not bool", meta, arrays)
+
+
+def test_float_shape():
+    meta, arrays = network()
+    pop(meta, "p1")["shape"] = [3, 2.0, 2]
+    refuse_meta("shape[1] must be an integer, not number", meta, arrays)
+
+
+def test_shape_wrong_rank():
+    meta, arrays = network()
+    pop(meta, "p1")["shape"] = [3, 4]
+    refuse_meta("shape must be a list of 1 or 3 integers", meta, arrays)
+
+
+def test_dimension_zero():
+    meta, arrays = network()
+    pop(meta, "p1")["shape"] = [3, 0, 2]
+    refuse_meta("dimension outside 1 .. 16777216", meta, arrays)
+
+
+def test_dimension_too_large():
+    meta, arrays = network()
+    pop(meta, "out")["shape"] = [2 ** 24 + 1]
+    refuse_meta("dimension outside 1 .. 16777216", meta, arrays)
+
+
+def test_population_of_2_40_neurons():
+    meta, arrays = network()
+    pop(meta, "p1")["shape"] = [2 ** 14, 2 ** 13, 2 ** 13]
+    data = file_bytes(meta, arrays)
+    assert len(data) < 10000
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(FormatError) as info:
+            load(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 5
+    assert peak < 20 * 2 ** 20
+    assert "population 'p1'" in str(info.value)
+    assert "1099511627776 neurons, more than the 268435456 allowed" in str(info.value)
+
+
+def test_total_state_over_memory_limit(monkeypatch):
+    # each population is legal, together they are not: refused before any weight matters
+    meta, arrays = network()
+    data = file_bytes(meta, arrays)
+    monkeypatch.setattr(snncore._limits, "MAX_BYTES", 1000)
+    with pytest.raises(FormatError, match="per-image state, more than the memory limit of "
+                                          "1000 bytes"):
+        normalize(meta, arrays)
+    # through a file the reader's own cap on the array data may come first
+    refuse("more than the memory limit of 1000 bytes", data=data)
+
+
+def test_weights_over_memory_limit(monkeypatch):
+    meta, arrays = network()
+    spec = normalize(meta, arrays)
+    need = snncore._limits.estimate_bytes(spec)
+    neurons = sum(c * h * w for c, h, w in (p["shape"] for p in spec["populations"]))
+    state = 16 * neurons + 64 * (5 + 4)
+    assert state < need
+    monkeypatch.setattr(snncore._limits, "MAX_BYTES", need - 1)
+    with pytest.raises(FormatError) as info:
+        normalize(meta, arrays)
+    msg = str(info.value)
+    assert "would need about %d bytes" % need in msg and "memory limit" in msg
+    # and an explicit limit works the same way
+    with pytest.raises(FormatError, match="memory limit"):
+        normalize(meta, arrays, max_bytes=need - 1)
+    normalize(meta, arrays, max_bytes=need)
+
+
+def test_name_too_long():
+    meta, arrays = network()
+    pop(meta, "p1")["name"] = "p" * 201
+    refuse_meta("longer than the 200 allowed", meta, arrays)
+
+
+def test_empty_name():
+    meta, arrays = network()
+    proj(meta, "out")["name"] = ""
+    refuse_meta("projection 3: name must not be empty", meta, arrays)
+
+
+def test_population_not_object():
+    meta, arrays = network()
+    meta["populations"][2] = ["p1", "relay"]
+    refuse_meta("population 2 must be an object", meta, arrays)
+
+
+def test_duplicate_population_names():
+    meta, arrays = network()
+    pop(meta, "s")["name"] = "p1"
+    refuse_meta("population 'p1': duplicate name", meta, arrays)
+
+
+def test_duplicate_projection_names():
+    meta, arrays = network()
+    proj(meta, "s")["name"] = "out"
+    refuse_meta("projection 'out': duplicate name", meta, arrays)
+
+
+def test_signed_without_threshold_neg():
+    meta, arrays = network()
+    del pop(meta, "s")["threshold_neg"]
+    refuse_meta("signed is true but threshold_neg is missing", meta, arrays)
+
+
+def test_threshold_neg_without_signed():
+    meta, arrays = network()
+    del pop(meta, "s")["signed"]
+    refuse_meta("threshold_neg is given but signed is not true", meta, arrays)
+
+
+def test_signed_not_bool():
+    meta, arrays = network()
+    pop(meta, "s")["signed"] = 1
+    refuse_meta("signed must be true or false", meta, arrays)
+
+
+def test_v_init_out_of_range():
+    meta, arrays = network()
+    pop(meta, "c1")["v_init"] = 2.0
+    refuse_meta("population 'c1': v_init 2.0 is outside [-1, 1]", meta, arrays)
+
+
+# ---------------------------------------------------------------------------
+# The input, the output and the graph
+# ---------------------------------------------------------------------------
+
+def test_rate_zero():
+    meta, arrays = network()
+    meta["input"]["rate"] = 0
+    refuse_meta("rate must be positive", meta, arrays)
+
+
+def test_uint8_scale_negative():
+    meta, arrays = network()
+    meta["input"]["uint8_scale"] = -1.0
+    refuse_meta("uint8_scale must be positive", meta, arrays)
+
+
+def test_two_input_populations():
+    meta, arrays = network()
+    meta["populations"].append({"name": "input2", "kind": "input", "shape": [3]})
+    refuse_meta("2 input populations ('input', 'input2')", meta, arrays)
+
+
+def test_no_input_population():
+    meta, arrays = network()
+    pop(meta, "input")["kind"] = "relay"
+    refuse_meta("no input population", meta, arrays)
+
+
+def test_input_names_wrong_population():
+    meta, arrays = network()
+    meta["input"]["population"] = "c1"
+    refuse_meta("population 'c1' is an if population, not the input population", meta, arrays)
+
+
+def test_input_names_no_population():
+    meta, arrays = network()
+    meta["input"]["population"] = "nope"
+    refuse_meta("population 'nope' names no population", meta, arrays)
+
+
+def test_projection_into_input():
+    meta, arrays = network()
+    meta["populations"].append({"name": "r", "kind": "relay", "shape": [2, 4, 4]})
+    meta["projections"].append({"name": "back", "op": "identity", "source": "r",
+                                "target": "input"})
+    refuse_meta("projection 'back': target 'input' is the input population, which receives "
+                "no projections", meta, arrays)
+
+
+def test_output_is_relay():
+    meta, arrays = network()
+    meta["output"] = "p1"
+    refuse_meta("output population 'p1' is a relay population; it must be if or accumulate",
+                meta, arrays)
+
+
+def test_output_names_no_population():
+    meta, arrays = network()
+    meta["output"] = "fc9"
+    refuse_meta("'fc9' names no population", meta, arrays)
+
+
+def test_accumulate_with_outgoing_projection():
+    meta, arrays = network()
+    meta["populations"].append({"name": "after", "kind": "accumulate", "shape": [3]})
+    meta["projections"].append({"name": "more", "op": "identity", "source": "out",
+                                "target": "after"})
+    refuse_meta("projection 'more': source 'out' is an accumulate population, which has no "
+                "outgoing projections", meta, arrays)
+
+
+def test_cycle():
+    meta, arrays = network()
+    # s -> p1 closes the loop p1 -> s -> p1
+    meta["projections"].append({"name": "loop", "op": "identity", "source": "s",
+                                "target": "p1"})
+    refuse_meta("the projections form a cycle: p1 -> s -> p1", meta, arrays)
+
+
+def test_self_loop():
+    meta, arrays = network()
+    meta["projections"].append({"name": "self", "op": "identity", "source": "s",
+                                "target": "s"})
+    refuse_meta("the projections form a cycle: s -> s", meta, arrays)
+
+
+def test_long_cycle_downstream_of_the_input():
+    meta, arrays = network()
+    meta["populations"] += [{"name": "a", "kind": "relay", "shape": [3, 4, 4]},
+                            {"name": "b", "kind": "relay", "shape": [3, 4, 4]}]
+    meta["projections"] += [
+        {"name": "c1a", "op": "identity", "source": "c1", "target": "a"},
+        {"name": "ab", "op": "identity", "source": "a", "target": "b"},
+        {"name": "bc1", "op": "identity", "source": "b", "target": "c1"},
+    ]
+    refuse_meta("the projections form a cycle: c1 -> a -> b -> c1", meta, arrays)
+
+
+def test_dangling_source():
+    meta, arrays = network()
+    proj(meta, "out")["source"] = "foo"
+    refuse_meta("projection 'out': source 'foo' names no population", meta, arrays)
+
+
+def test_dangling_target():
+    meta, arrays = network()
+    proj(meta, "out")["target"] = "bar"
+    refuse_meta("projection 'out': target 'bar' names no population", meta, arrays)
+
+
+def test_conv_target_shape_mismatch():
+    meta, arrays = network()
+    proj(meta, "c1")["padding"] = [0, 0]
+    refuse_meta("projection 'c1': target shape (3, 4, 4) does not match the conv2d output "
+                "(3, 2, 2)", meta, arrays)
+
+
+def test_pool_target_shape_mismatch():
+    meta, arrays = network()
+    proj(meta, "p1")["stride"] = [1, 1]
+    refuse_meta("does not match the avgpool2d output (3, 3, 3)", meta, arrays)
+
+
+def test_conv_output_empty():
+    meta, arrays = network()
+    arrays["c1.weight"] = np.zeros((3, 2, 7, 7), np.float32)
+    proj(meta, "c1")["padding"] = [1, 1]
+    refuse_meta("output would be empty", meta, arrays)
+
+
+def test_dense_into_3d_target():
+    meta, arrays = network()
+    pop(meta, "out")["shape"] = [3, 1, 1]
+    refuse_meta("projection 'out': dense needs a 1-D target, but population 'out' has shape "
+                "[3, 1, 1]", meta, arrays)
+
+
+def test_conv_from_1d_source():
+    meta, arrays = network()
+    pop(meta, "input")["shape"] = [32]
+    refuse_meta("conv2d needs a 3-D source", meta, arrays)
+
+
+def test_identity_shape_mismatch():
+    meta, arrays = network()
+    pop(meta, "s")["shape"] = [3, 2, 3]
+    refuse_meta("identity needs a target of the source's shape", meta, arrays)
+
+
+def test_identity_weight_shape():
+    meta, arrays = network()
+    arrays["s.gain"] = np.ones(12, np.float32)
+    refuse_meta("expected (3,) (one gain per channel)", meta, arrays)
+
+
+def test_padding_not_smaller_than_kernel():
+    meta, arrays = network()
+    proj(meta, "p1")["padding"] = [2, 0]
+    refuse_meta("projection 'p1': padding [2, 0] must be smaller than the kernel [2, 2]",
+                meta, arrays)
+
+
+def test_negative_padding():
+    meta, arrays = network()
+    proj(meta, "c1")["padding"] = [-1, 1]
+    refuse_meta("padding must hold integers in 0 ..", meta, arrays)
+
+
+def test_stride_zero():
+    meta, arrays = network()
+    proj(meta, "p1")["stride"] = [0, 2]
+    refuse_meta("projection 'p1': stride must hold integers in 1 ..", meta, arrays)
+
+
+def test_kernel_not_a_pair():
+    meta, arrays = network()
+    proj(meta, "p1")["kernel"] = 2
+    refuse_meta("kernel must be a list of 2 integers", meta, arrays)
+
+
+def test_kernel_missing():
+    meta, arrays = network()
+    del proj(meta, "p1")["kernel"]
+    refuse_meta("projection 'p1': required key 'kernel' is missing", meta, arrays)
+
+
+# ---------------------------------------------------------------------------
+# Fuzzing: only FormatError, ever
+# ---------------------------------------------------------------------------
+
+_VALID_STORED = file_bytes()
+_VALID_DEFLATED = file_bytes(compressed=True)
+
+
+def _mutate(data, ops):
+    data = bytearray(data)
+    for kind, pos, value in ops:
+        if not data:
+            data = bytearray(b"\0")
+        pos %= len(data)
+        if kind == "flip":
+            data[pos] ^= 1 << (value % 8)
+        elif kind == "set":
+            data[pos] = value
+        elif kind == "insert":
+            data[pos:pos] = bytes([value]) * (1 + value % 7)
+        elif kind == "delete":
+            del data[pos:pos + 1 + value % 7]
+        else:  # truncate
+            del data[pos:]
+    return bytes(data)
+
+
+_OPS = st.lists(st.tuples(st.sampled_from(["flip", "set", "insert", "delete", "truncate"]),
+                          st.integers(0, 1 << 20), st.integers(0, 255)),
+                min_size=1, max_size=4)
+
+
+def _load_only_format_errors(data):
+    try:
+        spec = load(data)
+    except FormatError:
+        return None
+    return spec
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([_VALID_STORED, _VALID_DEFLATED]), _OPS)
+def test_fuzz_archive_bytes(data, ops):
+    _load_only_format_errors(_mutate(data, ops))
+
+
+def _members(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return [(i.filename, zf.read(i)) for i in zf.infolist()]
+
+
+_MEMBERS = _members(_VALID_STORED)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(_MEMBERS) - 1), _OPS, st.booleans(),
+       st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]))
+def test_fuzz_member_bytes(which, ops, header_only, compression):
+    # damage inside a member, in a well-formed zip (valid CRCs): reaches the .npy/JSON parsers
+    members = list(_MEMBERS)
+    name, body = members[which]
+    if header_only:
+        ops = [(k, p % 128, v) for k, p, v in ops]
+    members[which] = (name, _mutate(body, ops))
+    _load_only_format_errors(make_zip(members, compression))
+
+
+_JSON_LEAVES = (st.none() | st.booleans() | st.integers() | st.integers(-3, 40)
+                | st.floats(allow_nan=False, allow_infinity=False)
+                | st.sampled_from([0, 1, 2, -1, 2 ** 24, 2 ** 24 + 1, 2 ** 28, 2 ** 40,
+                                   10 ** 400, 1e308, 1e-320, 0.5, -0.0])
+                | st.text(max_size=8)
+                | st.sampled_from(["input", "c1", "p1", "s", "out", "c1.weight", "out.bias",
+                                   "s.gain", "if", "relay", "accumulate", "input", "conv2d",
+                                   "dense", "identity", "avgpool2d", "zero", "poisson",
+                                   "snncore", "__snncore__", "a/b", ""]))
+_JSON = st.recursive(_JSON_LEAVES,
+                     lambda c: st.lists(c, max_size=4) | st.dictionaries(
+                         st.sampled_from(["name", "kind", "shape", "threshold", "op", "x",
+                                          "weight", "source", "target", "bias"]) | st.text(
+                             max_size=5), c, max_size=4),
+                     max_leaves=12)
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, prefix + (i,))
+
+
+_META, _ARRAYS = network()
+_META_PATHS = list(_paths(_META))
+
+
+def _replace(meta, path, value, delete):
+    if not path:
+        return value
+    meta = copy.deepcopy(meta)
+    parent = meta
+    for k in path[:-1]:
+        parent = parent[k]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return meta
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(_META_PATHS), _JSON, st.booleans()),
+                min_size=1, max_size=3))
+def test_fuzz_metadata_values(edits):
+    meta = _META
+    for path, value, delete in edits:
+        try:
+            meta = _replace(meta, path, value, delete)
+        except (KeyError, IndexError, TypeError):
+            pass  # an earlier edit removed or replaced this path
+    arrays = {k: v.copy() for k, v in _ARRAYS.items()}
+    try:
+        spec = normalize(meta, arrays)
+    except FormatError:
+        return
+    # accepted: then it round-trips exactly
+    again = normalize(*denormalize(spec))
+    assert again["order"] == spec["order"]
+    assert [p["name"] for p in again["populations"]] == [p["name"] for p in spec["populations"]]
+    if isinstance(meta, dict):
+        try:
+            data = file_bytes(meta, arrays)
+        except FormatError:
+            return  # e.g. not writable as JSON
+        load(data)
