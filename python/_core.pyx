@@ -158,7 +158,8 @@ cdef class Engine:
 
     def run(self, const float[:, ::1] x, int timesteps, str encoding, double rate,
             uint64_t seed, const int32_t[::1] checkpoints, int64_t first_index, int threads,
-            float[:, ::1] out, int64_t[:, ::1] spikes, int64_t[:, ::1] synops):
+            float[:, ::1] out, int64_t[:, ::1] spikes, int64_t[:, ::1] synops,
+            int readout_start=1):
         """x (N, input_size); out (N, n_cp * output_size); spikes (N, n_cp * P);
         synops (N, n_cp * J); the caller allocates all of them."""
         cdef snn.snn_run_config cfg
@@ -170,6 +171,7 @@ cdef class Engine:
         cfg.encoding = ENCODINGS[encoding]
         cfg.rate = rate
         cfg.seed = seed
+        cfg.readout_start = readout_start
         cfg.n_checkpoints = checkpoints.shape[0]
         cfg.checkpoints = &checkpoints[0] if checkpoints.shape[0] else NULL
         if n == 0:
@@ -197,10 +199,12 @@ cdef class State:
     def __dealloc__(self):
         snn.snn_state_free(self.state)
 
-    def reset(self, const float[::1] x, str encoding, double rate, uint64_t seed, int64_t image_index):
+    def reset(self, const float[::1] x, str encoding, double rate, uint64_t seed, int64_t image_index,
+              int readout_start=1):
         cdef snn.snn_run_config cfg
         memset(&cfg, 0, sizeof(cfg))
         cfg.timesteps = 1
+        cfg.readout_start = readout_start
         cfg.encoding = ENCODINGS[encoding]
         cfg.rate = rate
         cfg.seed = seed

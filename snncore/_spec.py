@@ -19,7 +19,8 @@ Normalised spec (a plain dict)::
                       "kernel": (kh, kw), "stride": (sh, sw), "padding": (ph, pw)}, ...],
      "input": int, "output": int, "order": [int, ...],
      "encoding": str, "rate": float, "uint8_scale": float,
-     "producer": str | None, "provenance": dict}
+     "producer": str | None, "provenance": dict,
+     "readout_start": int}   # delayed read-out hint (1: read every step)
 """
 
 import copy
@@ -55,7 +56,7 @@ _ALL_POP_KEYS = frozenset().union(*_POP_KEYS.values())
 _COMMON_PROJ_KEYS = ("name", "op", "source", "target")
 _PROJ_KEYS = {
     "conv2d": frozenset(_COMMON_PROJ_KEYS + ("weight", "stride", "padding")),
-    "avgpool2d": frozenset(_COMMON_PROJ_KEYS + ("kernel", "stride", "padding")),
+    "avgpool2d": frozenset(_COMMON_PROJ_KEYS + ("kernel", "stride", "padding", "weight")),
     "dense": frozenset(_COMMON_PROJ_KEYS + ("weight",)),
     "identity": frozenset(_COMMON_PROJ_KEYS + ("weight",)),
 }
@@ -219,6 +220,8 @@ def _name(obj, where, limit_what):
         raise FormatError("%s: name must be a string, not %s" % (where, _tname(name)))
     if not name:
         raise FormatError("%s: name must not be empty" % (where,))
+    if "\x00" in name:
+        raise FormatError("%s: name %r contains a NUL character" % (where, name))
     if len(name) > _limits.MAX_NAME:
         raise FormatError("%s: name of %d characters is longer than the %d allowed for a %s"
                           % (where, len(name), _limits.MAX_NAME, limit_what))
@@ -416,6 +419,7 @@ def _projection(index, obj, arrays, pops, index_of):
             kernel = _pair(_get(obj, "kernel", where), where, "kernel", 1)
             stride = _pair(obj.get("stride", list(kernel)), where, "stride", 1)
             out_c = sc
+            _channel_gain(obj, proj, arrays, where, sc)
         padding = _pair(obj.get("padding", [0, 0]), where, "padding", 0)
         if padding[0] >= kernel[0] or padding[1] >= kernel[1]:
             raise FormatError("%s: padding %s must be smaller than the kernel %s"
@@ -451,14 +455,19 @@ def _projection(index, obj, arrays, pops, index_of):
             raise FormatError("%s: identity needs a target of the source's shape %s, but "
                               "population %r has shape %s" % (where, _fmt_shape(src),
                                                               dst["name"], _fmt_shape(dst)))
-        if "weight" in obj:
-            key = obj["weight"]
-            w = arrays.get(key, where, "weight")
-            if w.shape != (sc,):
-                raise FormatError("%s: weight has shape %s, expected (%d,) (one gain per "
-                                  "channel)" % (where, w.shape, sc))
-            proj["weight"], proj["weight_key"] = w, key
+        _channel_gain(obj, proj, arrays, where, sc)
     return proj
+
+
+def _channel_gain(obj, proj, arrays, where, channels):
+    """The optional per-channel gain of an identity or avgpool2d projection."""
+    if "weight" in obj:
+        key = obj["weight"]
+        w = arrays.get(key, where, "weight")
+        if w.shape != (channels,):
+            raise FormatError("%s: weight has shape %s, expected (%d,) (one gain per "
+                              "channel)" % (where, w.shape, channels))
+        proj["weight"], proj["weight_key"] = w, key
 
 
 # ---------------------------------------------------------------------------
@@ -557,6 +566,11 @@ def normalize(meta, arrays, *, max_bytes=None):
     pops_raw = _top(meta, "populations", (list, tuple), "a list")
     projs_raw = _top(meta, "projections", (list, tuple), "a list")
     provenance = _top(meta, "provenance", dict, "an object", required=False)
+    readout = _top(meta, "readout", dict, "an object", required=False) or {}
+    readout_start = readout.get("start", 1)
+    if not _is_int(readout_start) or not 1 <= readout_start <= _limits.MAX_TIMESTEPS:
+        raise FormatError("metadata key 'readout': start must be an integer in 1..%d, got %s"
+                          % (_limits.MAX_TIMESTEPS, _show(readout_start)))
 
     if not 1 <= len(pops_raw) <= _limits.MAX_POPULATIONS:
         raise FormatError("the network has %d populations; 1 to %d are allowed"
@@ -646,6 +660,7 @@ def normalize(meta, arrays, *, max_bytes=None):
         "uint8_scale": scale,
         "producer": producer,
         "provenance": copy.deepcopy(provenance) if provenance is not None else {},
+        "readout_start": int(readout_start),
     }
     need = _limits.estimate_bytes(spec)
     if need > max_bytes:
@@ -741,5 +756,7 @@ def denormalize(spec):
     meta["output"] = names[int(spec["output"])]
     meta["populations"] = pop_objs
     meta["projections"] = proj_objs
+    if int(spec.get("readout_start", 1)) > 1:
+        meta["readout"] = {"start": int(spec["readout_start"])}
     meta["provenance"] = copy.deepcopy(spec.get("provenance") or {})
     return meta, out.arrays

@@ -125,6 +125,8 @@ class NetworkBuilder:
         """
         if kind not in KINDS or kind == "input":
             raise ValueError(f"kind must be one of if, relay, accumulate; got {kind!r}")
+        if name in self._shapes:
+            raise ValueError(f"population {name!r} already exists")
         obj = {"name": name, "kind": kind, "shape": [int(d) for d in shape]}
         if kind == "if":
             if reset not in RESETS:
@@ -142,42 +144,51 @@ class NetworkBuilder:
             obj["bias"] = self._array(f"{name}.bias", bias)
         return self._add_population(obj)
 
+    def _new_projection(self, name):
+        if any(p["name"] == name for p in self._projs):
+            raise ValueError(f"projection {name!r} already exists")
+
     def _add_projection(self, obj):
-        if any(p["name"] == obj["name"] for p in self._projs):
-            raise ValueError(f"projection {obj['name']!r} already exists")
         self._projs.append(obj)
         return obj["name"]
 
     def conv2d(self, name, source, target, weight, stride=1, padding=0):
         """A convolution; `weight` is OIHW float32 (Co, Ci, kh, kw), as in PyTorch."""
+        self._new_projection(name)
         return self._add_projection({
             "name": name, "op": "conv2d", "source": source, "target": target,
             "weight": self._array(f"{name}.weight", weight),
             "stride": _pair(stride, "stride"), "padding": _pair(padding, "padding")})
 
-    def avgpool2d(self, name, source, target, kernel, stride=None, padding=0):
-        """Average pooling (divides by the window size; padded cells count as zeros)."""
-        return self._add_projection({
-            "name": name, "op": "avgpool2d", "source": source, "target": target,
-            "kernel": _pair(kernel, "kernel"),
-            "stride": _pair(kernel if stride is None else stride, "stride"),
-            "padding": _pair(padding, "padding")})
+    def avgpool2d(self, name, source, target, kernel, stride=None, padding=0, gain=None):
+        """Average pooling (divides by the window size; padded cells count as
+        zeros), with an optional gain per channel (C,)."""
+        self._new_projection(name)
+        obj = {"name": name, "op": "avgpool2d", "source": source, "target": target,
+               "kernel": _pair(kernel, "kernel"),
+               "stride": _pair(kernel if stride is None else stride, "stride"),
+               "padding": _pair(padding, "padding")}
+        if gain is not None:
+            obj["weight"] = self._array(f"{name}.weight", gain)
+        return self._add_projection(obj)
 
     def dense(self, name, source, target, weight):
         """A fully connected projection; `weight` is (out, in) with `in` the
         source flattened in CHW order, as a PyTorch Linear after Flatten."""
+        self._new_projection(name)
         return self._add_projection({
             "name": name, "op": "dense", "source": source, "target": target,
             "weight": self._array(f"{name}.weight", weight)})
 
     def identity(self, name, source, target, gain=None):
         """One-to-one connections, with an optional gain per channel (C,)."""
+        self._new_projection(name)
         obj = {"name": name, "op": "identity", "source": source, "target": target}
         if gain is not None:
             obj["weight"] = self._array(f"{name}.weight", gain)
         return self._add_projection(obj)
 
-    def build(self, output, provenance=None):
+    def build(self, output, provenance=None, readout_start=1):
         """Validate everything and return the `Network`.
 
         Parameters
@@ -186,6 +197,8 @@ class NetworkBuilder:
             The read-out population (kind 'if' or 'accumulate').
         provenance : dict, optional
             JSON-serialisable facts about how the network was made.
+        readout_start : int
+            The file's delayed read-out hint (1: read out every step).
 
         Raises
         ------
@@ -195,4 +208,6 @@ class NetworkBuilder:
                 "populations": [dict(p) for p in self._pops],
                 "projections": [dict(q) for q in self._projs],
                 "provenance": dict(provenance or {})}
+        if readout_start != 1:
+            meta["readout"] = {"start": readout_start}
         return Network(meta, dict(self._arrays))

@@ -41,7 +41,7 @@ def load(path):
         member, population or projection at fault.
     """
     meta, arrays = read_npz(path)
-    return Network(meta, arrays)
+    return Network(meta, arrays, _copy=False)   # read_npz's arrays belong to nobody else
 
 
 class Network:
@@ -64,17 +64,20 @@ class Network:
         The description is invalid.
     """
 
-    def __init__(self, meta, arrays):
+    def __init__(self, meta, arrays, _copy=True):
         self._spec = normalize(meta, arrays)
-        self._freeze()
+        self._freeze(_copy)
         self._engine = None
 
-    def _freeze(self):
+    def _freeze(self, copy):
+        """Own every array (unless told they are ours already) and make it
+        read-only, so that the network, its saved file and its engine agree."""
         for item in self._spec["populations"] + self._spec["projections"]:
             for key in ("threshold", "threshold_neg", "bias", "weight"):
                 if item.get(key) is not None:
-                    item[key] = np.ascontiguousarray(item[key], dtype=np.float32)
-                    item[key].setflags(write=False)
+                    arr = np.array(item[key], dtype=np.float32, order="C", copy=copy or None)
+                    arr.setflags(write=False)
+                    item[key] = arr
 
     # -- description -------------------------------------------------------
 
@@ -113,6 +116,11 @@ class Network:
     def encoding(self):
         """The file's default input encoding ('analog', 'poisson' or 'regular')."""
         return self._spec["encoding"]
+
+    @property
+    def readout_start(self):
+        """The file's delayed read-out hint: the output counts steps >= this (1: all)."""
+        return self._spec["readout_start"]
 
     @property
     def provenance(self):
@@ -189,7 +197,7 @@ class Network:
     # -- running -------------------------------------------------------------
 
     def run(self, x, timesteps, encoding=None, checkpoints=None, seed=0, threads=None,
-            rate=None, first_index=0, progress=None):
+            rate=None, first_index=0, progress=None, readout_start=None):
         """Simulate a batch of images.
 
         Parameters
@@ -220,6 +228,10 @@ class Network:
         progress : bool, optional
             Show a progress bar on stderr (default: when stderr is a terminal
             and the run is long).
+        readout_start : int, optional
+            Delayed read-out: the output sums steps readout_start..t only and is
+            0 at checkpoints before it (default: the file's hint, usually 1).
+            It must be <= T.
 
         Returns
         -------
@@ -233,6 +245,7 @@ class Network:
         first_index = _check_int("first_index", first_index, 0, 2 ** 62)
         threads = _default_threads() if threads is None else _check_int("threads", threads, 1, 256)
         rate = self._check_rate(rate)
+        readout_start = self._check_readout_start(readout_start, timesteps)
         x = self._prepare_input(x, encoding)
 
         n, n_cp = x.shape[0], cps.shape[0]
@@ -246,7 +259,7 @@ class Network:
             hi = min(n, lo + step)
             try:
                 engine.run(x[lo:hi], timesteps, encoding, rate, seed, cps, first_index + lo,
-                           threads, out[lo:hi], spikes[lo:hi], synops[lo:hi])
+                           threads, out[lo:hi], spikes[lo:hi], synops[lo:hi], readout_start)
             except _core.CoreError as e:
                 raise ValueError(self._name_core_error(e)) from None
             bar.update(hi)
@@ -260,9 +273,9 @@ class Network:
             outputs=out.reshape(n, n_cp, engine.output_size),
             spikes=Counters(pop_names, spikes.reshape(n, n_cp, n_pop), cps64),
             synaptic_ops=Counters(proj_names, synops.reshape(n, n_cp, n_proj), cps64),
-            timesteps=timesteps, encoding=encoding)
+            timesteps=timesteps, encoding=encoding, readout_start=readout_start)
 
-    def simulate(self, image, encoding=None, seed=0, rate=None, image_index=0):
+    def simulate(self, image, encoding=None, seed=0, rate=None, image_index=0, readout_start=None):
         """Start a step-by-step simulation of one image (for inspection).
 
         Returns
@@ -276,7 +289,8 @@ class Network:
         sim = Simulation(self, self._get_engine())
         sim._state.reset(x[0], encoding, self._check_rate(rate),
                          _check_int("seed", seed, 0, 2 ** 64 - 1),
-                         _check_int("image_index", image_index, 0, 2 ** 62))
+                         _check_int("image_index", image_index, 0, 2 ** 62),
+                         self._check_readout_start(readout_start, _limits.MAX_TIMESTEPS))
         return sim
 
     def _check_encoding(self, encoding):
@@ -285,6 +299,11 @@ class Network:
         if encoding not in ENCODINGS:
             raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
         return encoding
+
+    def _check_readout_start(self, readout_start, timesteps):
+        if readout_start is None:
+            readout_start = min(self._spec["readout_start"], timesteps)
+        return _check_int("readout_start", readout_start, 1, timesteps)
 
     def _check_rate(self, rate):
         if rate is None:
@@ -397,6 +416,9 @@ def _check_checkpoints(checkpoints, timesteps):
         return np.array([timesteps], dtype=np.int32)
     if isinstance(checkpoints, numbers.Integral):
         checkpoints = [checkpoints]
+    elif isinstance(checkpoints, (str, bytes, numbers.Number)) or not hasattr(checkpoints, "__iter__"):
+        raise TypeError(f"checkpoints must be an integer or an iterable of integers, "
+                        f"not {type(checkpoints).__name__}")
     values = {_check_int("checkpoint", c, 1, timesteps) for c in checkpoints}
     values.add(timesteps)
     return np.array(sorted(values), dtype=np.int32)

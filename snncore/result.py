@@ -80,10 +80,14 @@ class RunResult:
         Events emitted per population (spikes; graded events for relays).
     synaptic_ops : Counters
         Synaptic operations per projection (one per event and target synapse).
+    readout_start : int
+        The output counted steps readout_start..t (1: every step).
     """
 
-    def __init__(self, checkpoints, outputs, spikes, synaptic_ops, timesteps, encoding):
+    def __init__(self, checkpoints, outputs, spikes, synaptic_ops, timesteps, encoding,
+                 readout_start=1):
         self.checkpoints = checkpoints
+        self.readout_start = readout_start
         self.outputs = outputs
         self.spikes = spikes
         self.synaptic_ops = synaptic_ops

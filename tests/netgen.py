@@ -82,7 +82,8 @@ def networks(draw, max_layers=4):
             pad = (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)))
             out = snncore.avgpool2d_shape(src_shape, (kh, kw), stride, pad)
             _neuron(draw, b, name, out)
-            b.avgpool2d(f"j{k}", src, name, (kh, kw), stride, pad)
+            gain = dyadic(draw, (c,), 1, 8, 4) if draw(st.booleans()) else None
+            b.avgpool2d(f"j{k}", src, name, (kh, kw), stride, pad, gain=gain)
         elif op == "dense":
             n_out = draw(st.integers(1, 8))
             out = (n_out,)
@@ -121,7 +122,7 @@ def networks(draw, max_layers=4):
 
 @st.composite
 def run_settings(draw, shape, encodings=("analog", "poisson", "regular")):
-    """(x, timesteps, encoding, checkpoints, seed)."""
+    """(x, timesteps, encoding, checkpoints, seed, readout_start)."""
     encoding = draw(st.sampled_from(encodings))
     n = draw(st.integers(1, 3))
     lo = -8 if encoding == "analog" else 0
@@ -129,4 +130,5 @@ def run_settings(draw, shape, encodings=("analog", "poisson", "regular")):
     timesteps = draw(st.integers(1, 24))
     checkpoints = sorted(set(draw(st.lists(st.integers(1, timesteps), max_size=4))) | {timesteps})
     seed = draw(st.integers(0, 2 ** 64 - 1))
-    return x, timesteps, encoding, checkpoints, seed
+    readout_start = draw(st.integers(1, timesteps)) if draw(st.integers(0, 3)) == 0 else 1
+    return x, timesteps, encoding, checkpoints, seed, readout_start

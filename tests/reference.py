@@ -175,7 +175,8 @@ def _apply(proj, ev):
     if op == "conv2d":
         return conv2d(ev, proj["weight"], proj["stride"], proj["padding"])
     if op == "avgpool2d":
-        return avgpool2d(ev, proj["kernel"], proj["stride"], proj["padding"])
+        pooled = avgpool2d(ev, proj["kernel"], proj["stride"], proj["padding"])
+        return identity(pooled, proj.get("weight"))
     if op == "dense":
         return dense(ev, proj["weight"])
     if op == "identity":
@@ -210,7 +211,7 @@ def _bias_tensor(bias, shape):
 
 
 def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
-             checkpoints=None, first_index=0):
+             checkpoints=None, first_index=0, readout_start=1):
     """Run the network ``spec`` on the batch ``x`` for ``timesteps`` steps.
 
     x: float32 array (N, C, H, W) or (N, n) matching the input population.
@@ -304,6 +305,13 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
 
     for t in range(1, timesteps + 1):
         events = {}
+        if t == readout_start and t > 1:
+            # delayed read-out: the output forgets what it gathered so far
+            if pops[out_idx]["kind"] == "accumulate":
+                state[out_idx] = np.zeros_like(state[out_idx])
+            else:
+                pos_count = np.zeros_like(pos_count)
+                neg_count = np.zeros_like(neg_count)
 
         # 1. input
         if encoding == "analog":
@@ -381,8 +389,10 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
 
         # 4. checkpoints
         if next_cp < len(checkpoints) and t == checkpoints[next_cp]:
-            tt = np.float32(t)
-            if pops[out_idx]["kind"] == "accumulate":
+            tt = np.float32(t - readout_start + 1)
+            if t < readout_start:
+                dec = np.zeros((n_img,) + shapes[out_idx], dtype=np.float32)
+            elif pops[out_idx]["kind"] == "accumulate":
                 dec = state[out_idx] / tt
             else:
                 dec = (pos_count - neg_count).astype(np.float32) / tt

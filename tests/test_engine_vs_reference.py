@@ -12,11 +12,12 @@ import reference
 from netgen import networks, run_settings
 
 
-def _compare(net, x, timesteps, encoding, checkpoints, seed, first_index=0):
+def _compare(net, x, timesteps, encoding, checkpoints, seed, first_index=0, readout_start=1):
     res = net.run(x, timesteps, encoding=encoding, checkpoints=checkpoints, seed=seed,
-                  first_index=first_index, threads=1)
+                  first_index=first_index, threads=1, readout_start=readout_start)
     ref = reference.simulate(net._spec, x, timesteps, encoding=encoding, seed=seed,
-                             checkpoints=list(res.checkpoints), first_index=first_index)
+                             checkpoints=list(res.checkpoints), first_index=first_index,
+                             readout_start=readout_start)
     np.testing.assert_allclose(res.outputs, ref["output"], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(res.spikes.raw, ref["spikes"])
     np.testing.assert_array_equal(res.synaptic_ops.raw, ref["synops"])
@@ -28,8 +29,9 @@ def _compare(net, x, timesteps, encoding, checkpoints, seed, first_index=0):
 @given(data=st.data())
 def test_engine_matches_reference(data):
     net, shape = data.draw(networks())
-    x, timesteps, encoding, checkpoints, seed = data.draw(run_settings(shape))
-    res, ref = _compare(net, x, timesteps, encoding, checkpoints, seed)
+    x, timesteps, encoding, checkpoints, seed, readout_start = data.draw(run_settings(shape))
+    res, ref = _compare(net, x, timesteps, encoding, checkpoints, seed,
+                        readout_start=readout_start)
     # exact agreement is expected with dyadic values, not merely within tolerance
     np.testing.assert_array_equal(res.outputs, ref["output"])
 
@@ -38,7 +40,7 @@ def test_engine_matches_reference(data):
 @given(data=st.data())
 def test_first_index_offsets_the_poisson_streams(data):
     net, shape = data.draw(networks(max_layers=2))
-    x, timesteps, _, checkpoints, seed = data.draw(run_settings(shape, ("poisson",)))
+    x, timesteps, _, checkpoints, seed, _ = data.draw(run_settings(shape, ("poisson",)))
     _compare(net, x, timesteps, "poisson", checkpoints, seed, first_index=17)
 
 

@@ -171,7 +171,8 @@ typedef struct snn_population_desc {
 /*
  * One projection from `source` to `target` (indices into the population array).
  * Weights are in PyTorch's layouts: conv2d [Co, Ci, kh, kw]; dense [out, in] with
- * `in` the source flattened in CHW order; identity an optional gain per channel.
+ * `in` the source flattened in CHW order; identity and avgpool2d an optional gain
+ * per channel [C].
  */
 typedef struct snn_projection_desc {
     int32_t op;                 /* an snn_op */
@@ -180,7 +181,7 @@ typedef struct snn_projection_desc {
     int32_t kernel[2];          /* conv2d: kh, kw (must match the weight); avgpool2d: the window */
     int32_t stride[2];          /* conv2d, avgpool2d: >= 1 */
     int32_t padding[2];         /* conv2d, avgpool2d: 0 <= padding < kernel (zeros) */
-    const float *weight;        /* see above; NULL for avgpool2d and a unit identity */
+    const float *weight;        /* see above; NULL for a unit-gain identity or avgpool2d */
     int64_t weight_len;         /* number of floats in `weight` */
 } snn_projection_desc;
 
@@ -236,6 +237,10 @@ typedef struct snn_run_config {
     uint64_t seed;              /* poisson: the random stream is a function of (seed, image index) */
     const int32_t *checkpoints; /* strictly increasing steps in 1..T where results are recorded */
     int32_t n_checkpoints;      /* 0 (with checkpoints NULL) means the one checkpoint T */
+    int32_t readout_start;      /* delayed read-out: the output counts steps >= this one
+                                 * (0 or 1: all steps); at a checkpoint t >= readout_start
+                                 * the output is (sum over steps readout_start..t) / (t -
+                                 * readout_start + 1), before it the output is 0 */
 } snn_run_config;
 
 /*
@@ -280,7 +285,7 @@ SNN_API void snn_state_free(snn_state *state);
  * Starts a run of image `x` (snn_net_input_size floats, CHW order, all finite):
  * membranes to their initial values, counters to zero, time to 0. Under analog
  * encoding, the constant current of the input's projections is computed here.
- * Only cfg->encoding, cfg->rate and cfg->seed are used.
+ * Only cfg->encoding, cfg->rate, cfg->seed and cfg->readout_start are used.
  */
 SNN_API int snn_state_reset(snn_state *state, const snn_run_config *cfg,
                             const float *x, int64_t image_index);

@@ -51,7 +51,8 @@ typedef struct snn_proj {
     int32_t op;
     int32_t source, target;
     int32_t kh, kw, sh, sw, ph, pw;
-    float *w;           /* repacked: conv [kh][kw][Ci][Co]; dense [in, HWC order][out]; identity [C] */
+    float *w;           /* repacked: conv [kh][kw][Ci][Co]; dense [in, HWC order][out];
+                         * identity and avgpool2d: the gain [C] */
     float inv_area;     /* avgpool2d: 1 / (kh * kw) */
 } snn_proj;
 
@@ -77,6 +78,7 @@ struct snn_state {
     double rate;
     uint64_t seed;
     int64_t image;
+    int32_t readout_start;  /* first step the output counts (>= 1) */
     float *x;           /* input image, HWC order */
     float *phase;       /* regular encoding */
     int64_t *spikes;    /* per population */

@@ -197,7 +197,7 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const dims *pd,
     }
     case SNN_OP_AVGPOOL2D:
         FORWARD_IF_ERROR(check_window(d, j, src, dst, src->C, err));
-        expect = 0;
+        expect = d->weight_len == 0 ? 0 : src->C;
         break;
     case SNN_OP_DENSE:
         RETURN_ERROR_IF(dst->ndim != 1, err, SNN_E_SHAPE, -1, j, "a dense target must be 1-D");
@@ -387,7 +387,10 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
         break;
     }
     case SNN_OP_AVGPOOL2D:
+        /* one factor per channel: gain / (kh * kw), so an event costs one multiply */
         q->inv_area = 1.0f / (float)((int64_t)q->kh * q->kw);
+        if ((q->w = net_alloc(net, (size_t)src->C * sizeof(float))) == NULL) return SNN_E_NOMEM;
+        for (i = 0; i < src->C; i++) q->w[i] = d->weight_len ? d->weight[i] : 1.0f;
         break;
     case SNN_OP_DENSE: {
         int64_t out = dst->n, in = src->n;

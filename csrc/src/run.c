@@ -23,6 +23,9 @@ int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *
                     err, SNN_E_UNSUPPORTED, -1, -1, "unknown encoding %d", (int)cfg->encoding);
     RETURN_ERROR_IF(!isfinite(cfg->rate) || !(cfg->rate > 0.0), err, SNN_E_INVALID_ARG, -1, -1,
                     "rate must be finite and > 0, got %g", cfg->rate);
+    RETURN_ERROR_IF(cfg->readout_start < 0 || cfg->readout_start > cfg->timesteps, err,
+                    SNN_E_INVALID_ARG, -1, -1, "readout_start must be in 0..%d, got %d",
+                    (int)cfg->timesteps, (int)cfg->readout_start);
     RETURN_ERROR_IF(cfg->n_checkpoints < 0 || (cfg->n_checkpoints > 0 && cfg->checkpoints == NULL),
                     err, SNN_E_INVALID_ARG, -1, -1, "checkpoints is NULL or has a negative count");
     for (c = 0; c < cfg->n_checkpoints; c++) {
@@ -236,10 +239,22 @@ static void count_output_spikes(snn_state *s, const snn_pop *p, int64_t n_ev)
     for (e = 0; e < n_ev; e++) count[qi[e]] += qv[e] > 0.0f ? 1 : -1;
 }
 
+/* Delayed read-out: forget what the output gathered before readout_start. The
+ * output population's dynamics go on unchanged; only its read-out restarts. */
+static void restart_readout(snn_state *s)
+{
+    const snn_pop *p = &s->net->pops[s->net->output];
+    if (p->kind == SNN_KIND_IF)
+        memset(snn__at(s, p->off_count), 0, (size_t)p->n * sizeof(int32_t));
+    else
+        memset(snn__at(s, p->off_acc), 0, (size_t)p->n * sizeof(float));
+}
+
 static void step_once(snn_state *s)
 {
     const snn_net *net = s->net;
     int32_t k;
+    if (s->t + 1 == s->readout_start && s->t > 0) restart_readout(s);
     s->t++;
     if (s->encoding != SNN_ENCODING_ANALOG) {
         const int64_t n_ev = encode_input(s);
@@ -318,6 +333,7 @@ int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int
     if (cfg->encoding < SNN_ENCODING_ANALOG || cfg->encoding > SNN_ENCODING_REGULAR)
         return SNN_E_UNSUPPORTED;
     if (!isfinite(cfg->rate) || !(cfg->rate > 0.0)) return SNN_E_INVALID_ARG;
+    if (cfg->readout_start < 0) return SNN_E_INVALID_ARG;
     in = &net->pops[net->input];
     HW = in->H * in->W;
     for (c = 0; c < in->C; c++)
@@ -331,6 +347,7 @@ int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int
     s->rate = cfg->rate;
     s->seed = cfg->seed;
     s->image = image_index;
+    s->readout_start = cfg->readout_start > 1 ? cfg->readout_start : 1;
     memset(s->phase, 0, (size_t)in->n * sizeof(float));
     memset(s->spikes, 0, (size_t)net->n_pop * sizeof(int64_t));
     memset(s->synops, 0, (size_t)net->n_proj * sizeof(int64_t));
@@ -363,8 +380,12 @@ int snn_state_read_output(const snn_state *s, float *out, int64_t capacity)
     p = &s->net->pops[s->net->output];
     if (capacity < p->n) return SNN_E_CAPACITY;
     if (s->t < 1) return SNN_E_INVALID_ARG;
-    t = (float)s->t;
     HW = p->H * p->W;
+    if (s->t < s->readout_start) {  /* nothing read out yet */
+        memset(out, 0, (size_t)p->n * sizeof(float));
+        return SNN_OK;
+    }
+    t = (float)(s->t - s->readout_start + 1);
     for (c = 0; c < p->C; c++)
         for (pos = 0; pos < HW; pos++) {
             const int64_t i = pos * p->C + c;

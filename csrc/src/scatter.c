@@ -54,7 +54,7 @@ static int64_t pool_events(const snn_net *net, const snn_proj *q, const int32_t 
     int64_t e, ops = 0;
     for (e = 0; e < n_ev; e++) {
         const int64_t i = idx[e], c = i % C, pos = i / C, y = pos / W, x = pos % W;
-        const float v = val[e] * q->inv_area;
+        const float v = val[e] * q->inv_area * q->w[c];
         int32_t ky, kx;
         for (ky = 0; ky < q->kh; ky++) {
             const int64_t ny = y + q->ph - ky;

@@ -262,8 +262,42 @@ static void test_allocator(void)
     CHECK(live_blocks == 0);
 }
 
+/* avgpool2d's per-channel gain, and a delayed read-out: the output sums only the
+ * steps from readout_start on, and reads 0 before it. */
+static void test_pool_gain_and_delayed_readout(void)
+{
+    const float x[2 * 2 * 2] = {1, 1, 1, 1, 0.5f, 0.5f, 0.5f, 0.5f};
+    const float gain[2] = {2.0f, 0.25f};
+    const float bias[2] = {0.0f, 1.0f};
+    const int32_t cps[4] = {1, 2, 3, 6};
+    snn_population_desc pops[2] = {pop_input(2, 2, 2), pop_input(2, 1, 1)};
+    snn_projection_desc pj = proj_window(SNN_OP_AVGPOOL2D, 0, 1, gain, 2, 2, 2, 2, 0);
+    snn_net_desc d = net_desc(pops, 2, &pj, 1, 1);
+    snn_run_config cfg = run_config(6, SNN_ENCODING_ANALOG);
+    float out[4 * 2];
+    snn_net *net;
+    pops[1].kind = SNN_KIND_ACCUMULATE;
+    pops[1].bias = bias;
+    pops[1].bias_len = 2;
+    net = make(&d);
+    CHECK(net != NULL);
+    if (!net) return;
+    cfg.checkpoints = cps;
+    cfg.n_checkpoints = 4;
+    CHECK_STATUS(snn_run_batch(net, &cfg, x, 1, 0, out, NULL, NULL, 1, NULL), SNN_OK);
+    CHECK(out[0] == 2.0f && out[1] == 1.125f);           /* 2*1, 0.25*0.5 + 1 */
+    cfg.readout_start = 3;
+    CHECK_STATUS(snn_run_batch(net, &cfg, x, 1, 0, out, NULL, NULL, 1, NULL), SNN_OK);
+    CHECK(out[0] == 0.0f && out[1] == 0.0f && out[2] == 0.0f && out[3] == 0.0f);
+    CHECK(out[4] == 2.0f && out[5] == 1.125f && out[6] == 2.0f && out[7] == 1.125f);
+    cfg.readout_start = 7;                                  /* beyond T */
+    CHECK_STATUS(snn_run_batch(net, &cfg, x, 1, 0, out, NULL, NULL, 1, NULL), SNN_E_INVALID_ARG);
+    snn_net_free(net);
+}
+
 int main(void)
 {
+    test_pool_gain_and_delayed_readout();
     test_integrate_and_fire();
     test_signed_neuron();
     test_conv_pool_against_loops();

@@ -1,0 +1,184 @@
+"""The two builds (setup.py for the Python extension, meson.build for the C
+library) must compile the same sources with the same floating-point flags, and
+every place that states the version must agree. The C core must stay free of
+Python."""
+
+import ast
+import os
+import re
+import tomllib
+
+import pytest
+
+import snncore
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read(relpath):
+    with open(os.path.join(ROOT, relpath), encoding="utf-8") as f:
+        return f.read()
+
+
+def setup_constant(name):
+    """The literal value of a top-level assignment in setup.py."""
+    tree = ast.parse(read("setup.py"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"setup.py has no top-level {name} = ...")
+
+
+def _strip_meson_comments(text):
+    return "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+
+
+def meson_call_strings(variable, function):
+    """The string literals of `variable = function(...)` in meson.build
+    (comments removed; nested brackets allowed)."""
+    text = _strip_meson_comments(read("meson.build"))
+    m = re.search(r"^\s*%s\s*=\s*%s\s*\(" % (re.escape(variable), re.escape(function)), text,
+                  re.MULTILINE)
+    assert m, f"meson.build has no {variable} = {function}(...)"
+    depth, i = 1, m.end()
+    while depth:
+        assert i < len(text), f"unbalanced parentheses after {variable} in meson.build"
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        i += 1
+    return re.findall(r"'([^']*)'", text[m.end():i - 1])
+
+
+def source_files():
+    src = os.path.join(ROOT, "csrc", "src")
+    return sorted("csrc/src/" + f for f in os.listdir(src) if f.endswith(".c"))
+
+
+# ---------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------
+
+def test_setup_py_sources_equal_the_c_files():
+    sources = setup_constant("CORE_SOURCES")
+    assert len(sources) == len(set(sources)), sources
+    assert sorted(sources) == source_files()
+
+
+def test_meson_sources_equal_the_c_files():
+    sources = meson_call_strings("core_sources", "files")
+    assert len(sources) == len(set(sources)), sources
+    assert sorted(sources) == source_files()
+
+
+def test_setup_py_and_meson_list_the_same_sources():
+    assert sorted(setup_constant("CORE_SOURCES")) == sorted(
+        meson_call_strings("core_sources", "files"))
+
+
+def test_the_c_sources_exist_and_are_not_empty():
+    files = source_files()
+    assert files, "csrc/src holds no .c files"
+    for f in files:
+        assert os.path.getsize(os.path.join(ROOT, f)) > 0, f
+
+
+def test_extension_compiles_the_core_sources():
+    text = read("setup.py")
+    assert re.search(r'sources\s*=\s*\["python/_core\.pyx"\]\s*\+\s*CORE_SOURCES', text), \
+        "setup.py's Extension does not compile CORE_SOURCES"
+    assert re.search(r"extra_compile_args\s*=\s*COMPILE_ARGS", text), \
+        "setup.py's Extension does not use COMPILE_ARGS"
+
+
+def test_meson_library_compiles_the_core_sources_with_core_args():
+    text = _strip_meson_comments(read("meson.build"))
+    m = re.search(r"both_libraries\s*\(\s*'snncore'\s*,\s*core_sources\b(.*?)\)\s*$", text,
+                  re.MULTILINE | re.DOTALL)
+    assert m, "meson.build does not build the library from core_sources"
+    assert re.search(r"c_args\s*:\s*core_args", m.group(1)), \
+        "meson.build's library does not use core_args"
+
+
+# ---------------------------------------------------------------------------
+# Flags
+# ---------------------------------------------------------------------------
+
+def test_setup_py_disables_fp_contraction():
+    args = setup_constant("COMPILE_ARGS")
+    assert "-ffp-contract=off" in args, args
+    assert not any(a.startswith("-ffast-math") or a.startswith("-Ofast") for a in args), args
+
+
+def test_meson_disables_fp_contraction():
+    args = meson_call_strings("core_args", "cc.get_supported_arguments")
+    assert "-ffp-contract=off" in args, args
+    assert not any(a.startswith("-ffast-math") or a.startswith("-Ofast") for a in args), args
+
+
+def test_both_builds_define_the_same_macros():
+    setup_defs = {a for a in setup_constant("COMPILE_ARGS") if a.startswith("-D")}
+    meson_defs = {a for a in meson_call_strings("core_args", "cc.get_supported_arguments")
+                  if a.startswith("-D")}
+    assert setup_defs == meson_defs
+
+
+def test_the_meson_check_is_able_to_fail():
+    """The parser finds exactly the arguments and sources, not other strings."""
+    args = meson_call_strings("core_args", "cc.get_supported_arguments")
+    assert all(a.startswith("-") for a in args), args
+    assert all(s.startswith("csrc/src/") and s.endswith(".c")
+               for s in meson_call_strings("core_sources", "files"))
+    with pytest.raises(AssertionError):
+        meson_call_strings("no_such_variable", "files")
+
+
+# ---------------------------------------------------------------------------
+# Version
+# ---------------------------------------------------------------------------
+
+def header_version():
+    m = re.search(r'^#define\s+SNN_VERSION_STRING\s+"([^"]+)"', read("csrc/include/snn.h"),
+                  re.MULTILINE)
+    assert m, "snn.h defines no SNN_VERSION_STRING"
+    return m.group(1)
+
+
+def test_versions_agree():
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        project_version = tomllib.load(f)["project"]["version"]
+    assert header_version() == project_version == snncore.__version__
+
+
+def test_header_version_parts_agree_with_the_string():
+    text = read("csrc/include/snn.h")
+    parts = [re.search(r"^#define\s+SNN_VERSION_%s\s+(\d+)\s*$" % p, text, re.MULTILINE)
+             for p in ("MAJOR", "MINOR", "PATCH")]
+    assert all(parts), "snn.h lacks SNN_VERSION_MAJOR/MINOR/PATCH"
+    assert ".".join(m.group(1) for m in parts) == header_version()
+
+
+def test_format_version_agrees():
+    from snncore import _core, _limits
+    m = re.search(r"^#define\s+SNN_FORMAT_VERSION\s+(\d+)", read("csrc/include/snn.h"),
+                  re.MULTILINE)
+    assert m and int(m.group(1)) == _limits.FORMAT_VERSION == _core.FORMAT_VERSION
+
+
+# ---------------------------------------------------------------------------
+# The C core knows nothing of Python
+# ---------------------------------------------------------------------------
+
+def test_csrc_does_not_use_python():
+    offenders = []
+    n_files = 0
+    for dirpath, _, files in os.walk(os.path.join(ROOT, "csrc")):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                data = f.read()
+            n_files += 1
+            for needle in (b"Python.h", b"PyObject"):
+                if needle in data:
+                    offenders.append((os.path.relpath(path, ROOT), needle.decode()))
+    assert n_files >= len(source_files()) + 1     # the sources and at least snn.h
+    assert not offenders, offenders

@@ -1,0 +1,239 @@
+"""Threads and batching never change a result.
+
+`Network.run` promises bit-identical results for any thread count, for any
+split of a batch (image i uses the poisson stream first_index + i), for
+concurrent runs of one Network from Python threads (the engine runs without
+the GIL and shares the immutable network), and with or without the progress
+bar (which runs the batch in chunks).
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import snncore
+from netgen import dyadic, networks
+
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                      HealthCheck.data_too_large])
+
+
+def assert_same_result(a, b):
+    np.testing.assert_array_equal(a.checkpoints, b.checkpoints)
+    np.testing.assert_array_equal(a.outputs, b.outputs)
+    np.testing.assert_array_equal(a.spikes.raw, b.spikes.raw)
+    np.testing.assert_array_equal(a.synaptic_ops.raw, b.synaptic_ops.raw)
+
+
+@st.composite
+def batch_settings(draw, shape, encodings=("analog", "poisson", "regular"), n=9):
+    """(x of n images, timesteps, encoding, checkpoints, seed)."""
+    encoding = draw(st.sampled_from(encodings))
+    lo = -8 if encoding == "analog" else 0
+    x = dyadic(draw, (n,) + tuple(shape), lo, 8, 8)
+    timesteps = draw(st.integers(1, 20))
+    checkpoints = draw(st.lists(st.integers(1, timesteps), max_size=3))
+    seed = draw(st.integers(0, 2 ** 64 - 1))
+    return x, timesteps, encoding, checkpoints, seed
+
+
+@settings(max_examples=20, **SETTINGS)
+@given(data=st.data())
+def test_thread_count_does_not_change_results(data):
+    net, shape = data.draw(networks())
+    x, timesteps, encoding, checkpoints, seed = data.draw(batch_settings(shape))
+    runs = [net.run(x, timesteps, encoding=encoding, checkpoints=checkpoints, seed=seed,
+                    threads=threads) for threads in (1, 2, 3, 7)]
+    for other in runs[1:]:
+        assert_same_result(runs[0], other)
+
+
+@pytest.mark.parametrize("encoding", ["analog", "poisson", "regular"])
+def test_more_threads_than_images(encoding):
+    net = conv_net()
+    x = images(3, seed=1)
+    one = net.run(x, 10, encoding=encoding, threads=1, seed=5)
+    for threads in (3, 16, 256):
+        assert_same_result(one, net.run(x, 10, encoding=encoding, threads=threads, seed=5))
+
+
+@settings(max_examples=15, **SETTINGS)
+@given(data=st.data())
+def test_batch_equals_images_one_at_a_time(data):
+    net, shape = data.draw(networks(max_layers=3))
+    x, timesteps, _, checkpoints, seed = data.draw(batch_settings(shape, ("poisson",), n=5))
+    first = data.draw(st.integers(0, 1000))
+    batch = net.run(x, timesteps, encoding="poisson", checkpoints=checkpoints, seed=seed,
+                    first_index=first, threads=2)
+    for i in range(x.shape[0]):
+        one = net.run(x[i:i + 1], timesteps, encoding="poisson", checkpoints=checkpoints,
+                      seed=seed, first_index=first + i, threads=1)
+        np.testing.assert_array_equal(one.outputs[0], batch.outputs[i])
+        np.testing.assert_array_equal(one.spikes.raw[0], batch.spikes.raw[i])
+        np.testing.assert_array_equal(one.synaptic_ops.raw[0], batch.synaptic_ops.raw[i])
+
+
+def test_batch_split_into_chunks_equals_whole_batch():
+    net = conv_net()
+    x = images(10, seed=2)
+    whole = net.run(x, 12, encoding="poisson", seed=77, checkpoints=[3, 6], threads=3)
+    parts = [net.run(x[lo:hi], 12, encoding="poisson", seed=77, checkpoints=[3, 6],
+                     first_index=lo, threads=2) for lo, hi in ((0, 3), (3, 4), (4, 10))]
+    np.testing.assert_array_equal(np.concatenate([p.outputs for p in parts]), whole.outputs)
+    np.testing.assert_array_equal(np.concatenate([p.spikes.raw for p in parts]),
+                                  whole.spikes.raw)
+    np.testing.assert_array_equal(np.concatenate([p.synaptic_ops.raw for p in parts]),
+                                  whole.synaptic_ops.raw)
+
+
+def test_poisson_streams_differ_between_images():
+    """The comparisons above can fail: the same image at different indices
+    (or with another seed) gets other spikes."""
+    net = conv_net()
+    x = np.repeat(images(1, seed=3), 6, axis=0)
+    res = net.run(x, 16, encoding="poisson", seed=1)
+    assert len({res.spikes.raw[i].tobytes() for i in range(6)}) > 1
+    shifted = net.run(x, 16, encoding="poisson", seed=1, first_index=1)
+    assert not np.array_equal(res.spikes.raw, shifted.spikes.raw)
+    np.testing.assert_array_equal(shifted.spikes.raw[:5], res.spikes.raw[1:])
+    other_seed = net.run(x, 16, encoding="poisson", seed=2)
+    assert not np.array_equal(res.spikes.raw, other_seed.spikes.raw)
+
+
+# ---------------------------------------------------------------------------
+# Concurrent runs from Python threads
+# ---------------------------------------------------------------------------
+
+def conv_net():
+    """A network big enough that concurrent runs overlap in time:
+    input (2, 12, 12) -conv-> c1 (if, 8 ch) -pool-> p1 (relay) -conv-> c2 (if)
+    -dense-> out (accumulate, 10), with a residual identity into c2."""
+    rng = np.random.default_rng(21)
+
+    def w(*shape):
+        return (rng.integers(-4, 5, shape) / 8).astype(np.float32)
+
+    b = snncore.NetworkBuilder((2, 12, 12))
+    b.population("c1", (8, 12, 12), threshold=np.linspace(0.25, 2.0, 8).astype(np.float32),
+                 bias=w(8))
+    b.conv2d("c1", "input", "c1", w(8, 2, 3, 3), padding=1)
+    b.population("p1", (8, 6, 6), kind="relay")
+    b.avgpool2d("p1", "c1", "p1", 2)
+    b.population("c2", (8, 6, 6), threshold=0.5, signed=True, threshold_neg=1.0,
+                 reset="zero")
+    b.conv2d("c2", "p1", "c2", w(8, 8, 3, 3), padding=1)
+    b.identity("skip", "p1", "c2")
+    b.population("out", (10,), kind="accumulate")
+    b.dense("out", "c2", "out", w(10, 288))
+    return b.build("out")
+
+
+def images(n, seed=0, shape=(2, 12, 12)):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 9, (n,) + shape) / 8).astype(np.float32)
+
+
+TASKS = [dict(timesteps=16 + k, encoding=("analog", "poisson", "regular")[k % 3],
+              seed=1000 + k, first_index=5 * k, threads=1 + k % 2, checkpoints=[4, 9])
+         for k in range(8)]
+
+
+def _task(net, x, k):
+    return net.run(x, **TASKS[k])
+
+
+def _concurrent_equals_sequential(net, x):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(_task, net, x, k) for k in range(8)]
+        concurrent = [f.result() for f in futures]
+    sequential = [_task(net, x, k) for k in range(8)]
+    for a, b in zip(concurrent, sequential):
+        assert_same_result(a, b)
+    return sequential
+
+
+def test_concurrent_runs_of_one_network_equal_sequential_runs():
+    net = conv_net()
+    x = images(64, seed=4)
+    net.run(x[:1], 2)                             # the engine exists before the threads start
+    sequential = _concurrent_equals_sequential(net, x)
+    # the tasks really differ, so a mix-up between threads would show
+    assert len({r.outputs.tobytes() for r in sequential}) == 8
+
+
+def test_concurrent_first_runs_of_a_fresh_network():
+    # the engine is built lazily: here several threads may build it at once
+    x = images(48, seed=6)
+    _concurrent_equals_sequential(conv_net(), x)
+
+
+def test_concurrent_runs_of_different_networks():
+    nets = [conv_net(), conv_net()]
+    x = images(8, seed=8)
+    want = [nets[k % 2].run(x, 16, encoding="poisson", seed=k) for k in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda k: nets[k % 2].run(x, 16, encoding="poisson", seed=k),
+                            range(8)))
+    for a, b in zip(got, want):
+        assert_same_result(a, b)
+
+
+def test_concurrent_step_by_step_simulations():
+    net = conv_net()
+    x = images(4, seed=9)
+
+    def sim(k):
+        s = net.simulate(x[k % 4], encoding="poisson", seed=k, image_index=k)
+        s.step(5)
+        s.step(7)
+        return s.output, s.counters()
+
+    want = [sim(k) for k in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(sim, range(8)))
+    for (out_a, cnt_a), (out_b, cnt_b) in zip(got, want):
+        np.testing.assert_array_equal(out_a, out_b)
+        assert cnt_a == cnt_b
+
+
+# ---------------------------------------------------------------------------
+# Progress bar
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding", ["analog", "poisson", "regular"])
+def test_progress_bar_writes_to_stderr_and_changes_nothing(capsys, encoding):
+    net = conv_net()
+    x = images(30, seed=10)             # with one thread the bar runs chunks of 8 images
+    quiet = net.run(x, 10, encoding=encoding, seed=3, checkpoints=[5], threads=1,
+                    progress=False)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+    loud = net.run(x, 10, encoding=encoding, seed=3, checkpoints=[5], threads=1,
+                   progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err
+    assert "[" in err and "#" in err and "]" in err, err
+    assert "/30 images" in err, err
+    assert "30/30 images" in err, err
+    assert err.rstrip().endswith("s") and "30 images in" in err, err
+    assert_same_result(quiet, loud)
+
+
+def test_progress_bar_with_several_threads(capfd):
+    net = conv_net()
+    x = images(40, seed=11)
+    loud = net.run(x, 6, encoding="poisson", seed=8, threads=2, progress=True)
+    err = capfd.readouterr().err
+    assert "40/40 images" in err and "40 images in" in err, err
+    assert_same_result(loud, net.run(x, 6, encoding="poisson", seed=8, threads=3))
+
+
+def test_no_progress_bar_by_default_when_stderr_is_not_a_terminal(capsys):
+    net = conv_net()
+    net.run(images(20, seed=12), 4)
+    assert capsys.readouterr().err == ""
