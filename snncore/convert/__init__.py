@@ -1,0 +1,18 @@
+"""Conversion of trained PyTorch networks to snncore spiking networks.
+
+Needs PyTorch (``pip install 'snncore[convert]'``)::
+
+    from snncore.convert import from_torch, check
+    print(check(model))                       # how the model departs from the papers' rules
+    net = from_torch(model, calibration=x_calib, norm="percentile", percentile=99.9)
+    net.save("net.npz")
+
+See `from_torch` for every option and docs/conversion.md for the methods.
+"""
+
+from .check import CheckReport, check
+from .errors import ConversionError
+from .pipeline import from_torch
+from .normalize import NORMS
+
+__all__ = ["from_torch", "check", "CheckReport", "ConversionError", "NORMS"]

@@ -1,0 +1,509 @@
+"""Capture a PyTorch model as a small graph of the operations the converter
+knows (the IR), with torch.fx.
+
+IR ops (every shape excludes the batch dimension):
+
+    input                      shape (C, H, W) or (N,)
+    conv2d     weight (Co, Ci, kh, kw), bias (Co,) or None, stride, padding
+    linear     weight (out, in), bias (out,) or None
+    avgpool2d  kernel, stride, padding
+    affine     scale (C,), shift (C,)       a BatchNorm that could not be folded
+    add        two or more inputs of one shape (a residual junction)
+    flatten    (C, H, W) -> (C*H*W,)
+    relu
+    leaky_relu alpha in (0, 1)
+
+Dropout and Identity vanish; a BatchNorm right after a conv or linear with no
+other user is folded into it; a final softmax is dropped (the argmax is
+unchanged). Anything else is refused with the node's name, what it is and the
+source line.
+"""
+
+import operator
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConversionError
+
+__all__ = ["Node", "Graph", "capture"]
+
+
+@dataclass
+class Node:
+    name: str
+    op: str
+    inputs: list
+    shape: tuple
+    params: dict = field(default_factory=dict)
+    origin: str = ""          # what it came from, for messages
+
+
+@dataclass
+class Graph:
+    nodes: dict               # name -> Node, in topological order
+    input: str
+    output: str
+    notes: list = field(default_factory=list)   # what the capture changed, for the user
+    departures: list = field(default_factory=list)  # (rule key, detail) for check()
+
+    def users(self, name):
+        return [n for n in self.nodes.values() if name in n.inputs]
+
+    def activations(self):
+        """Names of the relu / leaky_relu nodes, in order."""
+        return [n.name for n in self.nodes.values() if n.op in ("relu", "leaky_relu")]
+
+
+def _np(t):
+    return t.detach().to("cpu").double().numpy().astype(np.float32)
+
+
+def _pair(v):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(v)
+        return (int(v[0]), int(v[1]))
+    return (int(v), int(v))
+
+
+class _Capture:
+    """One pass over an fx graph, turning nodes into IR nodes."""
+
+    def __init__(self, torch, gm, maxpool, strict):
+        self.torch = torch
+        self.F = torch.nn.functional
+        self.nn = torch.nn
+        self.gm = gm
+        self.maxpool = maxpool
+        self.strict = strict          # refuse departures instead of recording them (check())
+        self.nodes = {}
+        self.alias = {}               # fx node name -> IR node name (pass-through ops)
+        self.notes = []
+        self.departures = []
+        self.input = None
+        self.output = None
+
+    # -- helpers -------------------------------------------------------------
+
+    @staticmethod
+    def where(node):
+        """'node 'conv1' (call_module Conv2d) at model.py:42' for messages."""
+        what = node.target if isinstance(node.target, str) else getattr(
+            node.target, "__name__", str(node.target))
+        text = f"node {node.name!r} ({node.op} {what})"
+        trace = getattr(node, "stack_trace", None) or ""
+        lines = [ln.strip() for ln in trace.splitlines() if ln.strip().startswith("File ")]
+        if lines:
+            last = lines[-1]
+            try:
+                path = last.split('"')[1]
+                line = last.split("line ")[1].split(",")[0]
+                text += f" at {path.rsplit('/', 1)[-1]}:{line}"
+            except IndexError:
+                pass
+        return text
+
+    def refuse(self, node, reason):
+        raise ConversionError(f"{self.where(node)}: {reason}")
+
+    def shape(self, node):
+        meta = node.meta.get("tensor_meta")
+        if meta is None or not hasattr(meta, "shape"):
+            return None
+        return tuple(int(d) for d in meta.shape[1:])
+
+    def ref(self, arg, node):
+        """The IR name of an fx argument that must be a tensor."""
+        fx = self.torch.fx
+        if not isinstance(arg, fx.Node):
+            self.refuse(node, f"expects a tensor argument, got {type(arg).__name__} {arg!r}")
+        name = self.alias.get(arg.name, arg.name)
+        if name not in self.nodes:
+            self.refuse(node, f"uses {arg.name!r}, which is not a tensor the converter knows")
+        return name
+
+    def readable_name(self, node):
+        """'input', a module's path ('features.3', or 'conv2d_0' for a bare index
+        in a Sequential), or fx's name for functions ('relu_1', 'add')."""
+        if node.op == "placeholder":
+            base = "input"
+        elif node.op == "call_module":
+            base = str(node.target)
+            if base.replace(".", "").isdigit():
+                kind = type(self.gm.get_submodule(node.target)).__name__.lower()
+                base = f"{kind}_{base.replace('.', '_')}"
+        else:
+            base = node.name
+        name, k = base, 1
+        while name in self.nodes:
+            k += 1
+            name = f"{base}_{k}"
+        return name
+
+    def add(self, node, op, inputs, **params):
+        name = self.readable_name(node)
+        self.nodes[name] = Node(name, op, inputs, self.shape(node), params, self.where(node))
+        self.alias[node.name] = name
+        return name
+
+    def passthrough(self, node, src):
+        self.alias[node.name] = src
+
+    def departure(self, key, detail):
+        self.departures.append((key, detail))
+
+    # -- layers --------------------------------------------------------------
+
+    def conv(self, node, m, x):
+        if m.groups != 1:
+            self.refuse(node, f"grouped convolution (groups={m.groups}) is not supported; "
+                              "use groups=1")
+        if tuple(m.dilation) != (1, 1):
+            self.refuse(node, f"dilated convolution (dilation={tuple(m.dilation)}) is not "
+                              "supported")
+        if m.padding_mode != "zeros":
+            self.refuse(node, f"padding_mode={m.padding_mode!r} is not supported; use 'zeros'")
+        padding = m.padding
+        if isinstance(padding, str):
+            if padding == "valid":
+                padding = (0, 0)
+            elif all(k % 2 == 1 for k in m.kernel_size):
+                padding = tuple(k // 2 for k in m.kernel_size)
+            else:
+                self.refuse(node, "padding='same' with an even kernel pads asymmetrically, "
+                                  "which snncore does not support")
+        if m.bias is not None:
+            self.departure("bias", f"{node.name}: {type(m).__name__} has a bias")
+        return self.add(node, "conv2d", [x], weight=_np(m.weight),
+                        bias=None if m.bias is None else _np(m.bias),
+                        stride=_pair(m.stride), padding=_pair(padding))
+
+    def linear(self, node, m, x):
+        if m.bias is not None:
+            self.departure("bias", f"{node.name}: Linear has a bias")
+        return self.add(node, "linear", [x], weight=_np(m.weight),
+                        bias=None if m.bias is None else _np(m.bias))
+
+    def avgpool(self, node, x, kernel, stride, padding, ceil_mode, count_include_pad,
+                divisor_override):
+        kernel = _pair(kernel)
+        stride = kernel if stride is None or stride == [] else _pair(stride)
+        padding = _pair(padding)
+        if ceil_mode:
+            self.refuse(node, "AvgPool2d with ceil_mode=True is not supported")
+        if divisor_override:
+            self.refuse(node, "AvgPool2d with divisor_override is not supported")
+        if not count_include_pad and padding != (0, 0):
+            self.refuse(node, "AvgPool2d with padding and count_include_pad=False is not "
+                              "supported (snncore divides by the full window)")
+        return self.add(node, "avgpool2d", [x], kernel=kernel, stride=stride, padding=padding)
+
+    def adaptive_avgpool(self, node, x, output_size):
+        src = self.nodes[x].shape
+        if src is None and not self.strict:
+            return self.add(node, "avgpool2d", [x])      # survey: shapes unknown
+        if src is None or len(src) != 3:
+            self.refuse(node, "adaptive average pooling needs a (C, H, W) input")
+        out = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+        out = tuple(src[1 + i] if o is None else int(o) for i, o in enumerate(out))
+        if src[1] % out[0] or src[2] % out[1]:
+            self.refuse(node, f"adaptive average pooling from {src[1:]} to {out} has unequal "
+                              "windows; snncore converts it only when the output size divides "
+                              "the input size")
+        kernel = (src[1] // out[0], src[2] // out[1])
+        return self.add(node, "avgpool2d", [x], kernel=kernel, stride=kernel, padding=(0, 0))
+
+    def maxpool_node(self, node, x, kernel, stride, padding, dilation=1, ceil_mode=False):
+        if self.maxpool != "avg":
+            self.refuse(node, "max pooling has no exact spiking equivalent; the tailoring rule "
+                              "(Cao et al. 2015) is average pooling. Retrain with AvgPool2d, or "
+                              "pass maxpool='avg' to substitute average pooling (accuracy may "
+                              "drop)")
+        if _pair(dilation) != (1, 1):
+            self.refuse(node, "dilated max pooling is not supported")
+        warnings.warn(f"{self.where(node)}: max pooling replaced by average pooling "
+                      "(maxpool='avg'); accuracy may drop, and the network should be retrained "
+                      "with average pooling", stacklevel=4)
+        self.notes.append(f"{self.readable_name(node)}: max pooling replaced by average pooling")
+        return self.avgpool(node, x, kernel, stride, padding, ceil_mode, True, None)
+
+    def batchnorm(self, node, m, x):
+        if m.running_mean is None or m.running_var is None:
+            self.refuse(node, "BatchNorm without running statistics (track_running_stats="
+                              "False) cannot be folded")
+        inv = 1.0 / np.sqrt(_np(m.running_var).astype(np.float64) + m.eps)
+        gamma = _np(m.weight).astype(np.float64) if m.weight is not None else 1.0
+        beta = _np(m.bias).astype(np.float64) if m.bias is not None else 0.0
+        scale = gamma * inv
+        shift = beta - _np(m.running_mean).astype(np.float64) * scale
+        self.departure("batchnorm", f"{node.name}: {type(m).__name__}")
+        return self.add(node, "affine", [x], scale=np.broadcast_to(scale, m.num_features)
+                        .astype(np.float32), shift=np.broadcast_to(shift, m.num_features)
+                        .astype(np.float32), kind=type(m).__name__)
+
+    def activation(self, node, x, alpha=0.0):
+        if alpha == 0.0:
+            return self.add(node, "relu", [x])
+        if not 0.0 < alpha < 1.0:
+            self.refuse(node, f"leaky ReLU with slope {alpha} is not supported; snncore's "
+                              "signed neurons need 0 < negative_slope < 1")
+        self.departure("leaky", f"{node.name}: LeakyReLU({alpha})")
+        return self.add(node, "leaky_relu", [x], alpha=float(alpha))
+
+    def flatten(self, node, x):
+        src, out = self.nodes[x].shape, self.shape(node)
+        if not self.strict and (src is None or out is None):
+            return self.add(node, "flatten", [x])        # survey: shapes unknown
+        if out is None or src is None or out != (int(np.prod(src)),):
+            self.refuse(node, f"only a flatten of everything after the batch dimension is "
+                              f"supported (from {src} to {out})")
+        if len(src) == 1:
+            return self.passthrough(node, x)
+        return self.add(node, "flatten", [x])
+
+    def junction(self, node, args):
+        if len(args) != 2:
+            self.refuse(node, "add with alpha or other arguments is not supported")
+        inputs = [self.ref(a, node) for a in args]
+        shapes = {self.nodes[i].shape for i in inputs}
+        if len(shapes) != 1 and self.strict:
+            self.refuse(node, f"adds tensors of different shapes {sorted(shapes)}; broadcasting "
+                              "is not supported")
+        return self.add(node, "add", inputs)
+
+    def softmax(self, node, x):
+        users = list(node.users)
+        if len(users) == 1 and users[0].op == "output":
+            self.notes.append(f"{self.readable_name(node)}: final softmax dropped (the argmax is unchanged)")
+            self.departure("softmax", f"{node.name}: final softmax (dropped)")
+            return self.passthrough(node, x)
+        self.refuse(node, "softmax is only supported as the last operation, where it is "
+                          "dropped")
+
+    def unsupported_activation(self, node, what):
+        self.departure("activation", f"{node.name}: {what}")
+        self.refuse(node, f"{what} has no spiking equivalent in rate-coded conversion; the "
+                          "tailoring rule (Cao et al. 2015) is ReLU (or LeakyReLU, converted to "
+                          "signed neurons as in Spiking-YOLO)")
+
+    # -- dispatch ------------------------------------------------------------
+
+    def call_module(self, node):
+        nn = self.nn
+        m = self.gm.get_submodule(node.target)
+        x = self.ref(node.args[0], node) if node.args else None
+        if isinstance(m, nn.Conv2d):
+            return self.conv(node, m, x)
+        if isinstance(m, nn.Linear):
+            return self.linear(node, m, x)
+        if isinstance(m, nn.AvgPool2d):
+            return self.avgpool(node, x, m.kernel_size, m.stride, m.padding, m.ceil_mode,
+                                m.count_include_pad, m.divisor_override)
+        if isinstance(m, nn.AdaptiveAvgPool2d):
+            return self.adaptive_avgpool(node, x, m.output_size)
+        if isinstance(m, nn.MaxPool2d):
+            self.departure("maxpool", f"{node.name}: MaxPool2d")
+            return self.maxpool_node(node, x, m.kernel_size, m.stride, m.padding, m.dilation,
+                                     m.ceil_mode)
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            return self.batchnorm(node, m, x)
+        if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Identity)):
+            if not isinstance(m, nn.Identity):
+                self.notes.append(f"{self.readable_name(node)}: dropout removed")
+            return self.passthrough(node, x)
+        if isinstance(m, nn.Flatten):
+            return self.flatten(node, x)
+        if isinstance(m, nn.ReLU):
+            return self.activation(node, x)
+        if isinstance(m, nn.LeakyReLU):
+            return self.activation(node, x, m.negative_slope)
+        if isinstance(m, (nn.Softmax, nn.LogSoftmax)):
+            return self.softmax(node, x)
+        if isinstance(m, (nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU, nn.ELU, nn.ReLU6, nn.Hardtanh,
+                          nn.Softplus, nn.PReLU)):
+            return self.unsupported_activation(node, type(m).__name__)
+        self.refuse(node, f"layer {type(m).__name__} is not supported (snncore converts Conv2d, "
+                          "Linear, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d/2d, Dropout, "
+                          "Flatten, Identity, ReLU and LeakyReLU)")
+
+    def call_function(self, node):
+        torch, F = self.torch, self.F
+        fn = node.target
+        args, kw = node.args, node.kwargs
+        if fn in (operator.add, operator.iadd, torch.add):
+            if kw.get("alpha", 1) != 1:
+                self.refuse(node, "torch.add with alpha is not supported")
+            return self.junction(node, list(args[:2]))
+        if fn in (F.relu, torch.relu, torch.relu_):
+            return self.activation(node, self.ref(args[0], node))
+        if fn is F.leaky_relu:
+            alpha = args[1] if len(args) > 1 else kw.get("negative_slope", 0.01)
+            return self.activation(node, self.ref(args[0], node), alpha)
+        if fn is F.avg_pool2d:
+            names = ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                     "divisor_override"]
+            defaults = [None, None, 0, False, True, None]
+            vals = [args[i + 1] if len(args) > i + 1 else kw.get(n, d)
+                    for i, (n, d) in enumerate(zip(names, defaults))]
+            return self.avgpool(node, self.ref(args[0], node), *vals)
+        if fn is F.adaptive_avg_pool2d:
+            size = args[1] if len(args) > 1 else kw["output_size"]
+            return self.adaptive_avgpool(node, self.ref(args[0], node), size)
+        if fn is F.max_pool2d:
+            self.departure("maxpool", f"{node.name}: max_pool2d")
+            names = ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]
+            defaults = [None, None, 0, 1, False]
+            vals = [args[i + 1] if len(args) > i + 1 else kw.get(n, d)
+                    for i, (n, d) in enumerate(zip(names, defaults))]
+            return self.maxpool_node(node, self.ref(args[0], node), *vals)
+        if fn is torch.flatten:
+            return self.flatten(node, self.ref(args[0], node))
+        if fn in (F.dropout, F.dropout2d):
+            self.notes.append(f"{self.readable_name(node)}: dropout removed")
+            return self.passthrough(node, self.ref(args[0], node))
+        if fn in (F.softmax, torch.softmax, F.log_softmax):
+            return self.softmax(node, self.ref(args[0], node))
+        if fn in (torch.sigmoid, torch.tanh, F.sigmoid, F.tanh, F.gelu, F.silu, F.elu):
+            return self.unsupported_activation(node, getattr(fn, "__name__", str(fn)))
+        self.refuse(node, f"function {getattr(fn, '__name__', fn)} is not supported")
+
+    def call_method(self, node):
+        name = node.target
+        if name == "size" or name == "dim":
+            return None        # only feeds shape arguments; checked where it is used
+        x = self.ref(node.args[0], node)
+        if name in ("view", "reshape", "flatten"):
+            return self.flatten(node, x)
+        if name in ("relu", "relu_"):
+            return self.activation(node, x)
+        if name in ("add", "add_", "__add__"):
+            return self.junction(node, list(node.args[:2]))
+        if name in ("contiguous", "clone", "detach"):
+            return self.passthrough(node, x)
+        if name == "softmax":
+            return self.softmax(node, x)
+        if name in ("sigmoid", "tanh"):
+            return self.unsupported_activation(node, name)
+        self.refuse(node, f"tensor method .{name}() is not supported")
+
+    def run(self, graph):
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                if self.input is not None:
+                    self.refuse(node, "the model takes more than one input")
+                self.input = self.add(node, "input", [])
+            elif node.op == "get_attr":
+                self.refuse(node, "uses a parameter or buffer directly in forward(); wrap it "
+                                  "in a module (nn.Conv2d, nn.Linear, ...)")
+            elif node.op == "call_module":
+                self.call_module(node)
+            elif node.op == "call_function":
+                self.call_function(node)
+            elif node.op == "call_method":
+                self.call_method(node)
+            elif node.op == "output":
+                out = node.args[0]
+                if isinstance(out, (tuple, list)):
+                    if len(out) != 1:
+                        self.refuse(node, "the model returns several tensors; snncore converts "
+                                          "models with one output")
+                    out = out[0]
+                self.output = self.ref(out, node)
+        if self.output is None:
+            raise ConversionError("the traced model has no output")
+
+
+def _trace(torch, model):
+    tracer = torch.fx.Tracer()
+    tracer.record_stack_traces = True
+    try:
+        graph = tracer.trace(model)
+    except Exception as e:  # fx raises many types for untraceable code
+        raise ConversionError(
+            f"torch.fx could not trace the model ({type(e).__name__}: {e}). snncore needs a "
+            "forward() without data-dependent control flow") from None
+    return torch.fx.GraphModule(tracer.root, graph)
+
+
+def _fold_batchnorms(nodes, notes):
+    """Fold each affine (BatchNorm) into the conv or linear right before it when
+    nothing else uses that layer's output."""
+    for name in list(nodes):
+        node = nodes.get(name)
+        if node is None or node.op != "affine":
+            continue
+        prev = nodes[node.inputs[0]]
+        users = [n for n in nodes.values() if prev.name in n.inputs]
+        if prev.op not in ("conv2d", "linear") or len(users) != 1:
+            continue
+        s, t = node.params["scale"], node.params["shift"]
+        w = prev.params["weight"]
+        prev.params["weight"] = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+        b = prev.params["bias"] if prev.params["bias"] is not None else np.zeros_like(s)
+        prev.params["bias"] = (b * s + t).astype(np.float32)
+        for other in nodes.values():
+            other.inputs = [prev.name if i == name else i for i in other.inputs]
+        del nodes[name]
+        notes.append(f"{name}: {node.params['kind']} folded into {prev.name}")
+
+
+def capture(model, sample, maxpool="refuse"):
+    """Trace `model` on `sample` (a torch tensor (N, ...)) into a Graph.
+
+    Raises
+    ------
+    ConversionError
+        A node that cannot be converted, named with its op and source line.
+    """
+    import torch
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    if maxpool not in ("refuse", "avg"):
+        raise ValueError(f"maxpool must be 'refuse' or 'avg', got {maxpool!r}")
+    gm = _trace(torch, model)
+    with torch.no_grad():
+        try:
+            ShapeProp(gm).propagate(sample)
+        except Exception as e:
+            raise ConversionError(f"the model failed on a calibration batch of shape "
+                                  f"{tuple(sample.shape)}: {type(e).__name__}: {e}") from None
+    cap = _Capture(torch, gm, maxpool, strict=True)
+    cap.run(gm.graph)
+    nodes = cap.nodes
+    _fold_batchnorms(nodes, cap.notes)
+    output = cap.output
+    for n in nodes.values():
+        if n.shape is None or len(n.shape) not in (1, 3):
+            raise ConversionError(f"{n.origin}: tensor of shape {n.shape} per sample; snncore "
+                                  "handles (C, H, W) feature maps and (N,) vectors")
+    return Graph(nodes=nodes, input=cap.input, output=output, notes=cap.notes,
+                 departures=cap.departures)
+
+
+def survey(model):
+    """Trace without running: the departures from the tailoring rules, and the
+    first refusal if any (for `check`). Returns (departures, refusal or None)."""
+    import torch
+
+    gm = _trace(torch, model)
+    cap = _Capture(torch, gm, maxpool="avg", strict=False)
+    refusal = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for node in gm.graph.nodes:
+            try:
+                if node.op == "placeholder":
+                    cap.input = cap.add(node, "input", [])
+                elif node.op in ("call_module", "call_function", "call_method"):
+                    getattr(cap, node.op)(node)
+                elif node.op == "get_attr":
+                    cap.refuse(node, "uses a parameter or buffer directly in forward()")
+            except ConversionError as e:
+                refusal = refusal or str(e)
+                cap.nodes[node.name] = Node(node.name, "unknown", [], None, {}, "")
+            except (KeyError, TypeError, ValueError):
+                # shapes are unknown without a sample; layers that need them are fine
+                cap.nodes[node.name] = Node(node.name, "unknown", [], None, {}, "")
+    return cap.departures, refusal

@@ -1,0 +1,65 @@
+"""Post-training corrections that bring the spiking network to the ANN's
+accuracy in few timesteps (LOWLATENCY.md): light bias calibration and the
+choice of a delayed read-out, both measured with snncore's own engine at the
+timestep count the network is meant for. (Per-channel thresholds and the
+half-threshold start are threshold and neuron options: norm='ltb' or
+'channel', v_init=0.5.)
+"""
+
+import numpy as np
+
+from .assemble import Assembler
+
+__all__ = ["calibrate_biases", "choose_readout_start"]
+
+
+def _channel_means(a, channels):
+    """(N, C, ...) -> (C,) mean over images and positions."""
+    a = a.reshape(a.shape[0], channels, -1)
+    return a.mean(axis=(0, 2))
+
+
+def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, options):
+    """Light bias calibration (Li et al. 2021): layer by layer, shift each
+    channel's bias by the mean gap between the SNN's rate (times lambda) and the
+    ANN's activation on the calibration images, the layers below already
+    corrected. Returns {activation: (C,) bias change}."""
+    import torch
+
+    ann = {}
+
+    def keep(name, t):
+        ann[name] = t.detach().numpy().astype(np.float64)
+
+    runner.forward(torch.from_numpy(x), hook=keep)
+    delta = {}
+    for name in graph.activations():
+        shape = graph.nodes[name].shape
+        c = shape[0]
+        probe = Assembler(graph, thresholds, probe=name, probe_kind="if", bias_delta=delta,
+                          **options).build()
+        res = probe.run(x, timesteps, encoding=encoding, seed=seed)
+        theta = np.broadcast_to(np.asarray(thresholds[name], np.float64), (c,))
+        rate = res.output.astype(np.float64).reshape((len(x),) + tuple(shape))
+        snn_mean = _channel_means(rate, c) * theta
+        error = snn_mean - _channel_means(ann[name], c)
+        delta[name] = -error
+    return delta
+
+
+def choose_readout_start(net, x, ann_predictions, timesteps, encoding, seed, max_fraction=0.5):
+    """The delayed read-out start D (1 = none) that makes the SNN's argmax at T
+    agree most often with the ANN's on the calibration images; the smallest
+    such D. Uses one run with the output recorded at every step."""
+    res = net.run(x, timesteps, encoding=encoding, seed=seed,
+                  checkpoints=list(range(1, timesteps + 1)), readout_start=1)
+    steps = np.arange(1, timesteps + 1, dtype=np.float64)
+    total = res.outputs.astype(np.float64) * steps[None, :, None]       # sum up to step t
+    final = total[:, -1, :]
+    best_d, best_agree = 1, -1.0
+    for d in range(1, max(1, int(timesteps * max_fraction)) + 1):
+        before = total[:, d - 2, :] if d > 1 else 0.0
+        agree = float(((final - before).argmax(axis=1) == ann_predictions).mean())
+        if agree > best_agree + 1e-12:
+            best_d, best_agree = d, agree
+    return best_d, best_agree

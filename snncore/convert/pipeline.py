@@ -1,0 +1,232 @@
+"""`from_torch`: the whole conversion, from a trained model to a `Network`."""
+
+import numbers
+import time
+
+import numpy as np
+
+from .. import __version__
+from .ann import AnnRunner
+from .assemble import Assembler
+from .calibrate import CHANNEL_BINS, LAYER_BINS, Calibration
+from .errors import ConversionError
+from .graph import capture
+from .lowlatency import calibrate_biases, choose_readout_start
+from .normalize import (NORMS, check_percentile, data_thresholds, ltb_thresholds,
+                        spike_norm_thresholds, spiking_output_threshold)
+
+__all__ = ["from_torch"]
+
+_RESETS = ("subtract", "zero")
+_READOUTS = ("membrane", "spikes")
+
+
+def _positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_options(norm, reset, readout, v_init, encoding):
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; expected one of {', '.join(NORMS)}")
+    if reset not in _RESETS:
+        raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
+    if readout not in _READOUTS:
+        raise ValueError(f"readout must be 'membrane' or 'spikes', got {readout!r}")
+    if isinstance(v_init, bool) or not isinstance(v_init, numbers.Real) or not -1 <= v_init <= 1:
+        raise ValueError(f"v_init must be a number in [-1, 1] (a fraction of the threshold), "
+                         f"got {v_init!r}")
+    if encoding not in ("analog", "poisson", "regular"):
+        raise ValueError(f"unknown encoding {encoding!r}")
+
+
+def _refuse_biases(graph):
+    for node in graph.nodes.values():
+        for key in ("bias", "shift"):
+            b = node.params.get(key)
+            if b is not None and np.any(b != 0):
+                raise ConversionError(
+                    f"{node.origin}: has a bias{' (from BatchNorm)' if key == 'shift' else ''}; "
+                    "strict_bias=True enforces the no-bias rule of Cao et al. 2015 and Diehl et "
+                    "al. 2015. Retrain without biases (and without BatchNorm), or keep the "
+                    "default strict_bias=False to inject biases as a constant current "
+                    "(Rueckauer et al. 2017)")
+
+
+def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_stat="percentile",
+               reset="subtract", v_init=0.0, readout="membrane", encoding="analog",
+               strict_bias=False, maxpool="refuse", ltb_batches=40, spike_norm_steps=64,
+               spike_norm_images=256, bias_calibration=False, readout_delay=None, timesteps=None,
+               calibration_images=256, batch_size=128, seed=0, progress=None):
+    """Convert a trained PyTorch network to a spiking `snncore.Network`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A ReLU or leaky-ReLU network of Conv2d, Linear, AvgPool2d,
+        AdaptiveAvgPool2d, BatchNorm1d/2d (folded), Dropout, Flatten and
+        residual additions, traceable by torch.fx. It is not modified.
+    calibration : ndarray or torch.Tensor (N, C, H, W), or re-iterable batches
+        Unlabelled training images, scaled as the model expects (a DataLoader
+        yielding (images, labels) works). All of it is used for statistics.
+    norm : {'percentile', 'max', 'model', 'channel', 'ltb', 'spike', 'none'}
+        How thresholds are set; see `snncore.convert.normalize` and
+        docs/conversion.md.
+    percentile : float
+        For 'percentile' and 'channel' (Rueckauer's robust normalisation).
+    channel_stat : {'percentile', 'max'}
+        For 'channel': each channel's percentile or maximum.
+    reset : {'subtract', 'zero'}
+        Reset by subtraction (Rueckauer, Spiking-YOLO) or to zero (Diehl, Cao).
+    v_init : float
+        Initial membrane as a fraction of the threshold; 0.5 (the half-
+        threshold start) removes the rounding-down error at low timesteps.
+    readout : {'membrane', 'spikes'}
+        Read the last layer by its accumulated current (non-spiking), or by
+        spike counts of a spiking output layer.
+    encoding : {'analog', 'poisson', 'regular'}
+        The input coding the network is meant for (the file's hint; also what
+        the calibrations below simulate).
+    strict_bias : bool
+        Refuse biases (and BatchNorm) instead of injecting them as a current.
+    maxpool : {'refuse', 'avg'}
+        Max pooling is refused with the tailoring rule; 'avg' substitutes
+        average pooling with a warning.
+    ltb_batches : int
+        For norm='ltb': number of threshold updates (calibration batches; the
+        data is cycled if it has fewer). More batches, higher thresholds.
+    spike_norm_steps, spike_norm_images : int
+        For norm='spike': timesteps and images of each layer's SNN run.
+    bias_calibration : bool
+        Light bias calibration at `timesteps` on `calibration_images` images.
+    readout_delay : None, 'auto' or int
+        Delayed read-out start step stored as the file's hint; 'auto' picks
+        the step (up to T/2) whose read-out agrees most with the ANN on the
+        calibration images at `timesteps`.
+    timesteps : int, optional
+        The timestep count the network is meant for; needed by
+        bias_calibration and readout_delay='auto'.
+    calibration_images : int
+        Images used by bias calibration and readout_delay='auto'.
+    batch_size : int
+        Batch size for array calibration data.
+    seed : int
+        Seed of the Poisson input that Spike-Norm simulates.
+    progress : bool, optional
+        Progress bars on stderr (default: on a terminal, for long passes).
+
+    Returns
+    -------
+    snncore.Network
+        Its provenance records every choice made here.
+
+    Raises
+    ------
+    ConversionError
+        A part of the model cannot be converted; the message names the node,
+        its op and its source line, and says what to change.
+    """
+    import torch
+
+    started = time.perf_counter()
+    _check_options(norm, reset, readout, v_init, encoding)
+    percentile = check_percentile(percentile)
+    if channel_stat not in ("percentile", "max"):
+        raise ValueError(f"channel_stat must be 'percentile' or 'max', got {channel_stat!r}")
+    ltb_batches = _positive_int("ltb_batches", ltb_batches)
+    timesteps = _positive_int("timesteps", timesteps, allow_none=True)
+    if (bias_calibration or readout_delay == "auto") and timesteps is None:
+        raise ValueError("bias_calibration and readout_delay='auto' need timesteps=, the "
+                         "timestep count the network is meant for")
+    if readout_delay not in (None, "auto") and not (
+            isinstance(readout_delay, numbers.Integral) and not isinstance(readout_delay, bool)
+            and readout_delay >= 1):
+        raise ValueError(f"readout_delay must be None, 'auto' or a step >= 1, got "
+                         f"{readout_delay!r}")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
+
+    data = Calibration(calibration, batch_size)
+    was_training = model.training
+    model.eval()
+    try:
+        graph = capture(model, data.first()[:2], maxpool=maxpool)
+    finally:
+        model.train(was_training)
+    if strict_bias:
+        _refuse_biases(graph)
+
+    runner = AnnRunner(graph)
+    names = graph.activations()
+    options = {"reset": reset, "v_init": float(v_init), "readout": readout, "encoding": encoding}
+    stats = None
+    provenance = {"converter": f"snncore {__version__} from_torch", "torch": torch.__version__,
+                  "norm": norm, "reset": reset, "v_init": float(v_init), "readout": readout,
+                  "bias": "none" if strict_bias else "constant current per step",
+                  "notes": list(graph.notes)}
+    n_calib = data.count()
+    provenance["calibration_images"] = n_calib
+    input_max = max(float(b.max()) for b in data)
+
+    if norm == "none":
+        thresholds = {n: np.array([1.0]) for n in names}
+    elif norm == "model":
+        thresholds = {}
+    elif norm in ("max", "percentile", "channel"):
+        thresholds, stats = data_thresholds(graph, runner, data, norm, percentile, channel_stat,
+                                            names, progress)
+        if norm != "max":
+            provenance.update(percentile=percentile, percentile_domain="non-zero activations",
+                              histogram_bins={"layer": LAYER_BINS, "channel": CHANNEL_BINS})
+        if norm == "channel":
+            provenance["channel_stat"] = channel_stat
+    elif norm == "ltb":
+        thresholds = ltb_thresholds(runner, data, names, ltb_batches)
+        provenance.update(ltb_batches=ltb_batches, batch_size=batch_size)
+    else:
+        thresholds = spike_norm_thresholds(graph, data, names, spike_norm_steps,
+                                           spike_norm_images, seed,
+                                           {"reset": reset, "v_init": float(v_init),
+                                            "encoding": encoding})
+        provenance.update(spike_norm_steps=spike_norm_steps,
+                          spike_norm_images=min(spike_norm_images, n_calib), seed=seed,
+                          spike_norm_input="poisson")
+    if readout == "spikes":
+        thresholds["__output__"] = spiking_output_threshold(graph, runner, data, norm,
+                                                            percentile, stats)
+
+    assemble = dict(options, model_norm=norm == "model", input_bound=input_max)
+    if norm == "model":
+        probe = Assembler(graph, thresholds, **assemble)
+        probe.build()
+        thresholds.update(probe.chosen)
+        assemble["model_norm"] = False
+
+    bias_delta = None
+    if bias_calibration:
+        x = data.images(calibration_images)
+        bias_delta = calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed,
+                                      options)
+        provenance["bias_calibration"] = {"timesteps": timesteps, "images": len(x),
+                                          "encoding": encoding}
+
+    readout_start = 1
+    if readout_delay == "auto":
+        x = data.images(calibration_images)
+        ann_pred = runner.forward(torch.from_numpy(x)).reshape(len(x), -1).argmax(1).numpy()
+        draft = Assembler(graph, thresholds, bias_delta=bias_delta, **assemble).build()
+        readout_start, agree = choose_readout_start(draft, x, ann_pred, timesteps, encoding, seed)
+        provenance["readout_delay"] = {"start": readout_start, "chosen_at_timesteps": timesteps,
+                                       "agreement_with_ann": round(agree, 4), "images": len(x)}
+    elif readout_delay is not None:
+        readout_start = int(readout_delay)
+        provenance["readout_delay"] = {"start": readout_start}
+
+    provenance["thresholds"] = {
+        n: [float(np.min(t)), float(np.max(t))] for n, t in thresholds.items()}
+    provenance["seconds"] = round(time.perf_counter() - started, 3)
+    return Assembler(graph, thresholds, bias_delta=bias_delta, **assemble).build(
+        provenance=provenance, readout_start=readout_start)
