@@ -18,6 +18,7 @@ KINDS = {"input": snn.SNN_KIND_INPUT, "if": snn.SNN_KIND_IF, "relay": snn.SNN_KI
 OPS = {"conv2d": snn.SNN_OP_CONV2D, "avgpool2d": snn.SNN_OP_AVGPOOL2D,
        "dense": snn.SNN_OP_DENSE, "identity": snn.SNN_OP_IDENTITY}
 RESETS = {"subtract": snn.SNN_RESET_SUBTRACT, "zero": snn.SNN_RESET_ZERO}
+ISAS = {"auto": snn.SNN_ISA_AUTO, "generic": snn.SNN_ISA_GENERIC, "avx2": snn.SNN_ISA_AVX2}
 VERSION = snn.snn_version_string().decode()
 FORMAT_VERSION = snn.SNN_FORMAT_VERSION
 
@@ -84,7 +85,7 @@ cdef class Engine:
     cdef readonly Py_ssize_t input_size, output_size
     cdef object _keep      # the arrays snn_net_create reads
 
-    def __cinit__(self, spec):
+    def __cinit__(self, spec, str isa="auto"):
         cdef int np_ = len(spec["populations"]), nj = len(spec["projections"])
         cdef snn.snn_population_desc *pops = <snn.snn_population_desc *>calloc(max(np_, 1), sizeof(snn.snn_population_desc))
         cdef snn.snn_projection_desc *projs = <snn.snn_projection_desc *>calloc(max(nj, 1), sizeof(snn.snn_projection_desc))
@@ -107,6 +108,7 @@ cdef class Engine:
             desc.n_projections = nj
             desc.input = spec["input"]
             desc.output = spec["output"]
+            desc.isa = ISAS[isa]
             with nogil:
                 self.net = snn.snn_net_create(&desc, &err)
             if self.net == NULL:
@@ -152,6 +154,11 @@ cdef class Engine:
         cdef int32_t[::1] buf = arr
         _check(snn.snn_net_order(self.net, &buf[0], self.n_populations))
         return arr
+
+    @property
+    def isa(self):
+        """The kernels in use: 'generic' or 'avx2'."""
+        return {snn.SNN_ISA_GENERIC: "generic", snn.SNN_ISA_AVX2: "avx2"}[snn.snn_net_isa(self.net)]
 
     def state_size(self):
         return snn.snn_state_size(self.net)

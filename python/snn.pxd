@@ -86,6 +86,11 @@ cdef extern from "snn.h" nogil:
         const float *weight           # PyTorch layout (OIHW, [out, in], [C])
         int64_t weight_len            # floats in weight
 
+    ctypedef enum snn_isa:
+        SNN_ISA_AUTO
+        SNN_ISA_GENERIC
+        SNN_ISA_AVX2
+
     ctypedef struct snn_allocator:
         void *(*alloc)(void *opaque, size_t size)
         void (*free)(void *opaque, void *ptr)
@@ -99,6 +104,7 @@ cdef extern from "snn.h" nogil:
         int32_t input                 # index of the input population
         int32_t output                # index of the read-out population
         const snn_allocator *allocator  # NULL: malloc and free
+        int32_t isa                   # an snn_isa; 0 (auto) picks the fastest
 
     ctypedef struct snn_net:
         pass
@@ -111,6 +117,7 @@ cdef extern from "snn.h" nogil:
     int64_t snn_net_input_size(const snn_net *net)
     int64_t snn_net_output_size(const snn_net *net)
     int snn_net_order(const snn_net *net, int32_t *order, int32_t capacity)
+    int32_t snn_net_isa(const snn_net *net)
 
     ctypedef struct snn_run_config:
         int32_t timesteps             # T >= 1

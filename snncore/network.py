@@ -179,13 +179,26 @@ class Network:
         meta["producer"] = "snncore " + _core.VERSION
         return meta, arrays
 
+    @property
+    def isa(self):
+        """The engine's kernels: 'avx2' where the CPU has AVX2, else 'generic'.
+        Both give bit-identical results. The environment variable SNNCORE_ISA
+        (auto, generic or avx2) overrides the choice."""
+        return self._get_engine().isa
+
     def _get_engine(self):
         if self._engine is None:
-            try:
-                self._engine = _core.Engine(self._spec)
-            except _core.CoreError as e:
-                raise FormatError(self._name_core_error(e)) from None
+            isa = os.environ.get("SNNCORE_ISA", "auto").strip().lower() or "auto"
+            if isa not in _core.ISAS:
+                raise ValueError(f"SNNCORE_ISA must be one of {', '.join(_core.ISAS)}, got {isa!r}")
+            self._engine = self._build_engine(isa)
         return self._engine
+
+    def _build_engine(self, isa):
+        try:
+            return _core.Engine(self._spec, isa)
+        except _core.CoreError as e:
+            raise FormatError(self._name_core_error(e)) from None
 
     def _name_core_error(self, e):
         if e.projection >= 0:

@@ -185,6 +185,14 @@ typedef struct snn_projection_desc {
     int64_t weight_len;         /* number of floats in `weight` */
 } snn_projection_desc;
 
+/* Which compiled kernels a network uses. Both give bit-identical results (no
+ * fused multiply-add anywhere); AVX2 is about twice as fast where the CPU has it. */
+typedef enum snn_isa {
+    SNN_ISA_AUTO = 0,       /* AVX2 when the CPU and the build have it, else generic */
+    SNN_ISA_GENERIC = 1,    /* the baseline instruction set of the build */
+    SNN_ISA_AVX2 = 2        /* x86-64 AVX2; SNN_E_UNSUPPORTED where unavailable */
+} snn_isa;
+
 /* Custom memory allocation, for products with their own heap. */
 typedef struct snn_allocator {
     void *(*alloc)(void *opaque, size_t size);  /* returns NULL on failure */
@@ -200,6 +208,7 @@ typedef struct snn_net_desc {
     int32_t input;                       /* index of the one SNN_KIND_INPUT population */
     int32_t output;                      /* index of the read-out population (IF or ACCUMULATE) */
     const snn_allocator *allocator;      /* NULL: malloc and free */
+    int32_t isa;                         /* an snn_isa; 0 (auto) picks the fastest */
 } snn_net_desc;
 
 typedef struct snn_net snn_net;
@@ -223,6 +232,8 @@ SNN_API int64_t snn_net_population_size(const snn_net *net, int32_t pop);
 SNN_API int64_t snn_net_input_size(const snn_net *net);
 /* Floats of one decoded output (the output population's C*H*W). */
 SNN_API int64_t snn_net_output_size(const snn_net *net);
+/* The snn_isa the network's kernels use (SNN_ISA_GENERIC or SNN_ISA_AVX2). */
+SNN_API int32_t snn_net_isa(const snn_net *net);
 /* Population indices in the order the engine simulates them (input first). */
 SNN_API int snn_net_order(const snn_net *net, int32_t *order, int32_t capacity);
 
@@ -309,6 +320,111 @@ SNN_API int snn_state_read_counters(const snn_state *state, int64_t *spikes, int
  */
 SNN_API int snn_run_image(snn_state *state, const snn_run_config *cfg, const float *x,
                           int64_t image_index, float *out, int64_t *spikes, int64_t *synops);
+
+/* ------------------------------------------------------------------------- */
+/* Loading a network file (.npz, format version 1: docs/format.md)          */
+/* ------------------------------------------------------------------------- */
+/*
+ * The loader reads the same files as snncore.load in Python, stored or deflated,
+ * and refuses the same malformed files: it checks the archive (CRCs, sizes), every
+ * .npy header, the metadata's JSON and its meaning, every referenced array (shape,
+ * dtype, finite values) and the graph, before anything is built. Refusals come back
+ * as SNN_E_FORMAT with a message that names the member, population or projection at
+ * fault; a file that cannot be opened or read is SNN_E_IO; out of memory is
+ * SNN_E_NOMEM.
+ *
+ * The loader is part of libsnncore when it is built with libzip and jansson (meson
+ * option `loader`, on when both are found). Without them these functions exist but
+ * fail with SNN_E_UNSUPPORTED, and snn_has_loader() returns 0.
+ *
+ * Threading: loading touches no global state; files may be loaded on several
+ * threads at once. An snn_file is immutable once read and may be shared.
+ *
+ * Memory: the loader allocates with malloc (as do libzip and jansson, which it
+ * uses); the allocator in snn_load_options is used for the snn_net only. While a
+ * file is read, the arrays it holds are in memory once (plus the archive's
+ * directory and the metadata); snn_net_create then makes its own repacked copy.
+ *
+ *   Two ways to use it:
+ *     snn_net *net = snn_load_file("net.npz", NULL, &err);     the network only
+ *   or, to read the file's hints (default encoding, uint8 scale, names) too:
+ *     snn_file *f = snn_file_read("net.npz", NULL, &err);
+ *     const snn_file_info *info = snn_file_get_info(f);
+ *     snn_net *net = snn_file_build(f, NULL, &err);
+ *     snn_file_free(f);                                         the net stays valid
+ */
+
+typedef struct snn_load_options {
+    int64_t max_bytes;               /* refuse files whose arrays and per-image state
+                                      * need more bytes than this (<= 0: the limit of
+                                      * snn_get_limits, 8 GiB), like Python's max_bytes */
+    const snn_allocator *allocator;  /* for the snn_net that snn_load_* build; NULL: malloc */
+} snn_load_options;
+
+/*
+ * What a file says besides the network. Strings are UTF-8 without NUL characters,
+ * owned by the snn_file and valid until snn_file_free.
+ */
+typedef struct snn_file_info {
+    int32_t format_version;               /* the file's "version" (1) */
+    const char *producer;                 /* free text, "" when absent */
+    int32_t encoding;                     /* default input encoding, an snn_encoding */
+    double rate;                          /* default rate for poisson/regular, > 0 (1 if absent) */
+    double uint8_scale;                   /* uint8 images x become float32(x) * float32(uint8_scale);
+                                           * 1/255 when absent */
+    int32_t readout_start;                /* default delayed read-out step (1: none) */
+    const char *const *population_names;  /* one per population, in file order (= desc index) */
+    const char *const *projection_names;  /* one per projection, in file order */
+    const char *provenance;               /* the "provenance" object as compact JSON, "{}" if absent */
+} snn_file_info;
+
+/* A network file, read and validated: its description and its hints. */
+typedef struct snn_file snn_file;
+
+/* 1 when this libsnncore was built with the file loader, else 0. */
+SNN_API int snn_has_loader(void);
+
+/*
+ * Reads and validates a network file. @return the file, or NULL with the reason in
+ * *err (SNN_E_IO, SNN_E_FORMAT, SNN_E_NOMEM, SNN_E_INVALID_ARG, SNN_E_UNSUPPORTED);
+ * err may be NULL. `opt` may be NULL (defaults). Ownership: free with snn_file_free.
+ */
+SNN_API snn_file *snn_file_read(const char *path, const snn_load_options *opt, snn_error *err);
+
+/*
+ * The same from `size` bytes in memory (the whole .npz file). The caller keeps the
+ * buffer; it is not needed after the call returns. Safe on any input: a fuzzer
+ * runs this function in CI.
+ */
+SNN_API snn_file *snn_file_read_memory(const void *data, size_t size,
+                                       const snn_load_options *opt, snn_error *err);
+
+/* Frees a file. Accepts NULL. Networks built from it stay valid. */
+SNN_API void snn_file_free(snn_file *file);
+
+/*
+ * The network description the file holds, ready for snn_net_create (arrays in the
+ * PyTorch layouts of snn_net_desc, owned by the file). NULL when file is NULL.
+ */
+SNN_API const snn_net_desc *snn_file_desc(const snn_file *file);
+
+/* The file's hints and names. NULL when file is NULL. */
+SNN_API const snn_file_info *snn_file_get_info(const snn_file *file);
+
+/*
+ * snn_net_create on the file's description with `allocator` (NULL: malloc), with
+ * the offending population or projection named in err->message.
+ * @return the network, or NULL with the reason in *err. Free with snn_net_free.
+ */
+SNN_API snn_net *snn_file_build(const snn_file *file, const snn_allocator *allocator,
+                                snn_error *err);
+
+/* Reads, validates and builds a network in one call (snn_file_read + snn_file_build). */
+SNN_API snn_net *snn_load_file(const char *path, const snn_load_options *opt, snn_error *err);
+
+/* The same from memory (snn_file_read_memory + snn_file_build). */
+SNN_API snn_net *snn_load_memory(const void *data, size_t size, const snn_load_options *opt,
+                                 snn_error *err);
 
 #ifdef __cplusplus
 }

@@ -25,12 +25,44 @@
 
 #define SNN_ALIGN 64
 
+/* Kernels for AVX2 are compiled next to the baseline ones where the compiler can
+ * target it per function (GCC, Clang on x86); elsewhere only the baseline exists. */
+#if !defined(SNN_NO_DISPATCH) && (defined(__x86_64__) || defined(__i386__)) && \
+    (defined(__GNUC__) || defined(__clang__))
+#define SNN_HAVE_AVX2 1
+#else
+#define SNN_HAVE_AVX2 0
+#endif
+
+/* Division by a constant d <= 2^24 of any n < 2^28 (the largest population) as a
+ * multiply and a shift: q = (n * mul) >> shift with shift = 29 + ceil(log2 d) and
+ * mul = ceil(2^shift / d). The rounding error n * (mul * d - 2^shift) stays below
+ * 2^shift, so q is exact; n * mul stays below 2^59. */
+typedef struct snn_divider {
+    uint64_t mul;
+    uint32_t shift;
+} snn_divider;
+
+static inline uint32_t snn__divide(const snn_divider *d, uint32_t n)
+{
+    return (uint32_t)(((uint64_t)n * d->mul) >> d->shift);
+}
+
+void snn__divider_init(snn_divider *d, uint32_t divisor);
+
+/* One kernel offset along an axis and the output row/column it reaches. */
+typedef struct snn_tap {
+    int32_t k;
+    int32_t out;
+} snn_tap;
+
 /* A population as the engine keeps it: channel-last (HWC) neuron order. */
 typedef struct snn_pop {
     int32_t kind;
     int32_t reset;
     int32_t is_signed;
     int64_t C, H, W, n;
+    snn_divider div_c, div_w;  /* index -> position (by C), position -> row (by W) */
     float v_init;
     float *theta;       /* C values (a scalar threshold is broadcast) */
     float *theta_neg;   /* C values, signed populations only */
@@ -54,10 +86,21 @@ typedef struct snn_proj {
     float *w;           /* repacked: conv [kh][kw][Ci][Co]; dense [in, HWC order][out];
                          * identity and avgpool2d: the gain [C] */
     float inv_area;     /* avgpool2d: 1 / (kh * kw) */
+    /* conv2d, avgpool2d: for source row y, the taps row_taps[row_start[y] ..
+     * row_start[y+1]) are the (kernel row, output row) pairs it reaches; the same
+     * for columns. Precomputed so an event needs no division or bounds test. */
+    int32_t *row_start, *col_start;
+    snn_tap *row_taps, *col_taps;
 } snn_proj;
+
+typedef int64_t (*snn_scatter_fn)(const struct snn_net *net, const snn_proj *p,
+                                  const int32_t *idx, const float *val, int64_t n_ev,
+                                  float *dst);
 
 struct snn_net {
     snn_allocator alloc;
+    int32_t isa;                /* SNN_ISA_GENERIC or SNN_ISA_AVX2 */
+    snn_scatter_fn scatter;     /* the kernels of that instruction set */
     int32_t n_pop, n_proj;
     int32_t input, output;
     snn_pop *pops;
@@ -96,10 +139,11 @@ void snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj,
 /* Checks a run configuration (timesteps, encoding, rate, checkpoints). */
 int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *err);
 
-/* scatter.c: adds the op applied to `n_ev` events of the source into `dst` (the
- * target's buffer, HWC order). @return the synaptic operations performed. */
-int64_t snn__scatter(const snn_net *net, const snn_proj *p, const int32_t *idx,
-                     const float *val, int64_t n_ev, float *dst);
+/* scatter.c: the kernels that add an op applied to `n_ev` events of the source
+ * into `dst` (the target's buffer, HWC order) and return the synaptic
+ * operations performed, for an instruction set; and whether the CPU has AVX2. */
+snn_scatter_fn snn__scatter_kernel(int32_t isa);
+int snn__cpu_has_avx2(void);
 
 static inline void *snn__at(const snn_state *s, size_t off) { return s->base + off; }
 

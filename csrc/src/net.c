@@ -45,6 +45,16 @@ void snn_net_free(snn_net *net)
     a.free(a.opaque, net);
 }
 
+/* ---- arithmetic ------------------------------------------------------------ */
+
+void snn__divider_init(snn_divider *d, uint32_t divisor)
+{
+    uint32_t log2_ceil = 0;
+    while (((uint64_t)1 << log2_ceil) < divisor) log2_ceil++;
+    d->shift = 29 + log2_ceil;
+    d->mul = (((uint64_t)1 << d->shift) + divisor - 1) / divisor;
+}
+
 /* ---- validation helpers ------------------------------------------------ */
 
 /* *out = a * b when it stays <= limit (all operands >= 0); else returns 0. */
@@ -144,6 +154,12 @@ static int64_t window_out(int64_t in, int32_t k, int32_t s, int32_t p)
     return span / s + 1;
 }
 
+/* Upper bound of the taps table of one axis (see build_taps): out * min(k, in). */
+static int64_t taps_bound(int64_t in, int64_t out, int32_t k)
+{
+    return out * (k < in ? k : in);
+}
+
 static int check_window(const snn_projection_desc *d, int32_t j, const dims *src,
                         const dims *dst, int64_t out_c, snn_error *err)
 {
@@ -185,6 +201,14 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const dims *pd,
                     -1, j, "an accumulate population emits nothing and cannot be a source");
     src = &pd[d->source];
     dst = &pd[d->target];
+    if (d->op == SNN_OP_CONV2D || d->op == SNN_OP_AVGPOOL2D) {
+        /* the taps tables cost 8 bytes a tap: counted as 2 floats of weights */
+        const int64_t taps = taps_bound(src->H, dst->H, d->kernel[0]) +
+                             taps_bound(src->W, dst->W, d->kernel[1]);
+        RETURN_ERROR_IF(taps > max_floats / 2, err, SNN_E_LIMIT, -1, j,
+                        "the kernel's tap tables would exceed the memory limit");
+        *weight_floats = 2 * taps;
+    }
     switch (d->op) {
     case SNN_OP_CONV2D: {
         int64_t ci_k;
@@ -216,7 +240,7 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const dims *pd,
                     "weight has %lld values, expected %lld", (long long)d->weight_len,
                     (long long)expect);
     FORWARD_IF_ERROR(check_array(d->weight, d->weight_len, "weight", -1, j, 0, err));
-    *weight_floats = expect;
+    *weight_floats += expect;
     return SNN_OK;
 }
 
@@ -261,6 +285,10 @@ static int check_desc(const snn_net_desc *desc, const snn_limits *L, dims *pd, i
                     SNN_E_LIMIT, -1, -1, "projection count %d outside 0..%lld",
                     (int)desc->n_projections, (long long)L->max_projections);
     RETURN_ERROR_IF(desc->populations == NULL, err, SNN_E_INVALID_ARG, -1, -1, "populations is NULL");
+    RETURN_ERROR_IF(desc->isa < SNN_ISA_AUTO || desc->isa > SNN_ISA_AVX2, err, SNN_E_UNSUPPORTED,
+                    -1, -1, "unknown isa %d", (int)desc->isa);
+    RETURN_ERROR_IF(desc->isa == SNN_ISA_AVX2 && !snn__cpu_has_avx2(), err, SNN_E_UNSUPPORTED,
+                    -1, -1, "isa AVX2 requested, but this CPU or build has no AVX2");
     RETURN_ERROR_IF(desc->n_projections > 0 && desc->projections == NULL, err, SNN_E_INVALID_ARG,
                     -1, -1, "projections is NULL");
     for (i = 0; i < desc->n_populations; i++) {
@@ -345,6 +373,8 @@ static int build_population(snn_net *net, const snn_population_desc *d, snn_pop 
     p->kind = d->kind;
     p->C = pd->C; p->H = pd->H; p->W = pd->W; p->n = pd->n;
     p->has_queue = d->kind != SNN_KIND_ACCUMULATE;
+    snn__divider_init(&p->div_c, (uint32_t)p->C);
+    snn__divider_init(&p->div_w, (uint32_t)p->W);
     if (d->kind == SNN_KIND_IF) {
         p->reset = d->reset;
         p->v_init = d->v_init;
@@ -364,6 +394,36 @@ static int build_population(snn_net *net, const snn_population_desc *d, snn_pop 
     return SNN_OK;
 }
 
+/* For each source row y (0 <= y < in), the (kernel offset, output row) pairs
+ * with out_row * s - p + k == y, 0 <= k < ksize, 0 <= out_row < out: the output
+ * rows whose window holds y. */
+static int build_taps(snn_net *net, int64_t in, int64_t out, int32_t ksize, int32_t s,
+                      int32_t p, int32_t **start, snn_tap **taps)
+{
+    int64_t y, o, n = 0, pass;
+    for (pass = 0; pass < 2; pass++) {
+        n = 0;
+        for (y = 0; y < in; y++) {
+            const int64_t hi_num = y + p, lo_num = y + p - (ksize - 1);
+            const int64_t o_lo = lo_num <= 0 ? 0 : (lo_num + s - 1) / s;
+            const int64_t o_hi = hi_num / s < out - 1 ? hi_num / s : out - 1;
+            if (pass) (*start)[y] = (int32_t)n;
+            for (o = o_lo; o <= o_hi; o++, n++)
+                if (pass) {
+                    (*taps)[n].k = (int32_t)(y + p - o * s);
+                    (*taps)[n].out = (int32_t)o;
+                }
+        }
+        if (!pass) {
+            *start = net_alloc(net, (size_t)(in + 1) * sizeof(int32_t));
+            *taps = net_alloc(net, (size_t)(n ? n : 1) * sizeof(snn_tap));
+            if (*start == NULL || *taps == NULL) return SNN_E_NOMEM;
+        }
+    }
+    (*start)[in] = (int32_t)n;
+    return SNN_OK;
+}
+
 static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj *q)
 {
     const snn_pop *src = &net->pops[d->source], *dst = &net->pops[d->target];
@@ -374,6 +434,12 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
     q->kh = d->kernel[0]; q->kw = d->kernel[1];
     q->sh = d->stride[0]; q->sw = d->stride[1];
     q->ph = d->padding[0]; q->pw = d->padding[1];
+    if (d->op == SNN_OP_CONV2D || d->op == SNN_OP_AVGPOOL2D) {
+        FORWARD_IF_ERROR(build_taps(net, src->H, dst->H, q->kh, q->sh, q->ph, &q->row_start,
+                                    &q->row_taps));
+        FORWARD_IF_ERROR(build_taps(net, src->W, dst->W, q->kw, q->sw, q->pw, &q->col_start,
+                                    &q->col_taps));
+    }
     switch (d->op) {
     case SNN_OP_CONV2D: {
         int64_t Co = dst->C, Ci = src->C, kh = q->kh, kw = q->kw, co, ci, ky, kx;
@@ -436,6 +502,9 @@ static int build(snn_net *net, const snn_net_desc *desc, const dims *pd, int32_t
     net->n_proj = desc->n_projections;
     net->input = desc->input;
     net->output = desc->output;
+    net->isa = desc->isa != SNN_ISA_AUTO ? desc->isa
+                                         : (snn__cpu_has_avx2() ? SNN_ISA_AVX2 : SNN_ISA_GENERIC);
+    net->scatter = snn__scatter_kernel(net->isa);
     net->pops = net_alloc(net, (size_t)net->n_pop * sizeof(snn_pop));
     net->projs = net_alloc(net, (size_t)(net->n_proj ? net->n_proj : 1) * sizeof(snn_proj));
     net->order = net_alloc(net, (size_t)net->n_pop * sizeof(int32_t));
@@ -517,6 +586,7 @@ snn_net *snn_net_create(const snn_net_desc *desc, snn_error *err)
 /* ---- queries ------------------------------------------------------------ */
 
 int32_t snn_net_n_populations(const snn_net *net) { return net ? net->n_pop : 0; }
+int32_t snn_net_isa(const snn_net *net) { return net ? net->isa : 0; }
 int32_t snn_net_n_projections(const snn_net *net) { return net ? net->n_proj : 0; }
 
 int64_t snn_net_population_size(const snn_net *net, int32_t pop)

@@ -168,7 +168,7 @@ static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev)
         const int32_t j = p->out_proj[k];
         const snn_proj *q = &net->projs[j];
         float *dst = snn__at(s, net->pops[q->target].off_acc);
-        s->synops[j] += snn__scatter(net, q, qi, qv, n_ev, dst);
+        s->synops[j] += net->scatter(net, q, qi, qv, n_ev, dst);
     }
 }
 
@@ -318,7 +318,7 @@ static void precompute_analog_current(snn_state *s)
         const int32_t j = in->out_proj[k];
         const snn_proj *q = &net->projs[j];
         float *dst = snn__at(s, net->pops[q->target].off_const);
-        s->synops[j] += snn__scatter(net, q, qi, qv, n, dst);
+        s->synops[j] += net->scatter(net, q, qi, qv, n, dst);
     }
 }
 

@@ -59,7 +59,27 @@ int main(void)
         CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
         CHECK(memcmp(spikes[0], spikes[1], sizeof spikes[0]) == 0);
         CHECK(spikes[0][1] > 0);  /* the hidden layer is active */
+
+        /* the generic kernels give the same bits as the ones picked for this CPU */
+        {
+            snn_net *generic;
+            d.isa = SNN_ISA_GENERIC;
+            generic = snn_net_create(&d, &e);
+            d.isa = SNN_ISA_AUTO;
+            CHECK(generic != NULL && snn_net_isa(generic) == SNN_ISA_GENERIC);
+            if (generic) {
+                CHECK_STATUS(snn_run_batch(generic, &cfg, x, N, 100, out[2], spikes[2], synops[2],
+                                           2, &e), SNN_OK);
+                CHECK(memcmp(out[0], out[2], sizeof out[0]) == 0);
+                CHECK(memcmp(spikes[0], spikes[2], sizeof spikes[0]) == 0);
+                snn_net_free(generic);
+            }
+        }
     }
+    printf("kernels picked for this CPU: %s\n",
+           snn_net_isa(net) == SNN_ISA_AVX2 ? "avx2" : "generic");
+    d.isa = 7;
+    CHECK(snn_net_create(&d, &e) == NULL && e.status == SNN_E_UNSUPPORTED);
     snn_net_free(net);
     CHECK_DONE();
 }
