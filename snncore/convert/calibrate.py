@@ -30,7 +30,8 @@ class Calibration:
     data : ndarray or torch.Tensor of shape (N, ...), or an iterable of batches
         An iterable (a DataLoader, a list) yields tensors or arrays, or
         (images, labels) pairs whose first item is used. It must be
-        re-iterable: calibration makes several passes.
+        re-iterable: calibration makes several passes. uint8 images are
+        scaled by 1/255, as `Network.run` scales them.
     batch_size : int
         Batch size for array/tensor data.
     limit : int, optional
@@ -66,6 +67,8 @@ class Calibration:
         t = torch.as_tensor(batch)
         if not (t.is_floating_point() or t.dtype == torch.uint8):
             raise TypeError(f"calibration images must be float or uint8, not {t.dtype}")
+        if t.dtype == torch.uint8:      # scaled as Network.run scales uint8 images
+            t = t.to(torch.float32) * np.float32(1.0 / 255.0)
         t = t.to(torch.float32)
         if not torch.isfinite(t).all():
             raise ValueError("calibration images hold NaN or infinity")

@@ -20,6 +20,7 @@ source line.
 """
 
 import operator
+import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -54,6 +55,16 @@ class Graph:
     def activations(self):
         """Names of the relu / leaky_relu nodes, in order."""
         return [n.name for n in self.nodes.values() if n.op in ("relu", "leaky_relu")]
+
+
+def _in_torch(frame_line):
+    """Whether a 'File "...", line n' line of a stack trace is inside torch."""
+    import torch
+    try:
+        path = os.path.realpath(frame_line.split('"')[1])
+    except IndexError:
+        return False
+    return path.startswith(os.path.realpath(os.path.dirname(torch.__file__)) + os.sep)
 
 
 def _np(t):
@@ -94,7 +105,10 @@ class _Capture:
             node.target, "__name__", str(node.target))
         text = f"node {node.name!r} ({node.op} {what})"
         trace = getattr(node, "stack_trace", None) or ""
-        lines = [ln.strip() for ln in trace.splitlines() if ln.strip().startswith("File ")]
+        # the user's frames only: recent torch versions end the trace in torch.fx
+        # itself, and an nn.Sequential's line is torch's own container.py
+        lines = [ln.strip() for ln in trace.splitlines() if ln.strip().startswith("File ")
+                 and not _in_torch(ln)]
         if lines:
             last = lines[-1]
             try:
@@ -421,9 +435,13 @@ def _trace(torch, model):
     try:
         graph = tracer.trace(model)
     except Exception as e:  # fx raises many types for untraceable code
+        import traceback
+        mine = [f for f in traceback.extract_tb(e.__traceback__)
+                if not _in_torch(f'File "{f.filename}"') and f.filename != __file__]
+        at = f" at {os.path.basename(mine[-1].filename)}:{mine[-1].lineno}" if mine else ""
         raise ConversionError(
-            f"torch.fx could not trace the model ({type(e).__name__}: {e}). snncore needs a "
-            "forward() without data-dependent control flow") from None
+            f"torch.fx could not trace the model{at} ({type(e).__name__}: {e}). snncore needs "
+            "a forward() without data-dependent control flow") from None
     return torch.fx.GraphModule(tracer.root, graph)
 
 
@@ -443,6 +461,7 @@ def _fold_batchnorms(nodes, notes):
         prev.params["weight"] = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
         b = prev.params["bias"] if prev.params["bias"] is not None else np.zeros_like(s)
         prev.params["bias"] = (b * s + t).astype(np.float32)
+        prev.params["folded"] = prev.params.get("folded", []) + [node.origin]
         for other in nodes.values():
             other.inputs = [prev.name if i == name else i for i in other.inputs]
         del nodes[name]
@@ -463,6 +482,10 @@ def capture(model, sample, maxpool="refuse"):
     if maxpool not in ("refuse", "avg"):
         raise ValueError(f"maxpool must be 'refuse' or 'avg', got {maxpool!r}")
     gm = _trace(torch, model)
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(placeholders) > 1:      # before ShapeProp, which would fail on the missing input
+        raise ConversionError(f"{_Capture.where(placeholders[1])}: the model takes more than "
+                              "one input")
     with torch.no_grad():
         try:
             ShapeProp(gm).propagate(sample)
@@ -487,7 +510,10 @@ def survey(model):
     first refusal if any (for `check`). Returns (departures, refusal or None)."""
     import torch
 
-    gm = _trace(torch, model)
+    try:
+        gm = _trace(torch, model)
+    except ConversionError as e:     # untraceable: nothing to survey
+        return [], str(e)
     cap = _Capture(torch, gm, maxpool="avg", strict=False)
     refusal = None
     with warnings.catch_warnings():
@@ -495,11 +521,17 @@ def survey(model):
         for node in gm.graph.nodes:
             try:
                 if node.op == "placeholder":
+                    if cap.input is not None:
+                        cap.refuse(node, "the model takes more than one input")
                     cap.input = cap.add(node, "input", [])
                 elif node.op in ("call_module", "call_function", "call_method"):
                     getattr(cap, node.op)(node)
                 elif node.op == "get_attr":
                     cap.refuse(node, "uses a parameter or buffer directly in forward()")
+                elif node.op == "output" and isinstance(node.args[0], (tuple, list)) \
+                        and len(node.args[0]) != 1:
+                    cap.refuse(node, "the model returns several tensors; snncore converts "
+                                     "models with one output")
             except ConversionError as e:
                 refusal = refusal or str(e)
                 cap.nodes[node.name] = Node(node.name, "unknown", [], None, {}, "")

@@ -48,8 +48,11 @@ def _refuse_biases(graph):
         for key in ("bias", "shift"):
             b = node.params.get(key)
             if b is not None and np.any(b != 0):
+                folded = node.params.get("folded")
+                source = " (from BatchNorm)" if key == "shift" else \
+                    f" (from the BatchNorm folded into it: {'; '.join(folded)})" if folded else ""
                 raise ConversionError(
-                    f"{node.origin}: has a bias{' (from BatchNorm)' if key == 'shift' else ''}; "
+                    f"{node.origin}: has a bias{source}; "
                     "strict_bias=True enforces the no-bias rule of Cao et al. 2015 and Diehl et "
                     "al. 2015. Retrain without biases (and without BatchNorm), or keep the "
                     "default strict_bias=False to inject biases as a constant current "
@@ -71,7 +74,8 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         residual additions, traceable by torch.fx. It is not modified.
     calibration : ndarray or torch.Tensor (N, C, H, W), or re-iterable batches
         Unlabelled training images, scaled as the model expects (a DataLoader
-        yielding (images, labels) works). All of it is used for statistics.
+        yielding (images, labels) works; uint8 images are scaled by 1/255, as
+        `Network.run` scales them). All of it is used for statistics.
     norm : {'percentile', 'max', 'model', 'channel', 'ltb', 'spike', 'none'}
         How thresholds are set; see `snncore.convert.normalize` and
         docs/conversion.md.
