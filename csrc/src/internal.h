@@ -56,6 +56,13 @@ typedef struct snn_tap {
     int32_t out;
 } snn_tap;
 
+/* Where one event of a conv2d or avgpool2d lands: its channel, and the row and
+ * column taps of its source position (see snn_proj's tables). */
+typedef struct snn_event_taps {
+    int64_t channel;
+    const snn_tap *row, *row_end, *col, *col_end;
+} snn_event_taps;
+
 /* A population as the engine keeps it: channel-last (HWC) neuron order. */
 typedef struct snn_pop {
     int32_t kind;

@@ -5,6 +5,24 @@
  * both (no fused multiply-add), so both give bit-identical results.
  */
 
+#ifndef SNN_EVENT_TAPS_DEFINED
+#define SNN_EVENT_TAPS_DEFINED
+/* Splits event index i of `src` into channel and position, and looks up the
+ * position's taps in q's tables (no division: see snn_divider). */
+static inline snn_event_taps snn__event_taps(const snn_pop *src, const snn_proj *q, uint32_t i)
+{
+    snn_event_taps t;
+    const uint32_t pos = snn__divide(&src->div_c, i), y = snn__divide(&src->div_w, pos);
+    const uint32_t x = pos - y * (uint32_t)src->W;
+    t.channel = (int64_t)(i - pos * (uint32_t)src->C);
+    t.row = q->row_taps + q->row_start[y];
+    t.row_end = q->row_taps + q->row_start[y + 1];
+    t.col = q->col_taps + q->col_start[x];
+    t.col_end = q->col_taps + q->col_start[x + 1];
+    return t;
+}
+#endif
+
 /* dst[0..n) += w[0..n): a spike of value +1 */
 SNN_KERNEL_ATTR static void SNN_KERNEL(add)(float *restrict dst, const float *restrict w,
                                             int64_t n)
@@ -42,22 +60,18 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
                                                 int64_t n_ev, float *dst)
 {
     const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
-    const int64_t Ci = src->C, W = src->W, Co = tgt->C, OW = tgt->W, kw = q->kw;
+    const int64_t Ci = src->C, Co = tgt->C, OW = tgt->W, kw = q->kw;
     int64_t e, ops = 0;
     for (e = 0; e < n_ev; e++) {
-        const uint32_t i = (uint32_t)idx[e];
-        const uint32_t pos = snn__divide(&src->div_c, i), y = snn__divide(&src->div_w, pos);
-        const int64_t ci = i - pos * (uint32_t)Ci, x = pos - y * (uint32_t)W;
-        const snn_tap *ry = q->row_taps + q->row_start[y], *ry_end = q->row_taps + q->row_start[y + 1];
-        const snn_tap *cx0 = q->col_taps + q->col_start[x], *cx_end = q->col_taps + q->col_start[x + 1];
+        const snn_event_taps t = snn__event_taps(src, q, (uint32_t)idx[e]);
         const float v = val[e];
-        for (; ry < ry_end; ry++) {
-            const snn_tap *cx;
-            for (cx = cx0; cx < cx_end; cx++)
+        const snn_tap *ry, *cx;
+        for (ry = t.row; ry < t.row_end; ry++)
+            for (cx = t.col; cx < t.col_end; cx++)
                 SNN_KERNEL(update)(dst + ((int64_t)ry->out * OW + cx->out) * Co,
-                                   q->w + (((int64_t)ry->k * kw + cx->k) * Ci + ci) * Co, v, Co);
-        }
-        ops += (int64_t)(ry_end - (q->row_taps + q->row_start[y])) * (cx_end - cx0) * Co;
+                                   q->w + (((int64_t)ry->k * kw + cx->k) * Ci + t.channel) * Co,
+                                   v, Co);
+        ops += (int64_t)(t.row_end - t.row) * (t.col_end - t.col) * Co;
     }
     return ops;
 }
@@ -67,20 +81,16 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(pool)(const snn_net *net, const snn_pr
                                                 int64_t n_ev, float *dst)
 {
     const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
-    const int64_t C = src->C, W = src->W, OW = tgt->W;
+    const int64_t C = src->C, OW = tgt->W;
     int64_t e, ops = 0;
     for (e = 0; e < n_ev; e++) {
-        const uint32_t i = (uint32_t)idx[e];
-        const uint32_t pos = snn__divide(&src->div_c, i), y = snn__divide(&src->div_w, pos);
-        const int64_t c = i - pos * (uint32_t)C, x = pos - y * (uint32_t)W;
-        const snn_tap *ry = q->row_taps + q->row_start[y], *ry_end = q->row_taps + q->row_start[y + 1];
-        const snn_tap *cx0 = q->col_taps + q->col_start[x], *cx_end = q->col_taps + q->col_start[x + 1];
-        const float v = val[e] * q->inv_area * q->w[c];
-        for (; ry < ry_end; ry++) {
-            const snn_tap *cx;
-            for (cx = cx0; cx < cx_end; cx++) dst[((int64_t)ry->out * OW + cx->out) * C + c] += v;
-        }
-        ops += (int64_t)(ry_end - (q->row_taps + q->row_start[y])) * (cx_end - cx0);
+        const snn_event_taps t = snn__event_taps(src, q, (uint32_t)idx[e]);
+        const float v = val[e] * q->inv_area * q->w[t.channel];
+        const snn_tap *ry, *cx;
+        for (ry = t.row; ry < t.row_end; ry++)
+            for (cx = t.col; cx < t.col_end; cx++)
+                dst[((int64_t)ry->out * OW + cx->out) * C + t.channel] += v;
+        ops += (int64_t)(t.row_end - t.row) * (t.col_end - t.col);
     }
     return ops;
 }
