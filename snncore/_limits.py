@@ -14,6 +14,7 @@ __all__ = [
     "MAX_META_BYTES",
     "MAX_BYTES",
     "MAX_NAME",
+    "MAX_JSON_DEPTH",
     "MAX_TIMESTEPS",
     "FORMAT_VERSION",
     "estimate_bytes",
@@ -26,6 +27,7 @@ MAX_PROJECTIONS = 16384
 MAX_META_BYTES = 16 * 2 ** 20   # the __snncore__ metadata member
 MAX_BYTES = 8 * 2 ** 30         # default memory limit: weights + one image's state
 MAX_NAME = 200                  # longest population / projection name, in characters
+MAX_JSON_DEPTH = 64             # deepest nesting of the metadata JSON (as the C loader)
 MAX_TIMESTEPS = 2 ** 30         # (the C core's limit on T, mirrored here)
 FORMAT_VERSION = 1              # newest network file version this code reads
 

@@ -301,8 +301,23 @@ def parse_meta(raw):
     if not isinstance(meta, dict):
         raise FormatError("metadata (%s.npy) must be a JSON object, not a JSON %s"
                           % (META_MEMBER, _json_type(meta)))
+    _check_depth(meta)
     _check_version_early(meta)
     return meta
+
+
+def _check_depth(meta):
+    """Refuse JSON with a value deeper than MAX_JSON_DEPTH levels (the top object
+    is level 1; scalars count too), as the C loader does, so that nothing later
+    recurses without bound."""
+    stack = [(meta, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = list(value.values() if isinstance(value, dict) else value)
+        if children and depth + 1 > _limits.MAX_JSON_DEPTH:
+            raise FormatError("metadata (%s.npy) is nested too deeply (more than %d levels)"
+                              % (META_MEMBER, _limits.MAX_JSON_DEPTH))
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 
 def _reject_constant(word):

@@ -1129,3 +1129,15 @@ def test_name_with_nul_character_is_refused():
     b.identity("w", "input", "bad\x00name")
     with pytest.raises(snncore.FormatError, match="NUL"):
         b.build("bad\x00name")
+
+
+@pytest.mark.parametrize("depth, ok", [(64, True), (65, False), (600, False)])
+def test_json_nesting_limit_matches_the_c_loader(depth, ok):
+    from snncore._npz import parse_meta
+    # the top object is level 1 and the innermost scalar is level `depth`
+    text = '{"format": "snncore", "version": 1, "x": ' + "[" * (depth - 2) + "1" + "]" * (depth - 2) + "}"
+    if ok:
+        assert parse_meta(text.encode())["version"] == 1
+    else:
+        with pytest.raises(FormatError, match="nested too deeply"):
+            parse_meta(text.encode())

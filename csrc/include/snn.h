@@ -326,7 +326,8 @@ SNN_API int snn_run_image(snn_state *state, const snn_run_config *cfg, const flo
 /* ------------------------------------------------------------------------- */
 /*
  * The loader reads the same files as snncore.load in Python, stored or deflated,
- * and refuses the same malformed files: it checks the archive (CRCs, sizes), every
+ * and refuses the same malformed files (and a few more that nothing legitimate
+ * writes; docs/embedding.md lists them): it checks the archive (CRCs, sizes), every
  * .npy header, the metadata's JSON and its meaning, every referenced array (shape,
  * dtype, finite values) and the graph, before anything is built. Refusals come back
  * as SNN_E_FORMAT with a message that names the member, population or projection at

@@ -1,0 +1,883 @@
+"""Builds the stored networks, inputs, expected runner outputs and the loader corpus
+in tests/data. Deterministic: running it again rewrites the same bytes.
+
+    python tests/data/make_data.py        (from the repository root, snncore installed)
+
+What it writes (the Python tests and the C tests share all of it):
+
+- ``<net>.npz`` and ``<net>.x.npy``: five tiny networks that between them use every
+  kind, every op, both resets, per-channel and per-neuron biases and thresholds,
+  signed neurons, a junction, v_init, a delayed read-out hint, accumulate and IF
+  read-outs, uint8 images, a deflated file, Fortran-ordered arrays and numpy's own
+  zip64 member headers. Weights, thresholds, biases and inputs are dyadic (small
+  multiples of a power of two), so every sum is exact in any order.
+- ``golden/cases.txt`` and ``golden/<case>.csv``: runs of those networks by
+  ``Network.run``, printed as ``snnrun --csv`` prints them; csrc/tests/golden.sh
+  compares the C runner's output with them byte for byte, with no Python.
+- ``corpus/*.npz`` and ``corpus.tsv``: valid and broken files for the loaders (one
+  per refusal of docs/format.md, truncations, bit flips, ...), the seed corpus of
+  the C fuzzer. ``corpus.tsv`` gives, for each file, whether the Python loader and
+  the C loader accept it (``ok``) or refuse it (``refuse``; ``error``: the Python
+  loader raises something other than FormatError, a known bug; ``either``: the C
+  loader may refuse a damaged file that Python still reads), and a fragment that
+  both refusal messages contain (``-``: not checked).
+"""
+
+import copy
+import io
+import json
+import os
+import struct
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+import snncore
+from snncore.errors import FormatError
+from snncore._npz import write_npz
+
+HERE = Path(__file__).resolve().parent
+DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def dyadic(rng, shape, lo, hi, denom):
+    """float32 array of integers in lo..hi divided by denom (a power of two)."""
+    return (rng.integers(lo, hi + 1, size=shape).astype(np.float32) / np.float32(denom))
+
+
+# ---------------------------------------------------------------------------
+# The stored networks
+# ---------------------------------------------------------------------------
+
+def conv_pool_dense():
+    """input [2,6,5] -conv2d (kernel 2x3, stride 1x2, padding 1)-> c1 (if, per-channel
+    thresholds and bias, v_init 0.5) -avgpool2d (2x2, padding 1)-> p1 (relay)
+    -dense-> out (accumulate, per-neuron bias)."""
+    rng = np.random.default_rng(11)
+    b = snncore.NetworkBuilder((2, 6, 5))
+    b.population("c1", (3, 7, 3), threshold=np.array([0.5, 1.0, 0.75], np.float32),
+                 reset="subtract", v_init=0.5, bias=np.array([0.125, 0.0, -0.0625], np.float32))
+    b.conv2d("c1", "input", "c1", dyadic(rng, (3, 2, 2, 3), -4, 8, 16), stride=(1, 2),
+             padding=(1, 1))
+    b.population("p1", (3, 4, 2), kind="relay")
+    b.avgpool2d("p1", "c1", "p1", 2, padding=1)
+    b.population("out", (4,), kind="accumulate", bias=dyadic(rng, (4,), -2, 2, 8))
+    b.dense("out", "p1", "out", dyadic(rng, (4, 24), -8, 8, 16))
+    return b.build("out", provenance={"norm": "max", "note": "tests/data/make_data.py"})
+
+
+def signed_zero():
+    """input [8] -dense-> h (signed if, per-channel thresholds, reset zero, v_init
+    -0.25, bias) -identity (gain)-> out (signed if read-out: net spike counts)."""
+    rng = np.random.default_rng(12)
+    b = snncore.NetworkBuilder((8,), encoding="regular")
+    b.population("h", (6,), threshold=np.array([0.5, 0.75, 1.0, 0.5, 0.25, 1.0], np.float32),
+                 reset="zero", v_init=-0.25, bias=dyadic(rng, (6,), -2, 2, 16),
+                 signed=True, threshold_neg=0.5)
+    b.dense("h", "input", "h", dyadic(rng, (6, 8), -8, 8, 8))
+    b.population("out", (6,), threshold=0.5, signed=True,
+                 threshold_neg=np.array([0.5, 1.0, 0.5, 1.0, 0.5, 1.0], np.float32))
+    b.identity("gain", "h", "out", gain=np.array([1, -1, 0.5, 2, -0.5, 1], np.float32))
+    return b.build("out")
+
+
+def junction():
+    """input [2,4,4] -conv2d-> a (if, per-neuron bias) -conv2d-> b (if) <-identity
+    (gain)- a (a residual junction), b -avgpool2d (gain)-> p (relay) -dense-> out."""
+    rng = np.random.default_rng(13)
+    b = snncore.NetworkBuilder((2, 4, 4))
+    b.population("a", (4, 4, 4), threshold=1.0, bias=dyadic(rng, (4, 4, 4), -2, 2, 16))
+    b.conv2d("a", "input", "a", dyadic(rng, (4, 2, 3, 3), -4, 8, 16), padding=1)
+    b.population("b", (4, 4, 4), threshold=np.array([1.0, 0.5, 1.0, 0.75], np.float32))
+    b.conv2d("ab", "a", "b", dyadic(rng, (4, 4, 3, 3), -4, 6, 16), padding=1)
+    b.identity("skip", "a", "b", gain=np.array([0.5, 1.0, 0.25, 1.0], np.float32))
+    b.population("p", (4, 2, 2), kind="relay")
+    b.avgpool2d("p", "b", "p", 2, gain=np.array([1.0, 2.0, 0.5, 1.0], np.float32))
+    b.population("out", (3,), kind="accumulate")
+    b.dense("out", "p", "out", dyadic(rng, (3, 16), -8, 8, 16))
+    return b.build("out", provenance={"norm": "percentile", "percentile": 99.9,
+                                      "nested": {"list": [1, 2.5, None, True, "é"]}})
+
+
+def uint8_readout():
+    """uint8 images [1,6,6] scaled by 1/16 -conv2d (stride 2)-> c (if, per-channel
+    thresholds, reset zero) -dense-> out (if read-out), read out from step 3."""
+    rng = np.random.default_rng(14)
+    b = snncore.NetworkBuilder((1, 6, 6), rate=0.5, uint8_scale=1.0 / 16)
+    b.population("c", (2, 2, 2), threshold=np.array([0.5, 1.0], np.float32), reset="zero")
+    b.conv2d("c", "input", "c", dyadic(rng, (2, 1, 3, 3), -2, 6, 8), stride=2)
+    b.population("out", (3,), threshold=0.5)
+    b.dense("out", "c", "out", dyadic(rng, (3, 8), -4, 8, 8))
+    return b.build("out", readout_start=3)
+
+
+def relay_fortran_arrays():
+    """input [2,4,4] -avgpool2d (2x1)-> pool (relay fed by the input) -identity-> s
+    (if) -dense-> out (accumulate); written by numpy-style code with Fortran-ordered
+    arrays and zip64 local headers (as numpy.savez writes them)."""
+    rng = np.random.default_rng(15)
+    b = snncore.NetworkBuilder((2, 4, 4))
+    b.population("pool", (2, 2, 4), kind="relay", bias=dyadic(rng, (2, 2, 4), -1, 1, 16))
+    b.avgpool2d("pool", "input", "pool", (2, 1))
+    b.population("s", (2, 2, 4), threshold=0.5)
+    b.identity("s", "pool", "s")
+    b.population("out", (3,), kind="accumulate", bias=dyadic(rng, (3,), -2, 2, 8))
+    b.dense("out", "s", "out", dyadic(rng, (3, 16), -8, 8, 16))
+    return b.build("out")
+
+
+def save_numpy_style(net, path):
+    """Members as numpy.savez writes them (zip64 local headers), arrays of 2 or more
+    dimensions in Fortran order."""
+    meta, arrays = net._to_file()
+    raw = json.dumps(meta).encode("utf-8")
+    members = [("__snncore__", np.frombuffer(raw, np.uint8))]
+    members += [(k, np.asfortranarray(v)) for k, v in arrays.items()]
+    with open(path, "wb") as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for key, arr in members:
+                info = zipfile.ZipInfo(key + ".npy", date_time=DATE)
+                info.external_attr = 0o644 << 16
+                with zf.open(info, "w", force_zip64=True) as out:
+                    np.lib.format.write_array(out, arr, allow_pickle=False)
+
+
+NETS = {
+    # name: (builder, how it is written)
+    "conv_pool_dense": (conv_pool_dense, "stored"),
+    "signed_zero": (signed_zero, "stored"),
+    "junction": (junction, "deflated"),
+    "uint8_readout": (uint8_readout, "stored"),
+    "relay_fortran": (relay_fortran_arrays, "numpy"),
+}
+
+
+def make_inputs(name, net):
+    rng = np.random.default_rng(100 + sorted(NETS).index(name))
+    shape = (3,) + net.input_shape
+    if name == "uint8_readout":
+        return rng.integers(0, 17, size=shape).astype(np.uint8)   # x/16 in [0, 1]
+    return dyadic(rng, shape, 0, 8, 8)
+
+
+# (case, net, encoding, timesteps, checkpoints, extra snnrun arguments, run() keywords)
+CASES = []
+for _net in sorted(NETS):
+    for _enc in ("analog", "regular", "poisson"):
+        CASES.append((f"{_net}.{_enc}", _net, _enc, 16, (4, 9, 16), ["--seed", "7"], {"seed": 7}))
+CASES.append(("uint8_readout.readout1", "uint8_readout", "analog", 12, (2, 5), ["--readout-start", "1"],
+              {"readout_start": 1}))
+CASES.append(("junction.rate", "junction", "regular", 10, (), ["--rate", "0.5"], {"rate": 0.5}))
+
+
+def golden_csv(net, x, encoding, timesteps, checkpoints, kwargs):
+    """What `snnrun NET X --csv` prints for this run (floats as %.9g: exact for float32)."""
+    res = net.run(x, timesteps, encoding=encoding, checkpoints=list(checkpoints) or None,
+                  threads=1, **kwargs)
+    out = res.outputs
+    spikes, synops = res.spikes.raw, res.synaptic_ops.raw
+    n, n_cp, k = out.shape
+    header = (["image", "t", "prediction"] + ["y%d" % i for i in range(k)]
+              + ["spikes%d" % i for i in range(spikes.shape[2])]
+              + ["synops%d" % i for i in range(synops.shape[2])])
+    lines = [",".join(header)]
+    for i in range(n):
+        for c in range(n_cp):
+            row = [str(i), str(int(res.checkpoints[c])), str(int(np.argmax(out[i, c])))]
+            row += ["%.9g" % float(v) for v in out[i, c]]
+            row += [str(int(v)) for v in spikes[i, c]]
+            row += [str(int(v)) for v in synops[i, c]]
+            lines.append(",".join(row))
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# The loader corpus
+# ---------------------------------------------------------------------------
+
+def base_network():
+    """input [2,4,4] -conv-> c1 (if) -pool-> p1 (relay) -dense-> out (accumulate [3]),
+    plus a signed if population fed by an identity projection."""
+    arrays = {
+        "c1.weight": np.full((3, 2, 3, 3), 0.125, np.float32),
+        "c1.threshold": np.array([1.0, 0.5, 2.0], np.float32),
+        "c1.bias": np.array([0.0, 0.25, -0.25], np.float32),
+        "out.weight": np.full((3, 12), 0.5, np.float32),
+        "out.bias": np.zeros(3, np.float32),
+        "s.gain": np.ones(3, np.float32),
+    }
+    meta = {
+        "format": "snncore", "version": 1, "producer": "tests/data/make_data.py",
+        "input": {"population": "input", "encoding": "analog", "rate": 1.0,
+                  "uint8_scale": 0.00392156862745098},
+        "output": "out",
+        "populations": [
+            {"name": "input", "kind": "input", "shape": [2, 4, 4]},
+            {"name": "c1", "kind": "if", "shape": [3, 4, 4], "threshold": "c1.threshold",
+             "reset": "subtract", "v_init": 0.0, "bias": "c1.bias"},
+            {"name": "p1", "kind": "relay", "shape": [3, 2, 2]},
+            {"name": "s", "kind": "if", "shape": [3, 2, 2], "threshold": 1.0,
+             "signed": True, "threshold_neg": 0.5},
+            {"name": "out", "kind": "accumulate", "shape": [3], "bias": "out.bias"},
+        ],
+        "projections": [
+            {"name": "c1", "op": "conv2d", "source": "input", "target": "c1",
+             "weight": "c1.weight", "stride": [1, 1], "padding": [1, 1]},
+            {"name": "p1", "op": "avgpool2d", "source": "c1", "target": "p1",
+             "kernel": [2, 2], "stride": [2, 2], "padding": [0, 0]},
+            {"name": "s", "op": "identity", "source": "p1", "target": "s", "weight": "s.gain"},
+            {"name": "out", "op": "dense", "source": "p1", "target": "out",
+             "weight": "out.weight"},
+        ],
+        "provenance": {"norm": "max"},
+    }
+    return meta, arrays
+
+
+def npy_bytes(arr, allow_pickle=False, version=None):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, version=version, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def raw_npy(descr, shape, data, fortran=False, major=1):
+    """A .npy file with a hand-written header."""
+    header = "{'descr': %r, 'fortran_order': %r, 'shape': %r, }" % (descr, fortran, shape)
+    fmt = "<H" if major == 1 else "<I"
+    pre = 8 + struct.calcsize(fmt)
+    pad = 64 - (pre + len(header) + 1) % 64
+    header = (header + " " * pad + "\n").encode("latin1")
+    return b"\x93NUMPY" + bytes([major, 0]) + struct.pack(fmt, len(header)) + header + data
+
+
+def make_zip(members, compression=zipfile.ZIP_STORED, comment=b"", zip64=False):
+    """members: list of (member name, bytes); fixed dates, so the bytes are reproducible."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression, allowZip64=True) as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=DATE)
+            info.compress_type = compression
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=zip64) as out:
+                out.write(data)
+        zf.comment = comment
+    return buf.getvalue()
+
+
+def meta_text(meta):
+    return json.dumps(meta).encode("utf-8")
+
+
+def members_of(meta, arrays, raw_meta=None, extra=()):
+    members = [("__snncore__.npy", npy_bytes(np.frombuffer(
+        raw_meta if raw_meta is not None else meta_text(meta), np.uint8)))]
+    members += [(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]
+    return members + list(extra)
+
+
+def file_of(meta, arrays, compressed=False):
+    buf = io.BytesIO()
+    write_npz(buf, meta, arrays, compressed=compressed)
+    return buf.getvalue()
+
+
+def pop(meta, name):
+    return next(p for p in meta["populations"] if p["name"] == name)
+
+
+def proj(meta, name):
+    return next(p for p in meta["projections"] if p["name"] == name)
+
+
+def edited(edit):
+    """A file of the base network after edit(meta, arrays)."""
+    meta, arrays = base_network()
+    meta, arrays = copy.deepcopy(meta), {k: v.copy() for k, v in arrays.items()}
+    result = edit(meta, arrays)
+    if result is not None:
+        return result
+    return make_zip(members_of(meta, arrays))
+
+
+def raw_meta_file(text):
+    meta, arrays = base_network()
+    return make_zip(members_of(meta, arrays, raw_meta=text))
+
+
+def set_in(path, value):
+    def edit(meta, arrays):
+        obj = meta
+        for k in path[:-1]:
+            obj = obj[k] if not isinstance(k, tuple) else (pop(meta, k[1]) if k[0] == "pop"
+                                                           else proj(meta, k[1]))
+        if value is DELETE:
+            del obj[path[-1]]
+        else:
+            obj[path[-1]] = value
+    return edit
+
+
+DELETE = object()
+
+
+def P(name):
+    return ("pop", name)
+
+
+def J(name):
+    return ("proj", name)
+
+
+def corpus_cases():
+    """(file name, bytes, fragment both refusals contain or '-', known C/Python difference)."""
+    meta, arrays = base_network()
+    stored = file_of(meta, arrays)
+    deflated = file_of(meta, arrays, compressed=True)
+    cases = []
+
+    def add(name, data, fragment="-", c_outcome=None):
+        cases.append((name, data, fragment, c_outcome))
+
+    # valid files
+    add("ok_stored.npz", stored)
+    add("ok_deflated.npz", deflated)
+    add("ok_zip64_headers.npz", make_zip(members_of(meta, arrays), zip64=True))
+    add("ok_npy_version2.npz", make_zip(
+        [(n, npy_bytes(np.load(io.BytesIO(d)), version=(2, 0))) for n, d in members_of(meta, arrays)]))
+    add("ok_archive_comment.npz", make_zip(members_of(meta, arrays), comment=b"a comment"))
+
+    def threshold_0d(m, a):
+        a["c1.threshold"] = np.array(0.75, np.float32)
+    add("ok_threshold_0d.npz", edited(threshold_0d))
+
+    def unreferenced(m, a):
+        a["extra.unused"] = np.full((2, 2), np.nan, np.float32)   # not referenced: not checked
+    add("ok_unreferenced_nan.npz", edited(unreferenced))
+
+    def unicode_names(m, a):
+        for p in m["populations"]:
+            if p["name"] == "c1":
+                p["name"] = "couche_é"
+        for q in m["projections"]:
+            if q["target"] == "c1":
+                q["target"] = "couche_é"
+            if q["source"] == "c1":
+                q["source"] = "couche_é"
+        a["poids_é"] = a.pop("c1.weight")
+        proj(m, "c1")["weight"] = "poids_é"
+    add("ok_unicode_names.npz", edited(unicode_names))
+
+    def hints(m, a):
+        m["input"]["a_new_hint"] = [1, 2]
+        m["a_new_top_level_key"] = {"x": 1}
+        m["readout"] = {"start": 4, "later": True}
+    add("ok_unknown_hints.npz", edited(hints))
+
+    def fortran(m, a):
+        return make_zip([("__snncore__.npy", npy_bytes(np.frombuffer(meta_text(m), np.uint8)))]
+                        + [(k + ".npy", npy_bytes(np.asfortranarray(v))) for k, v in a.items()])
+    add("ok_fortran_arrays.npz", edited(fortran))
+
+    def long_unicode_name(m, a):
+        p = pop(m, "p1")
+        p["name"] = "\u00e9" * 200                   # 200 characters, 400 bytes of UTF-8
+        for q in m["projections"]:
+            for end in ("source", "target"):
+                if q[end] == "p1":
+                    q[end] = p["name"]
+    add("ok_name_200_characters.npz", edited(long_unicode_name))
+    add("ok_tiny_number.npz", raw_meta_file(
+        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 1e-999')))
+
+    def cp437_name():
+        # a member name in the zip's default code page (no UTF-8 flag): b"\x82" is "é"
+        m, a = base_network()
+        m = copy.deepcopy(m)
+        proj(m, "out")["weight"] = "\u00e9"
+        data = bytearray(make_zip(members_of(m, {("Z" if k == "out.weight" else k): v
+                                                 for k, v in a.items()})))
+        at = data.find(b"Z.npy")
+        while at >= 0:
+            data[at] = 0x82
+            at = data.find(b"Z.npy", at + 1)
+        return bytes(data)
+    add("ok_cp437_member_name.npz", cp437_name())
+
+    class _Unseekable(io.RawIOBase):
+        def __init__(self):
+            self.buf = io.BytesIO()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            return self.buf.write(b)
+
+    def data_descriptors():
+        out = _Unseekable()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, body in members_of(meta, arrays):
+                zf.writestr(zipfile.ZipInfo(name, date_time=DATE), body)
+        return out.buf.getvalue()
+    add("ok_data_descriptors.npz", data_descriptors())
+
+    # documented differences: the C loader is stricter (nesting depth is not one any more:
+    # both refuse more than 64 levels)
+    add("cstricter_nul_in_provenance.npz", edited(set_in(["provenance", "note"], "a\x00b")),
+        "NUL", c_outcome="refuse")
+    add("cstricter_lone_surrogate.npz", raw_meta_file(
+        meta_text(meta).replace(b'"producer": "tests/data/make_data.py"', b'"producer": "\\ud800"')),
+        "-", c_outcome="refuse")
+    add("cstricter_big_int_provenance.npz", edited(set_in(["provenance", "n"], 10 ** 30)),
+        "out of range", c_outcome="refuse")
+    for depth in (100, 600):
+        deep = meta_text(meta).replace(b'"norm": "max"', b'"deep": ' + b"[" * depth + b"]" * depth)
+        add("metadata_nested_%d.npz" % depth, raw_meta_file(deep), "nested too deeply",
+            c_outcome="refuse")
+
+    def descr_f4(m, a):
+        body = np.ascontiguousarray(a.pop("out.bias")).tobytes()
+        return make_zip(members_of(m, a, extra=[("out.bias.npy", raw_npy("f4", (3,), body))]))
+    add("cstricter_descr_spelling.npz", edited(descr_f4), "-", c_outcome="refuse")
+
+    def unicode_path_field():
+        # an Info-ZIP Unicode path extra field naming the member "out.weight.npy" although
+        # its name is "z.npy": Python ignores the field, libzip uses it (docs/embedding.md)
+        import zlib
+        m, a = base_network()
+        a = dict(a)
+        a["z"] = a.pop("out.weight")
+        proj(m, "out")["weight"] = "z"
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, body in members_of(m, a):
+                info = zipfile.ZipInfo(name, date_time=DATE)
+                if name == "z.npy":
+                    alias = b"out.weight.npy"
+                    field = struct.pack("<BI", 1, zlib.crc32(name.encode())) + alias
+                    info.extra = struct.pack("<HH", 0x7075, len(field)) + field
+                zf.writestr(info, body)
+        return buf.getvalue()
+    add("cstricter_unicode_path_field.npz", unicode_path_field(), "names no member",
+        c_outcome="refuse")
+
+    # the container
+    add("empty.npz", b"", "not a zip archive")
+    add("random_bytes.npz", np.random.default_rng(0).bytes(2048), "not a zip archive")
+    add("text.npz", b"this is not a network\n", "not a zip archive")
+    for k, frac in enumerate((0.1, 0.3, 0.5, 0.7, 0.9, 0.99)):
+        add("truncated_stored_%d.npz" % k, stored[:int(len(stored) * frac)])
+        add("truncated_deflated_%d.npz" % k, deflated[:int(len(deflated) * frac)])
+    rng = np.random.default_rng(5)
+    for k in range(16):
+        for label, data in (("stored", stored), ("deflated", deflated)):
+            d = bytearray(data)
+            pos = int(rng.integers(0, len(d)))
+            d[pos] ^= 1 << int(rng.integers(0, 8))
+            # Python reads only the central directory's copy of a member's dates and
+            # CRC; the C loader also wants the local header to agree (libzip's
+            # consistency check), so a flip there may be refused by C alone.
+            add("bitflip_%s_%02d.npz" % (label, k), bytes(d), c_outcome="either")
+    add("no_metadata.npz", make_zip([(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]),
+        "no __snncore__.npy member")
+    add("metadata_not_json.npz", raw_meta_file(b"{not json"), "not valid JSON")
+    add("metadata_not_utf8.npz", raw_meta_file(b'{"format": "snn\xffcore"}'), "not valid UTF-8")
+    add("metadata_json_array.npz", raw_meta_file(b"[1, 2, 3]"), "must be a JSON object")
+    add("metadata_nan.npz", raw_meta_file(meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": NaN')))
+    add("metadata_huge_float.npz", raw_meta_file(
+        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 1e999')), "out of range")
+    add("metadata_duplicate_key.npz", raw_meta_file(
+        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 0.0, "v_init": 0.5')), "appears twice")
+    add("metadata_deeply_nested.npz", raw_meta_file(b"[" * 3000), "nested too deeply")
+    add("metadata_duplicate_escaped_key.npz", raw_meta_file(
+        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 0.0, "v_\\u0069nit": 0.5')),
+        "appears twice")
+    add("metadata_formfeed.npz", raw_meta_file(b"\x0c" + meta_text(meta)), "not valid JSON")
+    add("metadata_bom.npz", raw_meta_file(b"\xef\xbb\xbf" + meta_text(meta)), "not valid JSON")
+    add("name_201_characters.npz", edited(set_in([P("p1"), "name"], "\u00e9" * 201)),
+        "201 characters is longer than the 200 allowed")
+    add("metadata_trailing_text.npz", raw_meta_file(meta_text(meta) + b" x"), "not valid JSON")
+    add("metadata_control_char.npz", raw_meta_file(
+        meta_text(meta).replace(b'"max"', b'"m\x01x"')), "not valid JSON")
+    add("metadata_int32.npz", make_zip(
+        [("__snncore__.npy", npy_bytes(np.frombuffer(meta_text(meta), np.uint8).astype(np.int32)))]
+        + [(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]), "expected uint8")
+    add("metadata_2d.npz", make_zip(
+        [("__snncore__.npy", npy_bytes(np.frombuffer(meta_text(meta), np.uint8)[None]))]
+        + [(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]), "1-D uint8")
+
+    def replace_member(name, body):
+        def edit(m, a):
+            del a[name[:-4]]
+            return make_zip(members_of(m, a, extra=[(name, body)]))
+        return edit
+    add("member_float64.npz", edited(replace_member(
+        "c1.weight.npy", npy_bytes(np.full((3, 2, 3, 3), 0.125, np.float64)))), "expected float32")
+    add("member_int32.npz", edited(replace_member("out.bias.npy", npy_bytes(np.zeros(3, np.int32)))),
+        "int32")
+    add("member_big_endian.npz", edited(replace_member(
+        "out.bias.npy", npy_bytes(np.zeros(3, ">f4")))), "big-endian")
+    obj = np.empty(2, dtype=object)
+    obj[0], obj[1] = "a", "b"
+    add("member_object_pickle.npz", edited(replace_member(
+        "out.bias.npy", npy_bytes(obj, allow_pickle=True))), "object array")
+
+    def extra_member(name, body):
+        def edit(m, a):
+            return make_zip(members_of(m, a, extra=[(name, body)]))
+        return edit
+    add("npy_huge_shape.npz", edited(extra_member("big.npy", raw_npy("<f4", (2 ** 40,), b"\0" * 16))),
+        "declares shape")
+    add("npy_shape_overflow.npz", edited(extra_member(
+        "big.npy", raw_npy("<f4", (2 ** 31, 2 ** 31, 2 ** 31), b"\0" * 16))), "declares shape")
+    add("npy_declares_less.npz", edited(extra_member("x.npy", raw_npy("<f4", (2,), b"\0" * 16))),
+        "declares shape (2,)")
+    add("npy_broken_header.npz", edited(extra_member(
+        "x.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4'}\n")), "broken .npy header")
+    add("npy_bad_magic.npz", edited(extra_member("x.npy", b"PK hello")), "bad magic")
+    add("npy_version3.npz", edited(extra_member(
+        "x.npy", b"\x93NUMPY\x03\x00" + raw_npy("<f4", (1,), b"\0" * 4)[8:])), "version 3.0")
+    add("npy_header_too_long.npz", edited(extra_member(
+        "x.npy", b"\x93NUMPY\x02\x00" + struct.pack("<I", 2 ** 31) + b" " * 64)), "larger than")
+    add("npy_header_truncated.npz", edited(extra_member("x.npy", b"\x93NUMPY\x01\x00\x40\x00{'de")),
+        "ends inside the .npy header")
+    add("npy_data_truncated.npz", edited(extra_member(
+        "x.npy", raw_npy("<f4", (8,), b"\0" * 16))), "declares shape")
+    add("npy_extra_key.npz", edited(extra_member("x.npy", raw_npy("<f4", (1,), b"\0" * 4).replace(
+        b"'shape': (1,), }", b"'shape': (1,), 'x': 1}"))), "broken .npy header")
+    add("member_not_npy.npz", edited(extra_member("notes.txt", b"hi")), "not a .npy member")
+    add("member_with_slash.npz", edited(extra_member("dir/x.npy", npy_bytes(np.zeros(2, np.float32)))),
+        "'/'")
+    add("member_empty_name.npz", edited(extra_member(".npy", npy_bytes(np.zeros(1, np.float32)))),
+        "empty array name")
+    add("member_reserved_name.npz", edited(extra_member(
+        "__other__.npy", npy_bytes(np.zeros(2, np.float32)))), "reserved")
+    add("member_duplicate.npz", edited(extra_member(
+        "out.bias.npy", npy_bytes(np.zeros(3, np.float32)))), "appears twice")
+    add("member_bzip2.npz", make_zip(members_of(meta, arrays), compression=zipfile.ZIP_BZIP2),
+        "compression method 12")
+    add("member_lzma.npz", make_zip(members_of(meta, arrays), compression=zipfile.ZIP_LZMA),
+        "compression method 14")
+
+    def encrypted():
+        data = bytearray(stored)
+        for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            at = data.find(sig)
+            while at >= 0:
+                data[at + flag_at] |= 1
+                at = data.find(sig, at + 4)
+        return bytes(data)
+    add("member_encrypted.npz", encrypted(), "encrypted")
+
+    def impossible_ratio():
+        data = bytearray(make_zip([("__snncore__.npy", npy_bytes(np.frombuffer(meta_text(meta),
+                                                                                np.uint8))),
+                                   ("z.npy", npy_bytes(np.zeros(1000, np.float32)))],
+                                  compression=zipfile.ZIP_DEFLATED))
+        cd = data.rfind(b"PK\x01\x02")
+        struct.pack_into("<I", data, cd + 24, 0xFFFFFFF0)
+        return bytes(data)
+    add("deflate_ratio_impossible.npz", impossible_ratio())
+
+    # the metadata header and top level
+    add("version_2.npz", edited(set_in(["version"], 2)), "newer than this snncore")
+    add("version_string.npz", edited(set_in(["version"], "1")), "'version' must be an integer")
+    add("version_float.npz", edited(set_in(["version"], 1.0)), "'version' must be an integer")
+    add("version_bool.npz", edited(set_in(["version"], True)), "must be an integer, not bool")
+    add("version_0.npz", edited(set_in(["version"], 0)), "format version 0 is not valid")
+    add("version_missing.npz", edited(set_in(["version"], DELETE)), "'version' is missing")
+    add("format_wrong.npz", edited(set_in(["format"], "keras")), "expected 'snncore'")
+    add("populations_not_list.npz", edited(set_in(["populations"], {"input": {}})),
+        "'populations' must be a list")
+    add("output_missing.npz", edited(set_in(["output"], DELETE)), "'output' is missing")
+    add("no_populations.npz", edited(set_in(["populations"], [])), "0 populations")
+    add("producer_not_string.npz", edited(set_in(["producer"], 3)), "'producer' must be a string")
+    add("provenance_not_object.npz", edited(set_in(["provenance"], [1])),
+        "'provenance' must be an object")
+    add("readout_start_0.npz", edited(set_in(["readout"], {"start": 0})), "start must be an integer")
+    add("readout_not_object.npz", edited(set_in(["readout"], 3)), "'readout' must be an object")
+
+    # populations
+    def drop_array(name):
+        def edit(m, a):
+            del a[name]
+        return edit
+    add("array_missing.npz", edited(drop_array("c1.weight")), "names no member")
+
+    def set_array(name, value):
+        def edit(m, a):
+            a[name] = value
+        return edit
+    add("conv_weight_shape.npz", edited(set_array("c1.weight", np.zeros((3, 5, 3, 3), np.float32))),
+        "weight has shape (3, 5, 3, 3)")
+    add("conv_weight_rank.npz", edited(set_array("c1.weight", np.zeros((3, 2, 9), np.float32))),
+        "expected (Co, Ci, kh, kw)")
+    add("conv_weight_empty.npz", edited(set_array("c1.weight", np.zeros((0, 2, 3, 3), np.float32))),
+        "empty dimension")
+    add("dense_weight_shape.npz", edited(set_array("out.weight", np.zeros((3, 13), np.float32))),
+        "expected (out, 12)")
+    add("dense_output_mismatch.npz", edited(set_array("out.weight", np.zeros((4, 12), np.float32))),
+        "does not match the dense output (4,)")
+    w = np.full((3, 2, 3, 3), 0.125, np.float32)
+    w[0, 0, 0, 0] = np.nan
+    add("nan_weight.npz", edited(set_array("c1.weight", w)), "holds NaN or infinity")
+    add("inf_bias.npz", edited(set_array("out.bias", np.array([0, np.inf, 0], np.float32))),
+        "holds NaN or infinity")
+    add("threshold_zero.npz", edited(set_in([P("s"), "threshold"], 0)), "must be positive")
+    add("threshold_array_negative.npz", edited(set_array(
+        "c1.threshold", np.array([1.0, -0.5, 2.0], np.float32))), "must be positive")
+    add("threshold_neg_negative.npz", edited(set_in([P("s"), "threshold_neg"], -1.0)),
+        "threshold_neg must be positive")
+    add("threshold_float32_overflow.npz", edited(set_in([P("s"), "threshold"], 1e39)),
+        "does not fit in float32")
+    add("threshold_float32_underflow.npz", edited(set_in([P("s"), "threshold"], 1e-50)),
+        "must be positive")
+    add("threshold_shape.npz", edited(set_array("c1.threshold", np.ones(2, np.float32))),
+        "expected (), (1,) or (3,)")
+    add("threshold_missing.npz", edited(set_in([P("c1"), "threshold"], DELETE)),
+        "required key 'threshold' is missing")
+    add("threshold_bool.npz", edited(set_in([P("s"), "threshold"], True)),
+        "must be a number or an array name")
+    add("bias_shape.npz", edited(set_array("c1.bias", np.zeros((3, 4), np.float32))),
+        "bias has shape (3, 4)")
+    add("bias_number.npz", edited(set_in([P("c1"), "bias"], 0.5)), "must be an array name")
+    add("array_reference_reserved.npz", edited(set_in([P("c1"), "bias"], "__snncore__")), "reserved")
+    add("array_reference_slash.npz", edited(set_in([P("c1"), "bias"], "a/b")), "invalid array")
+    add("unknown_op.npz", edited(set_in([J("out"), "op"], "matmul")), "unknown op 'matmul'")
+    add("unknown_kind.npz", edited(set_in([P("p1"), "kind"], "lif")), "unknown kind 'lif'")
+    add("unknown_reset.npz", edited(set_in([P("c1"), "reset"], "half")), "unknown reset mode 'half'")
+    add("unknown_encoding.npz", edited(set_in(["input", "encoding"], "latency")),
+        "unknown encoding 'latency'")
+    add("unknown_population_key.npz", edited(set_in([P("c1"), "thresold"], 1.0)),
+        "unknown key 'thresold'")
+    add("unknown_projection_key.npz", edited(set_in([J("c1"), "dilation"], [1, 1])),
+        "unknown key 'dilation'")
+    add("key_not_for_kind.npz", edited(set_in([P("p1"), "threshold"], 1.0)),
+        "'threshold' does not apply to a relay population")
+    add("bias_on_input.npz", edited(set_in([P("input"), "bias"], "out.bias")),
+        "'bias' does not apply to an input population")
+    add("stride_on_dense.npz", edited(set_in([J("out"), "stride"], [1, 1])),
+        "'stride' does not apply to a dense projection")
+    add("kernel_on_conv.npz", edited(set_in([J("c1"), "kernel"], [3, 3])),
+        "'kernel' does not apply to a conv2d projection")
+    add("shape_bool.npz", edited(set_in([P("input"), "shape"], [True, 4, 4])),
+        "shape[0] must be an integer, not bool")
+    add("shape_float.npz", edited(set_in([P("p1"), "shape"], [3, 2.0, 2])),
+        "shape[1] must be an integer, not number")
+    add("shape_rank.npz", edited(set_in([P("p1"), "shape"], [3, 4])), "list of 1 or 3 integers")
+    add("shape_dim_zero.npz", edited(set_in([P("p1"), "shape"], [3, 0, 2])),
+        "dimension outside 1 .. 16777216")
+    add("shape_dim_too_large.npz", edited(set_in([P("out"), "shape"], [2 ** 24 + 1])),
+        "dimension outside 1 .. 16777216")
+    add("population_2_40_neurons.npz", edited(set_in([P("p1"), "shape"], [2 ** 14, 2 ** 13, 2 ** 13])),
+        "1099511627776 neurons")
+
+    def state_too_big(m, a):
+        for k in range(3):
+            m["populations"].append({"name": "big%d" % k, "kind": "relay", "shape": [2 ** 12, 2 ** 8, 2 ** 8]})
+    add("state_over_memory_limit.npz", edited(state_too_big), "memory limit")
+    add("name_too_long.npz", edited(set_in([P("p1"), "name"], "p" * 201)), "longer than the 200 allowed")
+    add("name_empty.npz", edited(set_in([J("out"), "name"], "")), "name must not be empty")
+    add("name_with_nul.npz", edited(set_in([P("p1"), "name"], "p\x00")), "NUL")
+    add("name_not_string.npz", edited(set_in([P("p1"), "name"], 7)), "name must be a string")
+
+    def pop_not_object(m, a):
+        m["populations"][2] = ["p1", "relay"]
+    add("population_not_object.npz", edited(pop_not_object), "population 2 must be an object")
+    add("duplicate_population.npz", edited(set_in([P("s"), "name"], "p1")), "duplicate name")
+    add("duplicate_projection.npz", edited(set_in([J("s"), "name"], "out")), "duplicate name")
+    add("signed_without_threshold_neg.npz", edited(set_in([P("s"), "threshold_neg"], DELETE)),
+        "threshold_neg is missing")
+    add("threshold_neg_without_signed.npz", edited(set_in([P("s"), "signed"], DELETE)),
+        "signed is not true")
+    add("signed_not_bool.npz", edited(set_in([P("s"), "signed"], 1)), "signed must be true or false")
+    add("v_init_out_of_range.npz", edited(set_in([P("c1"), "v_init"], 2)), "is outside [-1, 1]")
+    add("v_init_string.npz", edited(set_in([P("c1"), "v_init"], "0")), "v_init must be a number")
+
+    # the input, the output and the graph
+    add("rate_zero.npz", edited(set_in(["input", "rate"], 0)), "rate must be positive")
+    add("rate_null.npz", edited(set_in(["input", "rate"], None)), "rate must be a number")
+    add("uint8_scale_negative.npz", edited(set_in(["input", "uint8_scale"], -1.0)),
+        "uint8_scale must be positive")
+
+    def two_inputs(m, a):
+        m["populations"].append({"name": "input2", "kind": "input", "shape": [3]})
+    add("two_inputs.npz", edited(two_inputs), "2 input populations ('input', 'input2')")
+    add("no_input.npz", edited(set_in([P("input"), "kind"], "relay")), "no input population")
+    add("input_wrong_population.npz", edited(set_in(["input", "population"], "c1")),
+        "is an if population, not the input population")
+    add("input_no_population.npz", edited(set_in(["input", "population"], "nope")),
+        "names no population")
+    add("input_population_missing.npz", edited(set_in(["input", "population"], DELETE)),
+        "required key 'population' is missing")
+
+    def into_input(m, a):
+        m["populations"].append({"name": "r", "kind": "relay", "shape": [2, 4, 4]})
+        m["projections"].append({"name": "back", "op": "identity", "source": "r", "target": "input"})
+    add("projection_into_input.npz", edited(into_input), "is the input population")
+    add("output_relay.npz", edited(set_in(["output"], "p1")), "it must be if or accumulate")
+    add("output_no_population.npz", edited(set_in(["output"], "fc9")), "'fc9' names no population")
+
+    def accumulate_source(m, a):
+        m["populations"].append({"name": "after", "kind": "accumulate", "shape": [3]})
+        m["projections"].append({"name": "more", "op": "identity", "source": "out", "target": "after"})
+    add("accumulate_with_outgoing.npz", edited(accumulate_source), "has no outgoing projections")
+
+    def loop(m, a):
+        m["projections"].append({"name": "loop", "op": "identity", "source": "s", "target": "p1"})
+    add("cycle.npz", edited(loop), "the projections form a cycle: p1 -> s -> p1")
+
+    def self_loop(m, a):
+        m["projections"].append({"name": "self", "op": "identity", "source": "s", "target": "s"})
+    add("cycle_self.npz", edited(self_loop), "cycle: s -> s")
+
+    def long_cycle(m, a):
+        m["populations"] += [{"name": "a", "kind": "relay", "shape": [3, 4, 4]},
+                             {"name": "b", "kind": "relay", "shape": [3, 4, 4]}]
+        m["projections"] += [
+            {"name": "c1a", "op": "identity", "source": "c1", "target": "a"},
+            {"name": "ab", "op": "identity", "source": "a", "target": "b"},
+            {"name": "bc1", "op": "identity", "source": "b", "target": "c1"},
+        ]
+    add("cycle_long.npz", edited(long_cycle), "cycle: c1 -> a -> b -> c1")
+    add("dangling_source.npz", edited(set_in([J("out"), "source"], "foo")), "'foo' names no population")
+    add("dangling_target.npz", edited(set_in([J("out"), "target"], "bar")), "'bar' names no population")
+    add("conv_target_mismatch.npz", edited(set_in([J("c1"), "padding"], [0, 0])),
+        "does not match the conv2d output (3, 2, 2)")
+    add("pool_target_mismatch.npz", edited(set_in([J("p1"), "stride"], [1, 1])),
+        "does not match the avgpool2d output (3, 3, 3)")
+
+    def conv_empty(m, a):
+        a["c1.weight"] = np.zeros((3, 2, 7, 7), np.float32)
+        proj(m, "c1")["padding"] = [1, 1]
+    add("conv_output_empty.npz", edited(conv_empty), "output would be empty")
+    add("dense_into_3d.npz", edited(set_in([P("out"), "shape"], [3, 1, 1])), "dense needs a 1-D target")
+    add("conv_from_1d.npz", edited(set_in([P("input"), "shape"], [32])), "conv2d needs a 3-D source")
+    add("identity_shape_mismatch.npz", edited(set_in([P("s"), "shape"], [3, 2, 3])),
+        "identity needs a target of the source's shape")
+    add("identity_weight_shape.npz", edited(set_array("s.gain", np.ones(12, np.float32))),
+        "(one gain per channel)")
+    add("pool_gain_shape.npz", edited(set_in([J("p1"), "weight"], "out.weight")),
+        "(one gain per channel)")
+    add("padding_not_smaller.npz", edited(set_in([J("p1"), "padding"], [2, 0])),
+        "must be smaller than the kernel")
+    add("padding_negative.npz", edited(set_in([J("c1"), "padding"], [-1, 1])),
+        "padding must hold integers in 0 ..")
+    add("stride_zero.npz", edited(set_in([J("p1"), "stride"], [0, 2])), "stride must hold integers in 1 ..")
+    add("stride_bool.npz", edited(set_in([J("p1"), "stride"], [2, True])), "stride[1] must be an integer")
+    add("kernel_not_pair.npz", edited(set_in([J("p1"), "kernel"], 2)), "kernel must be a list of 2 integers")
+    add("kernel_missing.npz", edited(set_in([J("p1"), "kernel"], DELETE)), "required key 'kernel' is missing")
+    add("projection_not_object.npz", edited(set_in(["projections", 1], 5)), "projection 1 must be an object")
+    return cases
+
+
+def python_outcome(data):
+    """ok, refuse (FormatError) or error (anything else: a bug of the Python loader)."""
+    try:
+        snncore.load(io.BytesIO(data))
+    except FormatError as e:
+        return "refuse", str(e)
+    except Exception as e:      # noqa: BLE001 - recorded in corpus.tsv, xfailed by the tests
+        return "error", "%s: %s" % (type(e).__name__, e)
+    return "ok", ""
+
+
+def write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.write_bytes(data)
+
+
+def main():
+    nets = {}
+    for name, (build, how) in sorted(NETS.items()):
+        net = build()
+        nets[name] = net
+        path = HERE / (name + ".npz")
+        if how == "numpy":
+            save_numpy_style(net, path)
+        else:
+            net.save(path, compressed=(how == "deflated"))
+        x = make_inputs(name, net)
+        buf = io.BytesIO()
+        np.save(buf, x)
+        write(HERE / (name + ".x.npy"), buf.getvalue())
+        again = snncore.load(path)           # the file reads back as the network
+        assert again.populations == net.populations
+
+    # image files of other layouts (valid) and broken ones, for the runners' checks
+    net = nets["conv_pool_dense"]
+    x = np.load(HERE / "conv_pool_dense.x.npy")
+    inputs = {
+        "single.npy": x[0],                                   # one image, no batch axis
+        "flat.npy": x.reshape(len(x), -1),                    # (N, size)
+        "fortran.npy": np.asfortranarray(x),                  # Fortran order
+        "negative.npy": x - np.float32(0.5),                  # fine for analog only
+        "float64.npy": x.astype(np.float64),
+        "nan.npy": np.where(x == x.max(), np.float32(np.nan), x),
+        "empty.npy": x[:0],
+        "wrong_shape.npy": x[:, :, :, :4],
+        "int32.npy": (x * 8).astype(np.int32),
+    }
+    for name, arr in inputs.items():
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        write(HERE / "inputs" / name, buf.getvalue())
+    assert net.input_shape == x.shape[1:]
+
+    lines = ["# case network input arguments... (snnrun NET INPUT ARGS --csv must print <case>.csv)"]
+    for case, name, enc, T, cps, extra, kwargs in CASES:
+        net = snncore.load(HERE / (name + ".npz"))
+        x = np.load(HERE / (name + ".x.npy"))
+        write(HERE / "golden" / (case + ".csv"), golden_csv(net, x, enc, T, cps, kwargs))
+        args = ["--encoding", enc, "--timesteps", str(T)]
+        if cps:
+            args += ["--checkpoints", ",".join(map(str, cps))]
+        lines.append(" ".join([case, name + ".npz", name + ".x.npy"] + args + extra))
+    write(HERE / "golden" / "cases.txt", "\n".join(lines) + "\n")
+
+    corpus = HERE / "corpus"
+    corpus.mkdir(exist_ok=True)
+    for old in corpus.glob("*.npz"):
+        old.unlink()
+    # seeds of the fuzz target's structured forms (csrc/tests/fuzz_load.c): metadata
+    # JSON and a c1.weight member for the base network's fixed arrays
+    for old in list(corpus.glob("*.json")) + list(corpus.glob("*.npy")):
+        old.unlink()
+    base, base_arrays = base_network()
+    write(corpus / "seed_meta.json", json.dumps(base))
+    variant = copy.deepcopy(base)
+    variant["readout"] = {"start": 2}
+    variant["populations"][1].update(reset="zero", v_init=-0.5)
+    variant["projections"][1].update(stride=[1, 1], padding=[1, 1])
+    variant["populations"][2]["shape"] = [3, 5, 5]
+    write(corpus / "seed_meta_variant.json", json.dumps(variant, indent=1))
+    write(corpus / "seed_weight.npy", npy_bytes(base_arrays["c1.weight"]))
+    write(corpus / "seed_weight_fortran.npy", npy_bytes(np.asfortranarray(base_arrays["c1.weight"])))
+
+    rows = ["# file\tpython\tc\tfragment that both refusal messages contain (- : not checked)"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # zipfile warns when it writes a duplicate name
+        cases = corpus_cases()
+    for name, data, fragment, c_outcome in cases:
+        write(corpus / name, data)
+        outcome, message = python_outcome(data)
+        if fragment != "-" and outcome == "refuse" and fragment not in message:
+            sys.exit("make_data: %s: Python's message %r lacks %r" % (name, message, fragment))
+        if name.startswith(("ok_", "cstricter_")) and outcome == "refuse":
+            sys.exit("make_data: %s should load in Python: %s" % (name, message))
+        if c_outcome == "either" and outcome != "ok":
+            c_outcome = outcome         # what Python refuses, C refuses
+        rows.append("\t".join([name, outcome, c_outcome or outcome,
+                               fragment if outcome == "refuse" or c_outcome else "-"]))
+    write(HERE / "corpus.tsv", "\n".join(rows) + "\n")
+    print("wrote %d networks, %d golden runs, %d corpus files in %s"
+          % (len(NETS), len(CASES), len(rows) - 1, os.path.relpath(HERE)))
+
+
+if __name__ == "__main__":
+    main()
