@@ -9,24 +9,26 @@ sys.path.insert(0, os.path.dirname(__file__))
 from datasets import fashion_mnist  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def fmnist_test():
-    """Fashion-MNIST test images as float32 in [0, 1] (N, 1, 28, 28), and labels."""
+def _fashion_mnist(split):
+    """Fashion-MNIST `split` as float32 in [0, 1] (N, 1, 28, 28), and labels;
+    skips the test, saying how to install it, when it is missing."""
     try:
-        x, y = fashion_mnist("test")
+        x, y = fashion_mnist(split)
     except FileNotFoundError as e:
         pytest.skip(str(e))
     return x.astype(np.float32) / 255, y
+
+
+@pytest.fixture(scope="session")
+def fmnist_test():
+    """Fashion-MNIST test images as float32 in [0, 1] (N, 1, 28, 28), and labels."""
+    return _fashion_mnist("test")
 
 
 @pytest.fixture(scope="session")
 def fmnist_train():
     """Fashion-MNIST training images as float32 in [0, 1] (N, 1, 28, 28), and labels."""
-    try:
-        x, y = fashion_mnist("train")
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-    return x.astype(np.float32) / 255, y
+    return _fashion_mnist("train")
 
 
 @pytest.fixture(scope="session")
