@@ -38,3 +38,23 @@ def test_run_speed(benchmark, cnn, fmnist_test, batch, threads, timesteps):
     benchmark.extra_info.update(info)
     assert res.outputs.shape == (batch, 1, 10)
     assert info["spikes_per_image"] > 0
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2"])
+def test_kernel_speed(benchmark, cnn, fmnist_test, monkeypatch, isa):
+    """The baseline kernels against the AVX2 ones (batch 100, T=64, one thread),
+    in one run, so their ratio is measured under the same load."""
+    import snncore
+
+    if isa == "avx2" and cnn.isa != "avx2":
+        pytest.skip("this CPU has no AVX2")
+    monkeypatch.setenv("SNNCORE_ISA", isa)
+    net = snncore.Network(*cnn._to_file())
+    assert net.isa == isa
+    x = fmnist_test[0][1000:1100]
+    res = benchmark.pedantic(net.run, args=(x, 64), kwargs={"threads": 1}, rounds=3,
+                             iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(isa=isa, batch=100, threads=1, timesteps=64)
+    if benchmark.stats is not None:
+        benchmark.extra_info["images_per_s"] = 100 / benchmark.stats.stats.median
+    assert res.outputs.shape == (100, 1, 10)
