@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mutations import OPS, mutate
+
 import snncore._limits
 from snncore.errors import FormatError
 from snncore._npz import read_npz, write_npz
@@ -991,28 +993,6 @@ _VALID_STORED = file_bytes()
 _VALID_DEFLATED = file_bytes(compressed=True)
 
 
-def _mutate(data, ops):
-    data = bytearray(data)
-    for kind, pos, value in ops:
-        if not data:
-            data = bytearray(b"\0")
-        pos %= len(data)
-        if kind == "flip":
-            data[pos] ^= 1 << (value % 8)
-        elif kind == "set":
-            data[pos] = value
-        elif kind == "insert":
-            data[pos:pos] = bytes([value]) * (1 + value % 7)
-        elif kind == "delete":
-            del data[pos:pos + 1 + value % 7]
-        else:  # truncate
-            del data[pos:]
-    return bytes(data)
-
-
-_OPS = st.lists(st.tuples(st.sampled_from(["flip", "set", "insert", "delete", "truncate"]),
-                          st.integers(0, 1 << 20), st.integers(0, 255)),
-                min_size=1, max_size=4)
 
 
 def _load_only_format_errors(data):
@@ -1024,9 +1004,9 @@ def _load_only_format_errors(data):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([_VALID_STORED, _VALID_DEFLATED]), _OPS)
+@given(st.sampled_from([_VALID_STORED, _VALID_DEFLATED]), OPS)
 def test_fuzz_archive_bytes(data, ops):
-    _load_only_format_errors(_mutate(data, ops))
+    _load_only_format_errors(mutate(data, ops))
 
 
 def _members(data):
@@ -1038,7 +1018,7 @@ _MEMBERS = _members(_VALID_STORED)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, len(_MEMBERS) - 1), _OPS, st.booleans(),
+@given(st.integers(0, len(_MEMBERS) - 1), OPS, st.booleans(),
        st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]))
 def test_fuzz_member_bytes(which, ops, header_only, compression):
     # damage inside a member, in a well-formed zip (valid CRCs): reaches the .npy/JSON parsers
@@ -1046,7 +1026,7 @@ def test_fuzz_member_bytes(which, ops, header_only, compression):
     name, body = members[which]
     if header_only:
         ops = [(k, p % 128, v) for k, p, v in ops]
-    members[which] = (name, _mutate(body, ops))
+    members[which] = (name, mutate(body, ops))
     _load_only_format_errors(make_zip(members, compression))
 
 

@@ -30,6 +30,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mutations import OPS, mutate
+
 import snncore
 from snncore.errors import FormatError
 
@@ -161,35 +163,14 @@ _SEEDS = [(CORPUS / r[0]).read_bytes() for r in ROWS
 _SEEDS += [(DATA / f"{n}.npz").read_bytes() for n in ("junction", "conv_pool_dense")]
 
 
-def _mutate(data, ops):
-    data = bytearray(data)
-    for kind, pos, value in ops:
-        if not data:
-            data = bytearray(b"\0")
-        pos %= len(data)
-        if kind == "flip":
-            data[pos] ^= 1 << (value % 8)
-        elif kind == "set":
-            data[pos] = value
-        elif kind == "insert":
-            data[pos:pos] = bytes([value]) * (1 + value % 7)
-        elif kind == "delete":
-            del data[pos:pos + 1 + value % 7]
-        else:
-            del data[pos:]
-    return bytes(data)
-
-
-_OPS = st.lists(st.tuples(st.sampled_from(["flip", "set", "insert", "delete", "truncate"]),
-                          st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=4)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(_SEEDS), _OPS)
+@given(st.sampled_from(_SEEDS), OPS)
 def test_fuzz_damaged_archives(data, ops):
     """Only FormatError from Python; C refuses whatever Python refuses."""
-    data = _mutate(data, ops)
+    data = mutate(data, ops)
     verdict, message = python_verdict(data)
     if LIB is not None and verdict == "refuse":
         assert c_verdict(data)[0] == "refuse", message
@@ -225,7 +206,7 @@ def _agree(data):
 
 @settings(max_examples=200, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, len(_BASE) - 1), _OPS, st.booleans(),
+@given(st.integers(0, len(_BASE) - 1), OPS, st.booleans(),
        st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]))
 def test_fuzz_member_bytes_differential(which, ops, header_only, compression):
     """Damage inside one member of a well-formed archive (valid CRCs): it reaches the
@@ -234,7 +215,7 @@ def test_fuzz_member_bytes_differential(which, ops, header_only, compression):
     name, body = members[which]
     if header_only:
         ops = [(k, p % 128, v) for k, p, v in ops]
-    members[which] = (name, _mutate(body, ops))
+    members[which] = (name, mutate(body, ops))
     data = _zip(members, compression)
     py = python_verdict(data)[0]
     if LIB is not None:
