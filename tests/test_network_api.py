@@ -14,6 +14,7 @@ import snncore.builder
 import snncore.network
 from snncore import _limits
 from snncore.errors import FormatError
+from results import assert_same_result
 
 
 # ---------------------------------------------------------------------------
@@ -82,15 +83,6 @@ def fashion_cnn():
 def images(n, shape=(2, 6, 6), seed=0):
     rng = np.random.default_rng(seed)
     return (rng.integers(0, 9, (n,) + shape) / 8).astype(np.float32)
-
-
-def assert_same_result(a, b):
-    np.testing.assert_array_equal(a.checkpoints, b.checkpoints)
-    np.testing.assert_array_equal(a.outputs, b.outputs)
-    np.testing.assert_array_equal(a.spikes.raw, b.spikes.raw)
-    np.testing.assert_array_equal(a.synaptic_ops.raw, b.synaptic_ops.raw)
-    assert a.spikes.names == b.spikes.names
-    assert a.synaptic_ops.names == b.synaptic_ops.names
 
 
 def all_runs(net, x):

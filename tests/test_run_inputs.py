@@ -12,6 +12,7 @@ import pytest
 
 import snncore
 from snncore import _limits
+from results import assert_same_result
 
 
 # ---------------------------------------------------------------------------
@@ -65,13 +66,6 @@ def net():
 def images(n=3, seed=0, shape=(2, 4, 4)):
     rng = np.random.default_rng(seed)
     return (rng.integers(0, 9, (n,) + shape) / 8).astype(np.float32)
-
-
-def assert_same_result(a, b):
-    np.testing.assert_array_equal(a.checkpoints, b.checkpoints)
-    np.testing.assert_array_equal(a.outputs, b.outputs)
-    np.testing.assert_array_equal(a.spikes.raw, b.spikes.raw)
-    np.testing.assert_array_equal(a.synaptic_ops.raw, b.synaptic_ops.raw)
 
 
 # ---------------------------------------------------------------------------

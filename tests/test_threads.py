@@ -16,16 +16,10 @@ from hypothesis import strategies as st
 
 import snncore
 from netgen import dyadic, networks
+from results import assert_same_result
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                       HealthCheck.data_too_large])
-
-
-def assert_same_result(a, b):
-    np.testing.assert_array_equal(a.checkpoints, b.checkpoints)
-    np.testing.assert_array_equal(a.outputs, b.outputs)
-    np.testing.assert_array_equal(a.spikes.raw, b.spikes.raw)
-    np.testing.assert_array_equal(a.synaptic_ops.raw, b.synaptic_ops.raw)
 
 
 @st.composite
