@@ -10,9 +10,11 @@ from setuptools import Extension, setup
 CORE_SOURCES = [
     "csrc/src/batch.c",
     "csrc/src/error.c",
+    "csrc/src/fire.c",
     "csrc/src/net.c",
     "csrc/src/run.c",
     "csrc/src/scatter.c",
+    "csrc/src/team.c",
 ]
 
 # No fused multiply-add contraction: every build rounds every sum identically.

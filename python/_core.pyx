@@ -160,15 +160,21 @@ cdef class Engine:
         """The kernels in use: 'generic' or 'avx2'."""
         return {snn.SNN_ISA_GENERIC: "generic", snn.SNN_ISA_AVX2: "avx2"}[snn.snn_net_isa(self.net)]
 
+    def suggest_threads(self, int64_t n_images, int max_threads):
+        """Threads for a batch of n_images (snn_suggest_threads)."""
+        return snn.snn_suggest_threads(self.net, n_images, max_threads)
+
     def state_size(self):
         return snn.snn_state_size(self.net)
 
     def run(self, const float[:, ::1] x, int timesteps, str encoding, double rate,
             uint64_t seed, const int32_t[::1] checkpoints, int64_t first_index, int threads,
             float[:, ::1] out, int64_t[:, ::1] spikes, int64_t[:, ::1] synops,
-            int readout_start=1):
+            int readout_start=1, int64_t[::1] profile=None):
         """x (N, input_size); out (N, n_cp * output_size); spikes (N, n_cp * P);
-        synops (N, n_cp * J); the caller allocates all of them."""
+        synops (N, n_cp * J); the caller allocates all of them. profile: None, or
+        P + J int64 counters to which the run adds its nanoseconds per
+        population pass and per projection (snn_run_config.profile_ns)."""
         cdef snn.snn_run_config cfg
         cdef snn.snn_error err
         cdef int status
@@ -181,6 +187,11 @@ cdef class Engine:
         cfg.readout_start = readout_start
         cfg.n_checkpoints = checkpoints.shape[0]
         cfg.checkpoints = &checkpoints[0] if checkpoints.shape[0] else NULL
+        if profile is not None:
+            if profile.shape[0] != self.n_populations + self.n_projections:
+                raise ValueError(f"profile needs {self.n_populations + self.n_projections} "
+                                 f"counters, got {profile.shape[0]}")
+            cfg.profile_ns = &profile[0]
         if n == 0:
             return
         # Convert from Python types to C types above so the GIL can go here.

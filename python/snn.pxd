@@ -127,6 +127,9 @@ cdef extern from "snn.h" nogil:
         const int32_t *checkpoints    # strictly increasing steps in 1..T
         int32_t n_checkpoints         # 0 means the one checkpoint T
         int32_t readout_start         # output counts steps >= this (0/1: all)
+        int64_t *profile_ns           # NULL, or P + J nanosecond counters
+
+    int32_t snn_suggest_threads(const snn_net *net, int64_t n_images, int32_t max_threads)
 
     int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
                       int64_t n_images, int64_t first_index, float *out, int64_t *spikes,

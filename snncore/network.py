@@ -210,7 +210,7 @@ class Network:
     # -- running -------------------------------------------------------------
 
     def run(self, x, timesteps, encoding=None, checkpoints=None, seed=0, threads=None,
-            rate=None, first_index=0, progress=None, readout_start=None):
+            rate=None, first_index=0, progress=None, readout_start=None, profile=False):
         """Simulate a batch of images.
 
         Parameters
@@ -231,8 +231,10 @@ class Network:
             batch uses the random stream (seed, first_index + i), so results do
             not depend on the batch split or the thread count.
         threads : int, optional
-            Worker threads (default: the CPUs this process may use). Results are
-            bit-identical for any value.
+            Worker threads (default: the CPUs this process may use; for fewer
+            images than that on a small network, one per image). With fewer
+            images than threads, the threads share each image's work. Results
+            are bit-identical for any value.
         rate : float, optional
             Spike probability per unit input per step for poisson/regular
             (default: the file's hint, 1.0).
@@ -245,6 +247,10 @@ class Network:
             Delayed read-out: the output sums steps readout_start..t only and is
             0 at checkpoints before it (default: the file's hint, usually 1).
             It must be <= T.
+        profile : bool
+            Time the engine's work per population and projection (the result's
+            ``profile``, in seconds summed over images and threads). It costs
+            two clock reads per population and projection per step.
 
         Returns
         -------
@@ -256,23 +262,27 @@ class Network:
         cps = _check_checkpoints(checkpoints, timesteps)
         seed = _check_int("seed", seed, 0, 2 ** 64 - 1)
         first_index = _check_int("first_index", first_index, 0, 2 ** 62)
-        threads = _default_threads() if threads is None else _check_int("threads", threads, 1, 256)
+        threads = None if threads is None else _check_int("threads", threads, 1, 256)
         rate = self._check_rate(rate)
         readout_start = self._check_readout_start(readout_start, timesteps)
         x = self._prepare_input(x, encoding)
+        if threads is None:
+            threads = engine.suggest_threads(x.shape[0], _default_threads())
 
         n, n_cp = x.shape[0], cps.shape[0]
         n_pop, n_proj = engine.n_populations, engine.n_projections
         out = np.empty((n, n_cp * engine.output_size), dtype=np.float32)
         spikes = np.empty((n, n_cp * n_pop), dtype=np.int64)
         synops = np.empty((n, n_cp * n_proj), dtype=np.int64)
+        prof = np.zeros(n_pop + n_proj, dtype=np.int64) if profile else None
         bar = Progress(n, enabled=progress, work=n * timesteps * engine.input_size)
         step = n if not bar.enabled else max(8 * threads, -(-n // 50))
         for lo in range(0, n, step):
             hi = min(n, lo + step)
             try:
                 engine.run(x[lo:hi], timesteps, encoding, rate, seed, cps, first_index + lo,
-                           threads, out[lo:hi], spikes[lo:hi], synops[lo:hi], readout_start)
+                           threads, out[lo:hi], spikes[lo:hi], synops[lo:hi], readout_start,
+                           prof)
             except _core.CoreError as e:
                 raise ValueError(self._name_core_error(e)) from None
             bar.update(hi)
@@ -286,7 +296,10 @@ class Network:
             outputs=out.reshape(n, n_cp, engine.output_size),
             spikes=Counters(pop_names, spikes.reshape(n, n_cp, n_pop), cps64),
             synaptic_ops=Counters(proj_names, synops.reshape(n, n_cp, n_proj), cps64),
-            timesteps=timesteps, encoding=encoding, readout_start=readout_start)
+            timesteps=timesteps, encoding=encoding, readout_start=readout_start,
+            profile=None if prof is None else {
+                "populations": dict(zip(pop_names, (prof[:n_pop] * 1e-9).tolist())),
+                "projections": dict(zip(proj_names, (prof[n_pop:] * 1e-9).tolist()))})
 
     def simulate(self, image, encoding=None, seed=0, rate=None, image_index=0, readout_start=None):
         """Start a step-by-step simulation of one image (for inspection).

@@ -82,12 +82,18 @@ class RunResult:
         Synaptic operations per projection (one per event and target synapse).
     readout_start : int
         The output counted steps readout_start..t (1: every step).
+    profile : dict or None
+        With ``run(..., profile=True)``: seconds the engine spent, summed over
+        the images and threads, as ``{"populations": {name: s}, "projections":
+        {name: s}}`` (a population's threshold or relay pass, the input's
+        encoding; a projection's synaptic updates). None otherwise.
     """
 
     def __init__(self, checkpoints, outputs, spikes, synaptic_ops, timesteps, encoding,
-                 readout_start=1):
+                 readout_start=1, profile=None):
         self.checkpoints = checkpoints
         self.readout_start = readout_start
+        self.profile = profile
         self.outputs = outputs
         self.spikes = spikes
         self.synaptic_ops = synaptic_ops

@@ -13,10 +13,22 @@ import snncore
 
 
 def dyadic(draw, shape, lo=-8, hi=8, denom=8):
-    """float32 array of integers in lo..hi divided by denom."""
+    """float32 array of integers in lo..hi divided by denom. Arrays of more than
+    64 values come from a drawn seed (hypothesis draws each small one value by
+    value, which would be slow for the wide layers)."""
     n = int(np.prod(shape)) if shape else 1
-    ints = draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n))
+    if n > 64:
+        rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+        ints = rng.integers(lo, hi, size=n, endpoint=True)
+    else:
+        ints = draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n))
     return (np.array(ints, dtype=np.float32) / np.float32(denom)).reshape(shape)
+
+
+# Output channels of a conv: mostly few, sometimes enough to fill the engine's
+# vector blocks (8 lanes in the threshold pass, 32 or 64 channels in a conv
+# gather) with a remainder, so the vector paths and their tails are exercised.
+CONV_CHANNELS = [1, 2, 3, 4, 1, 2, 3, 4, 9, 17, 37, 70]
 
 
 THRESHOLDS = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
@@ -70,7 +82,7 @@ def networks(draw, max_layers=4):
             kh, kw = draw(st.integers(1, min(3, h))), draw(st.integers(1, min(3, w)))
             sh, sw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
             ph, pw = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
-            co = draw(st.integers(1, 4))
+            co = draw(st.sampled_from(CONV_CHANNELS))
             weight = dyadic(draw, (co, c, kh, kw))
             out = snncore.conv2d_shape(src_shape, weight.shape, (sh, sw), (ph, pw))
             _neuron(draw, b, name, out)

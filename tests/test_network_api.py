@@ -256,6 +256,27 @@ def test_simulate_3_then_5_equals_run_of_8(encoding):
     assert list(synops) == [q.name for q in net.projections]
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("encoding", ["analog", "poisson"])
+def test_profile_times_every_population_and_projection(encoding, threads):
+    """profile=True adds the engine's time per population and projection and
+    changes nothing else, for one image on a team of threads as for a batch."""
+    net = small_net()
+    x = images(2, seed=6)
+    plain = net.run(x[:1], 12, encoding=encoding, checkpoints=[5], threads=threads)
+    timed = net.run(x[:1], 12, encoding=encoding, checkpoints=[5], threads=threads, profile=True)
+    assert_same_result(plain, timed)
+    assert plain.profile is None
+    assert list(timed.profile) == ["populations", "projections"]
+    assert list(timed.profile["populations"]) == [p.name for p in net.populations]
+    assert list(timed.profile["projections"]) == [q.name for q in net.projections]
+    seconds = list(timed.profile["populations"].values()) + list(timed.profile["projections"].values())
+    assert all(isinstance(v, float) and v >= 0 for v in seconds)
+    assert sum(timed.profile["projections"].values()) > 0   # the engine did synaptic work
+    batch = net.run(x, 12, encoding=encoding, threads=threads, profile=True)
+    assert sum(batch.profile["projections"].values()) > 0
+
+
 def test_simulate_one_step_at_a_time():
     net = small_net()
     x = images(1, seed=5)[0]

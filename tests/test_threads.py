@@ -45,6 +45,39 @@ def test_thread_count_does_not_change_results(data):
         assert_same_result(runs[0], other)
 
 
+@settings(max_examples=40, **SETTINGS)
+@given(data=st.data())
+def test_images_split_over_a_team_of_threads(data):
+    """With fewer images than threads, each image runs on all the threads
+    together (a population's positions and each projection's target neurons
+    split between them): nothing changes either."""
+    net, shape = data.draw(networks())
+    x, timesteps, encoding, checkpoints, seed = data.draw(batch_settings(shape, n=2))
+    one = net.run(x, timesteps, encoding=encoding, checkpoints=checkpoints, seed=seed, threads=1)
+    for threads in (3, 5):
+        assert_same_result(one, net.run(x, timesteps, encoding=encoding, checkpoints=checkpoints,
+                                        seed=seed, threads=threads))
+    single = net.run(x[:1], timesteps, encoding=encoding, checkpoints=checkpoints, seed=seed,
+                     threads=2)
+    np.testing.assert_array_equal(single.outputs[0], one.outputs[0])
+    np.testing.assert_array_equal(single.spikes.raw[0], one.spikes.raw[0])
+    np.testing.assert_array_equal(single.synaptic_ops.raw[0], one.synaptic_ops.raw[0])
+
+
+def test_suggested_threads():
+    """The default thread count splits an image between threads only for a
+    network big enough to gain from it."""
+    small = conv_net()._get_engine()
+    assert small.suggest_threads(1, 4) == 1
+    assert small.suggest_threads(3, 4) == 3
+    assert small.suggest_threads(9, 4) == 4
+    assert small.suggest_threads(0, 0) == 1
+    b = snncore.NetworkBuilder((1, 64, 64))
+    b.population("h", (8, 64, 64), threshold=1.0)
+    b.conv2d("c", "input", "h", np.ones((8, 1, 3, 3), np.float32), padding=1)
+    assert b.build("h")._get_engine().suggest_threads(1, 4) == 4
+
+
 @pytest.mark.parametrize("encoding", ["analog", "poisson", "regular"])
 def test_more_threads_than_images(encoding):
     net = conv_net()

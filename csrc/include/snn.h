@@ -193,7 +193,9 @@ typedef enum snn_isa {
     SNN_ISA_AVX2 = 2        /* x86-64 AVX2; SNN_E_UNSUPPORTED where unavailable */
 } snn_isa;
 
-/* Custom memory allocation, for products with their own heap. */
+/* Custom memory allocation, for products with their own heap. snn_run_batch
+ * calls it from its worker threads (a state per thread, or a team's shared
+ * scratch), so it must be thread-safe when n_threads > 1. */
 typedef struct snn_allocator {
     void *(*alloc)(void *opaque, size_t size);  /* returns NULL on failure */
     void (*free)(void *opaque, void *ptr);      /* accepts NULL */
@@ -252,12 +254,20 @@ typedef struct snn_run_config {
                                  * (0 or 1: all steps); at a checkpoint t >= readout_start
                                  * the output is (sum over steps readout_start..t) / (t -
                                  * readout_start + 1), before it the output is 0 */
+    int64_t *profile_ns;        /* NULL, or P + J counters (P populations, J projections)
+                                 * to which a run adds the nanoseconds it spent, summed
+                                 * over images and threads: [p] in population p's
+                                 * threshold or relay pass (the input: its encoding),
+                                 * [P + j] in projection j's synaptic updates */
 } snn_run_config;
 
 /*
  * Runs `n_images` images (each snn_net_input_size floats, CHW order, one after the
  * other in `x`) for cfg->timesteps steps, on `n_threads` threads (<= 1: the calling
- * thread only).
+ * thread only). With at least as many images as threads, each thread runs whole
+ * images; with fewer, all the threads run each image together (a population's rows
+ * and each projection's targets split between them). Results are bit-identical
+ * either way.
  *
  * For image i (0-based within this call) and checkpoint c, with P populations, J
  * projections, K = snn_net_output_size and n_cp checkpoints:
@@ -268,6 +278,14 @@ typedef struct snn_run_config {
  * index first_index + i, so a batch split into calls gives the same results.
  * @return SNN_OK, or a status with details in *err (the outputs are then undefined).
  */
+/*
+ * A thread count for snn_run_batch on `n_images` images with up to `max_threads`
+ * cores: max_threads, except for a batch smaller than that on a network too small
+ * for its images to be worth splitting between threads (the threads would spend
+ * more time meeting than working), where it is the number of images (at least 1).
+ */
+SNN_API int32_t snn_suggest_threads(const snn_net *net, int64_t n_images, int32_t max_threads);
+
 SNN_API int snn_run_batch(const snn_net *net, const snn_run_config *cfg,
                           const float *x, int64_t n_images, int64_t first_index,
                           float *out, int64_t *spikes, int64_t *synops,
@@ -296,7 +314,8 @@ SNN_API void snn_state_free(snn_state *state);
  * Starts a run of image `x` (snn_net_input_size floats, CHW order, all finite):
  * membranes to their initial values, counters to zero, time to 0. Under analog
  * encoding, the constant current of the input's projections is computed here.
- * Only cfg->encoding, cfg->rate, cfg->seed and cfg->readout_start are used.
+ * Only cfg->encoding, cfg->rate, cfg->seed, cfg->readout_start and cfg->profile_ns
+ * are used (the state keeps the profile pointer for the steps that follow).
  */
 SNN_API int snn_state_reset(snn_state *state, const snn_run_config *cfg,
                             const float *x, int64_t image_index);

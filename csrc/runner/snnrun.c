@@ -47,8 +47,9 @@ static const char HELP[] =
     "      --rate R            spikes per unit input per step for poisson/regular\n"
     "                          (default: the file's hint)\n"
     "  -s, --seed S            seed of the poisson encoder, 0..2^64-1 (default 0)\n"
-    "  -j, --threads N         worker threads, 1..256 (default: the CPUs online);\n"
-    "                          results do not depend on it\n"
+    "  -j, --threads N         worker threads, 1..256 (default: the CPUs online, fewer\n"
+    "                          for a few images on a small network); results do not\n"
+    "                          depend on it\n"
     "  -c, --checkpoints LIST  comma-separated steps in 1..T at which to record the\n"
     "                          outputs and counters, e.g. 8,16,32 (T is always added)\n"
     "      --readout-start D   delayed read-out: the output counts steps D..T only\n"
@@ -61,6 +62,10 @@ static const char HELP[] =
     "                          (N, J) or (N, n_checkpoints, J)\n"
     "      --csv               print, instead of the predictions, one CSV row per image\n"
     "                          and checkpoint: image,t,prediction,y0..,spikes0..,synops0..\n"
+    "      --profile           print on stderr the time spent per population (threshold\n"
+    "                          or relay pass) and per projection (synaptic updates),\n"
+    "                          summed over images and threads, and each projection's\n"
+    "                          synaptic operations per second\n"
     "  -q, --quiet             no summary line on stderr\n"
     "      --info              print the network's summary and exit\n"
     "  -h, --help              print this help and exit\n"
@@ -72,7 +77,7 @@ static const char HELP[] =
 typedef struct options {
     const char *net_path, *input_path;
     const char *output_path, *spikes_path, *synops_path;
-    int info, csv, quiet;
+    int info, csv, quiet, profile;
     int32_t timesteps;
     int encoding;               /* -1: the file's hint */
     double rate;                /* <= 0: the file's hint */
@@ -236,6 +241,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->info = 1;
         } else if (option(argc, argv, &i, "--csv", NULL, NULL, &status)) {
             o->csv = 1;
+        } else if (option(argc, argv, &i, "--profile", NULL, NULL, &status)) {
+            o->profile = 1;
         } else if (option(argc, argv, &i, "--quiet", "-q", NULL, &status)) {
             o->quiet = 1;
         } else if (option(argc, argv, &i, "--timesteps", "-T", &v, &status)) {
@@ -604,6 +611,32 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The --profile table: seconds per population and projection (summed over
+ * images and threads) and each projection's synaptic operations per second. */
+static void print_profile(const snn_net_desc *d, const snn_file_info *info, const int64_t *ns,
+                          const int64_t *synops, int64_t n_images, int64_t n_cp)
+{
+    int32_t k;
+    int64_t i;
+    fprintf(stderr, "snnrun: profile (seconds summed over images and threads)\n");
+    for (k = 0; k < d->n_populations; k++) {
+        fprintf(stderr, "  population ");
+        print_name(stderr, info->population_names[k]);
+        fprintf(stderr, ": %.6f s\n", 1e-9 * (double)ns[k]);
+    }
+    for (k = 0; k < d->n_projections; k++) {
+        const double sec = 1e-9 * (double)ns[d->n_populations + k];
+        double ops = 0;
+        for (i = 0; i < n_images; i++)
+            ops += (double)synops[(i * n_cp + n_cp - 1) * d->n_projections + k];
+        fprintf(stderr, "  projection ");
+        print_name(stderr, info->projection_names[k]);
+        fprintf(stderr, ": %.6f s, %.0f synaptic operations", sec, ops);
+        if (sec > 0) fprintf(stderr, ", %.3g per second", ops / sec);
+        fprintf(stderr, "\n");
+    }
+}
+
 static int run(const options *o, const snn_file *file)
 {
     const snn_net_desc *d = snn_file_desc(file);
@@ -616,7 +649,7 @@ static int run(const options *o, const snn_file *file)
     int64_t K, P, J, i, n_cp, k;
     int64_t shape[3];
     float *out = NULL;
-    int64_t *spikes = NULL, *synops = NULL;
+    int64_t *spikes = NULL, *synops = NULL, *profile = NULL;
     double t0, seconds, spike_sum = 0, synop_sum = 0;
 
     net = snn_file_build(file, NULL, &err);
@@ -650,13 +683,19 @@ static int run(const options *o, const snn_file *file)
     out = malloc((size_t)(img.n * n_cp * K) * sizeof *out + 1);
     spikes = malloc((size_t)(img.n * n_cp * P) * sizeof *spikes + 1);
     synops = malloc((size_t)(img.n * n_cp * J) * sizeof *synops + 1);
-    if (!out || !spikes || !synops) {
+    if (o->profile) {
+        profile = calloc((size_t)(P + J), sizeof *profile);
+        cfg.profile_ns = profile;
+    }
+    if (!out || !spikes || !synops || (o->profile && !profile)) {
         status = error(EXIT_RUN, "out of memory for the results of %lld images", (long long)img.n);
         goto done;
     }
     t0 = now();
     if (snn_run_batch(net, &cfg, img.x, img.n, 0, out, spikes, synops,
-                      o->threads > 0 ? o->threads : default_threads(), &err) != SNN_OK) {
+                      o->threads > 0 ? o->threads
+                                     : snn_suggest_threads(net, img.n, default_threads()),
+                      &err) != SNN_OK) {
         status = error(EXIT_RUN, "the run failed: %s (%s)", err.message, snn_strerror(err.status));
         goto done;
     }
@@ -713,7 +752,9 @@ static int run(const options *o, const snn_file *file)
                 "operations per image, %.3f s\n", (long long)img.n, img.n == 1 ? "" : "s",
                 (int)o->timesteps, ENCODING_NAMES[cfg.encoding], spike_sum / (double)img.n,
                 synop_sum / (double)img.n, seconds);
+    if (o->profile) print_profile(d, info, profile, synops, img.n, n_cp);
 done:
+    free(profile);
     free(out);
     free(spikes);
     free(synops);

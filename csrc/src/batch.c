@@ -1,7 +1,9 @@
 /*
  * A batch of images on several threads. Each thread owns one state and takes
  * the next image from a shared counter; an image's result depends only on the
- * image and its index, so the output is the same for any thread count.
+ * image and its index, so the output is the same for any thread count. A batch
+ * with fewer images than threads runs each image on all the threads together
+ * (team.c).
  */
 #include "internal.h"
 
@@ -11,11 +13,7 @@
 typedef struct batch_job {
     const snn_net *net;
     const snn_run_config *cfg;
-    const float *x;
-    int64_t n_images, first_index;
-    float *out;
-    int64_t *spikes, *synops;
-    int64_t in_size, out_stride, spikes_stride, synops_stride;
+    snn__batch_io io;
     pthread_mutex_t lock;
     int64_t next;       /* next image to take */
     int status;         /* first failure, SNN_OK if none */
@@ -25,7 +23,7 @@ static int64_t take_image(batch_job *job)
 {
     int64_t i;
     pthread_mutex_lock(&job->lock);
-    i = job->status == SNN_OK ? job->next++ : job->n_images;
+    i = job->status == SNN_OK ? job->next++ : job->io.n_images;
     pthread_mutex_unlock(&job->lock);
     return i;
 }
@@ -47,11 +45,12 @@ static void *worker(void *arg)
         fail(job, status);
         return NULL;
     }
-    while ((i = take_image(job)) < job->n_images) {
-        status = snn_run_image(s, job->cfg, job->x + i * job->in_size, job->first_index + i,
-                               job->out + i * job->out_stride,
-                               job->spikes ? job->spikes + i * job->spikes_stride : NULL,
-                               job->synops ? job->synops + i * job->synops_stride : NULL);
+    const snn__batch_io *io = &job->io;
+    while ((i = take_image(job)) < io->n_images) {
+        status = snn_run_image(s, job->cfg, io->x + i * io->in_size, io->first_index + i,
+                               io->out + i * io->out_stride,
+                               io->spikes ? io->spikes + i * io->spikes_stride : NULL,
+                               io->synops ? io->synops + i * io->synops_stride : NULL);
         if (status != SNN_OK) fail(job, status);
     }
     snn_state_free(s);
@@ -60,15 +59,33 @@ static void *worker(void *arg)
 
 /* Every value of x must be finite; checked up front so that the error reported
  * names the first bad image whatever the thread count. */
-static int check_images(const batch_job *job, snn_error *err)
+static int check_images(const snn__batch_io *io, snn_error *err)
 {
     int64_t i, k;
-    for (i = 0; i < job->n_images; i++)
-        for (k = 0; k < job->in_size; k++)
-            RETURN_ERROR_IF(!isfinite(job->x[i * job->in_size + k]), err, SNN_E_VALUE, -1, -1,
+    for (i = 0; i < io->n_images; i++)
+        for (k = 0; k < io->in_size; k++)
+            RETURN_ERROR_IF(!isfinite(io->x[i * io->in_size + k]), err, SNN_E_VALUE, -1, -1,
                             "image %lld holds a non-finite value at index %lld", (long long)i,
                             (long long)k);
     return SNN_OK;
+}
+
+/* Splitting an image between threads costs a few barriers per population and
+ * step (microseconds when a thread has to be woken): below this many neurons
+ * that emit (IF and relay), a step's work is too small to gain from it. */
+#define SNN_TEAM_MIN_NEURONS 16384
+
+int32_t snn_suggest_threads(const snn_net *net, int64_t n_images, int32_t max_threads)
+{
+    int64_t neurons = 0;
+    int32_t i;
+    if (max_threads < 1) max_threads = 1;
+    if (net == NULL || n_images >= max_threads) return max_threads;
+    for (i = 0; i < net->n_pop; i++)
+        if (net->pops[i].kind == SNN_KIND_IF || net->pops[i].kind == SNN_KIND_RELAY)
+            neurons += net->pops[i].n;
+    if (neurons >= SNN_TEAM_MIN_NEURONS) return max_threads;
+    return n_images > 1 ? (int32_t)n_images : 1;
 }
 
 int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
@@ -90,19 +107,26 @@ int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
     n_cp = cfg->n_checkpoints ? cfg->n_checkpoints : 1;
     job.net = net;
     job.cfg = cfg;
-    job.x = x;
-    job.n_images = n_images;
-    job.first_index = first_index;
-    job.out = out;
-    job.spikes = spikes;
-    job.synops = synops;
-    job.in_size = net->pops[net->input].n;
-    job.out_stride = n_cp * net->pops[net->output].n;
-    job.spikes_stride = n_cp * net->n_pop;
-    job.synops_stride = n_cp * net->n_proj;
+    job.io.x = x;
+    job.io.n_images = n_images;
+    job.io.first_index = first_index;
+    job.io.out = out;
+    job.io.spikes = spikes;
+    job.io.synops = synops;
+    job.io.in_size = net->pops[net->input].n;
+    job.io.out_stride = n_cp * net->pops[net->output].n;
+    job.io.spikes_stride = n_cp * net->n_pop;
+    job.io.synops_stride = n_cp * net->n_proj;
     job.next = 0;
     job.status = SNN_OK;
-    FORWARD_IF_ERROR(check_images(&job, err));
+    FORWARD_IF_ERROR(check_images(&job.io, err));
+
+    if (n_threads > 1 && n_images < n_threads) {
+        const int status = snn__run_team(net, cfg, &job.io, n_threads);
+        if (status != SNN_OK)
+            snn__set_error(err, status, -1, -1, "running the batch failed: %s", snn_strerror(status));
+        return status;
+    }
 
     if (n_threads > n_images) n_threads = (int32_t)n_images;
     if (n_threads > (int32_t)(sizeof threads / sizeof threads[0]))

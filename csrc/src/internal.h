@@ -50,18 +50,12 @@ static inline uint32_t snn__divide(const snn_divider *d, uint32_t n)
 
 void snn__divider_init(snn_divider *d, uint32_t divisor);
 
-/* One kernel offset along an axis and the output row/column it reaches. */
+/* One tap of a window along an axis: a kernel offset and the source row or
+ * column it reads. */
 typedef struct snn_tap {
-    int32_t k;
-    int32_t out;
+    int32_t k;      /* kernel offset */
+    int32_t src;    /* source row or column */
 } snn_tap;
-
-/* Where one event of a conv2d or avgpool2d lands: its channel, and the row and
- * column taps of its source position (see snn_proj's tables). */
-typedef struct snn_event_taps {
-    int64_t channel;
-    const snn_tap *row, *row_end, *col, *col_end;
-} snn_event_taps;
 
 /* A population as the engine keeps it: channel-last (HWC) neuron order. */
 typedef struct snn_pop {
@@ -78,11 +72,15 @@ typedef struct snn_pop {
     int32_t n_out;
     int32_t has_const;  /* receives a per-image constant current (bias or analog input) */
     int32_t has_queue;  /* emits events (input, IF, relay) */
+    int32_t has_index;  /* feeds a conv2d or avgpool2d: its queue gets a per-position
+                         * index each step */
     /* offsets into a state's workspace (0 = absent) */
     size_t off_acc;     /* membrane (IF, accumulate) or this step's current (relay) */
     size_t off_const;   /* per-image constant current */
     size_t off_qidx;    /* event indices (int32) */
     size_t off_qval;    /* event values (float) */
+    size_t off_first;   /* has_index: per position, its first event in the queue (int32) */
+    size_t off_end;     /* has_index: per position, one past its last event (int32) */
     size_t off_count;   /* output population only: net spike count per neuron (int32) */
 } snn_pop;
 
@@ -91,23 +89,48 @@ typedef struct snn_proj {
     int32_t source, target;
     int32_t kh, kw, sh, sw, ph, pw;
     float *w;           /* repacked: conv [kh][kw][Ci][Co]; dense [in, HWC order][out];
-                         * identity and avgpool2d: the gain [C] */
-    float inv_area;     /* avgpool2d: 1 / (kh * kw) */
-    /* conv2d, avgpool2d: for source row y, the taps row_taps[row_start[y] ..
-     * row_start[y+1]) are the (kernel row, output row) pairs it reaches; the same
-     * for columns. Precomputed so an event needs no division or bounds test. */
-    int32_t *row_start, *col_start;
-    snn_tap *row_taps, *col_taps;
+                         * identity: the gain [C]; avgpool2d: gain / area [C] */
+    /* conv2d, avgpool2d: for output row o, the taps grow_taps[grow_start[o] ..
+     * grow_start[o+1]) are the (kernel row, source row) pairs of its window that
+     * fall inside the source; the same for columns. Precomputed so that a window needs no division or bounds test. */
+    int32_t *grow_start, *gcol_start;
+    snn_tap *grow_taps, *gcol_taps;
 } snn_proj;
 
+/* The events a projection delivers in one step: indices in the source's HWC
+ * order and values. The queue is made of segments (one per team member that
+ * filled it; one for a team of one), each in ascending index order, holding
+ * idx[seg_start[k] .. seg_start[k] + seg_len[k]). For a source with has_index,
+ * the events at position pos are idx[first[pos] .. end[pos]); a segment always
+ * holds whole rows of positions. */
+typedef struct snn_events {
+    const int32_t *idx;
+    const float *val;
+    const int32_t *first, *end;
+    const int64_t *seg_start, *seg_len;
+    int32_t n_seg;
+    int64_t n;              /* all segments together */
+} snn_events;
+
 typedef int64_t (*snn_scatter_fn)(const struct snn_net *net, const snn_proj *p,
-                                  const int32_t *idx, const float *val, int64_t n_ev,
-                                  float *dst);
+                                  const snn_events *ev, float *dst, int32_t part, int32_t parts);
+
+/* fire.c: the threshold pass of an IF population (membranes V, constant current
+ * K or NULL) and the relay pass, over the positions of rows [row0, row1). Both
+ * write their events in ascending order from qi[row0 * W * C], qv[...], record
+ * each position's events in first[] and end[] (unless NULL), and return their
+ * number. */
+typedef int64_t (*snn_fire_fn)(const snn_pop *p, float *V, const float *K, int32_t *qi,
+                               float *qv, int32_t *first, int32_t *end, int64_t row0,
+                               int64_t row1);
+typedef snn_fire_fn snn_relay_fn;
 
 struct snn_net {
     snn_allocator alloc;
     int32_t isa;                /* SNN_ISA_GENERIC or SNN_ISA_AVX2 */
     snn_scatter_fn scatter;     /* the kernels of that instruction set */
+    snn_fire_fn fire;
+    snn_relay_fn relay;
     int32_t n_pop, n_proj;
     int32_t input, output;
     snn_pop *pops;
@@ -129,6 +152,8 @@ struct snn_state {
     uint64_t seed;
     int64_t image;
     int32_t readout_start;  /* first step the output counts (>= 1) */
+    int64_t input_events;   /* events of the input's queue this step */
+    int64_t *profile_ns;    /* the run's profile counters (snn_run_config), or NULL */
     float *x;           /* input image, HWC order */
     float *phase;       /* regular encoding */
     int64_t *spikes;    /* per population */
@@ -146,11 +171,61 @@ void snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj,
 /* Checks a run configuration (timesteps, encoding, rate, checkpoints). */
 int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *err);
 
-/* scatter.c: the kernels that add an op applied to `n_ev` events of the source
- * into `dst` (the target's buffer, HWC order) and return the synaptic
- * operations performed, for an instruction set; and whether the CPU has AVX2. */
+/* scatter.c: the kernels that add an op applied to the events of the source
+ * into `dst` (the target's buffer, HWC order), one part of the work at a time,
+ * and return the synaptic operations performed, for an instruction set; and
+ * whether the CPU has AVX2. */
 snn_scatter_fn snn__scatter_kernel(int32_t isa);
+void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay);
 int snn__cpu_has_avx2(void);
+
+/* team.c: the threads that run one image together, sharing its state. Each
+ * member has its rank, its own synaptic operation counters and the parity of
+ * the steps it has run; the barrier and `counts` are shared. counts[parity]
+ * [population][member] is the number of events the member emitted in a step of
+ * that parity: a member may start the next step (and emit) before the others
+ * have read this step's counts, never two steps ahead (each step with events
+ * has a barrier). A team of one has no barrier or counts, and counts its
+ * synaptic operations straight into its state. */
+typedef struct snn_barrier snn_barrier;
+typedef struct snn_team {
+    int32_t rank, size;
+    int32_t parity;
+    snn_barrier *barrier;
+    int64_t *counts;
+    int64_t *synops;
+} snn_team;
+
+/* The events member `rank` emitted from population `pop` in the step it is running. */
+static inline int64_t *snn__team_count(const snn_team *tm, int32_t n_pop, int64_t pop,
+                                       int32_t rank)
+{
+    return tm->counts + ((int64_t)tm->parity * n_pop + pop) * tm->size + rank;
+}
+
+/* Waits until every member of the team has arrived (nothing for a team of one). */
+void snn__team_sync(const snn_team *tm);
+
+#define SNN_MAX_TEAM 64
+
+/* A batch's images and where its results go (batch.c, team.c): image i at
+ * x + i * in_size; its outputs, spikes and synops (one block per checkpoint) at
+ * out + i * out_stride, and so on (spikes, synops may be NULL). */
+typedef struct snn__batch_io {
+    const float *x;
+    int64_t n_images, first_index;
+    float *out;
+    int64_t *spikes, *synops;
+    int64_t in_size, out_stride, spikes_stride, synops_stride;
+} snn__batch_io;
+
+/* Runs every image of io in turn on a team of n_threads threads (fewer if some
+ * cannot be started); returns a status. */
+int snn__run_team(const snn_net *net, const snn_run_config *cfg, const snn__batch_io *io,
+                  int32_t n_threads);
+
+/* run.c: one timestep of a state, by every member of a team. */
+void snn__step(snn_state *s, snn_team *tm);
 
 static inline void *snn__at(const snn_state *s, size_t off) { return s->base + off; }
 

@@ -154,7 +154,7 @@ static int64_t window_out(int64_t in, int32_t k, int32_t s, int32_t p)
     return span / s + 1;
 }
 
-/* Upper bound of the taps table of one axis (see build_taps): out * min(k, in). */
+/* Upper bound of the taps table of one axis (see build_gather_taps): out * min(k, in). */
 static int64_t taps_bound(int64_t in, int64_t out, int32_t k)
 {
     return out * (k < in ? k : in);
@@ -344,6 +344,10 @@ static void plan_state(snn_net *net, uint64_t *total)
             p->off_qidx = reserve(&cur, 4 * n);
             p->off_qval = reserve(&cur, 4 * n);
         }
+        if (p->has_index) {
+            p->off_first = reserve(&cur, 4 * (uint64_t)(p->H * p->W));
+            p->off_end = reserve(&cur, 4 * (uint64_t)(p->H * p->W));
+        }
         if (i == net->output && p->kind == SNN_KIND_IF) p->off_count = reserve(&cur, 4 * n);
     }
     *total = cur;
@@ -394,33 +398,34 @@ static int build_population(snn_net *net, const snn_population_desc *d, snn_pop 
     return SNN_OK;
 }
 
-/* For each source row y (0 <= y < in), the (kernel offset, output row) pairs
- * with out_row * s - p + k == y, 0 <= k < ksize, 0 <= out_row < out: the output
- * rows whose window holds y. */
-static int build_taps(snn_net *net, int64_t in, int64_t out, int32_t ksize, int32_t s,
-                      int32_t p, int32_t **start, snn_tap **taps)
+/* For each output row o (0 <= o < out), the (kernel offset, source row) pairs
+ * of its window that fall inside the source, 0 <= o * s - p + k < in, in order
+ * of k (the same for columns). */
+static int build_gather_taps(snn_net *net, int64_t in, int64_t out, int32_t ksize, int32_t s,
+                             int32_t p, int32_t **start, snn_tap **taps)
 {
-    int64_t y, o, n = 0, pass;
+    int64_t o, k, n = 0, pass;
     for (pass = 0; pass < 2; pass++) {
         n = 0;
-        for (y = 0; y < in; y++) {
-            const int64_t hi_num = y + p, lo_num = y + p - (ksize - 1);
-            const int64_t o_lo = lo_num <= 0 ? 0 : (lo_num + s - 1) / s;
-            const int64_t o_hi = hi_num / s < out - 1 ? hi_num / s : out - 1;
-            if (pass) (*start)[y] = (int32_t)n;
-            for (o = o_lo; o <= o_hi; o++, n++)
+        for (o = 0; o < out; o++) {
+            if (pass) (*start)[o] = (int32_t)n;
+            for (k = 0; k < ksize; k++) {
+                const int64_t y = o * s - p + k;
+                if (y < 0 || y >= in) continue;
                 if (pass) {
-                    (*taps)[n].k = (int32_t)(y + p - o * s);
-                    (*taps)[n].out = (int32_t)o;
+                    (*taps)[n].k = (int32_t)k;
+                    (*taps)[n].src = (int32_t)y;
                 }
+                n++;
+            }
         }
         if (!pass) {
-            *start = net_alloc(net, (size_t)(in + 1) * sizeof(int32_t));
+            *start = net_alloc(net, (size_t)(out + 1) * sizeof(int32_t));
             *taps = net_alloc(net, (size_t)(n ? n : 1) * sizeof(snn_tap));
             if (*start == NULL || *taps == NULL) return SNN_E_NOMEM;
         }
     }
-    (*start)[in] = (int32_t)n;
+    (*start)[out] = (int32_t)n;
     return SNN_OK;
 }
 
@@ -435,10 +440,10 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
     q->sh = d->stride[0]; q->sw = d->stride[1];
     q->ph = d->padding[0]; q->pw = d->padding[1];
     if (d->op == SNN_OP_CONV2D || d->op == SNN_OP_AVGPOOL2D) {
-        FORWARD_IF_ERROR(build_taps(net, src->H, dst->H, q->kh, q->sh, q->ph, &q->row_start,
-                                    &q->row_taps));
-        FORWARD_IF_ERROR(build_taps(net, src->W, dst->W, q->kw, q->sw, q->pw, &q->col_start,
-                                    &q->col_taps));
+        FORWARD_IF_ERROR(build_gather_taps(net, src->H, dst->H, q->kh, q->sh, q->ph,
+                                           &q->grow_start, &q->grow_taps));
+        FORWARD_IF_ERROR(build_gather_taps(net, src->W, dst->W, q->kw, q->sw, q->pw,
+                                           &q->gcol_start, &q->gcol_taps));
     }
     switch (d->op) {
     case SNN_OP_CONV2D: {
@@ -454,9 +459,9 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
     }
     case SNN_OP_AVGPOOL2D:
         /* one factor per channel: gain / (kh * kw), so an event costs one multiply */
-        q->inv_area = 1.0f / (float)((int64_t)q->kh * q->kw);
         if ((q->w = net_alloc(net, (size_t)src->C * sizeof(float))) == NULL) return SNN_E_NOMEM;
-        for (i = 0; i < src->C; i++) q->w[i] = d->weight_len ? d->weight[i] : 1.0f;
+        for (i = 0; i < src->C; i++)
+            q->w[i] = (d->weight_len ? d->weight[i] : 1.0f) / (float)((int64_t)q->kh * q->kw);
         break;
     case SNN_OP_DENSE: {
         int64_t out = dst->n, in = src->n;
@@ -480,6 +485,8 @@ static int link_projections(snn_net *net)
     for (j = 0; j < net->n_proj; j++) {
         net->pops[net->projs[j].source].n_out++;
         if (net->projs[j].source == net->input) net->pops[net->projs[j].target].has_const = 1;
+        if (net->projs[j].op == SNN_OP_CONV2D || net->projs[j].op == SNN_OP_AVGPOOL2D)
+            net->pops[net->projs[j].source].has_index = 1;
     }
     for (i = 0; i < net->n_pop; i++) {
         snn_pop *p = &net->pops[i];
@@ -505,6 +512,7 @@ static int build(snn_net *net, const snn_net_desc *desc, const dims *pd, int32_t
     net->isa = desc->isa != SNN_ISA_AUTO ? desc->isa
                                          : (snn__cpu_has_avx2() ? SNN_ISA_AVX2 : SNN_ISA_GENERIC);
     net->scatter = snn__scatter_kernel(net->isa);
+    snn__neuron_kernels(net->isa, &net->fire, &net->relay);
     net->pops = net_alloc(net, (size_t)net->n_pop * sizeof(snn_pop));
     net->projs = net_alloc(net, (size_t)(net->n_proj ? net->n_proj : 1) * sizeof(snn_proj));
     net->order = net_alloc(net, (size_t)net->n_pop * sizeof(int32_t));

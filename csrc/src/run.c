@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- run settings -------------------------------------------------------- */
 
@@ -154,70 +155,154 @@ static int64_t encode_input(snn_state *s)
     return n;
 }
 
-/* ---- one timestep -------------------------------------------------------- */
+/* ---- profile ------------------------------------------------------------ */
 
-/* Sends a population's events through its outgoing projections. */
-static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev)
+/* Nanoseconds on a monotonic clock (0 where there is none). */
+static int64_t clock_ns(void)
+{
+#if defined(CLOCK_MONOTONIC)
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#endif
+    return 0;
+}
+
+/* The start of a timed section when the run is profiled, else 0. */
+static int64_t profile_start(const snn_state *s)
+{
+    return s->profile_ns ? clock_ns() : 0;
+}
+
+/* Adds the time since `start` to profile counter k (team members add at once). */
+static void profile_add(const snn_state *s, int64_t k, int64_t start)
+{
+    if (s->profile_ns) __atomic_fetch_add(&s->profile_ns[k], clock_ns() - start, __ATOMIC_RELAXED);
+}
+
+/* ---- one timestep -------------------------------------------------------- *
+ *
+ * A step runs on a team of threads that share one state (snn_team, team.c): the
+ * threshold pass splits a population's positions into contiguous ranges, and each
+ * projection's work is split so that the parts write disjoint target neurons. A
+ * team of one (snn_state_step) does the same work with no synchronisation. Every
+ * neuron sees the same float operations in the same order whatever the team
+ * size, so results are bit-identical. */
+
+/* Per position, the first event (first) and one past the last (end) of p's
+ * queue, when p feeds a conv2d or avgpool2d; else NULL. */
+static int32_t *first_events(snn_state *s, const snn_pop *p)
+{
+    return p->has_index ? (int32_t *)snn__at(s, p->off_first) : NULL;
+}
+
+static int32_t *end_events(snn_state *s, const snn_pop *p)
+{
+    return p->has_index ? (int32_t *)snn__at(s, p->off_end) : NULL;
+}
+
+/* Indexes the input's queue of n_ev events (ascending) by position (IF and
+ * relay populations index theirs as they fill them). */
+static void index_input(snn_state *s, int64_t n_ev)
+{
+    const snn_pop *p = &s->net->pops[s->net->input];
+    const int32_t *idx = snn__at(s, p->off_qidx);
+    int32_t *first = first_events(s, p), *end = end_events(s, p);
+    int64_t pos, e = 0;
+    if (first == NULL) return;
+    for (pos = 0; pos < p->H * p->W; pos++) {
+        const int64_t stop = (pos + 1) * p->C;
+        first[pos] = (int32_t)e;
+        while (e < n_ev && idx[e] < stop) e++;
+        end[pos] = (int32_t)e;
+    }
+}
+
+/* The first row of member `rank`'s share of a population with H rows: the
+ * threshold pass and the projections into the population split rows alike. */
+static int64_t share_row(int64_t H, int32_t rank, int32_t size)
+{
+    return H * rank / size;
+}
+
+/* Where each team member's events of population p are in its queue (its
+ * segments: see snn_events); the input's queue is one segment, filled by
+ * member 0. `start` and `len` hold SNN_MAX_TEAM values. */
+static snn_events queue_of(snn_state *s, const snn_pop *p, int64_t n_ev, const snn_team *tm,
+                           int64_t *start, int64_t *len)
+{
+    snn_events ev;
+    int32_t r;
+    ev.idx = snn__at(s, p->off_qidx);
+    ev.val = snn__at(s, p->off_qval);
+    ev.first = first_events(s, p);
+    ev.end = end_events(s, p);
+    ev.n = n_ev;
+    ev.seg_start = start;
+    ev.seg_len = len;
+    if (tm->size == 1 || p->kind == SNN_KIND_INPUT) {
+        ev.n_seg = 1;
+        start[0] = 0;
+        len[0] = n_ev;
+        return ev;
+    }
+    ev.n_seg = tm->size;
+    for (r = 0; r < tm->size; r++) {
+        start[r] = share_row(p->H, r, tm->size) * p->W * p->C;
+        len[r] = *snn__team_count(tm, s->net->n_pop, p - s->net->pops, r);
+    }
+    return ev;
+}
+
+/* Sends population p's n_ev queued events through its outgoing projections
+ * into their targets' membranes, or into their constant currents
+ * (`const_current`: the analog input's, computed once per image). Each team
+ * member does its part of each projection and counts its synaptic operations
+ * in its own counters. */
+static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev, int const_current,
+                      const snn_team *tm)
 {
     const snn_net *net = s->net;
-    const int32_t *qi = snn__at(s, p->off_qidx);
-    const float *qv = snn__at(s, p->off_qval);
+    int64_t start[SNN_MAX_TEAM], len[SNN_MAX_TEAM];
+    snn_events ev;
     int32_t k;
     if (n_ev == 0) return;
+    ev = queue_of(s, p, n_ev, tm, start, len);
     for (k = 0; k < p->n_out; k++) {
         const int32_t j = p->out_proj[k];
         const snn_proj *q = &net->projs[j];
-        float *dst = snn__at(s, net->pops[q->target].off_acc);
-        s->synops[j] += net->scatter(net, q, qi, qv, n_ev, dst);
+        const snn_pop *t = &net->pops[q->target];
+        float *dst = snn__at(s, const_current ? t->off_const : t->off_acc);
+        const int64_t started = profile_start(s);
+        tm->synops[j] += net->scatter(net, q, &ev, dst, tm->rank, tm->size);
+        profile_add(s, net->n_pop + j, started);
+        /* A conv2d or avgpool2d part writes the rows of the target whose
+         * threshold or relay pass the same member runs next: nothing to wait
+         * for. Other ops split their work otherwise, and an accumulating target
+         * is read whole by member 0. */
+        if (const_current || !(q->op == SNN_OP_CONV2D || q->op == SNN_OP_AVGPOOL2D) ||
+            t->kind == SNN_KIND_ACCUMULATE)
+            snn__team_sync(tm);
     }
 }
 
-/* Integrate, compare with the threshold(s), reset; returns the spikes emitted. */
-static int64_t fire(snn_state *s, const snn_pop *p)
+/* The threshold pass (fn = net->fire) or relay pass (net->relay) of p: each
+ * team member passes over its share of p's rows, writing its events to its own
+ * segment of p's queue; returns the number of events of all members. */
+static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_team *tm)
 {
-    float *V = snn__at(s, p->off_acc);
     const float *K = p->has_const ? (const float *)snn__at(s, p->off_const) : NULL;
-    int32_t *qi = snn__at(s, p->off_qidx);
-    float *qv = snn__at(s, p->off_qval);
-    const int64_t C = p->C, HW = p->H * p->W;
-    const int subtract = p->reset == SNN_RESET_SUBTRACT;
-    int64_t pos, c, n = 0;
-    for (pos = 0; pos < HW; pos++) {
-        float *v = V + pos * C;
-        const float *k = K ? K + pos * C : NULL;
-        for (c = 0; c < C; c++) {
-            float u = k ? v[c] + k[c] : v[c];
-            if (u >= p->theta[c]) {
-                u = subtract ? u - p->theta[c] : 0.0f;
-                qi[n] = (int32_t)(pos * C + c);
-                qv[n++] = 1.0f;
-            } else if (p->is_signed && u <= -p->theta_neg[c]) {
-                u = subtract ? u + p->theta_neg[c] : 0.0f;
-                qi[n] = (int32_t)(pos * C + c);
-                qv[n++] = -1.0f;
-            }
-            v[c] = u;
-        }
-    }
-    return n;
-}
-
-/* A relay passes this step's current on as graded events and forgets it. */
-static int64_t relay(snn_state *s, const snn_pop *p)
-{
-    float *A = snn__at(s, p->off_acc);
-    const float *K = p->has_const ? (const float *)snn__at(s, p->off_const) : NULL;
-    int32_t *qi = snn__at(s, p->off_qidx);
-    float *qv = snn__at(s, p->off_qval);
-    int64_t i, n = 0;
-    for (i = 0; i < p->n; i++) {
-        const float u = K ? A[i] + K[i] : A[i];
-        A[i] = 0.0f;
-        if (u != 0.0f) {
-            qi[n] = (int32_t)i;
-            qv[n++] = u;
-        }
-    }
+    const int64_t row0 = share_row(p->H, tm->rank, tm->size);
+    const int64_t row1 = share_row(p->H, tm->rank + 1, tm->size);
+    const int64_t index = p - s->net->pops, started = profile_start(s);
+    int64_t n = fn(p, snn__at(s, p->off_acc), K, snn__at(s, p->off_qidx),
+                   snn__at(s, p->off_qval), first_events(s, p), end_events(s, p), row0, row1);
+    int32_t r;
+    profile_add(s, index, started);
+    if (tm->size == 1) return n;
+    *snn__team_count(tm, s->net->n_pop, index, tm->rank) = n;
+    snn__team_sync(tm);
+    for (n = 0, r = 0; r < tm->size; r++) n += *snn__team_count(tm, s->net->n_pop, index, r);
     return n;
 }
 
@@ -230,13 +315,14 @@ static void accumulate(snn_state *s, const snn_pop *p)
     for (i = 0; i < p->n; i++) V[i] += K[i];
 }
 
-static void count_output_spikes(snn_state *s, const snn_pop *p, int64_t n_ev)
+static void count_output_spikes(snn_state *s, const snn_pop *p, int64_t n_ev, const snn_team *tm)
 {
     int32_t *count = snn__at(s, p->off_count);
-    const int32_t *qi = snn__at(s, p->off_qidx);
-    const float *qv = snn__at(s, p->off_qval);
-    int64_t e;
-    for (e = 0; e < n_ev; e++) count[qi[e]] += qv[e] > 0.0f ? 1 : -1;
+    int64_t start[SNN_MAX_TEAM], len[SNN_MAX_TEAM], e;
+    const snn_events ev = queue_of(s, p, n_ev, tm, start, len);
+    int32_t k;
+    for (k = 0; k < ev.n_seg; k++)
+        for (e = start[k]; e < start[k] + len[k]; e++) count[ev.idx[e]] += ev.val[e] > 0.0f ? 1 : -1;
 }
 
 /* Delayed read-out: forget what the output gathered before readout_start. The
@@ -250,16 +336,28 @@ static void restart_readout(snn_state *s)
         memset(snn__at(s, p->off_acc), 0, (size_t)p->n * sizeof(float));
 }
 
-static void step_once(snn_state *s)
+/* One timestep, by every member of the team. Member 0 alone keeps the books
+ * (time, read-out, input encoding, spike counts); the others only read what it
+ * wrote after a synchronisation. */
+void snn__step(snn_state *s, snn_team *tm)
 {
     const snn_net *net = s->net;
+    const int lead = tm->rank == 0;
     int32_t k;
-    if (s->t + 1 == s->readout_start && s->t > 0) restart_readout(s);
-    s->t++;
+    if (lead) {
+        if (s->t + 1 == s->readout_start && s->t > 0) restart_readout(s);
+        s->t++;
+    }
     if (s->encoding != SNN_ENCODING_ANALOG) {
-        const int64_t n_ev = encode_input(s);
-        s->spikes[net->input] += n_ev;
-        propagate(s, &net->pops[net->input], n_ev);
+        if (lead) {
+            const int64_t started = profile_start(s);
+            s->input_events = encode_input(s);
+            index_input(s, s->input_events);
+            s->spikes[net->input] += s->input_events;
+            profile_add(s, net->input, started);
+        }
+        snn__team_sync(tm);
+        propagate(s, &net->pops[net->input], s->input_events, 0, tm);
     }
     for (k = 1; k < net->n_pop; k++) {
         const int32_t i = net->order[k];
@@ -267,15 +365,28 @@ static void step_once(snn_state *s)
         int64_t n_ev = 0;
         switch (p->kind) {
         case SNN_KIND_IF:
-            n_ev = fire(s, p);
-            if (i == net->output) count_output_spikes(s, p, n_ev);
+            n_ev = emit(s, p, net->fire, tm);
+            if (lead && i == net->output) count_output_spikes(s, p, n_ev, tm);
             break;
-        case SNN_KIND_RELAY: n_ev = relay(s, p); break;
-        default: accumulate(s, p); break;
+        case SNN_KIND_RELAY: n_ev = emit(s, p, net->relay, tm); break;
+        default:
+            if (lead) accumulate(s, p);
+            break;
         }
-        s->spikes[i] += n_ev;
-        propagate(s, p, n_ev);
+        if (lead) s->spikes[i] += n_ev;
+        propagate(s, p, n_ev, 0, tm);
     }
+    tm->parity ^= 1;
+}
+
+/* The team of one that runs a state on the calling thread. */
+static snn_team solo_team(snn_state *s)
+{
+    snn_team tm;
+    memset(&tm, 0, sizeof tm);
+    tm.size = 1;
+    tm.synops = s->synops;
+    return tm;
 }
 
 /* ---- starting a run ------------------------------------------------------ */
@@ -308,18 +419,14 @@ static void precompute_analog_current(snn_state *s)
     int32_t *qi = snn__at(s, in->off_qidx);
     float *qv = snn__at(s, in->off_qval);
     int64_t i, n = 0;
-    int32_t k;
+    snn_team tm = solo_team(s);
     for (i = 0; i < in->n; i++)
         if (s->x[i] != 0.0f) {
             qi[n] = (int32_t)i;
             qv[n++] = s->x[i];
         }
-    for (k = 0; k < in->n_out; k++) {
-        const int32_t j = in->out_proj[k];
-        const snn_proj *q = &net->projs[j];
-        float *dst = snn__at(s, net->pops[q->target].off_const);
-        s->synops[j] += net->scatter(net, q, qi, qv, n, dst);
-    }
+    index_input(s, n);
+    propagate(s, in, n, 1, &tm);
 }
 
 int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int64_t image_index)
@@ -348,6 +455,7 @@ int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int
     s->seed = cfg->seed;
     s->image = image_index;
     s->readout_start = cfg->readout_start > 1 ? cfg->readout_start : 1;
+    s->profile_ns = cfg->profile_ns;
     memset(s->phase, 0, (size_t)in->n * sizeof(float));
     memset(s->spikes, 0, (size_t)net->n_pop * sizeof(int64_t));
     memset(s->synops, 0, (size_t)net->n_proj * sizeof(int64_t));
@@ -359,11 +467,13 @@ int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int
 int snn_state_step(snn_state *s, int32_t n_steps)
 {
     snn_limits L;
+    snn_team tm;
     int32_t k;
     if (s == NULL || n_steps < 0) return SNN_E_INVALID_ARG;
     snn_get_limits(&L);
     if ((int64_t)s->t + n_steps > L.max_timesteps) return SNN_E_LIMIT;
-    for (k = 0; k < n_steps; k++) step_once(s);
+    tm = solo_team(s);
+    for (k = 0; k < n_steps; k++) snn__step(s, &tm);
     return SNN_OK;
 }
 

@@ -1,25 +1,36 @@
 /*
- * Event-driven synaptic updates. Each event (a neuron index in the source's HWC
+ * Synaptic updates: each event of a step (a neuron index in the source's HWC
  * order and a value: +-1 for a spike, the current for a graded relay event) adds
- * value * weights into the target's buffer. The weights were repacked so that the
- * floats one event adds to one target position are contiguous over output
- * channels, which the compiler turns into vector adds; the kernels exist for the
- * baseline instruction set and for AVX2, chosen when the network is built.
+ * value * weights into the target's buffer. conv2d and avgpool2d gather, output
+ * pixel by output pixel, the events of its window (the source's queue is indexed
+ * by position); dense and identity scatter event by event. The weights were
+ * repacked so that what one event adds to one target position is contiguous over
+ * output channels. The kernels exist for the baseline instruction set and for
+ * AVX2, chosen when the network is built, and split their work into parts that
+ * write disjoint target neurons, for a team of threads sharing one image.
  */
 #include "internal.h"
 
+#include <string.h>
+
+/* SNN_NV: accumulator vectors of 8 floats a conv gather keeps in registers: 8 of
+ * AVX2's 16 ymm registers, or 4 pairs of the baseline's 16 xmm registers. */
 #define SNN_KERNEL(name) name##_generic
 #define SNN_KERNEL_ATTR
+#define SNN_NV 4
 #include "scatter_kernels.h"
 #undef SNN_KERNEL
 #undef SNN_KERNEL_ATTR
+#undef SNN_NV
 
 #if SNN_HAVE_AVX2
 #define SNN_KERNEL(name) name##_avx2
 #define SNN_KERNEL_ATTR __attribute__((target("avx2")))
+#define SNN_NV 8
 #include "scatter_kernels.h"
 #undef SNN_KERNEL
 #undef SNN_KERNEL_ATTR
+#undef SNN_NV
 #endif
 
 int snn__cpu_has_avx2(void)

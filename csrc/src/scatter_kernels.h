@@ -1,27 +1,9 @@
 /*
- * The scatter kernels, compiled once per instruction set: scatter.c includes
- * this file with SNN_KERNEL(name) and SNN_KERNEL_ATTR defined, once for the
- * baseline build and once with AVX2 enabled. The arithmetic is the same in
+ * The synaptic kernels, compiled once per instruction set: scatter.c includes
+ * this file with SNN_KERNEL(name), SNN_KERNEL_ATTR and SNN_NV defined, once for
+ * the baseline build and once with AVX2 enabled. The arithmetic is the same in
  * both (no fused multiply-add), so both give bit-identical results.
  */
-
-#ifndef SNN_EVENT_TAPS_DEFINED
-#define SNN_EVENT_TAPS_DEFINED
-/* Splits event index i of `src` into channel and position, and looks up the
- * position's taps in q's tables (no division: see snn_divider). */
-static inline snn_event_taps snn__event_taps(const snn_pop *src, const snn_proj *q, uint32_t i)
-{
-    snn_event_taps t;
-    const uint32_t pos = snn__divide(&src->div_c, i), y = snn__divide(&src->div_w, pos);
-    const uint32_t x = pos - y * (uint32_t)src->W;
-    t.channel = (int64_t)(i - pos * (uint32_t)src->C);
-    t.row = q->row_taps + q->row_start[y];
-    t.row_end = q->row_taps + q->row_start[y + 1];
-    t.col = q->col_taps + q->col_start[x];
-    t.col_end = q->col_taps + q->col_start[x + 1];
-    return t;
-}
-#endif
 
 /* dst[0..n) += w[0..n): a spike of value +1 */
 SNN_KERNEL_ATTR static void SNN_KERNEL(add)(float *restrict dst, const float *restrict w,
@@ -55,69 +37,238 @@ SNN_KERNEL_ATTR static void SNN_KERNEL(update)(float *restrict dst, const float 
     else SNN_KERNEL(axpy)(dst, w, v, n);
 }
 
+/* ---- conv2d as a gather ------------------------------------------------------
+ *
+ * Each output pixel sums the events of its window into accumulators held in
+ * vector registers, SNN_NV vectors of 8 channels at a time, and adds them to its
+ * membranes once; the weight rows of the window stream past. Per channel the
+ * arithmetic is the same whatever the block width (acc = 0; acc += v * w for each
+ * window tap in kernel order and each event of that tap in index order; dst +=
+ * acc), so the baseline and AVX2 builds agree bit for bit. */
+
+#ifndef SNN_V8_DEFINED
+#define SNN_V8_DEFINED
+#if defined(__GNUC__) || defined(__clang__)
+#define SNN_HAVE_V8 1
+typedef float snn_v8 __attribute__((vector_size(32)));
+#else
+#define SNN_HAVE_V8 0
+#endif
+
+/* One output row's window: its row taps, and the events of its columns. */
+typedef struct snn_gather_row {
+    const snn_tap *row, *row_end;   /* (kernel row, source row) */
+    const snn_tap *col, *col_end;   /* (kernel column, source column) of one pixel */
+} snn_gather_row;
+#endif
+
+#if SNN_HAVE_V8
+/* Channels [co, co + 8 * NV) of one output pixel; NV is a constant at each call
+ * (SNN_NV for the main blocks, 1 for the last few), so the accumulators live in
+ * registers. */
+#define SNN_GATHER_BLOCK(NAME, NV)                                                              \
+    SNN_KERNEL_ATTR static inline void NAME(const snn_proj *q, const snn_events *ev,            \
+                                            const snn_gather_row *g, int64_t SW, int64_t Ci,    \
+                                            int64_t Co, int64_t co, float *restrict out)        \
+    {                                                                                           \
+        snn_v8 acc[NV];                                                                         \
+        const snn_tap *ry, *cx;                                                                 \
+        int j;                                                                                  \
+        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = (snn_v8){0, 0, 0, 0, 0, 0, 0, 0}; \
+        for (ry = g->row; ry < g->row_end; ry++)                                                \
+            for (cx = g->col; cx < g->col_end; cx++) {                                          \
+                const int64_t pos = (int64_t)ry->src * SW + cx->src;                            \
+                const int64_t wt = (((int64_t)ry->k * q->kw + cx->k) * Ci - pos * Ci) * Co + co; \
+                int32_t e;                                                                      \
+                for (e = ev->first[pos]; e < ev->end[pos]; e++) {                       \
+                    const float *w = q->w + (wt + (int64_t)ev->idx[e] * Co);                    \
+                    const float x = ev->val[e];                                                 \
+                    const snn_v8 v = (snn_v8){x, x, x, x, x, x, x, x};                          \
+                    _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                          \
+                        snn_v8 wj; /* an unaligned load (memcpy), one instruction */            \
+                        memcpy(&wj, w + 8 * j, sizeof wj);                                      \
+                        acc[j] += v * wj;                                                       \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                      \
+            snn_v8 o;                                                                           \
+            memcpy(&o, out + co + 8 * j, sizeof o);                                             \
+            o += acc[j];                                                                        \
+            memcpy(out + co + 8 * j, &o, sizeof o);                                             \
+        }                                                                                       \
+    }
+SNN_GATHER_BLOCK(SNN_KERNEL(gather_block), SNN_NV)
+SNN_GATHER_BLOCK(SNN_KERNEL(gather_vec), 1)
+#undef SNN_GATHER_BLOCK
+#endif
+
+/* Channels [co, Co) of one output pixel, one at a time: the tail of the blocks. */
+SNN_KERNEL_ATTR static void SNN_KERNEL(gather_tail)(const snn_proj *q, const snn_events *ev,
+                                                    const snn_gather_row *g, int64_t SW,
+                                                    int64_t Ci, int64_t Co, int64_t co,
+                                                    float *restrict out)
+{
+    for (; co < Co; co++) {
+        float acc = 0.0f;
+        const snn_tap *ry, *cx;
+        for (ry = g->row; ry < g->row_end; ry++)
+            for (cx = g->col; cx < g->col_end; cx++) {
+                const int64_t pos = (int64_t)ry->src * SW + cx->src;
+                const int64_t wt = (((int64_t)ry->k * q->kw + cx->k) * Ci - pos * Ci) * Co + co;
+                int32_t e;
+                for (e = ev->first[pos]; e < ev->end[pos]; e++)
+                    acc += ev->val[e] * q->w[wt + (int64_t)ev->idx[e] * Co];
+            }
+        out[co] += acc;
+    }
+}
+
+/* The events in one output pixel's window (0: the pixel can be skipped). */
+static inline int64_t SNN_KERNEL(window_events)(const snn_events *ev, const snn_gather_row *g,
+                                                int64_t SW)
+{
+    int64_t n = 0;
+    const snn_tap *ry, *cx;
+    for (ry = g->row; ry < g->row_end; ry++)
+        for (cx = g->col; cx < g->col_end; cx++) {
+            const int64_t pos = (int64_t)ry->src * SW + cx->src;
+            n += ev->end[pos] - ev->first[pos];
+        }
+    return n;
+}
+
+/* The events in the source rows of one output row's window (a row's events
+ * are contiguous: a segment of the queue holds whole rows). */
+static inline int64_t SNN_KERNEL(row_events)(const snn_events *ev, const snn_tap *ry,
+                                             const snn_tap *ry_end, int64_t SW)
+{
+    int64_t n = 0;
+    for (; ry < ry_end; ry++)
+        n += ev->end[(int64_t)(ry->src + 1) * SW - 1] - ev->first[(int64_t)ry->src * SW];
+    return n;
+}
+
+/* Output rows [OH * part / parts, OH * (part + 1) / parts) of a conv2d: the rows
+ * whose threshold pass the same team member runs (run.c, emit), so that no
+ * synchronisation is needed in between. An event's index is pos * Ci + ci, so
+ * the weight row of (tap, event) is at wt + index * Co, wt folding the tap's
+ * offset and -pos * Ci * Co. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_proj *q,
-                                                const int32_t *idx, const float *val,
-                                                int64_t n_ev, float *dst)
+                                                const snn_events *ev, float *dst, int32_t part,
+                                                int32_t parts)
 {
     const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
-    const int64_t Ci = src->C, Co = tgt->C, OW = tgt->W, kw = q->kw;
-    int64_t e, ops = 0;
-    for (e = 0; e < n_ev; e++) {
-        const snn_event_taps t = snn__event_taps(src, q, (uint32_t)idx[e]);
-        const float v = val[e];
-        const snn_tap *ry, *cx;
-        for (ry = t.row; ry < t.row_end; ry++)
-            for (cx = t.col; cx < t.col_end; cx++)
-                SNN_KERNEL(update)(dst + ((int64_t)ry->out * OW + cx->out) * Co,
-                                   q->w + (((int64_t)ry->k * kw + cx->k) * Ci + t.channel) * Co,
-                                   v, Co);
-        ops += (int64_t)(t.row_end - t.row) * (t.col_end - t.col) * Co;
+    const int64_t Ci = src->C, SW = src->W, Co = tgt->C, OW = tgt->W, OH = tgt->H;
+    int64_t oy, ox, taps = 0;
+    for (oy = OH * part / parts; oy < OH * (part + 1) / parts; oy++) {
+        snn_gather_row g;
+        g.row = q->grow_taps + q->grow_start[oy];
+        g.row_end = q->grow_taps + q->grow_start[oy + 1];
+        if (SNN_KERNEL(row_events)(ev, g.row, g.row_end, SW) == 0) continue;
+        for (ox = 0; ox < OW; ox++) {
+            float *out = dst + (oy * OW + ox) * Co;
+            int64_t co = 0, n;
+            g.col = q->gcol_taps + q->gcol_start[ox];
+            g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
+            if ((n = SNN_KERNEL(window_events)(ev, &g, SW)) == 0) continue;
+            taps += n;
+#if SNN_HAVE_V8
+            for (; co + 8 * SNN_NV <= Co; co += 8 * SNN_NV)
+                SNN_KERNEL(gather_block)(q, ev, &g, SW, Ci, Co, co, out);
+            for (; co + 8 <= Co; co += 8) SNN_KERNEL(gather_vec)(q, ev, &g, SW, Ci, Co, co, out);
+#endif
+            SNN_KERNEL(gather_tail)(q, ev, &g, SW, Ci, Co, co, out);
+        }
     }
-    return ops;
+    return taps * Co;
 }
 
+/* avgpool2d as a gather, output rows split as for conv: each output pixel
+ * adds the events of its window, channel by channel (q->w holds gain / area per
+ * channel). Contributions reach an output in ascending source order, as they
+ * would by scattering. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(pool)(const snn_net *net, const snn_proj *q,
-                                                const int32_t *idx, const float *val,
-                                                int64_t n_ev, float *dst)
+                                                const snn_events *ev, float *dst, int32_t part,
+                                                int32_t parts)
 {
     const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
-    const int64_t C = src->C, OW = tgt->W;
-    int64_t e, ops = 0;
-    for (e = 0; e < n_ev; e++) {
-        const snn_event_taps t = snn__event_taps(src, q, (uint32_t)idx[e]);
-        const float v = val[e] * q->inv_area * q->w[t.channel];
+    const int64_t C = src->C, SW = src->W, OW = tgt->W, OH = tgt->H;
+    int64_t oy, ox, ops = 0;
+    for (oy = OH * part / parts; oy < OH * (part + 1) / parts; oy++) {
+        const snn_tap *const row = q->grow_taps + q->grow_start[oy];
+        const snn_tap *const row_end = q->grow_taps + q->grow_start[oy + 1];
         const snn_tap *ry, *cx;
-        for (ry = t.row; ry < t.row_end; ry++)
-            for (cx = t.col; cx < t.col_end; cx++)
-                dst[((int64_t)ry->out * OW + cx->out) * C + t.channel] += v;
-        ops += (int64_t)(t.row_end - t.row) * (t.col_end - t.col);
+        if (SNN_KERNEL(row_events)(ev, row, row_end, SW) == 0) continue;
+        for (ox = 0; ox < OW; ox++) {
+            const snn_tap *const col_end = q->gcol_taps + q->gcol_start[ox + 1];
+            float *out = dst + (oy * OW + ox) * C;
+            for (ry = row; ry < row_end; ry++)
+                for (cx = q->gcol_taps + q->gcol_start[ox]; cx < col_end; cx++) {
+                    const int64_t pos = (int64_t)ry->src * SW + cx->src;
+                    const int32_t e0 = ev->first[pos], e1 = ev->end[pos];
+                    int32_t e;
+                    for (e = e0; e < e1; e++) {
+                        const int64_t c = ev->idx[e] - pos * C;
+                        out[c] += ev->val[e] * q->w[c];
+                    }
+                    ops += e1 - e0;
+                }
+        }
     }
     return ops;
 }
 
+/* dense: output neurons [o0, o1) of this part, blocks of 8 so vectors stay whole. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dense)(const snn_net *net, const snn_proj *q,
-                                                 const int32_t *idx, const float *val,
-                                                 int64_t n_ev, float *dst)
+                                                 const snn_events *ev, float *dst, int32_t part,
+                                                 int32_t parts)
 {
-    const int64_t out = net->pops[q->target].n;
+    const int64_t out = net->pops[q->target].n, blocks = (out + 7) / 8;
+    const int64_t o0 = 8 * (blocks * part / parts);
+    const int64_t o1 = part + 1 == parts ? out : 8 * (blocks * (part + 1) / parts);
     int64_t e;
-    for (e = 0; e < n_ev; e++) SNN_KERNEL(update)(dst, q->w + (int64_t)idx[e] * out, val[e], out);
-    return n_ev * out;
+    int32_t k;
+    if (o1 <= o0) return 0;
+    for (k = 0; k < ev->n_seg; k++)
+        for (e = ev->seg_start[k]; e < ev->seg_start[k] + ev->seg_len[k]; e++)
+            SNN_KERNEL(update)(dst + o0, q->w + (int64_t)ev->idx[e] * out + o0, ev->val[e],
+                               o1 - o0);
+    return ev->n * (o1 - o0);
 }
 
+/* identity: the part-th of parts share of the events (counted across the
+ * segments), each to the target neuron of the same index. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(identity)(const snn_net *net, const snn_proj *q,
+                                                    const snn_events *ev, float *dst,
+                                                    int32_t part, int32_t parts)
+{
+    const int64_t C = net->pops[q->source].C;
+    const int64_t lo = ev->n * part / parts, hi = ev->n * (part + 1) / parts;
+    int64_t seen = 0, e;
+    int32_t k;
+    for (k = 0; k < ev->n_seg; k++) {
+        /* this segment's events that fall in [lo, hi) of the whole queue */
+        const int64_t a = lo > seen ? lo - seen : 0;
+        const int64_t b = hi - seen < ev->seg_len[k] ? hi - seen : ev->seg_len[k];
+        for (e = ev->seg_start[k] + a; e < ev->seg_start[k] + b; e++)
+            dst[ev->idx[e]] += ev->val[e] * q->w[ev->idx[e] % C];
+        seen += ev->seg_len[k];
+    }
+    return hi - lo;
+}
+
+/* Part `part` of `parts` of projection q's work for events ev, into dst; the
+ * parts write disjoint neurons of dst, so they may run on separate threads.
+ * Returns the synaptic operations of this part. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(scatter)(const snn_net *net, const snn_proj *q,
-                                                   const int32_t *idx, const float *val,
-                                                   int64_t n_ev, float *dst)
+                                                   const snn_events *ev, float *dst,
+                                                   int32_t part, int32_t parts)
 {
     switch (q->op) {
-    case SNN_OP_CONV2D: return SNN_KERNEL(conv)(net, q, idx, val, n_ev, dst);
-    case SNN_OP_AVGPOOL2D: return SNN_KERNEL(pool)(net, q, idx, val, n_ev, dst);
-    case SNN_OP_DENSE: return SNN_KERNEL(dense)(net, q, idx, val, n_ev, dst);
-    default: {
-        const int64_t C = net->pops[q->source].C;
-        int64_t e;
-        for (e = 0; e < n_ev; e++) dst[idx[e]] += val[e] * q->w[idx[e] % C];
-        return n_ev;
-    }
+    case SNN_OP_CONV2D: return SNN_KERNEL(conv)(net, q, ev, dst, part, parts);
+    case SNN_OP_AVGPOOL2D: return SNN_KERNEL(pool)(net, q, ev, dst, part, parts);
+    case SNN_OP_DENSE: return SNN_KERNEL(dense)(net, q, ev, dst, part, parts);
+    default: return SNN_KERNEL(identity)(net, q, ev, dst, part, parts);
     }
 }

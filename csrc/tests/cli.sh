@@ -99,6 +99,12 @@ if [ -s "$tmp/stderr" ]; then echo "FAIL run: --quiet printed on stderr"; failed
     passed=$((passed + 1)); fi
 expect 0 "summary line" -- "$net" "$x" -T 8
 check "summary on stderr" "$tmp/stderr" "3 images, T=8, analog encoding"
+expect 0 "profile" -- "$net" "$x" -T 8 --profile
+check "profile of a population" "$tmp/stderr" "  population c1: "
+check "profile of a projection" "$tmp/stderr" "synaptic operations"
+"$snnrun" "$net" "$x" -T 8 -q >"$tmp/plain.txt"
+if cmp -s "$tmp/stdout" "$tmp/plain.txt"; then passed=$((passed + 1)); else
+    echo "FAIL profile: other predictions"; failed=$((failed + 1)); fi
 
 # other layouts of the same images give the same predictions
 "$snnrun" "$net" "$x" -T 16 -q >"$tmp/batch.txt"

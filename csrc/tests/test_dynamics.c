@@ -237,10 +237,22 @@ static void test_chunks_reset_workspace(void)
     snn_net_free(net);
 }
 
-/* Every allocation goes through the allocator, and every one is returned. */
+/* Every allocation goes through the allocator, and every one is returned. The
+ * counters are atomic: snn_run_batch allocates from its worker threads. */
 static long live_blocks = 0, total_blocks = 0;
-static void *counting_alloc(void *opaque, size_t n) { (void)opaque; live_blocks++; total_blocks++; return malloc(n); }
-static void counting_free(void *opaque, void *p) { (void)opaque; if (p) live_blocks--; free(p); }
+static void *counting_alloc(void *opaque, size_t n)
+{
+    (void)opaque;
+    __atomic_add_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&total_blocks, 1, __ATOMIC_RELAXED);
+    return malloc(n);
+}
+static void counting_free(void *opaque, void *p)
+{
+    (void)opaque;
+    if (p) __atomic_sub_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+    free(p);
+}
 
 static void test_allocator(void)
 {

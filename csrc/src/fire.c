@@ -1,0 +1,79 @@
+/*
+ * The per-step passes over a population's neurons: the threshold pass of IF
+ * populations and the relay pass, with a vector fast path for the common case
+ * of a block of neurons where nothing fires. Compiled for the baseline (SSE2 on
+ * x86-64, scalar elsewhere) and, where the compiler can target it per function,
+ * for AVX2; net.c picks one set when the network is built.
+ */
+#include "internal.h"
+
+#if SNN_HAVE_AVX2 || (defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__)))
+#include <immintrin.h>
+#endif
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#define SNN_HAVE_SSE2 1
+#else
+#define SNN_HAVE_SSE2 0
+#endif
+
+/* ---- baseline: 4 lanes of SSE2 on x86-64, scalar elsewhere ---------------- */
+#define SNN_KERNEL(name) name##_generic
+#define SNN_KERNEL_ATTR
+#if SNN_HAVE_SSE2
+#define SNN_VW 4
+#define SNN_VTYPE __m128
+#define SNN_VLOAD _mm_loadu_ps
+#define SNN_VSTORE _mm_storeu_ps
+#define SNN_VZERO _mm_setzero_ps
+#define SNN_VADD _mm_add_ps
+#define SNN_VSUB _mm_sub_ps
+/* -x by flipping the sign bit: exact, like the scalar negation */
+#define SNN_VNEG(a) _mm_xor_ps((a), _mm_set1_ps(-0.0f))
+#define SNN_VANDNOT _mm_andnot_ps
+/* comparisons give all-ones lanes where true; ordered, as C's >= and <= (false
+ * for NaN); != is unordered, as C's (true for NaN) */
+#define SNN_VGE _mm_cmpge_ps
+#define SNN_VLE _mm_cmple_ps
+#define SNN_VNONZERO(a) _mm_cmpneq_ps((a), _mm_setzero_ps())
+#define SNN_VBITS _mm_movemask_ps
+/* mask ? a : b (SSE2 has no blend) */
+#define SNN_VSELECT(m, a, b) _mm_or_ps(_mm_and_ps((m), (a)), _mm_andnot_ps((m), (b)))
+#else
+#define SNN_VW 0
+#endif
+#include "fire_kernels.h"
+
+/* ---- AVX2: 8 lanes --------------------------------------------------------- */
+#if SNN_HAVE_AVX2
+#define SNN_KERNEL(name) name##_avx2
+#define SNN_KERNEL_ATTR __attribute__((target("avx2")))
+#define SNN_VW 8
+#define SNN_VTYPE __m256
+#define SNN_VLOAD _mm256_loadu_ps
+#define SNN_VSTORE _mm256_storeu_ps
+#define SNN_VZERO _mm256_setzero_ps
+#define SNN_VADD _mm256_add_ps
+#define SNN_VSUB _mm256_sub_ps
+#define SNN_VNEG(a) _mm256_xor_ps((a), _mm256_set1_ps(-0.0f))
+#define SNN_VANDNOT _mm256_andnot_ps
+#define SNN_VGE(a, b) _mm256_cmp_ps((a), (b), _CMP_GE_OQ)
+#define SNN_VLE(a, b) _mm256_cmp_ps((a), (b), _CMP_LE_OQ)
+#define SNN_VNONZERO(a) _mm256_cmp_ps((a), _mm256_setzero_ps(), _CMP_NEQ_UQ)
+#define SNN_VBITS _mm256_movemask_ps
+#define SNN_VSELECT(m, a, b) _mm256_blendv_ps((b), (a), (m))
+#include "fire_kernels.h"
+#endif
+
+void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay)
+{
+#if SNN_HAVE_AVX2
+    if (isa == SNN_ISA_AVX2) {
+        *fire = fire_avx2;
+        *relay = relay_avx2;
+        return;
+    }
+#endif
+    (void)isa;
+    *fire = fire_generic;
+    *relay = relay_generic;
+}

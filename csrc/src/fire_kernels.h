@@ -1,0 +1,214 @@
+/*
+ * The threshold pass (integrate, compare, reset, emit) and the relay pass,
+ * compiled once per instruction set: fire.c includes this file with
+ * SNN_KERNEL(name), SNN_KERNEL_ATTR and a vector width SNN_VW (0: scalar only)
+ * and its load/add/compare macros, which the end of this file undefines. A block of SNN_VW neurons is compared in one
+ * go; only a block where some neuron fires (or, for a relay, received current)
+ * goes through the scalar code. Every membrane is computed by the same float
+ * operations whatever the path, so all builds agree bit for bit.
+ */
+
+#ifndef SNN_FIRE_SHARED
+#define SNN_FIRE_SHARED
+#if defined(__GNUC__) || defined(__clang__)
+#define SNN_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define SNN_ALWAYS_INLINE inline
+#endif
+/* A population's neuron parameters, copied out of snn_pop: the compiler then
+ * knows no store to a queue changes them. */
+typedef struct snn_neurons {
+    const float *theta, *theta_neg;
+    int64_t C;
+} snn_neurons;
+#endif
+
+/* One IF neuron: integrate u = v (+ k), fire and reset. Returns the event value
+ * (+1, -1) or 0 and stores the new membrane. has_k, is_signed and subtract are
+ * constants at every call, so each combination compiles to its own loop. */
+static SNN_ALWAYS_INLINE float SNN_KERNEL(fire_one)(const snn_neurons *nr, float *v,
+                                                    const float *k, int64_t c, int has_k,
+                                                    int is_signed, int subtract)
+{
+    float u = has_k ? *v + *k : *v;
+    float e = 0.0f;
+    if (u >= nr->theta[c]) {
+        u = subtract ? u - nr->theta[c] : 0.0f;
+        e = 1.0f;
+    } else if (is_signed && u <= -nr->theta_neg[c]) {
+        u = subtract ? u + nr->theta_neg[c] : 0.0f;
+        e = -1.0f;
+    }
+    *v = u;
+    return e;
+}
+
+#if SNN_VW
+/* Neurons c .. c + SNN_VW of one position, branch-free: integrate, compare,
+ * reset the lanes that fire (the same float operations as fire_one) and store.
+ * Returns the lanes' events as two bit masks (bit j: lane j fired +1 / -1). */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(fire_block)(
+    const snn_neurons *nr, float *v, const float *k, int64_t c, int has_k, int is_signed,
+    int subtract, unsigned *pos_bits, unsigned *neg_bits)
+{
+    SNN_VTYPE u = SNN_VLOAD(v + c);
+    const SNN_VTYPE th = SNN_VLOAD(nr->theta + c);
+    SNN_VTYPE up;
+    if (has_k) u = SNN_VADD(u, SNN_VLOAD(k + c));
+    up = SNN_VGE(u, th);
+    *pos_bits = (unsigned)SNN_VBITS(up);
+    *neg_bits = 0;
+    if (*pos_bits) u = SNN_VSELECT(up, subtract ? SNN_VSUB(u, th) : SNN_VZERO(), u);
+    if (is_signed) {
+        const SNN_VTYPE thn = SNN_VLOAD(nr->theta_neg + c);
+        /* lanes that fired +1 now hold u - th, which may be <= -thn: exclude them */
+        const SNN_VTYPE un = SNN_VANDNOT(up, SNN_VLE(u, SNN_VNEG(thn)));
+        *neg_bits = (unsigned)SNN_VBITS(un);
+        if (*neg_bits) u = SNN_VSELECT(un, subtract ? SNN_VADD(u, thn) : SNN_VZERO(), u);
+    }
+    SNN_VSTORE(v + c, u);
+}
+
+/* Appends the events of a block's masks to the queue, in ascending lane order. */
+static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(emit_bits)(unsigned pos_bits, unsigned neg_bits,
+                                                       int64_t first, int32_t *qi, float *qv,
+                                                       int64_t n, int is_signed)
+{
+    unsigned bits = pos_bits | neg_bits;
+    while (bits) {
+        const unsigned j = (unsigned)__builtin_ctz(bits);
+        qi[n] = (int32_t)(first + j);
+        qv[n++] = !is_signed || (pos_bits >> j) & 1u ? 1.0f : -1.0f;
+        bits &= bits - 1;
+    }
+    return n;
+}
+#endif
+
+/* The threshold pass over positions [pos0, pos1), for one combination of the
+ * constant flags; events from qi[n], qv[n] on; returns the new n. */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
+    const snn_neurons *nr, float *V, const float *K, int32_t *qi, float *qv, int32_t *first,
+    int32_t *end, int64_t pos0, int64_t pos1, int64_t n, int has_k, int is_signed, int subtract)
+{
+    const int64_t C = nr->C;
+    int64_t pos, c;
+    for (pos = pos0; pos < pos1; pos++) {
+        float *v = V + pos * C;
+        const float *k = has_k ? K + pos * C : NULL;
+        if (first) first[pos] = (int32_t)n;
+        c = 0;
+#if SNN_VW
+        for (; c + SNN_VW <= C; c += SNN_VW) {
+            unsigned pb, nb;
+            SNN_KERNEL(fire_block)(nr, v, k, c, has_k, is_signed, subtract, &pb, &nb);
+            if (pb | nb) n = SNN_KERNEL(emit_bits)(pb, nb, pos * C + c, qi, qv, n, is_signed);
+        }
+#endif
+        for (; c < C; c++) {
+            const float e = SNN_KERNEL(fire_one)(nr, v + c, has_k ? k + c : NULL, c, has_k,
+                                                 is_signed, subtract);
+            if (e != 0.0f) {
+                qi[n] = (int32_t)(pos * C + c);
+                qv[n++] = e;
+            }
+        }
+        if (first) end[pos] = (int32_t)n;
+    }
+    return n;
+}
+
+/* The threshold pass over rows [row0, row1) of an IF population: V its
+ * membranes, K its constant current or NULL. Events go to qi/qv from index
+ * row0 * W * C on, in ascending neuron order, and, unless first is NULL, each
+ * position's events are qi[first[pos] .. end[pos]). Returns their number. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(fire)(const snn_pop *p, float *V, const float *K,
+                                                int32_t *qi, float *qv, int32_t *first,
+                                                int32_t *end, int64_t row0, int64_t row1)
+{
+    const int64_t base = row0 * p->W * p->C, pos0 = row0 * p->W, pos1 = row1 * p->W;
+    const int subtract = p->reset == SNN_RESET_SUBTRACT;
+    const int mode = (K != NULL) * 4 + (p->is_signed != 0) * 2 + subtract;
+    snn_neurons nr;
+    int64_t n = base;
+    nr.theta = p->theta;
+    nr.theta_neg = p->theta_neg;
+    nr.C = p->C;
+#define SNN_FIRE_CASE(m) \
+    case m: n = SNN_KERNEL(fire_positions)(&nr, V, K, qi, qv, first, end, pos0, pos1, n, \
+                                           ((m) >> 2) & 1, ((m) >> 1) & 1, (m) & 1); break;
+    switch (mode) {
+    SNN_FIRE_CASE(0) SNN_FIRE_CASE(1) SNN_FIRE_CASE(2) SNN_FIRE_CASE(3)
+    SNN_FIRE_CASE(4) SNN_FIRE_CASE(5) SNN_FIRE_CASE(6) SNN_FIRE_CASE(7)
+    }
+#undef SNN_FIRE_CASE
+    return n - base;
+}
+
+/* One relay neuron i: emits this step's current x (if not zero) and clears A[i]. */
+static inline int64_t SNN_KERNEL(relay_one)(float *A, const float *K, int64_t i, int32_t *qi,
+                                            float *qv, int64_t n)
+{
+    const float x = K ? A[i] + K[i] : A[i];
+    A[i] = 0.0f;
+    if (x != 0.0f) {
+        qi[n] = (int32_t)i;
+        qv[n++] = x;
+    }
+    return n;
+}
+
+/* The relay pass over rows [row0, row1) of population p: this step's current
+ * (A, plus the constant K if any) goes out as graded events, and A is cleared.
+ * Events, first and end as for fire; returns the number of events. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(relay)(const snn_pop *p, float *A, const float *K,
+                                                 int32_t *qi, float *qv, int32_t *first,
+                                                 int32_t *end, int64_t row0, int64_t row1)
+{
+    const int64_t C = p->C, base = row0 * p->W * C;
+    int64_t pos, n = base;
+    for (pos = row0 * p->W; pos < row1 * p->W; pos++) {
+        int64_t i = pos * C;
+        const int64_t stop = i + C;
+        if (first) first[pos] = (int32_t)n;
+#if SNN_VW
+        for (; i + SNN_VW <= stop; i += SNN_VW) {
+            SNN_VTYPE u = SNN_VLOAD(A + i);
+            float lanes[SNN_VW];
+            unsigned bits;
+            if (K) u = SNN_VADD(u, SNN_VLOAD(K + i));
+            bits = (unsigned)SNN_VBITS(SNN_VNONZERO(u));
+            SNN_VSTORE(A + i, SNN_VZERO());
+            if (!bits) continue;
+            SNN_VSTORE(lanes, u);
+            while (bits) {
+                const unsigned j = (unsigned)__builtin_ctz(bits);
+                qi[n] = (int32_t)(i + j);
+                qv[n++] = lanes[j];
+                bits &= bits - 1;
+            }
+        }
+#endif
+        for (; i < stop; i++) n = SNN_KERNEL(relay_one)(A, K, i, qi, qv, n);
+        if (first) end[pos] = (int32_t)n;
+    }
+    return n - base;
+}
+
+/* the macros of this inclusion (see the top) */
+#undef SNN_KERNEL
+#undef SNN_KERNEL_ATTR
+#undef SNN_VW
+#undef SNN_VTYPE
+#undef SNN_VLOAD
+#undef SNN_VSTORE
+#undef SNN_VZERO
+#undef SNN_VADD
+#undef SNN_VSUB
+#undef SNN_VNEG
+#undef SNN_VANDNOT
+#undef SNN_VGE
+#undef SNN_VLE
+#undef SNN_VNONZERO
+#undef SNN_VBITS
+#undef SNN_VSELECT
