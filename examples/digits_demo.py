@@ -2,8 +2,9 @@
 
 1. Train a small ReLU CNN in PyTorch on scikit-learn's 8x8 digits (seconds).
 2. Convert it twice with snncore.convert.from_torch: Rueckauer's robust
-   normalisation (the default), and the low-latency setting (per-channel
-   thresholds and the half-threshold start).
+   normalisation (the default), and snncore's recommended combination for few
+   timesteps (snncore.convert.low_latency_options: for this CNN, local threshold
+   balancing and the half-threshold start).
 3. Save the spiking network as .npz, load it back, run the test images with
    analog input, and print ANN against SNN accuracy per timestep (all from one
    run each), spikes, synaptic operations and the estimated energy.
@@ -67,7 +68,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         import torch
-        from snncore.convert import from_torch
+        from snncore.convert import from_torch, low_latency_options
     except ImportError:
         sys.exit("this demo needs PyTorch: pip install torch==2.13.0 'snncore[convert]'")
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
@@ -81,8 +82,11 @@ def main(argv=None):
     print(f"ANN (PyTorch CNN) trained in {time.perf_counter() - start:.1f} s: "
           f"{100 * ann_acc:.2f}% test accuracy\n")
 
+    # Rueckauer's robust normalisation, and snncore's recommended combination for few
+    # timesteps (for this feed-forward CNN: local threshold balancing + half-threshold start)
+    low_latency = low_latency_options(model, timesteps=8)
     settings = {"percentile": dict(norm="percentile", percentile=99.9),
-                "channel + half": dict(norm="channel", v_init=0.5)}
+                "low-latency": low_latency}
     checkpoints = [t for t in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if t <= args.timesteps]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,8 +98,10 @@ def main(argv=None):
             start = time.perf_counter()
             res = net.run(x_test, args.timesteps, checkpoints=checkpoints, threads=args.threads)
             results[label] = (net, res, time.perf_counter() - start)
-    net, res, _ = results["channel + half"]
-    print(f"the converted network (norm='channel', v_init=0.5), saved as .npz and reloaded:\n")
+    net, res, _ = results["low-latency"]
+    options = ", ".join(f"{k}={v!r}" for k, v in low_latency.items())
+    print(f"the converted network (low_latency_options: {options}), saved as .npz and "
+          f"reloaded:\n")
     print(net.summary(), "\n")
 
     # analog input: the first layer's multiply-accumulates count at every step
@@ -111,8 +117,8 @@ def main(argv=None):
         rows.append(row)
     print(format_table(["T", "ANN %", *[f"SNN {k} %" for k in settings], "spikes/img",
                         "synaptic ops/img", "energy SNN/ANN"], rows, [">"] * (5 + len(settings))))
-    seconds = results["channel + half"][2]
-    print(f"\nspikes, synaptic operations and energy are for 'channel + half'; energy "
+    seconds = results["low-latency"][2]
+    print(f"\nspikes, synaptic operations and energy are for 'low-latency'; energy "
           f"(snncore.estimate_energy) at {energy.e_ac * 1e12:.1f} pJ per accumulate and "
           f"{energy.e_mac * 1e12:.1f} pJ per multiply-accumulate, the analog first layer's "
           f"multiply-accumulates counted at every step; ANN {sum(net.ann_macs().values()):,} "

@@ -508,12 +508,26 @@ def capture(model, sample, maxpool="refuse"):
 def survey(model):
     """Trace without running: the departures from the tailoring rules, and the
     first refusal if any (for `check`). Returns (departures, refusal or None)."""
+    cap, refusal = _survey_capture(model)
+    return ([], refusal) if cap is None else (cap.departures, refusal)
+
+
+def has_junctions(model):
+    """Whether the model adds two paths (a residual junction), from a trace
+    without running it (False if it cannot be traced)."""
+    cap, _ = _survey_capture(model)
+    return cap is not None and any(n.op == "add" for n in cap.nodes.values())
+
+
+def _survey_capture(model):
+    """(_Capture of every node that converts, first refusal or None); the
+    capture is None when the model cannot be traced at all."""
     import torch
 
     try:
         gm = _trace(torch, model)
     except ConversionError as e:     # untraceable: nothing to survey
-        return [], str(e)
+        return None, str(e)
     cap = _Capture(torch, gm, maxpool="avg", strict=False)
     refusal = None
     with warnings.catch_warnings():
@@ -538,4 +552,4 @@ def survey(model):
             except (KeyError, TypeError, ValueError):
                 # shapes are unknown without a sample; layers that need them are fine
                 cap.nodes[node.name] = Node(node.name, "unknown", [], None, {}, "")
-    return cap.departures, refusal
+    return cap, refusal

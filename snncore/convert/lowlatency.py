@@ -10,7 +10,47 @@ import numpy as np
 
 from .assemble import Assembler
 
-__all__ = ["calibrate_biases", "choose_readout_start"]
+__all__ = ["calibrate_biases", "choose_readout_start", "low_latency_options"]
+
+
+def low_latency_options(model, timesteps):
+    """`from_torch` options that bring `model` to its ANN's accuracy in few
+    timesteps: snncore's recommended combination, chosen from the benchmark
+    measurements (docs/conversion.md, "Which option helps where").
+
+    - Feed-forward networks (CNN, VGG-style, leaky-ReLU): local threshold
+      balancing with the half-threshold start (``norm="ltb", v_init=0.5``).
+      On the Fashion-MNIST CNN it is within 0.2 points of the ANN from T=8.
+    - Residual networks: per-channel thresholds, the half-threshold start, the
+      delayed read-out and light bias calibration, tuned at `timesteps`
+      (``norm="channel", v_init=0.5, readout_delay="auto",
+      bias_calibration=True``): deep paths that meet at junctions need the
+      corrections that are measured with the engine at the intended T.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The trained network (traced, not run, to find residual junctions).
+    timesteps : int
+        The timestep count the network is meant to run for (>= 1).
+
+    Returns
+    -------
+    dict
+        Keyword arguments for `from_torch`; pass others beside them to override.
+
+    Examples
+    --------
+    >>> net = from_torch(model, x_calib, **low_latency_options(model, 16))  # doctest: +SKIP
+    """
+    from .graph import has_junctions
+
+    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
+        raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
+    if has_junctions(model):
+        return dict(norm="channel", v_init=0.5, readout_delay="auto", bias_calibration=True,
+                    timesteps=timesteps)
+    return dict(norm="ltb", v_init=0.5)
 
 
 def _channel_means(a, channels):
