@@ -456,15 +456,23 @@ def plot_accuracy(plt, records, model, path):
             style = "--" if r.get("reset") == "zero" else "-"
             ax.plot(r["checkpoints"], [100 * a for a in r["accuracy"]], style, marker=".",
                     color=colours[names.index(name) % len(colours)], label=label)
-        ann = recs[0].get("ann_accuracy")
-        if ann is not None:
-            ax.axhline(100 * ann, color="black", linestyle=":", label=f"ANN {100 * ann:.2f}%")
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("timesteps T")
-        ax.set_ylabel("accuracy %")
-        ax.set_title(f"{model}: {title}", fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _finish_panel(ax, recs[0].get("ann_accuracy"), "timesteps T", f"{model}: {title}")
+    _save(plt, fig, path)
+
+
+def _finish_panel(ax, ann, xlabel, title):
+    """The ANN's accuracy as a dotted line (if known), labels, grid and legend."""
+    if ann is not None:
+        ax.axhline(100 * ann, color="black", linestyle=":", label=f"ANN {100 * ann:.2f}%")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy %")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _save(plt, fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -481,18 +489,9 @@ def plot_energy(plt, records, path):
             ax.plot(r["energy_ratio"], [100 * a for a in r["accuracy"]], marker=".",
                     markersize=3, label=sim if setting == sim else f"{sim}: {setting}")
         ax.axvline(1.0, color="grey", linestyle="--", label="ANN energy")
-        ann = mine[0].get("ann_accuracy")
-        if ann is not None:
-            ax.axhline(100 * ann, color="black", linestyle=":", label=f"ANN {100 * ann:.2f}%")
         ax.set_xscale("log")
-        ax.set_xlabel("energy per image, SNN / ANN")
-        ax.set_ylabel("accuracy %")
-        ax.set_title(model, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        _finish_panel(ax, mine[0].get("ann_accuracy"), "energy per image, SNN / ANN", model)
+    _save(plt, fig, path)
 
 
 def plot_throughput(plt, records, path):
@@ -520,9 +519,7 @@ def plot_throughput(plt, records, path):
     ax.set_ylabel("images per second")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 # -- the document ------------------------------------------------------------------------
