@@ -254,6 +254,23 @@ static snn_events queue_of(snn_state *s, const snn_pop *p, int64_t n_ev, const s
     return ev;
 }
 
+/* Whether the members may go on without meeting after their parts of p's k-th
+ * outgoing projection: a conv2d or avgpool2d part writes the rows of the target
+ * whose threshold or relay pass the same member runs next, so nothing needs to
+ * wait, unless a later projection of p writes the same target split otherwise
+ * (a junction fed twice by p) or the target accumulates (member 0 reads it
+ * whole). */
+static int rows_stay_with_member(const snn_net *net, const snn_pop *p, int32_t k)
+{
+    const snn_proj *q = &net->projs[p->out_proj[k]];
+    int32_t later;
+    if (q->op != SNN_OP_CONV2D && q->op != SNN_OP_AVGPOOL2D) return 0;
+    if (net->pops[q->target].kind == SNN_KIND_ACCUMULATE) return 0;
+    for (later = k + 1; later < p->n_out; later++)
+        if (net->projs[p->out_proj[later]].target == q->target) return 0;
+    return 1;
+}
+
 /* Sends population p's n_ev queued events through its outgoing projections
  * into their targets' membranes, or into their constant currents
  * (`const_current`: the analog input's, computed once per image). Each team
@@ -276,13 +293,7 @@ static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev, int const_cu
         const int64_t started = profile_start(s);
         tm->synops[j] += net->scatter(net, q, &ev, dst, tm->rank, tm->size);
         profile_add(s, net->n_pop + j, started);
-        /* A conv2d or avgpool2d part writes the rows of the target whose
-         * threshold or relay pass the same member runs next: nothing to wait
-         * for. Other ops split their work otherwise, and an accumulating target
-         * is read whole by member 0. */
-        if (const_current || !(q->op == SNN_OP_CONV2D || q->op == SNN_OP_AVGPOOL2D) ||
-            t->kind == SNN_KIND_ACCUMULATE)
-            snn__team_sync(tm);
+        if (const_current || !rows_stay_with_member(net, p, k)) snn__team_sync(tm);
     }
 }
 

@@ -40,6 +40,42 @@ static void test_team_with_quiet_steps(void)
     snn_net_free(net);
 }
 
+/* A junction fed twice by one population (a conv and an identity from the same
+ * source into the same target), one image on teams of 2 and 3: the members must
+ * meet before the second projection, whose work is split otherwise. */
+static void test_team_with_a_junction_fed_twice(void)
+{
+    static float w[4 * 4 * 3 * 3], x[4 * 6 * 6], out[3][4 * 6 * 6];
+    const float theta = 0.75f;
+    snn_population_desc pops[3];
+    snn_projection_desc pj[3];
+    snn_net_desc d;
+    snn_run_config cfg = run_config(12, SNN_ENCODING_POISSON);
+    snn_net *net;
+    int i, k;
+    for (i = 0; i < 4 * 4 * 9; i++) w[i] = (float)(i % 7 - 3) / 8.0f;
+    for (i = 0; i < 4 * 36; i++) x[i] = (float)(i % 5) / 4.0f;
+    pops[0] = pop_input(4, 6, 6);
+    pops[1] = pop_if(4, 6, 6, &theta, 1, SNN_RESET_SUBTRACT);
+    pops[2] = pop_if(4, 6, 6, &theta, 1, SNN_RESET_SUBTRACT);
+    pj[0] = proj_window(SNN_OP_CONV2D, 0, 1, w, 4 * 4 * 9, 3, 3, 1, 1);
+    pj[1] = proj_window(SNN_OP_CONV2D, 1, 2, w, 4 * 4 * 9, 3, 3, 1, 1);
+    pj[2] = proj(SNN_OP_IDENTITY, 1, 2, NULL, 0);
+    d = net_desc(pops, 3, pj, 3, 2);
+    net = snn_net_create(&d, NULL);
+    CHECK(net != NULL);
+    if (!net) return;
+    for (k = 0; k < 3; k++)   /* one image on 1, 2 and 3 threads: alone, then in teams */
+        CHECK_STATUS(snn_run_batch(net, &cfg, x, 1, 0, out[k], NULL, NULL, k + 1, NULL), SNN_OK);
+    CHECK(memcmp(out[0], out[1], 4 * 36 * sizeof(float)) == 0);
+    CHECK(memcmp(out[0], out[2], 4 * 36 * sizeof(float)) == 0);
+    for (i = 0; i < 50; i++) {
+        CHECK_STATUS(snn_run_batch(net, &cfg, x, 1, 0, out[1], NULL, NULL, 2, NULL), SNN_OK);
+        CHECK(memcmp(out[0], out[1], 4 * 36 * sizeof(float)) == 0);
+    }
+    snn_net_free(net);
+}
+
 int main(void)
 {
     static float x[N * IN], w1[6 * 2 * 3 * 3], w2[OUT * HID];
@@ -131,5 +167,6 @@ int main(void)
     CHECK(snn_net_create(&d, &e) == NULL && e.status == SNN_E_UNSUPPORTED);
     snn_net_free(net);
     test_team_with_quiet_steps();
+    test_team_with_a_junction_fed_twice();
     CHECK_DONE();
 }
