@@ -3,8 +3,8 @@
 1. Train a small ReLU CNN in PyTorch on scikit-learn's 8x8 digits (seconds).
 2. Convert it twice with snncore.convert.from_torch: Rueckauer's robust
    normalisation (the default), and snncore's recommended combination for few
-   timesteps (snncore.convert.low_latency_options: per-channel thresholds, the
-   half-threshold start and bias calibration at T=8).
+   timesteps (snncore.convert.low_latency_options: for this CNN, local threshold
+   balancing, the half-threshold start and bias calibration at T=8).
 3. Save the spiking network as .npz, load it back, run the test images with
    analog input, and print ANN against SNN accuracy per timestep (all from one
    run each), spikes, synaptic operations and the estimated energy.
@@ -83,7 +83,7 @@ def main(argv=None):
           f"{100 * ann_acc:.2f}% test accuracy\n")
 
     # Rueckauer's robust normalisation, and snncore's recommended combination for few
-    # timesteps (per-channel thresholds, half-threshold start, bias calibration at T=8)
+    # timesteps (for this CNN: LTB thresholds, half-threshold start, bias calibration at T=8)
     low_latency = low_latency_options(model, timesteps=8)
     settings = {"percentile": dict(norm="percentile", percentile=99.9),
                 "low-latency": low_latency}

@@ -264,17 +264,18 @@ def test_half_threshold_start_helps_at_low_timesteps():
 
 @pytest.mark.parametrize("name", MODELS)
 def test_low_latency_options(name, trained):
-    """The recommended combination: per-channel thresholds, the half-threshold
-    start and bias calibration at T, plus the delayed read-out for residual
-    nets; at T=16 it agrees with the ANN at least as often as plain
-    percentile normalisation."""
+    """The recommended combination: LTB thresholds, the half-threshold start
+    and bias calibration at T for feed-forward nets; per-channel percentiles
+    and the delayed read-out besides for residual ones. At T=16 it agrees with
+    the ANN at least as often as plain percentile normalisation."""
     from snncore.convert import low_latency_options
 
     opts = low_latency_options(trained(name), 16)
-    expected = dict(norm="channel", v_init=0.5, bias_calibration=True, timesteps=16)
     if name == "resnet":
-        expected["readout_delay"] = "auto"
-    assert opts == expected
+        assert opts == dict(norm="channel", v_init=0.5, readout_delay="auto",
+                            bias_calibration=True, timesteps=16)
+    else:
+        assert opts == dict(norm="ltb", v_init=0.5, bias_calibration=True, timesteps=16)
     r = Run(name, convert(name, **opts), 16)
     assert r.agreement(16) >= run(name).agreement(16)
     with pytest.raises(ValueError, match="timesteps"):
