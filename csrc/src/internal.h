@@ -34,22 +34,6 @@
 #define SNN_HAVE_AVX2 0
 #endif
 
-/* Division by a constant d <= 2^24 of any n < 2^28 (the largest population) as a
- * multiply and a shift: q = (n * mul) >> shift with shift = 29 + ceil(log2 d) and
- * mul = ceil(2^shift / d). The rounding error n * (mul * d - 2^shift) stays below
- * 2^shift, so q is exact; n * mul stays below 2^59. */
-typedef struct snn_divider {
-    uint64_t mul;
-    uint32_t shift;
-} snn_divider;
-
-static inline uint32_t snn__divide(const snn_divider *d, uint32_t n)
-{
-    return (uint32_t)(((uint64_t)n * d->mul) >> d->shift);
-}
-
-void snn__divider_init(snn_divider *d, uint32_t divisor);
-
 /* One tap of a window along an axis: a kernel offset and the source row or
  * column it reads. */
 typedef struct snn_tap {
@@ -63,7 +47,6 @@ typedef struct snn_pop {
     int32_t reset;
     int32_t is_signed;
     int64_t C, H, W, n;
-    snn_divider div_c, div_w;  /* index -> position (by C), position -> row (by W) */
     float v_init;
     float *theta;       /* C values (a scalar threshold is broadcast) */
     float *theta_neg;   /* C values, signed populations only */

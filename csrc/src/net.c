@@ -45,16 +45,6 @@ void snn_net_free(snn_net *net)
     a.free(a.opaque, net);
 }
 
-/* ---- arithmetic ------------------------------------------------------------ */
-
-void snn__divider_init(snn_divider *d, uint32_t divisor)
-{
-    uint32_t log2_ceil = 0;
-    while (((uint64_t)1 << log2_ceil) < divisor) log2_ceil++;
-    d->shift = 29 + log2_ceil;
-    d->mul = (((uint64_t)1 << d->shift) + divisor - 1) / divisor;
-}
-
 /* ---- validation helpers ------------------------------------------------ */
 
 /* *out = a * b when it stays <= limit (all operands >= 0); else returns 0. */
@@ -377,8 +367,6 @@ static int build_population(snn_net *net, const snn_population_desc *d, snn_pop 
     p->kind = d->kind;
     p->C = pd->C; p->H = pd->H; p->W = pd->W; p->n = pd->n;
     p->has_queue = d->kind != SNN_KIND_ACCUMULATE;
-    snn__divider_init(&p->div_c, (uint32_t)p->C);
-    snn__divider_init(&p->div_w, (uint32_t)p->W);
     if (d->kind == SNN_KIND_IF) {
         p->reset = d->reset;
         p->v_init = d->v_init;
