@@ -282,6 +282,22 @@ def test_low_latency_options(name, trained):
         low_latency_options(trained(name), 0)
 
 
+def test_low_latency_options_refuses_what_it_cannot_read():
+    """Not a model, or a model torch.fx cannot trace: a clear error, never the
+    feed-forward options by default."""
+    from snncore.convert import ConversionError, low_latency_options
+
+    with pytest.raises(TypeError, match="torch.nn.Module, not str"):
+        low_latency_options("model.pt", 16)
+
+    class Branchy(torch.nn.Module):
+        def forward(self, x):
+            return x if x.sum() > 0 else -x     # data-dependent control flow
+
+    with pytest.raises(ConversionError, match="could not trace"):
+        low_latency_options(Branchy(), 16)
+
+
 def test_spiking_readout():
     r = run("cnn", readout="spikes")
     out = [p for p in r.net._spec["populations"] if p["name"] == r.net.output_name][0]

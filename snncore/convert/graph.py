@@ -514,9 +514,17 @@ def survey(model):
 
 def has_junctions(model):
     """Whether the model adds two paths (a residual junction), from a trace
-    without running it (False if it cannot be traced)."""
-    cap, _ = _survey_capture(model)
-    return cap is not None and any(n.op == "add" for n in cap.nodes.values())
+    without running it.
+
+    Raises
+    ------
+    ConversionError
+        The model cannot be traced (from_torch would refuse it too).
+    """
+    cap, refusal = _survey_capture(model)
+    if cap is None:
+        raise ConversionError(refusal)
+    return any(n.op == "add" for n in cap.nodes.values())
 
 
 def _survey_capture(model):

@@ -41,12 +41,23 @@ def low_latency_options(model, timesteps):
     dict
         Keyword arguments for `from_torch`; pass others beside them to override.
 
+    Raises
+    ------
+    TypeError
+        `model` is not a torch.nn.Module.
+    ConversionError
+        The model cannot be traced by torch.fx.
+
     Examples
     --------
     >>> net = from_torch(model, x_calib, **low_latency_options(model, 16))  # doctest: +SKIP
     """
+    import torch
+
     from .graph import has_junctions
 
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
     if has_junctions(model):
