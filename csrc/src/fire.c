@@ -6,6 +6,7 @@
  * for AVX2; net.c picks one set when the network is built.
  */
 #include "internal.h"
+#include "compress_table.h"
 
 #if SNN_HAVE_AVX2 || (defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__)))
 #include <immintrin.h>
@@ -38,6 +39,20 @@
 #define SNN_VBITS _mm_movemask_ps
 /* mask ? a : b (SSE2 has no blend) */
 #define SNN_VSELECT(m, a, b) _mm_or_ps(_mm_and_ps((m), (a)), _mm_andnot_ps((m), (b)))
+#define SNN_VSET1 _mm_set1_ps
+/* qi[j] = first + t[j], qv[j] = vals[t[j]] for j < 4, t the lanes set in bits
+ * (SSE2 has no variable permute: four scalar moves, still no branch) */
+#define SNN_VSTORE_LANES(qi, qv, first, bits, vals)                                \
+    do {                                                                            \
+        const uint8_t *t_ = snn__compress_lanes[(bits)];                            \
+        float l_[4];                                                                \
+        int j_;                                                                     \
+        _mm_storeu_ps(l_, (vals));                                                  \
+        for (j_ = 0; j_ < 4; j_++) {                                                \
+            (qi)[j_] = (int32_t)((first) + t_[j_]);                                 \
+            (qv)[j_] = l_[t_[j_]];                                                  \
+        }                                                                           \
+    } while (0)
 #else
 #define SNN_VW 0
 #endif
@@ -61,6 +76,16 @@
 #define SNN_VNONZERO(a) _mm256_cmp_ps((a), _mm256_setzero_ps(), _CMP_NEQ_UQ)
 #define SNN_VBITS _mm256_movemask_ps
 #define SNN_VSELECT(m, a, b) _mm256_blendv_ps((b), (a), (m))
+#define SNN_VSET1 _mm256_set1_ps
+/* the lanes set in bits, moved to the front of an index and a value vector */
+#define SNN_VSTORE_LANES(qi, qv, first, bits, vals)                                          \
+    do {                                                                                      \
+        const __m256i t_ = _mm256_cvtepu8_epi32(                                              \
+            _mm_loadl_epi64((const __m128i *)(const void *)snn__compress_lanes[(bits)]));     \
+        _mm256_storeu_si256((__m256i *)(void *)(qi),                                          \
+                            _mm256_add_epi32(t_, _mm256_set1_epi32((int32_t)(first))));       \
+        _mm256_storeu_ps((qv), _mm256_permutevar8x32_ps((vals), t_));                         \
+    } while (0)
 #include "fire_kernels.h"
 #endif
 

@@ -2,10 +2,13 @@
  * The threshold pass (integrate, compare, reset, emit) and the relay pass,
  * compiled once per instruction set: fire.c includes this file with
  * SNN_KERNEL(name), SNN_KERNEL_ATTR and a vector width SNN_VW (0: scalar only)
- * and its load/add/compare macros, which the end of this file undefines. A block of SNN_VW neurons is compared in one
- * go; only a block where some neuron fires (or, for a relay, received current)
- * goes through the scalar code. Every membrane is computed by the same float
- * operations whatever the path, so all builds agree bit for bit.
+ * and its load/add/compare macros, which the end of this file undefines. A block
+ * of SNN_VW neurons is integrated, compared and reset in one go, and its events
+ * are stored with one compress (SNN_VSTORE_LANES) whichever lanes fired: at the
+ * firing rates of a converted network (a few to 30 % of neurons a step) a branch
+ * on "did this block fire" is a coin toss, and its mispredictions cost more than
+ * the pass itself. Every membrane is computed by the same float operations
+ * whatever the path, so all builds agree bit for bit.
  */
 
 #ifndef SNN_FIRE_SHARED
@@ -46,42 +49,44 @@ static SNN_ALWAYS_INLINE float SNN_KERNEL(fire_one)(const snn_neurons *nr, float
 #if SNN_VW
 /* Neurons c .. c + SNN_VW of one position, branch-free: integrate, compare,
  * reset the lanes that fire (the same float operations as fire_one) and store.
- * Returns the lanes' events as two bit masks (bit j: lane j fired +1 / -1). */
-SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(fire_block)(
+ * Returns the lanes that fired as a bit mask (bit j: lane j) and their event
+ * values (+1 or -1; other lanes any value) in *val. */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
     const snn_neurons *nr, float *v, const float *k, int64_t c, int has_k, int is_signed,
-    int subtract, unsigned *pos_bits, unsigned *neg_bits)
+    int subtract, SNN_VTYPE *val)
 {
     SNN_VTYPE u = SNN_VLOAD(v + c);
     const SNN_VTYPE th = SNN_VLOAD(nr->theta + c);
     SNN_VTYPE up;
+    unsigned bits;
     if (has_k) u = SNN_VADD(u, SNN_VLOAD(k + c));
     up = SNN_VGE(u, th);
-    *pos_bits = (unsigned)SNN_VBITS(up);
-    *neg_bits = 0;
-    if (*pos_bits) u = SNN_VSELECT(up, subtract ? SNN_VSUB(u, th) : SNN_VZERO(), u);
+    bits = (unsigned)SNN_VBITS(up);
+    u = SNN_VSELECT(up, subtract ? SNN_VSUB(u, th) : SNN_VZERO(), u);
+    *val = SNN_VSET1(1.0f);
     if (is_signed) {
         const SNN_VTYPE thn = SNN_VLOAD(nr->theta_neg + c);
         /* lanes that fired +1 now hold u - th, which may be <= -thn: exclude them */
         const SNN_VTYPE un = SNN_VANDNOT(up, SNN_VLE(u, SNN_VNEG(thn)));
-        *neg_bits = (unsigned)SNN_VBITS(un);
-        if (*neg_bits) u = SNN_VSELECT(un, subtract ? SNN_VADD(u, thn) : SNN_VZERO(), u);
+        bits |= (unsigned)SNN_VBITS(un);
+        u = SNN_VSELECT(un, subtract ? SNN_VADD(u, thn) : SNN_VZERO(), u);
+        *val = SNN_VSELECT(un, SNN_VSET1(-1.0f), *val);
     }
     SNN_VSTORE(v + c, u);
+    return bits;
 }
 
-/* Appends the events of a block's masks to the queue, in ascending lane order. */
-static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(emit_bits)(unsigned pos_bits, unsigned neg_bits,
-                                                       int64_t first, int32_t *qi, float *qv,
-                                                       int64_t n, int is_signed)
+/* Appends the lanes of a block set in bits (neuron index first + lane, value
+ * that lane of val) to the queue at n, in ascending lane order, and returns the
+ * new n. It stores SNN_VW slots whatever the count; the slots past the new n
+ * are garbage that the next block overwrites. They stay inside this pass's own
+ * part of the queue: a step emits at most one event per neuron, so n <= first
+ * and the slots end by first + SNN_VW, this block's own end. */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(emit_lanes)(
+    unsigned bits, int64_t first, SNN_VTYPE val, int32_t *qi, float *qv, int64_t n)
 {
-    unsigned bits = pos_bits | neg_bits;
-    while (bits) {
-        const unsigned j = (unsigned)__builtin_ctz(bits);
-        qi[n] = (int32_t)(first + j);
-        qv[n++] = !is_signed || (pos_bits >> j) & 1u ? 1.0f : -1.0f;
-        bits &= bits - 1;
-    }
-    return n;
+    SNN_VSTORE_LANES(qi + n, qv + n, first, bits, val);
+    return n + snn__lane_count[bits];
 }
 #endif
 
@@ -100,9 +105,10 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
         c = 0;
 #if SNN_VW
         for (; c + SNN_VW <= C; c += SNN_VW) {
-            unsigned pb, nb;
-            SNN_KERNEL(fire_block)(nr, v, k, c, has_k, is_signed, subtract, &pb, &nb);
-            if (pb | nb) n = SNN_KERNEL(emit_bits)(pb, nb, pos * C + c, qi, qv, n, is_signed);
+            SNN_VTYPE val;
+            const unsigned bits =
+                SNN_KERNEL(fire_block)(nr, v, k, c, has_k, is_signed, subtract, &val);
+            n = SNN_KERNEL(emit_lanes)(bits, pos * C + c, val, qi, qv, n);
         }
 #endif
         for (; c < C; c++) {
@@ -174,19 +180,9 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(relay)(const snn_pop *p, float *A, con
 #if SNN_VW
         for (; i + SNN_VW <= stop; i += SNN_VW) {
             SNN_VTYPE u = SNN_VLOAD(A + i);
-            float lanes[SNN_VW];
-            unsigned bits;
             if (K) u = SNN_VADD(u, SNN_VLOAD(K + i));
-            bits = (unsigned)SNN_VBITS(SNN_VNONZERO(u));
             SNN_VSTORE(A + i, SNN_VZERO());
-            if (!bits) continue;
-            SNN_VSTORE(lanes, u);
-            while (bits) {
-                const unsigned j = (unsigned)__builtin_ctz(bits);
-                qi[n] = (int32_t)(i + j);
-                qv[n++] = lanes[j];
-                bits &= bits - 1;
-            }
+            n = SNN_KERNEL(emit_lanes)((unsigned)SNN_VBITS(SNN_VNONZERO(u)), i, u, qi, qv, n);
         }
 #endif
         for (; i < stop; i++) n = SNN_KERNEL(relay_one)(A, K, i, qi, qv, n);
@@ -212,3 +208,5 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(relay)(const snn_pop *p, float *A, con
 #undef SNN_VNONZERO
 #undef SNN_VBITS
 #undef SNN_VSELECT
+#undef SNN_VSET1
+#undef SNN_VSTORE_LANES

@@ -44,7 +44,15 @@ SNN_KERNEL_ATTR static void SNN_KERNEL(update)(float *restrict dst, const float 
  * membranes once; the weight rows of the window stream past. Per channel the
  * arithmetic is the same whatever the block width (acc = 0; acc += v * w for each
  * window tap in kernel order and each event of that tap in index order; dst +=
- * acc), so the baseline and AVX2 builds agree bit for bit. */
+ * acc), so the baseline and AVX2 builds agree bit for bit.
+ *
+ * A window's column taps are consecutive source columns with consecutive kernel
+ * columns (no dilation), and a source row's events are contiguous in the queue,
+ * sorted by position, so the events of one kernel row of the window are the one
+ * range first[pos] .. end[pos + cols - 1]. Over that range the weight row of an
+ * event is wt + idx * Co with a single wt (the kernel column grows with the
+ * position exactly as idx grows by Ci), so a kernel row is one loop, not one
+ * loop per tap, and the order of the additions is unchanged. */
 
 #ifndef SNN_V8_DEFINED
 #define SNN_V8_DEFINED
@@ -72,25 +80,25 @@ typedef struct snn_gather_row {
                                             int64_t Co, int64_t co, float *restrict out)        \
     {                                                                                           \
         snn_v8 acc[NV];                                                                         \
-        const snn_tap *ry, *cx;                                                                 \
+        const snn_tap *ry;                                                                      \
         int j;                                                                                  \
         _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = (snn_v8){0, 0, 0, 0, 0, 0, 0, 0}; \
-        for (ry = g->row; ry < g->row_end; ry++)                                                \
-            for (cx = g->col; cx < g->col_end; cx++) {                                          \
-                const int64_t pos = (int64_t)ry->src * SW + cx->src;                            \
-                const int64_t wt = (((int64_t)ry->k * q->kw + cx->k) * Ci - pos * Ci) * Co + co; \
-                int32_t e;                                                                      \
-                for (e = ev->first[pos]; e < ev->end[pos]; e++) {                       \
-                    const float *w = q->w + (wt + (int64_t)ev->idx[e] * Co);                    \
-                    const float x = ev->val[e];                                                 \
-                    const snn_v8 v = (snn_v8){x, x, x, x, x, x, x, x};                          \
-                    _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                          \
-                        snn_v8 wj; /* an unaligned load (memcpy), one instruction */            \
-                        memcpy(&wj, w + 8 * j, sizeof wj);                                      \
-                        acc[j] += v * wj;                                                       \
-                    }                                                                           \
+        for (ry = g->row; ry < g->row_end; ry++) {                                              \
+            const int64_t pos = (int64_t)ry->src * SW + g->col->src;                            \
+            const int64_t wt = (((int64_t)ry->k * q->kw + g->col->k) * Ci - pos * Ci) * Co + co; \
+            const int32_t e1 = ev->end[pos + (g->col_end - g->col) - 1];                        \
+            int32_t e;                                                                          \
+            for (e = ev->first[pos]; e < e1; e++) {                                             \
+                const float *w = q->w + (wt + (int64_t)ev->idx[e] * Co);                        \
+                const float x = ev->val[e];                                                     \
+                const snn_v8 v = (snn_v8){x, x, x, x, x, x, x, x};                              \
+                _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                              \
+                    snn_v8 wj; /* an unaligned load (memcpy), one instruction */                \
+                    memcpy(&wj, w + 8 * j, sizeof wj);                                          \
+                    acc[j] += v * wj;                                                           \
                 }                                                                               \
             }                                                                                   \
+        }                                                                                       \
         _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                      \
             snn_v8 o;                                                                           \
             memcpy(&o, out + co + 8 * j, sizeof o);                                             \
@@ -111,15 +119,15 @@ SNN_KERNEL_ATTR static void SNN_KERNEL(gather_tail)(const snn_proj *q, const snn
 {
     for (; co < Co; co++) {
         float acc = 0.0f;
-        const snn_tap *ry, *cx;
-        for (ry = g->row; ry < g->row_end; ry++)
-            for (cx = g->col; cx < g->col_end; cx++) {
-                const int64_t pos = (int64_t)ry->src * SW + cx->src;
-                const int64_t wt = (((int64_t)ry->k * q->kw + cx->k) * Ci - pos * Ci) * Co + co;
-                int32_t e;
-                for (e = ev->first[pos]; e < ev->end[pos]; e++)
-                    acc += ev->val[e] * q->w[wt + (int64_t)ev->idx[e] * Co];
-            }
+        const snn_tap *ry;
+        for (ry = g->row; ry < g->row_end; ry++) {
+            const int64_t pos = (int64_t)ry->src * SW + g->col->src;
+            const int64_t wt = (((int64_t)ry->k * q->kw + g->col->k) * Ci - pos * Ci) * Co + co;
+            const int32_t e1 = ev->end[pos + (g->col_end - g->col) - 1];
+            int32_t e;
+            for (e = ev->first[pos]; e < e1; e++)
+                acc += ev->val[e] * q->w[wt + (int64_t)ev->idx[e] * Co];
+        }
         out[co] += acc;
     }
 }
@@ -128,13 +136,14 @@ SNN_KERNEL_ATTR static void SNN_KERNEL(gather_tail)(const snn_proj *q, const snn
 static inline int64_t SNN_KERNEL(window_events)(const snn_events *ev, const snn_gather_row *g,
                                                 int64_t SW)
 {
+    const int64_t cols = g->col_end - g->col;
     int64_t n = 0;
-    const snn_tap *ry, *cx;
-    for (ry = g->row; ry < g->row_end; ry++)
-        for (cx = g->col; cx < g->col_end; cx++) {
-            const int64_t pos = (int64_t)ry->src * SW + cx->src;
-            n += ev->end[pos] - ev->first[pos];
-        }
+    const snn_tap *ry;
+    if (cols == 0) return 0;
+    for (ry = g->row; ry < g->row_end; ry++) {
+        const int64_t pos = (int64_t)ry->src * SW + g->col->src;
+        n += ev->end[pos + cols - 1] - ev->first[pos];
+    }
     return n;
 }
 
