@@ -5,38 +5,6 @@
  * both (no fused multiply-add), so both give bit-identical results.
  */
 
-/* dst[0..n) += w[0..n): a spike of value +1 */
-SNN_KERNEL_ATTR static void SNN_KERNEL(add)(float *restrict dst, const float *restrict w,
-                                            int64_t n)
-{
-    int64_t k;
-    for (k = 0; k < n; k++) dst[k] += w[k];
-}
-
-/* dst[0..n) -= w[0..n): a spike of value -1 (x - w == x + (-1 * w) exactly) */
-SNN_KERNEL_ATTR static void SNN_KERNEL(sub)(float *restrict dst, const float *restrict w,
-                                            int64_t n)
-{
-    int64_t k;
-    for (k = 0; k < n; k++) dst[k] -= w[k];
-}
-
-/* dst[0..n) += v * w[0..n): a graded event */
-SNN_KERNEL_ATTR static void SNN_KERNEL(axpy)(float *restrict dst, const float *restrict w,
-                                             float v, int64_t n)
-{
-    int64_t k;
-    for (k = 0; k < n; k++) dst[k] += v * w[k];
-}
-
-SNN_KERNEL_ATTR static void SNN_KERNEL(update)(float *restrict dst, const float *restrict w,
-                                               float v, int64_t n)
-{
-    if (v == 1.0f) SNN_KERNEL(add)(dst, w, n);
-    else if (v == -1.0f) SNN_KERNEL(sub)(dst, w, n);
-    else SNN_KERNEL(axpy)(dst, w, v, n);
-}
-
 /* ---- conv2d as a gather ------------------------------------------------------
  *
  * Each output pixel sums the events of its window into accumulators held in
@@ -228,7 +196,58 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(pool)(const snn_net *net, const snn_pr
     return ops;
 }
 
-/* dense: output neurons [o0, o1) of this part, blocks of 8 so vectors stay whole. */
+/* ---- dense as a gather ----------------------------------------------------
+ *
+ * Outputs [o, o + 8 * NV) of a dense projection: their currents are loaded into
+ * vector registers once, every event of the step adds value x its weight row's
+ * slice in queue order, and they are stored once. Per output that is the same
+ * float operations in the same order as adding each event's row into memory
+ * (x * w with x = +-1 is exactly +-w), so it changes no bit; it saves a load and
+ * a store of the currents per event, which bound the scatter. */
+#if SNN_HAVE_V8
+#define SNN_DENSE_BLOCK(NAME, NV)                                                               \
+    SNN_KERNEL_ATTR static inline void NAME(const snn_events *ev, const float *w, int64_t out,  \
+                                            float *restrict dst)                                \
+    {                                                                                           \
+        snn_v8 acc[NV];                                                                         \
+        int64_t e;                                                                              \
+        int32_t k;                                                                              \
+        int j;                                                                                  \
+        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) memcpy(&acc[j], dst + 8 * j, sizeof acc[j]); \
+        for (k = 0; k < ev->n_seg; k++) {                                                       \
+            const int64_t e_end = ev->seg_start[k] + ev->seg_len[k];                            \
+            for (e = ev->seg_start[k]; e < e_end; e++) {                                        \
+                const float *row = w + (int64_t)ev->idx[e] * out;                               \
+                const float x = ev->val[e];                                                     \
+                const snn_v8 v = (snn_v8){x, x, x, x, x, x, x, x};                              \
+                _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                              \
+                    snn_v8 wj;                                                                  \
+                    memcpy(&wj, row + 8 * j, sizeof wj);                                        \
+                    acc[j] += v * wj;                                                           \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) memcpy(dst + 8 * j, &acc[j], sizeof acc[j]); \
+    }
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_block), SNN_NV)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_vec), 1)
+#undef SNN_DENSE_BLOCK
+#endif
+
+/* Output o of a dense projection, alone: the tail of the blocks. */
+SNN_KERNEL_ATTR static void SNN_KERNEL(dense_one)(const snn_events *ev, const float *w,
+                                                  int64_t out, float *dst)
+{
+    float acc = *dst;
+    int64_t e;
+    int32_t k;
+    for (k = 0; k < ev->n_seg; k++)
+        for (e = ev->seg_start[k]; e < ev->seg_start[k] + ev->seg_len[k]; e++)
+            acc += ev->val[e] * w[(int64_t)ev->idx[e] * out];
+    *dst = acc;
+}
+
+/* dense: output neurons [o0, o1) of this part (whole blocks of 8 but the last). */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dense)(const snn_net *net, const snn_proj *q,
                                                  const snn_events *ev, float *dst, int32_t part,
                                                  int32_t parts)
@@ -236,13 +255,14 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dense)(const snn_net *net, const snn_p
     const int64_t out = net->pops[q->target].n, blocks = (out + 7) / 8;
     const int64_t o0 = 8 * (blocks * part / parts);
     const int64_t o1 = part + 1 == parts ? out : 8 * (blocks * (part + 1) / parts);
-    int64_t e;
-    int32_t k;
-    if (o1 <= o0) return 0;
-    for (k = 0; k < ev->n_seg; k++)
-        for (e = ev->seg_start[k]; e < ev->seg_start[k] + ev->seg_len[k]; e++)
-            SNN_KERNEL(update)(dst + o0, q->w + (int64_t)ev->idx[e] * out + o0, ev->val[e],
-                               o1 - o0);
+    int64_t o = o0;
+    if (o1 <= o0 || ev->n == 0) return 0;
+#if SNN_HAVE_V8
+    for (; o + 8 * SNN_NV <= o1; o += 8 * SNN_NV)
+        SNN_KERNEL(dense_block)(ev, q->w + o, out, dst + o);
+    for (; o + 8 <= o1; o += 8) SNN_KERNEL(dense_vec)(ev, q->w + o, out, dst + o);
+#endif
+    for (; o < o1; o++) SNN_KERNEL(dense_one)(ev, q->w + o, out, dst + o);
     return ev->n * (o1 - o0);
 }
 
