@@ -188,9 +188,12 @@ typedef struct snn_projection_desc {
 /* Which compiled kernels a network uses. Both give bit-identical results (no
  * fused multiply-add anywhere); AVX2 is about twice as fast where the CPU has it. */
 typedef enum snn_isa {
-    SNN_ISA_AUTO = 0,       /* AVX2 when the CPU and the build have it, else generic */
+    SNN_ISA_AUTO = 0,       /* the widest of AVX-512, AVX2 and generic that the CPU and
+                             * the build have */
     SNN_ISA_GENERIC = 1,    /* the baseline instruction set of the build */
-    SNN_ISA_AVX2 = 2        /* x86-64 AVX2; SNN_E_UNSUPPORTED where unavailable */
+    SNN_ISA_AVX2 = 2,       /* x86-64 AVX2; SNN_E_UNSUPPORTED where unavailable */
+    SNN_ISA_AVX512 = 3      /* x86-64 AVX-512F (synaptic kernels; AVX2 for the rest);
+                             * SNN_E_UNSUPPORTED where unavailable */
 } snn_isa;
 
 /* Custom memory allocation, for products with their own heap. snn_run_batch
@@ -234,7 +237,8 @@ SNN_API int64_t snn_net_population_size(const snn_net *net, int32_t pop);
 SNN_API int64_t snn_net_input_size(const snn_net *net);
 /* Floats of one decoded output (the output population's C*H*W). */
 SNN_API int64_t snn_net_output_size(const snn_net *net);
-/* The snn_isa the network's kernels use (SNN_ISA_GENERIC or SNN_ISA_AVX2). */
+/* The snn_isa the network's kernels use (SNN_ISA_GENERIC, SNN_ISA_AVX2 or
+ * SNN_ISA_AVX512). */
 SNN_API int32_t snn_net_isa(const snn_net *net);
 /* Population indices in the order the engine simulates them (input first). */
 SNN_API int snn_net_order(const snn_net *net, int32_t *order, int32_t capacity);

@@ -50,6 +50,9 @@ static const char HELP[] =
     "  -j, --threads N         worker threads, 1..256 (default: the CPUs online, fewer\n"
     "                          for a few images on a small network); results do not\n"
     "                          depend on it\n"
+    "      --isa NAME          the kernels: auto (the widest the CPU has), generic,\n"
+    "                          avx2 or avx512 (default: the environment variable\n"
+    "                          SNNCORE_ISA, else auto); all give the same results\n"
     "  -c, --checkpoints LIST  comma-separated steps in 1..T at which to record the\n"
     "                          outputs and counters, e.g. 8,16,32 (T is always added)\n"
     "      --readout-start D   delayed read-out: the output counts steps D..T only\n"
@@ -83,6 +86,7 @@ typedef struct options {
     double rate;                /* <= 0: the file's hint */
     uint64_t seed;
     int32_t threads;            /* 0: the CPUs online */
+    int32_t isa;                /* an snn_isa */
     int32_t readout_start;      /* 0: the file's hint */
     int32_t *checkpoints;       /* sorted, unique, T included */
     int32_t n_checkpoints;
@@ -215,13 +219,47 @@ static int option(int argc, char **argv, int *i, const char *lng, const char *sh
     return 0;
 }
 
+/* An instruction set's name, as Python's SNNCORE_ISA takes it (case and
+ * surrounding blanks aside); 0 on success. */
+static int parse_isa(const char *text, int32_t *isa)
+{
+    static const struct { const char *name; int32_t isa; } names[] = {
+        {"auto", SNN_ISA_AUTO}, {"", SNN_ISA_AUTO}, {"generic", SNN_ISA_GENERIC},
+        {"avx2", SNN_ISA_AVX2}, {"avx512", SNN_ISA_AVX512}};
+    char word[16];
+    size_t n = 0, k;
+    while (*text == ' ' || *text == '\t') text++;
+    for (; *text && *text != ' ' && *text != '\t'; text++) {
+        if (n + 1 >= sizeof word) return -1;
+        word[n++] = (char)(*text >= 'A' && *text <= 'Z' ? *text - 'A' + 'a' : *text);
+    }
+    while (*text == ' ' || *text == '\t') text++;
+    word[n] = '\0';
+    if (*text) return -1;
+    for (k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (strcmp(word, names[k].name) == 0) {
+            *isa = names[k].isa;
+            return 0;
+        }
+    return -1;
+}
+
+static const char *isa_name(int32_t isa)
+{
+    return isa == SNN_ISA_AVX512 ? "avx512" : isa == SNN_ISA_AVX2 ? "avx2" : "generic";
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
     int i, status = EXIT_OK, n_pos = 0, options_done = 0;
     const char *pos[2] = {NULL, NULL};
+    const char *env_isa = getenv("SNNCORE_ISA");
     memset(o, 0, sizeof *o);
     o->timesteps = 64;
     o->encoding = -1;
+    o->isa = SNN_ISA_AUTO;
+    if (env_isa && parse_isa(env_isa, &o->isa) != 0)
+        return usage_error("SNNCORE_ISA must be auto, generic, avx2 or avx512, got '%s'", env_isa);
     for (i = 1; i < argc && status == EXIT_OK; i++) {
         const char *a = argv[i], *v = NULL;
         long long x;
@@ -269,6 +307,9 @@ static int parse_args(int argc, char **argv, options *o)
             if (v && parse_int64(v, 1, 256, &x) != 0)
                 return usage_error("--threads must be an integer in 1..256, got '%s'", v);
             if (v) o->threads = (int32_t)x;
+        } else if (option(argc, argv, &i, "--isa", NULL, &v, &status)) {
+            if (v && parse_isa(v, &o->isa) != 0)
+                return usage_error("--isa must be auto, generic, avx2 or avx512, got '%s'", v);
         } else if (option(argc, argv, &i, "--checkpoints", "-c", &v, &status)) {
             o->checkpoint_text = v;
             o->checkpoints_given = 1;
@@ -652,7 +693,13 @@ static int run(const options *o, const snn_file *file)
     int64_t *spikes = NULL, *synops = NULL, *profile = NULL;
     double t0, seconds, spike_sum = 0, synop_sum = 0;
 
-    net = snn_file_build(file, NULL, &err);
+    if (o->isa == SNN_ISA_AUTO) {
+        net = snn_file_build(file, NULL, &err);
+    } else {
+        snn_net_desc with_isa = *d;
+        with_isa.isa = o->isa;
+        net = snn_net_create(&with_isa, &err);
+    }
     if (net == NULL) return error(EXIT_NETWORK, "%s: %s", o->net_path, err.message);
     memset(&cfg, 0, sizeof cfg);
     cfg.timesteps = o->timesteps;
@@ -749,9 +796,10 @@ static int run(const options *o, const snn_file *file)
     }
     if (!o->quiet)
         fprintf(stderr, "snnrun: %lld image%s, T=%d, %s encoding: %.1f spikes and %.1f synaptic "
-                "operations per image, %.3f s\n", (long long)img.n, img.n == 1 ? "" : "s",
-                (int)o->timesteps, ENCODING_NAMES[cfg.encoding], spike_sum / (double)img.n,
-                synop_sum / (double)img.n, seconds);
+                "operations per image, %.3f s (%s kernels)\n", (long long)img.n,
+                img.n == 1 ? "" : "s", (int)o->timesteps, ENCODING_NAMES[cfg.encoding],
+                spike_sum / (double)img.n, synop_sum / (double)img.n, seconds,
+                isa_name(snn_net_isa(net)));
     if (o->profile) print_profile(d, info, profile, synops, img.n, n_cp);
 done:
     free(profile);

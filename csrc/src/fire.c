@@ -92,7 +92,7 @@
 void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay)
 {
 #if SNN_HAVE_AVX2
-    if (isa == SNN_ISA_AVX2) {
+    if (isa == SNN_ISA_AVX2 || isa == SNN_ISA_AVX512) {
         *fire = fire_avx2;
         *relay = relay_avx2;
         return;

@@ -33,6 +33,9 @@
 #else
 #define SNN_HAVE_AVX2 0
 #endif
+/* AVX-512 (AVX512F) kernels for the synaptic gathers, under the same condition;
+ * the threshold and relay passes use the AVX2 ones there. */
+#define SNN_HAVE_AVX512 SNN_HAVE_AVX2
 
 /* One tap of a window along an axis: a kernel offset and the source row or
  * column it reads. */
@@ -110,7 +113,7 @@ typedef snn_fire_fn snn_relay_fn;
 
 struct snn_net {
     snn_allocator alloc;
-    int32_t isa;                /* SNN_ISA_GENERIC or SNN_ISA_AVX2 */
+    int32_t isa;                /* SNN_ISA_GENERIC, SNN_ISA_AVX2 or SNN_ISA_AVX512 */
     snn_scatter_fn scatter;     /* the kernels of that instruction set */
     snn_fire_fn fire;
     snn_relay_fn relay;
@@ -161,6 +164,7 @@ int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *
 snn_scatter_fn snn__scatter_kernel(int32_t isa);
 void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay);
 int snn__cpu_has_avx2(void);
+int snn__cpu_has_avx512(void);
 
 /* team.c: the threads that run one image together, sharing its state. Each
  * member has its rank, its own synaptic operation counters and the parity of

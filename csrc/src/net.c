@@ -275,10 +275,13 @@ static int check_desc(const snn_net_desc *desc, const snn_limits *L, dims *pd, i
                     SNN_E_LIMIT, -1, -1, "projection count %d outside 0..%lld",
                     (int)desc->n_projections, (long long)L->max_projections);
     RETURN_ERROR_IF(desc->populations == NULL, err, SNN_E_INVALID_ARG, -1, -1, "populations is NULL");
-    RETURN_ERROR_IF(desc->isa < SNN_ISA_AUTO || desc->isa > SNN_ISA_AVX2, err, SNN_E_UNSUPPORTED,
-                    -1, -1, "unknown isa %d", (int)desc->isa);
+    RETURN_ERROR_IF(desc->isa < SNN_ISA_AUTO || desc->isa > SNN_ISA_AVX512, err,
+                    SNN_E_UNSUPPORTED, -1, -1, "unknown isa %d", (int)desc->isa);
     RETURN_ERROR_IF(desc->isa == SNN_ISA_AVX2 && !snn__cpu_has_avx2(), err, SNN_E_UNSUPPORTED,
                     -1, -1, "isa AVX2 requested, but this CPU or build has no AVX2");
+    RETURN_ERROR_IF(desc->isa == SNN_ISA_AVX512 && !snn__cpu_has_avx512(), err,
+                    SNN_E_UNSUPPORTED, -1, -1,
+                    "isa AVX-512 requested, but this CPU or build has no AVX-512F");
     RETURN_ERROR_IF(desc->n_projections > 0 && desc->projections == NULL, err, SNN_E_INVALID_ARG,
                     -1, -1, "projections is NULL");
     for (i = 0; i < desc->n_populations; i++) {
@@ -498,7 +501,9 @@ static int build(snn_net *net, const snn_net_desc *desc, const dims *pd, int32_t
     net->input = desc->input;
     net->output = desc->output;
     net->isa = desc->isa != SNN_ISA_AUTO ? desc->isa
-                                         : (snn__cpu_has_avx2() ? SNN_ISA_AVX2 : SNN_ISA_GENERIC);
+               : snn__cpu_has_avx512()   ? SNN_ISA_AVX512
+               : snn__cpu_has_avx2()     ? SNN_ISA_AVX2
+                                         : SNN_ISA_GENERIC;
     net->scatter = snn__scatter_kernel(net->isa);
     snn__neuron_kernels(net->isa, &net->fire, &net->relay);
     net->pops = net_alloc(net, (size_t)net->n_pop * sizeof(snn_pop));

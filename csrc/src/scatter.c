@@ -13,23 +13,47 @@
 
 #include <string.h>
 
-/* SNN_NV: accumulator vectors of 8 floats a conv gather keeps in registers: 8 of
- * AVX2's 16 ymm registers, or 4 pairs of the baseline's 16 xmm registers. */
+/* SNN_VT, SNN_VL: the vector type of the gathers and its floats. SNN_NV: the
+ * accumulator vectors a conv or dense gather keeps in registers: 8 of the
+ * baseline's 16 xmm registers (32 channels), 8 of AVX2's 16 ymm registers, 4 of
+ * AVX-512's 32 zmm registers (64 channels). */
 #define SNN_KERNEL(name) name##_generic
 #define SNN_KERNEL_ATTR
-#define SNN_NV 4
+#define SNN_VT snn_v4
+#define SNN_VL 4
+#define SNN_NV 8
 #include "scatter_kernels.h"
 #undef SNN_KERNEL
 #undef SNN_KERNEL_ATTR
+#undef SNN_VT
+#undef SNN_VL
 #undef SNN_NV
 
 #if SNN_HAVE_AVX2
 #define SNN_KERNEL(name) name##_avx2
 #define SNN_KERNEL_ATTR __attribute__((target("avx2")))
+#define SNN_VT snn_v8
+#define SNN_VL 8
 #define SNN_NV 8
 #include "scatter_kernels.h"
 #undef SNN_KERNEL
 #undef SNN_KERNEL_ATTR
+#undef SNN_VT
+#undef SNN_VL
+#undef SNN_NV
+#endif
+
+#if SNN_HAVE_AVX512
+#define SNN_KERNEL(name) name##_avx512
+#define SNN_KERNEL_ATTR __attribute__((target("avx512f")))
+#define SNN_VT snn_v16
+#define SNN_VL 16
+#define SNN_NV 4
+#include "scatter_kernels.h"
+#undef SNN_KERNEL
+#undef SNN_KERNEL_ATTR
+#undef SNN_VT
+#undef SNN_VL
 #undef SNN_NV
 #endif
 
@@ -43,8 +67,21 @@ int snn__cpu_has_avx2(void)
 #endif
 }
 
+int snn__cpu_has_avx512(void)
+{
+#if SNN_HAVE_AVX512
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx2") != 0;
+#else
+    return 0;
+#endif
+}
+
 snn_scatter_fn snn__scatter_kernel(int32_t isa)
 {
+#if SNN_HAVE_AVX512
+    if (isa == SNN_ISA_AVX512) return scatter_avx512;
+#endif
 #if SNN_HAVE_AVX2
     if (isa == SNN_ISA_AVX2) return scatter_avx2;
 #endif

@@ -1,7 +1,8 @@
 /*
  * The synaptic kernels, compiled once per instruction set: scatter.c includes
- * this file with SNN_KERNEL(name), SNN_KERNEL_ATTR and SNN_NV defined, once for
- * the baseline build and once with AVX2 enabled. The arithmetic is the same in
+ * this file with SNN_KERNEL(name), SNN_KERNEL_ATTR, a vector type SNN_VT of
+ * SNN_VL floats and SNN_NV (the accumulator vectors a block keeps in registers)
+ * defined: for the baseline build, with AVX2 and with AVX-512. The arithmetic is the same in
  * both (no fused multiply-add), so both give bit-identical results.
  */
 
@@ -26,7 +27,15 @@
 #define SNN_V8_DEFINED
 #if defined(__GNUC__) || defined(__clang__)
 #define SNN_HAVE_V8 1
+typedef float snn_v4 __attribute__((vector_size(16)));
 typedef float snn_v8 __attribute__((vector_size(32)));
+typedef float snn_v16 __attribute__((vector_size(64)));
+/* x in every lane; written out, not as x * vector, which GCC's baseline build
+ * compiles with the accumulators spilled to the stack */
+#define SNN_SPLAT_snn_v4(x) ((snn_v4){x, x, x, x})
+#define SNN_SPLAT_snn_v8(x) ((snn_v8){x, x, x, x, x, x, x, x})
+#define SNN_SPLAT_snn_v16(x) ((snn_v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x})
+#define SNN_SPLAT(VT, x) SNN_SPLAT_##VT(x)
 #else
 #define SNN_HAVE_V8 0
 #endif
@@ -39,18 +48,18 @@ typedef struct snn_gather_row {
 #endif
 
 #if SNN_HAVE_V8
-/* Channels [co, co + 8 * NV) of one output pixel; NV is a constant at each call
- * (SNN_NV for the main blocks, 1 for the last few), so the accumulators live in
- * registers. */
-#define SNN_GATHER_BLOCK(NAME, NV)                                                              \
+/* Channels [co, co + L * NV) of one output pixel, in NV vectors VT of L floats;
+ * NV is a constant at each call (SNN_NV for the main blocks, 1 for the last
+ * few), so the accumulators live in registers. */
+#define SNN_GATHER_BLOCK(NAME, VT, L, NV)                                                       \
     SNN_KERNEL_ATTR static inline void NAME(const snn_proj *q, const snn_events *ev,            \
                                             const snn_gather_row *g, int64_t SW, int64_t Ci,    \
                                             int64_t Co, int64_t co, float *restrict out)        \
     {                                                                                           \
-        snn_v8 acc[NV];                                                                         \
+        VT acc[NV];                                                                             \
         const snn_tap *ry;                                                                      \
         int j;                                                                                  \
-        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = (snn_v8){0, 0, 0, 0, 0, 0, 0, 0}; \
+        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = (VT){0};                      \
         for (ry = g->row; ry < g->row_end; ry++) {                                              \
             const int64_t pos = (int64_t)ry->src * SW + g->col->src;                            \
             const int64_t wt = (((int64_t)ry->k * q->kw + g->col->k) * Ci - pos * Ci) * Co + co; \
@@ -58,24 +67,24 @@ typedef struct snn_gather_row {
             int32_t e;                                                                          \
             for (e = ev->first[pos]; e < e1; e++) {                                             \
                 const float *w = q->w + (wt + (int64_t)ev->idx[e] * Co);                        \
-                const float x = ev->val[e];                                                     \
-                const snn_v8 v = (snn_v8){x, x, x, x, x, x, x, x};                              \
+                const VT v = SNN_SPLAT(VT, ev->val[e]);                                         \
                 _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                              \
-                    snn_v8 wj; /* an unaligned load (memcpy), one instruction */                \
-                    memcpy(&wj, w + 8 * j, sizeof wj);                                          \
+                    VT wj; /* an unaligned load (memcpy), one instruction */                    \
+                    memcpy(&wj, w + L * j, sizeof wj);                                          \
                     acc[j] += v * wj;                                                           \
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
         _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                      \
-            snn_v8 o;                                                                           \
-            memcpy(&o, out + co + 8 * j, sizeof o);                                             \
+            VT o;                                                                               \
+            memcpy(&o, out + co + L * j, sizeof o);                                             \
             o += acc[j];                                                                        \
-            memcpy(out + co + 8 * j, &o, sizeof o);                                             \
+            memcpy(out + co + L * j, &o, sizeof o);                                             \
         }                                                                                       \
     }
-SNN_GATHER_BLOCK(SNN_KERNEL(gather_block), SNN_NV)
-SNN_GATHER_BLOCK(SNN_KERNEL(gather_vec), 1)
+SNN_GATHER_BLOCK(SNN_KERNEL(gather_block), SNN_VT, SNN_VL, SNN_NV)
+SNN_GATHER_BLOCK(SNN_KERNEL(gather_vec), SNN_VT, SNN_VL, 1)
+SNN_GATHER_BLOCK(SNN_KERNEL(gather_v8), snn_v8, 8, 1)
 #undef SNN_GATHER_BLOCK
 #endif
 
@@ -151,9 +160,14 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
             if ((n = SNN_KERNEL(window_events)(ev, &g, SW)) == 0) continue;
             taps += n;
 #if SNN_HAVE_V8
-            for (; co + 8 * SNN_NV <= Co; co += 8 * SNN_NV)
+            for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
                 SNN_KERNEL(gather_block)(q, ev, &g, SW, Ci, Co, co, out);
-            for (; co + 8 <= Co; co += 8) SNN_KERNEL(gather_vec)(q, ev, &g, SW, Ci, Co, co, out);
+            for (; co + SNN_VL <= Co; co += SNN_VL)
+                SNN_KERNEL(gather_vec)(q, ev, &g, SW, Ci, Co, co, out);
+            if (SNN_VL > 8 && co + 8 <= Co) {
+                SNN_KERNEL(gather_v8)(q, ev, &g, SW, Ci, Co, co, out);
+                co += 8;
+            }
 #endif
             SNN_KERNEL(gather_tail)(q, ev, &g, SW, Ci, Co, co, out);
         }
@@ -198,39 +212,38 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(pool)(const snn_net *net, const snn_pr
 
 /* ---- dense as a gather ----------------------------------------------------
  *
- * Outputs [o, o + 8 * NV) of a dense projection: their currents are loaded into
+ * Outputs [o, o + L * NV) of a dense projection: their currents are loaded into
  * vector registers once, every event of the step adds value x its weight row's
  * slice in queue order, and they are stored once. Per output that is the same
  * float operations in the same order as adding each event's row into memory
  * (x * w with x = +-1 is exactly +-w), so it changes no bit; it saves a load and
  * a store of the currents per event, which bound the scatter. */
 #if SNN_HAVE_V8
-#define SNN_DENSE_BLOCK(NAME, NV)                                                               \
+#define SNN_DENSE_BLOCK(NAME, VT, L, NV)                                                        \
     SNN_KERNEL_ATTR static inline void NAME(const snn_events *ev, const float *w, int64_t out,  \
                                             float *restrict dst)                                \
     {                                                                                           \
-        snn_v8 acc[NV];                                                                         \
+        VT acc[NV];                                                                             \
         int64_t e;                                                                              \
         int32_t k;                                                                              \
         int j;                                                                                  \
-        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) memcpy(&acc[j], dst + 8 * j, sizeof acc[j]); \
+        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) memcpy(&acc[j], dst + L * j, sizeof acc[j]); \
         for (k = 0; k < ev->n_seg; k++) {                                                       \
             const int64_t e_end = ev->seg_start[k] + ev->seg_len[k];                            \
             for (e = ev->seg_start[k]; e < e_end; e++) {                                        \
                 const float *row = w + (int64_t)ev->idx[e] * out;                               \
-                const float x = ev->val[e];                                                     \
-                const snn_v8 v = (snn_v8){x, x, x, x, x, x, x, x};                              \
+                const VT v = SNN_SPLAT(VT, ev->val[e]);                                         \
                 _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                              \
-                    snn_v8 wj;                                                                  \
-                    memcpy(&wj, row + 8 * j, sizeof wj);                                        \
+                    VT wj;                                                                      \
+                    memcpy(&wj, row + L * j, sizeof wj);                                        \
                     acc[j] += v * wj;                                                           \
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
-        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) memcpy(dst + 8 * j, &acc[j], sizeof acc[j]); \
+        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) memcpy(dst + L * j, &acc[j], sizeof acc[j]); \
     }
-SNN_DENSE_BLOCK(SNN_KERNEL(dense_block), SNN_NV)
-SNN_DENSE_BLOCK(SNN_KERNEL(dense_vec), 1)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_block), SNN_VT, SNN_VL, SNN_NV)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_vec), snn_v8, 8, 1)
 #undef SNN_DENSE_BLOCK
 #endif
 
@@ -258,7 +271,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dense)(const snn_net *net, const snn_p
     int64_t o = o0;
     if (o1 <= o0 || ev->n == 0) return 0;
 #if SNN_HAVE_V8
-    for (; o + 8 * SNN_NV <= o1; o += 8 * SNN_NV)
+    for (; o + SNN_VL * SNN_NV <= o1; o += SNN_VL * SNN_NV)
         SNN_KERNEL(dense_block)(ev, q->w + o, out, dst + o);
     for (; o + 8 <= o1; o += 8) SNN_KERNEL(dense_vec)(ev, q->w + o, out, dst + o);
 #endif
