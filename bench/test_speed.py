@@ -34,8 +34,8 @@ What the suite measures (and records; it asserts no time and no speed ratio):
 5. peak RSS: the increase during the run (above the RSS just before it), in
    this process for every speed record, and in a fresh process for snncore at
    batch 100 with 1 and 2 threads and at batch 1000 (``test_speed_memory``).
-6. the generic kernels against the AVX2 ones (SNNCORE_ISA), batch 100, T=64,
-   one thread; results ASSERTED identical.
+6. the generic kernels against the AVX2 and AVX-512 ones (SNNCORE_ISA), batch
+   100, T=64, one thread; results ASSERTED identical.
 
 Each benchmark's ``extra_info`` holds the figures: kind "speed" records (read by
 bench/report.py) have the keys kind, simulator ("snncore",
@@ -138,7 +138,7 @@ CASES = {
     "test_speed_snncore": lambda s: _grid(s, "snncore", long=True),
     "test_speed_memory": lambda s: [Case("snncore", s.memory_timesteps, b, th)
                                     for b, th in s.memory],
-    "test_speed_kernel": lambda s: [Case("snncore", isa=i) for i in ("generic", "avx2")],
+    "test_speed_kernel": lambda s: [Case("snncore", isa=i) for i in ("generic", "avx2", "avx512")],
 }
 
 
@@ -540,12 +540,23 @@ def _net_with_isa(snn, isa, monkeypatch):
     return net
 
 
+def _cpu_has(snn, isa):
+    """Whether this CPU and build have the kernels `isa` (building them fails if not)."""
+    from snncore import FormatError
+
+    try:
+        snn._build_engine(isa)
+    except FormatError:
+        return False
+    return True
+
+
 def test_speed_kernel(benchmark, state, data, snn, case, monkeypatch):
-    """The baseline kernels against the AVX2 ones (batch 100, T=64, one thread),
-    in one run so that their ratio is measured under the same load; their
-    results must be bit-identical."""
-    if case.isa == "avx2" and snn.isa != "avx2":
-        pytest.skip("this CPU has no AVX2")
+    """The baseline kernels against the AVX2 and AVX-512 ones (batch 100, T=64,
+    one thread), in one run so that their ratios are measured under the same
+    load; their results must be bit-identical."""
+    if not _cpu_has(snn, case.isa):
+        pytest.skip(f"this CPU has no {case.isa}")
     batch, T = state.sizes.kernel
     x = data.x_test[:batch]
     if case.isa != "generic" and "generic" not in state.kernel_results:

@@ -18,7 +18,8 @@ KINDS = {"input": snn.SNN_KIND_INPUT, "if": snn.SNN_KIND_IF, "relay": snn.SNN_KI
 OPS = {"conv2d": snn.SNN_OP_CONV2D, "avgpool2d": snn.SNN_OP_AVGPOOL2D,
        "dense": snn.SNN_OP_DENSE, "identity": snn.SNN_OP_IDENTITY}
 RESETS = {"subtract": snn.SNN_RESET_SUBTRACT, "zero": snn.SNN_RESET_ZERO}
-ISAS = {"auto": snn.SNN_ISA_AUTO, "generic": snn.SNN_ISA_GENERIC, "avx2": snn.SNN_ISA_AVX2}
+ISAS = {"auto": snn.SNN_ISA_AUTO, "generic": snn.SNN_ISA_GENERIC, "avx2": snn.SNN_ISA_AVX2,
+        "avx512": snn.SNN_ISA_AVX512}
 VERSION = snn.snn_version_string().decode()
 FORMAT_VERSION = snn.SNN_FORMAT_VERSION
 
@@ -157,8 +158,9 @@ cdef class Engine:
 
     @property
     def isa(self):
-        """The kernels in use: 'generic' or 'avx2'."""
-        return {snn.SNN_ISA_GENERIC: "generic", snn.SNN_ISA_AVX2: "avx2"}[snn.snn_net_isa(self.net)]
+        """The kernels in use: 'generic', 'avx2' or 'avx512'."""
+        return {snn.SNN_ISA_GENERIC: "generic", snn.SNN_ISA_AVX2: "avx2",
+                snn.SNN_ISA_AVX512: "avx512"}[snn.snn_net_isa(self.net)]
 
     def suggest_threads(self, int64_t n_images, int max_threads):
         """Threads for a batch of n_images (snn_suggest_threads)."""

@@ -90,6 +90,7 @@ cdef extern from "snn.h" nogil:
         SNN_ISA_AUTO
         SNN_ISA_GENERIC
         SNN_ISA_AVX2
+        SNN_ISA_AVX512
 
     ctypedef struct snn_allocator:
         void *(*alloc)(void *opaque, size_t size)

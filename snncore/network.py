@@ -181,9 +181,10 @@ class Network:
 
     @property
     def isa(self):
-        """The engine's kernels: 'avx2' where the CPU has AVX2, else 'generic'.
-        Both give bit-identical results. The environment variable SNNCORE_ISA
-        (auto, generic or avx2) overrides the choice."""
+        """The engine's kernels: 'avx512' where the CPU has AVX-512F, else 'avx2'
+        where it has AVX2, else 'generic'. All give bit-identical results. The
+        environment variable SNNCORE_ISA (auto, generic, avx2 or avx512; snnrun's
+        --isa) overrides the choice."""
         return self._get_engine().isa
 
     def _get_engine(self):

@@ -126,6 +126,34 @@ def test_threads_do_not_change_the_results(tmp_path):
     assert same_bits(results[0], results[1]) and same_bits(results[0], results[2])
 
 
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_isa_option_matches_python_with_the_same_kernels(tmp_path, isa, monkeypatch):
+    name = "conv_pool_dense"
+    probe = subprocess.run([str(SNNRUN), DATA / f"{name}.npz", DATA / f"{name}.x.npy", "--isa",
+                            isa], capture_output=True, text=True, timeout=120)
+    if probe.returncode == 3 and "has no" in probe.stderr:
+        pytest.skip(f"this CPU has no {isa}")
+    assert f"({isa} kernels)" in probe.stderr
+    monkeypatch.setenv("SNNCORE_ISA", isa)
+    (out, spikes, synops, _), res = run_both(tmp_path, name, DATA / f"{name}.x.npy", 17,
+                                              "poisson", [5, 17], extra=["--isa", isa])
+    assert snncore.load(DATA / f"{name}.npz").isa == isa
+    assert same_bits(out, res.outputs) and same_bits(spikes, res.spikes.raw)
+    assert same_bits(synops, res.synaptic_ops.raw)
+
+
+def test_isa_option_and_variable_are_checked(tmp_path, monkeypatch):
+    net, x = DATA / "junction.npz", DATA / "junction.x.npy"
+    proc = snnrun(net, x, "--isa", "sse9", check=False)
+    assert proc.returncode == 2 and "--isa must be auto, generic, avx2 or avx512" in proc.stderr
+    monkeypatch.setenv("SNNCORE_ISA", "sse9")
+    proc = snnrun(net, x, check=False)
+    assert proc.returncode == 2 and "SNNCORE_ISA must be" in proc.stderr
+    monkeypatch.setenv("SNNCORE_ISA", " Generic ")
+    proc = snnrun(net, x)
+    assert "(generic kernels)" in proc.stderr
+
+
 def test_csv_matches_the_npy_results(tmp_path):
     name = "signed_zero"
     o, s = tmp_path / "o.npy", tmp_path / "s.npy"

@@ -1,5 +1,5 @@
-"""The generic and AVX2 kernels give bit-identical results (both paths of the
-load-time dispatch are exercised on every machine that has AVX2)."""
+"""The generic, AVX2 and AVX-512 kernels give bit-identical results (every path
+of the load-time dispatch that the CPU has is exercised)."""
 
 import numpy as np
 import pytest
@@ -10,12 +10,20 @@ import snncore
 from netgen import networks, run_settings
 
 
-def _has_avx2():
+def _cpu_flags():
     try:
         with open("/proc/cpuinfo") as f:
-            return " avx2" in f.read()
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
     except OSError:
-        return False
+        pass
+    return set()
+
+
+FLAGS = _cpu_flags()
+# what the engine picks with SNNCORE_ISA=auto, widest first
+AUTO = "avx512" if {"avx2", "avx512f"} <= FLAGS else "avx2" if "avx2" in FLAGS else "generic"
 
 
 def _run(engine, net, x, timesteps, encoding, checkpoints, seed):
@@ -29,27 +37,50 @@ def _run(engine, net, x, timesteps, encoding, checkpoints, seed):
     return out, spikes, synops
 
 
-@pytest.mark.skipif(not _has_avx2(), reason="this CPU has no AVX2")
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_generic_and_avx2_kernels_agree_bit_for_bit(data):
-    net, shape = data.draw(networks())
-    x, timesteps, encoding, checkpoints, seed, _ = data.draw(run_settings(shape))
-    generic, avx2 = net._build_engine("generic"), net._build_engine("avx2")
-    assert (generic.isa, avx2.isa) == ("generic", "avx2")
-    for a, b in zip(_run(generic, net, x, timesteps, encoding, checkpoints, seed),
-                    _run(avx2, net, x, timesteps, encoding, checkpoints, seed)):
-        np.testing.assert_array_equal(a, b)
+@pytest.mark.parametrize("isa,flag", [("avx2", "avx2"), ("avx512", "avx512f")])
+def test_vector_kernels_agree_with_generic_bit_for_bit(isa, flag):
+    if flag not in FLAGS:
+        pytest.skip(f"this CPU has no {flag}")
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.data())
+    def check(data):
+        net, shape = data.draw(networks())
+        x, timesteps, encoding, checkpoints, seed, _ = data.draw(run_settings(shape))
+        generic, vector = net._build_engine("generic"), net._build_engine(isa)
+        assert (generic.isa, vector.isa) == ("generic", isa)
+        for a, b in zip(_run(generic, net, x, timesteps, encoding, checkpoints, seed),
+                        _run(vector, net, x, timesteps, encoding, checkpoints, seed)):
+            np.testing.assert_array_equal(a, b)
+
+    check()
 
 
-def test_isa_environment_variable(monkeypatch):
+def _tiny():
     b = snncore.NetworkBuilder((2,))
     b.population("out", (2,), kind="accumulate")
     b.identity("w", "input", "out")
+    return b
+
+
+def test_isa_environment_variable(monkeypatch):
+    b = _tiny()
     monkeypatch.setenv("SNNCORE_ISA", "generic")
     assert b.build("out").isa == "generic"
+    monkeypatch.setenv("SNNCORE_ISA", " AVX2 ")
+    if "avx2" in FLAGS:
+        assert b.build("out").isa == "avx2"
     monkeypatch.setenv("SNNCORE_ISA", "sse9")
     with pytest.raises(ValueError, match="SNNCORE_ISA"):
         b.build("out").run(np.ones((1, 2), np.float32), 2)
     monkeypatch.delenv("SNNCORE_ISA")
-    assert b.build("out").isa == ("avx2" if _has_avx2() else "generic")
+    assert b.build("out").isa == AUTO
+
+
+@pytest.mark.parametrize("isa,flag", [("avx2", "avx2"), ("avx512", "avx512f")])
+def test_kernels_the_cpu_lacks_are_refused_by_name(isa, flag, monkeypatch):
+    if flag in FLAGS:
+        pytest.skip(f"this CPU has {flag}")
+    monkeypatch.setenv("SNNCORE_ISA", isa)
+    with pytest.raises(snncore.FormatError, match="has no"):
+        _tiny().build("out").run(np.ones((1, 2), np.float32), 2)

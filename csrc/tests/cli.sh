@@ -60,6 +60,10 @@ expect 2 "checkpoint after T" -- "$net" "$x" -T 8 --checkpoints 4,9
 expect 2 "checkpoint 0" -- "$net" "$x" --checkpoints 0
 expect 2 "bad seed" -- "$net" "$x" --seed -1
 expect 2 "bad threads" -- "$net" "$x" --threads 0
+expect 2 "bad isa" -- "$net" "$x" --isa sse9
+check "bad isa named" "$tmp/stderr" "--isa must be auto, generic, avx2 or avx512"
+expect 0 "isa generic" -- "$net" "$x" --isa generic
+check "isa generic used" "$tmp/stderr" "(generic kernels)"
 expect 2 "bad rate" -- "$net" "$x" --rate 0
 expect 2 "readout after T" -- "$net" "$x" -T 8 --readout-start 9
 expect 2 "--info with two files" -- --info "$net" "$x"

@@ -162,7 +162,8 @@ int main(void)
         }
     }
     printf("kernels picked for this CPU: %s\n",
-           snn_net_isa(net) == SNN_ISA_AVX2 ? "avx2" : "generic");
+           snn_net_isa(net) == SNN_ISA_AVX512 ? "avx512"
+           : snn_net_isa(net) == SNN_ISA_AVX2 ? "avx2" : "generic");
     d.isa = 7;
     CHECK(snn_net_create(&d, &e) == NULL && e.status == SNN_E_UNSUPPORTED);
     snn_net_free(net);
