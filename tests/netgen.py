@@ -26,9 +26,10 @@ def dyadic(draw, shape, lo=-8, hi=8, denom=8):
 
 
 # Output channels of a conv: mostly few, sometimes enough to fill the engine's
-# vector blocks (8 lanes in the threshold pass, 32 or 64 channels in a conv
-# gather) with a remainder, so the vector paths and their tails are exercised.
-CONV_CHANNELS = [1, 2, 3, 4, 1, 2, 3, 4, 9, 17, 37, 70]
+# vector blocks (4, 8 or 16 lanes in the threshold pass, which AVX-512 takes
+# only for multiples of 16; 32 or 64 channels in a conv gather) with or without
+# a remainder, so the vector paths and their tails are exercised.
+CONV_CHANNELS = [1, 2, 3, 4, 1, 2, 3, 4, 9, 16, 17, 32, 37, 48, 70]
 
 
 THRESHOLDS = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]

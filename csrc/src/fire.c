@@ -1,9 +1,9 @@
 /*
  * The per-step passes over a population's neurons: the threshold pass of IF
- * populations and the relay pass, with a vector fast path for the common case
- * of a block of neurons where nothing fires. Compiled for the baseline (SSE2 on
- * x86-64, scalar elsewhere) and, where the compiler can target it per function,
- * for AVX2; net.c picks one set when the network is built.
+ * populations and the relay pass, vectorised and branch-free (fire_kernels.h).
+ * Compiled for the baseline (SSE2 on x86-64, scalar elsewhere) and, where the
+ * compiler can target it per function, for AVX2 and AVX-512; net.c picks one
+ * set when the network is built.
  */
 #include "internal.h"
 #include "compress_table.h"
@@ -23,6 +23,8 @@
 #if SNN_HAVE_SSE2
 #define SNN_VW 4
 #define SNN_VTYPE __m128
+#define SNN_VMASK __m128
+#define SNN_VCOUNT(bits) snn__lane_count[(bits)]
 #define SNN_VLOAD _mm_loadu_ps
 #define SNN_VSTORE _mm_storeu_ps
 #define SNN_VZERO _mm_setzero_ps
@@ -64,6 +66,8 @@
 #define SNN_KERNEL_ATTR __attribute__((target("avx2")))
 #define SNN_VW 8
 #define SNN_VTYPE __m256
+#define SNN_VMASK __m256
+#define SNN_VCOUNT(bits) snn__lane_count[(bits)]
 #define SNN_VLOAD _mm256_loadu_ps
 #define SNN_VSTORE _mm256_storeu_ps
 #define SNN_VZERO _mm256_setzero_ps
@@ -89,10 +93,65 @@
 #include "fire_kernels.h"
 #endif
 
+/* ---- AVX-512: 16 lanes, comparisons into mask registers --------------------- */
+#if SNN_HAVE_AVX512
+#define SNN_KERNEL(name) name##_avx512_16
+#define SNN_KERNEL_ATTR __attribute__((target("avx512f")))
+#define SNN_VW 16
+#define SNN_VTYPE __m512
+#define SNN_VMASK __mmask16
+#define SNN_VCOUNT(bits) (snn__lane_count[(bits) & 0xffu] + snn__lane_count[(bits) >> 8])
+#define SNN_VLOAD _mm512_loadu_ps
+#define SNN_VSTORE _mm512_storeu_ps
+#define SNN_VZERO _mm512_setzero_ps
+#define SNN_VADD _mm512_add_ps
+#define SNN_VSUB _mm512_sub_ps
+#define SNN_VNEG(a) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), \
+                                                         _mm512_set1_epi32(INT32_MIN)))
+#define SNN_VANDNOT(a, b) ((__mmask16)(~(a) & (b)))
+#define SNN_VGE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GE_OQ)
+#define SNN_VLE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LE_OQ)
+#define SNN_VNONZERO(a) _mm512_cmp_ps_mask((a), _mm512_setzero_ps(), _CMP_NEQ_UQ)
+#define SNN_VBITS(m) ((unsigned)(m))
+#define SNN_VSELECT(m, a, b) _mm512_mask_blend_ps((m), (b), (a))
+#define SNN_VSET1 _mm512_set1_ps
+/* the lanes set in bits, moved to the front by AVX-512's compress */
+#define SNN_VSTORE_LANES(qi, qv, first, bits, vals)                                          \
+    do {                                                                                      \
+        const __m512i lane_ = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,     \
+                                                13, 14, 15);                                  \
+        _mm512_storeu_si512((void *)(qi), _mm512_maskz_compress_epi32(                        \
+            (__mmask16)(bits), _mm512_add_epi32(lane_, _mm512_set1_epi32((int32_t)(first))))); \
+        _mm512_storeu_ps((qv), _mm512_maskz_compress_ps((__mmask16)(bits), (vals)));          \
+    } while (0)
+#include "fire_kernels.h"
+
+/* Populations whose channels are not a multiple of 16 would leave most neurons
+ * to the scalar tail: they take the AVX2 passes. */
+static int64_t fire_avx512(const snn_pop *p, float *V, const float *K, int32_t *qi, float *qv,
+                           int32_t *first, int32_t *end, int64_t row0, int64_t row1)
+{
+    return (p->C % 16 ? fire_avx2 : fire_avx512_16)(p, V, K, qi, qv, first, end, row0, row1);
+}
+
+static int64_t relay_avx512(const snn_pop *p, float *A, const float *K, int32_t *qi, float *qv,
+                            int32_t *first, int32_t *end, int64_t row0, int64_t row1)
+{
+    return (p->C % 16 ? relay_avx2 : relay_avx512_16)(p, A, K, qi, qv, first, end, row0, row1);
+}
+#endif
+
 void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay)
 {
+#if SNN_HAVE_AVX512
+    if (isa == SNN_ISA_AVX512) {
+        *fire = fire_avx512;
+        *relay = relay_avx512;
+        return;
+    }
+#endif
 #if SNN_HAVE_AVX2
-    if (isa == SNN_ISA_AVX2 || isa == SNN_ISA_AVX512) {
+    if (isa == SNN_ISA_AVX2) {
         *fire = fire_avx2;
         *relay = relay_avx2;
         return;

@@ -2,7 +2,9 @@
  * The threshold pass (integrate, compare, reset, emit) and the relay pass,
  * compiled once per instruction set: fire.c includes this file with
  * SNN_KERNEL(name), SNN_KERNEL_ATTR and a vector width SNN_VW (0: scalar only)
- * and its load/add/compare macros, which the end of this file undefines. A block
+ * and its load/add/compare macros (SNN_VMASK: what a comparison gives, a vector
+ * of all-ones lanes or an AVX-512 mask register), which the end of this file
+ * undefines. A block
  * of SNN_VW neurons is integrated, compared and reset in one go, and its events
  * are stored with one compress (SNN_VSTORE_LANES) whichever lanes fired: at the
  * firing rates of a converted network (a few to 30 % of neurons a step) a branch
@@ -57,7 +59,7 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
 {
     SNN_VTYPE u = SNN_VLOAD(v + c);
     const SNN_VTYPE th = SNN_VLOAD(nr->theta + c);
-    SNN_VTYPE up;
+    SNN_VMASK up;
     unsigned bits;
     if (has_k) u = SNN_VADD(u, SNN_VLOAD(k + c));
     up = SNN_VGE(u, th);
@@ -67,7 +69,7 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
     if (is_signed) {
         const SNN_VTYPE thn = SNN_VLOAD(nr->theta_neg + c);
         /* lanes that fired +1 now hold u - th, which may be <= -thn: exclude them */
-        const SNN_VTYPE un = SNN_VANDNOT(up, SNN_VLE(u, SNN_VNEG(thn)));
+        const SNN_VMASK un = SNN_VANDNOT(up, SNN_VLE(u, SNN_VNEG(thn)));
         bits |= (unsigned)SNN_VBITS(un);
         u = SNN_VSELECT(un, subtract ? SNN_VADD(u, thn) : SNN_VZERO(), u);
         *val = SNN_VSELECT(un, SNN_VSET1(-1.0f), *val);
@@ -86,7 +88,7 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(emit_lanes)(
     unsigned bits, int64_t first, SNN_VTYPE val, int32_t *qi, float *qv, int64_t n)
 {
     SNN_VSTORE_LANES(qi + n, qv + n, first, bits, val);
-    return n + snn__lane_count[bits];
+    return n + SNN_VCOUNT(bits);
 }
 #endif
 
@@ -196,6 +198,8 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(relay)(const snn_pop *p, float *A, con
 #undef SNN_KERNEL_ATTR
 #undef SNN_VW
 #undef SNN_VTYPE
+#undef SNN_VMASK
+#undef SNN_VCOUNT
 #undef SNN_VLOAD
 #undef SNN_VSTORE
 #undef SNN_VZERO

@@ -33,8 +33,9 @@
 #else
 #define SNN_HAVE_AVX2 0
 #endif
-/* AVX-512 (AVX512F) kernels for the synaptic gathers, under the same condition;
- * the threshold and relay passes use the AVX2 ones there. */
+/* AVX-512 (AVX512F) kernels, under the same condition: the synaptic gathers,
+ * and the threshold and relay passes of populations with a multiple of 16
+ * channels (the others take the AVX2 passes). */
 #define SNN_HAVE_AVX512 SNN_HAVE_AVX2
 
 /* One tap of a window along an axis: a kernel offset and the source row or
