@@ -64,6 +64,44 @@ def test_images_split_over_a_team_of_threads(data):
     np.testing.assert_array_equal(single.synaptic_ops.raw[0], one.synaptic_ops.raw[0])
 
 
+def _pooled_net(rows, channels, signed, reset, rng):
+    """conv -> IF (rows x rows x channels) -> 2x2 average pool -> relay -> dense ->
+    output, float32 weights that are not dyadic, so that a change in the order of
+    the pool's additions would show in the bits."""
+    b = snncore.NetworkBuilder((2, rows, rows))
+    w = rng.normal(0, 0.6, (channels, 2, 3, 3)).astype(np.float32)
+    b.population("act", (channels, rows, rows), kind="if", threshold=0.7, reset=reset,
+                 signed=signed, threshold_neg=0.9 if signed else None, v_init=0.5)
+    b.conv2d("conv", "input", "act", w, padding=(1, 1))
+    h = rows // 2
+    b.population("pool", (channels, h, h), kind="relay")
+    gain = rng.uniform(0.3, 1.7, channels).astype(np.float32)
+    b.avgpool2d("avg", "act", "pool", (2, 2), (2, 2), (0, 0), gain=gain)
+    b.population("out", (5,), kind="accumulate")
+    b.dense("fc", "pool", "out", rng.normal(0, 0.3, (5, channels * h * h)).astype(np.float32))
+    return b.build("out")
+
+
+@pytest.mark.parametrize("rows,channels", [(10, 16), (11, 3), (12, 32), (9, 21)])
+@pytest.mark.parametrize("signed,reset", [(False, "subtract"), (True, "zero")])
+def test_pool_folded_into_the_threshold_pass_changes_no_bit(rows, channels, signed, reset):
+    """A 2x2 pool after IF neurons is applied by their threshold pass (folded) when
+    one thread runs the image, and when a team's row bands cover whole windows
+    whose target rows the same member passes over (12 rows into 6 on 2 or 3
+    members); otherwise (10 or 11 rows into 5 on 2 members) the pool gathers the
+    queued spikes. Every variant gives the same bits, with weights that are not
+    dyadic; an odd row count leaves a row outside every window."""
+    rng = np.random.default_rng(rows * 100 + channels)
+    net = _pooled_net(rows, channels, signed, reset, rng)
+    x = rng.uniform(-1, 1, (1, 2, rows, rows)).astype(np.float32)
+    runs = [net.run(x, 23, checkpoints=[5, 11], threads=t) for t in (1, 2, 3)]
+    assert runs[0].spikes.raw[0, -1, 1] > 0, "the pooled neurons should spike"
+    for other in runs[1:]:
+        assert_same_result(runs[0], other)
+    many = net.run(np.repeat(x, 3, axis=0), 23, checkpoints=[5, 11], threads=2)
+    np.testing.assert_array_equal(many.outputs[1], runs[0].outputs[0])
+
+
 def test_suggested_threads():
     """The default thread count splits an image between threads only for a
     network big enough to gain from it."""

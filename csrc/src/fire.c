@@ -42,6 +42,8 @@
 /* mask ? a : b (SSE2 has no blend) */
 #define SNN_VSELECT(m, a, b) _mm_or_ps(_mm_and_ps((m), (a)), _mm_andnot_ps((m), (b)))
 #define SNN_VSET1 _mm_set1_ps
+#define SNN_VOR _mm_or_ps
+#define SNN_VMUL _mm_mul_ps
 /* qi[j] = first + t[j], qv[j] = vals[t[j]] for j < 4, t the lanes set in bits
  * (SSE2 has no variable permute: four scalar moves, still no branch) */
 #define SNN_VSTORE_LANES(qi, qv, first, bits, vals)                                \
@@ -81,6 +83,8 @@
 #define SNN_VBITS _mm256_movemask_ps
 #define SNN_VSELECT(m, a, b) _mm256_blendv_ps((b), (a), (m))
 #define SNN_VSET1 _mm256_set1_ps
+#define SNN_VOR _mm256_or_ps
+#define SNN_VMUL _mm256_mul_ps
 /* the lanes set in bits, moved to the front of an index and a value vector */
 #define SNN_VSTORE_LANES(qi, qv, first, bits, vals)                                          \
     do {                                                                                      \
@@ -115,6 +119,8 @@
 #define SNN_VBITS(m) ((unsigned)(m))
 #define SNN_VSELECT(m, a, b) _mm512_mask_blend_ps((m), (b), (a))
 #define SNN_VSET1 _mm512_set1_ps
+#define SNN_VOR(a, b) ((__mmask16)((a) | (b)))
+#define SNN_VMUL _mm512_mul_ps
 /* the lanes set in bits, moved to the front by AVX-512's compress */
 #define SNN_VSTORE_LANES(qi, qv, first, bits, vals)                                          \
     do {                                                                                      \
@@ -129,15 +135,19 @@
 /* Populations whose channels are not a multiple of 16 would leave most neurons
  * to the scalar tail: they take the AVX2 passes. */
 static int64_t fire_avx512(const snn_pop *p, float *V, const float *K, int32_t *qi, float *qv,
-                           int32_t *first, int32_t *end, int64_t row0, int64_t row1)
+                           int32_t *first, int32_t *end, int64_t row0, int64_t row1,
+                           snn_fold *fold)
 {
-    return (p->C % 16 ? fire_avx2 : fire_avx512_16)(p, V, K, qi, qv, first, end, row0, row1);
+    return (p->C % 16 ? fire_avx2 : fire_avx512_16)(p, V, K, qi, qv, first, end, row0, row1,
+                                                      fold);
 }
 
 static int64_t relay_avx512(const snn_pop *p, float *A, const float *K, int32_t *qi, float *qv,
-                            int32_t *first, int32_t *end, int64_t row0, int64_t row1)
+                            int32_t *first, int32_t *end, int64_t row0, int64_t row1,
+                            snn_fold *fold)
 {
-    return (p->C % 16 ? relay_avx2 : relay_avx512_16)(p, A, K, qi, qv, first, end, row0, row1);
+    return (p->C % 16 ? relay_avx2 : relay_avx512_16)(p, A, K, qi, qv, first, end, row0, row1,
+                                                        fold);
 }
 #endif
 

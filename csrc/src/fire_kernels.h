@@ -51,11 +51,12 @@ static SNN_ALWAYS_INLINE float SNN_KERNEL(fire_one)(const snn_neurons *nr, float
 #if SNN_VW
 /* Neurons c .. c + SNN_VW of one position, branch-free: integrate, compare,
  * reset the lanes that fire (the same float operations as fire_one) and store.
- * Returns the lanes that fired as a bit mask (bit j: lane j) and their event
- * values (+1 or -1; other lanes any value) in *val. */
+ * Returns the lanes that fired as a bit mask (bit j: lane j) and as a vector
+ * mask (*fired), and their event values (+1 or -1; other lanes any value) in
+ * *val. */
 SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
     const snn_neurons *nr, float *v, const float *k, int64_t c, int has_k, int is_signed,
-    int subtract, SNN_VTYPE *val)
+    int subtract, SNN_VTYPE *val, SNN_VMASK *fired)
 {
     SNN_VTYPE u = SNN_VLOAD(v + c);
     const SNN_VTYPE th = SNN_VLOAD(nr->theta + c);
@@ -66,6 +67,7 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
     bits = (unsigned)SNN_VBITS(up);
     u = SNN_VSELECT(up, subtract ? SNN_VSUB(u, th) : SNN_VZERO(), u);
     *val = SNN_VSET1(1.0f);
+    *fired = up;
     if (is_signed) {
         const SNN_VTYPE thn = SNN_VLOAD(nr->theta_neg + c);
         /* lanes that fired +1 now hold u - th, which may be <= -thn: exclude them */
@@ -73,6 +75,7 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
         bits |= (unsigned)SNN_VBITS(un);
         u = SNN_VSELECT(un, subtract ? SNN_VADD(u, thn) : SNN_VZERO(), u);
         *val = SNN_VSELECT(un, SNN_VSET1(-1.0f), *val);
+        *fired = SNN_VOR(up, un);
     }
     SNN_VSTORE(v + c, u);
     return bits;
@@ -93,24 +96,37 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(emit_lanes)(
 #endif
 
 /* The threshold pass over positions [pos0, pos1), for one combination of the
- * constant flags; events from qi[n], qv[n] on; returns the new n. */
+ * constant flags; events from qi[n], qv[n] on; returns the new n. With has_fold,
+ * each spike inside a window of fold's pool also adds value x w[c] to the
+ * window's target (the lanes that did not fire keep their bits: a select, not
+ * an addition of zero). */
 SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
     const snn_neurons *nr, float *V, const float *K, int32_t *qi, float *qv, int32_t *first,
-    int32_t *end, int64_t pos0, int64_t pos1, int64_t n, int has_k, int is_signed, int subtract)
+    int32_t *end, int64_t pos0, int64_t pos1, int64_t n, snn_fold *fold, int has_k,
+    int is_signed, int subtract, int has_fold)
 {
     const int64_t C = nr->C;
-    int64_t pos, c;
+    int64_t pos, c, ops = 0;
     for (pos = pos0; pos < pos1; pos++) {
         float *v = V + pos * C;
         const float *k = has_k ? K + pos * C : NULL;
+        const int32_t tp = has_fold ? fold->tpos[pos] : -1;
+        float *pooled = tp >= 0 ? fold->dst + (int64_t)tp * C : NULL;
+        const int64_t n0 = n;
         if (first) first[pos] = (int32_t)n;
         c = 0;
 #if SNN_VW
         for (; c + SNN_VW <= C; c += SNN_VW) {
             SNN_VTYPE val;
+            SNN_VMASK fired;
             const unsigned bits =
-                SNN_KERNEL(fire_block)(nr, v, k, c, has_k, is_signed, subtract, &val);
+                SNN_KERNEL(fire_block)(nr, v, k, c, has_k, is_signed, subtract, &val, &fired);
             n = SNN_KERNEL(emit_lanes)(bits, pos * C + c, val, qi, qv, n);
+            if (has_fold && pooled) {
+                const SNN_VTYPE d = SNN_VLOAD(pooled + c);
+                SNN_VSTORE(pooled + c, SNN_VSELECT(fired, SNN_VADD(d, SNN_VMUL(val, SNN_VLOAD(
+                                                                  fold->w + c))), d));
+            }
         }
 #endif
         for (; c < C; c++) {
@@ -119,10 +135,13 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
             if (e != 0.0f) {
                 qi[n] = (int32_t)(pos * C + c);
                 qv[n++] = e;
+                if (has_fold && pooled) pooled[c] += e * fold->w[c];
             }
         }
+        if (has_fold && pooled) ops += n - n0;
         if (first) end[pos] = (int32_t)n;
     }
+    if (has_fold) fold->ops += ops;
     return n;
 }
 
@@ -132,22 +151,26 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
  * position's events are qi[first[pos] .. end[pos]). Returns their number. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(fire)(const snn_pop *p, float *V, const float *K,
                                                 int32_t *qi, float *qv, int32_t *first,
-                                                int32_t *end, int64_t row0, int64_t row1)
+                                                int32_t *end, int64_t row0, int64_t row1,
+                                                snn_fold *fold)
 {
     const int64_t base = row0 * p->W * p->C, pos0 = row0 * p->W, pos1 = row1 * p->W;
     const int subtract = p->reset == SNN_RESET_SUBTRACT;
-    const int mode = (K != NULL) * 4 + (p->is_signed != 0) * 2 + subtract;
+    const int mode = (fold != NULL) * 8 + (K != NULL) * 4 + (p->is_signed != 0) * 2 + subtract;
     snn_neurons nr;
     int64_t n = base;
     nr.theta = p->theta;
     nr.theta_neg = p->theta_neg;
     nr.C = p->C;
 #define SNN_FIRE_CASE(m) \
-    case m: n = SNN_KERNEL(fire_positions)(&nr, V, K, qi, qv, first, end, pos0, pos1, n, \
-                                           ((m) >> 2) & 1, ((m) >> 1) & 1, (m) & 1); break;
+    case m: n = SNN_KERNEL(fire_positions)(&nr, V, K, qi, qv, first, end, pos0, pos1, n, fold, \
+                                           ((m) >> 2) & 1, ((m) >> 1) & 1, (m) & 1, \
+                                           ((m) >> 3) & 1); break;
     switch (mode) {
     SNN_FIRE_CASE(0) SNN_FIRE_CASE(1) SNN_FIRE_CASE(2) SNN_FIRE_CASE(3)
     SNN_FIRE_CASE(4) SNN_FIRE_CASE(5) SNN_FIRE_CASE(6) SNN_FIRE_CASE(7)
+    SNN_FIRE_CASE(8) SNN_FIRE_CASE(9) SNN_FIRE_CASE(10) SNN_FIRE_CASE(11)
+    SNN_FIRE_CASE(12) SNN_FIRE_CASE(13) SNN_FIRE_CASE(14) SNN_FIRE_CASE(15)
     }
 #undef SNN_FIRE_CASE
     return n - base;
@@ -171,10 +194,12 @@ static inline int64_t SNN_KERNEL(relay_one)(float *A, const float *K, int64_t i,
  * Events, first and end as for fire; returns the number of events. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(relay)(const snn_pop *p, float *A, const float *K,
                                                  int32_t *qi, float *qv, int32_t *first,
-                                                 int32_t *end, int64_t row0, int64_t row1)
+                                                 int32_t *end, int64_t row0, int64_t row1,
+                                                 snn_fold *fold)
 {
     const int64_t C = p->C, base = row0 * p->W * C;
     int64_t pos, n = base;
+    (void)fold;
     for (pos = row0 * p->W; pos < row1 * p->W; pos++) {
         int64_t i = pos * C;
         const int64_t stop = i + C;
@@ -212,5 +237,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(relay)(const snn_pop *p, float *A, con
 #undef SNN_VNONZERO
 #undef SNN_VBITS
 #undef SNN_VSELECT
+#undef SNN_VOR
+#undef SNN_VMUL
 #undef SNN_VSET1
 #undef SNN_VSTORE_LANES

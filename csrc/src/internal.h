@@ -61,6 +61,10 @@ typedef struct snn_pop {
     int32_t has_queue;  /* emits events (input, IF, relay) */
     int32_t has_index;  /* feeds a conv2d or avgpool2d: its queue gets a per-position
                          * index each step */
+    int32_t fold_proj;  /* IF only: the avgpool2d folded into its threshold pass
+                         * (net.c, fold_pools), or -1 */
+    int32_t *fold_tpos; /* with fold_proj: per position, the target position whose
+                         * window holds it, or -1 */
     /* offsets into a state's workspace (0 = absent) */
     size_t off_acc;     /* membrane (IF, accumulate) or this step's current (relay) */
     size_t off_const;   /* per-image constant current */
@@ -102,14 +106,27 @@ typedef struct snn_events {
 typedef int64_t (*snn_scatter_fn)(const struct snn_net *net, const snn_proj *p,
                                   const snn_events *ev, float *dst, int32_t part, int32_t parts);
 
+/* An avgpool2d folded into its source's threshold pass: its windows do not
+ * overlap, so each spike at a source position adds value x w[c] to one target
+ * position's buffer, and the pass adds it there as the neuron fires: the same
+ * float operations in the same order as the pool's gather (contributions in
+ * ascending source position, which is kernel order), without queue traffic. */
+typedef struct snn_fold {
+    float *dst;             /* the target's buffer (its off_acc) */
+    const float *w;         /* gain / area per channel */
+    const int32_t *tpos;    /* snn_pop.fold_tpos */
+    int64_t ops;            /* out: synaptic operations (spikes inside a window) */
+} snn_fold;
+
 /* fire.c: the threshold pass of an IF population (membranes V, constant current
  * K or NULL) and the relay pass, over the positions of rows [row0, row1). Both
  * write their events in ascending order from qi[row0 * W * C], qv[...], record
  * each position's events in first[] and end[] (unless NULL), and return their
- * number. */
+ * number. The threshold pass also applies fold's pool (unless NULL); the relay
+ * pass takes no fold. */
 typedef int64_t (*snn_fire_fn)(const snn_pop *p, float *V, const float *K, int32_t *qi,
                                float *qv, int32_t *first, int32_t *end, int64_t row0,
-                               int64_t row1);
+                               int64_t row1, snn_fold *fold);
 typedef snn_fire_fn snn_relay_fn;
 
 struct snn_net {

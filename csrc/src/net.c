@@ -492,6 +492,42 @@ static int link_projections(snn_net *net)
     return SNN_OK;
 }
 
+/* Folds into an IF population's threshold pass (snn_fold) its first outgoing
+ * avgpool2d whose windows do not overlap (stride = kernel, no padding) and
+ * whose target receives nothing else and is not an accumulator: the pass then
+ * adds each spike to its window's target as it fires, instead of queueing it for
+ * the pool's gather; the same float operations in the same order. */
+static int fold_pools(snn_net *net)
+{
+    int32_t i, j, k;
+    for (i = 0; i < net->n_pop; i++) net->pops[i].fold_proj = -1;
+    for (i = 0; i < net->n_pop; i++) {
+        snn_pop *p = &net->pops[i];
+        if (p->kind != SNN_KIND_IF) continue;
+        for (k = 0; k < p->n_out && p->fold_proj < 0; k++) {
+            const snn_proj *q = &net->projs[p->out_proj[k]];
+            const snn_pop *t = &net->pops[q->target];
+            int32_t fed = 0;
+            int64_t y, x;
+            if (q->op != SNN_OP_AVGPOOL2D || q->kh != q->sh || q->kw != q->sw || q->ph != 0 ||
+                q->pw != 0 || t->kind == SNN_KIND_ACCUMULATE)
+                continue;
+            for (j = 0; j < net->n_proj; j++) fed += net->projs[j].target == q->target;
+            if (fed != 1) continue;
+            if ((p->fold_tpos = net_alloc(net, (size_t)(p->H * p->W) * sizeof(int32_t))) == NULL)
+                return SNN_E_NOMEM;
+            for (y = 0; y < p->H; y++)
+                for (x = 0; x < p->W; x++) {
+                    const int64_t ty = y / q->sh, tx = x / q->sw;
+                    p->fold_tpos[y * p->W + x] =
+                        ty < t->H && tx < t->W ? (int32_t)(ty * t->W + tx) : -1;
+                }
+            p->fold_proj = p->out_proj[k];
+        }
+    }
+    return SNN_OK;
+}
+
 static int build(snn_net *net, const snn_net_desc *desc, const dims *pd, int32_t *scratch,
                  snn_error *err)
 {
@@ -519,6 +555,7 @@ static int build(snn_net *net, const snn_net_desc *desc, const dims *pd, int32_t
         RETURN_ERROR_IF(build_projection(net, &desc->projections[j], &net->projs[j]) != SNN_OK, err,
                         SNN_E_NOMEM, -1, j, "out of memory repacking weights");
     RETURN_ERROR_IF(link_projections(net) != SNN_OK, err, SNN_E_NOMEM, -1, -1, "out of memory");
+    RETURN_ERROR_IF(fold_pools(net) != SNN_OK, err, SNN_E_NOMEM, -1, -1, "out of memory");
     return SNN_OK;
 }
 

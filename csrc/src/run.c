@@ -271,6 +271,24 @@ static int rows_stay_with_member(const snn_net *net, const snn_pop *p, int32_t k
     return 1;
 }
 
+/* Whether p's folded pool (snn_pop.fold_proj) is applied by its threshold pass
+ * in this team: always for a team of one; for a larger team only if each
+ * member's band of p's rows covers whole windows and the target rows of those
+ * windows are the ones the member passes over next (else the members' bands
+ * would write each other's rows), as for 28 rows into 14 on two members. */
+static int fold_in_pass(const snn_net *net, const snn_pop *p, const snn_team *tm)
+{
+    const snn_proj *q;
+    int32_t r;
+    if (p->fold_proj < 0) return 0;
+    if (tm->size == 1) return 1;
+    q = &net->projs[p->fold_proj];
+    for (r = 1; r < tm->size; r++)
+        if (share_row(p->H, r, tm->size) != q->sh * share_row(net->pops[q->target].H, r, tm->size))
+            return 0;
+    return 1;
+}
+
 /* Sends population p's n_ev queued events through its outgoing projections
  * into their targets' membranes, or into their constant currents
  * (`const_current`: the analog input's, computed once per image). Each team
@@ -290,7 +308,9 @@ static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev, int const_cu
         const snn_proj *q = &net->projs[j];
         const snn_pop *t = &net->pops[q->target];
         float *dst = snn__at(s, const_current ? t->off_const : t->off_acc);
-        const int64_t started = profile_start(s);
+        int64_t started;
+        if (j == p->fold_proj && !const_current && fold_in_pass(net, p, tm)) continue;
+        started = profile_start(s);
         tm->synops[j] += net->scatter(net, q, &ev, dst, tm->rank, tm->size);
         profile_add(s, net->n_pop + j, started);
         if (const_current || !rows_stay_with_member(net, p, k)) snn__team_sync(tm);
@@ -299,16 +319,30 @@ static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev, int const_cu
 
 /* The threshold pass (fn = net->fire) or relay pass (net->relay) of p: each
  * team member passes over its share of p's rows, writing its events to its own
- * segment of p's queue; returns the number of events of all members. */
+ * segment of p's queue (and applying p's folded pool, whose time and synaptic
+ * operations then count with the pass and the pool respectively); returns the
+ * number of events of all members. */
 static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_team *tm)
 {
+    const snn_net *net = s->net;
     const float *K = p->has_const ? (const float *)snn__at(s, p->off_const) : NULL;
     const int64_t row0 = share_row(p->H, tm->rank, tm->size);
     const int64_t row1 = share_row(p->H, tm->rank + 1, tm->size);
-    const int64_t index = p - s->net->pops, started = profile_start(s);
-    int64_t n = fn(p, snn__at(s, p->off_acc), K, snn__at(s, p->off_qidx),
-                   snn__at(s, p->off_qval), first_events(s, p), end_events(s, p), row0, row1);
+    const int64_t index = p - net->pops, started = profile_start(s);
+    snn_fold fold, *fp = NULL;
+    int64_t n;
     int32_t r;
+    if (p->kind == SNN_KIND_IF && fold_in_pass(net, p, tm)) {
+        const snn_proj *q = &net->projs[p->fold_proj];
+        fold.dst = snn__at(s, net->pops[q->target].off_acc);
+        fold.w = q->w;
+        fold.tpos = p->fold_tpos;
+        fold.ops = 0;
+        fp = &fold;
+    }
+    n = fn(p, snn__at(s, p->off_acc), K, snn__at(s, p->off_qidx), snn__at(s, p->off_qval),
+           first_events(s, p), end_events(s, p), row0, row1, fp);
+    if (fp) tm->synops[p->fold_proj] += fold.ops;
     profile_add(s, index, started);
     if (tm->size == 1) return n;
     *snn__team_count(tm, s->net->n_pop, index, tm->rank) = n;
