@@ -7,7 +7,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from datasets import fashion_mnist  # noqa: E402
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model, vector_extensions  # noqa: E402
 
 
 def _fashion_mnist(split):
@@ -117,4 +117,5 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         usable = os.cpu_count()
     machine_info["snncore"] = {"cpu_model": cpu_model(), "cores": os.cpu_count(),
                                "usable_cores": usable,
+                               "vector_extensions": vector_extensions(),
                                "bench_scale": bench_scale_of(config).as_dict()}

@@ -33,7 +33,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model, vector_extensions  # noqa: E402
 
 # Columns of the tables (those present in the data are shown).
 MATRIX_T = (1, 4, 16, 64, 256, 512)
@@ -75,7 +75,14 @@ def read_benchmark_json(data, path):
     with open(path) as f:
         doc = json.load(f)
     data.sources.append(path)
-    data.machine = data.machine or doc.get("machine_info", {})
+    if data.machine:
+        # the first file's machine, with what only a later file recorded (same machine)
+        theirs = doc.get("machine_info", {}).get("snncore") or {}
+        ours = data.machine.setdefault("snncore", {})
+        for key, value in theirs.items():
+            ours.setdefault(key, value)
+    else:
+        data.machine = doc.get("machine_info", {})
     data.commit = data.commit or doc.get("commit_info", {})
     data.datetime = data.datetime or doc.get("datetime")
     data.speed_targets = doc.get("speed_targets") or data.speed_targets
@@ -177,9 +184,14 @@ def machine_section(data, generated):
         when = datetime.datetime.fromisoformat(data.datetime).strftime("%Y-%m-%d %H:%M UTC")
     scale = snn.get("bench_scale") or {}
     commit = data.commit.get("id")
+    vector = snn.get("vector_extensions")
+    if vector is None and where.startswith("this machine"):
+        vector = vector_extensions()
     rows = [("CPU (from /proc/cpuinfo of " + where + ")", cpu or "unknown"),
             ("cores", f"{cores} ({snn['usable_cores']} usable)" if snn.get("usable_cores")
              else str(cores)),
+            ("vector extensions (snncore picks the widest)", vector or
+             "not recorded (benchmarks run before this field was added)"),
             ("benchmarks run", when),
             ("Python", data.machine.get("python_version", platform.python_version())),
             ("commit", f"{commit[:12]}{' (with local changes)' if data.commit.get('dirty') else ''}"

@@ -99,11 +99,12 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(emit_lanes)(
  * constant flags; events from qi[n], qv[n] on; returns the new n. With has_fold,
  * each spike inside a window of fold's pool also adds value x w[c] to the
  * window's target (the lanes that did not fire keep their bits: a select, not
- * an addition of zero). */
+ * an addition of zero). With count_only (qi NULL: the fold is the population's only
+ * reader), the events are counted, not stored. */
 SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
     const snn_neurons *nr, float *V, const float *K, int32_t *qi, float *qv, int32_t *first,
     int32_t *end, int64_t pos0, int64_t pos1, int64_t n, snn_fold *fold, int has_k,
-    int is_signed, int subtract, int has_fold)
+    int is_signed, int subtract, int has_fold, int count_only)
 {
     const int64_t C = nr->C;
     int64_t pos, c, ops = 0;
@@ -113,7 +114,7 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
         const int32_t tp = has_fold ? fold->tpos[pos] : -1;
         float *pooled = tp >= 0 ? fold->dst + (int64_t)tp * C : NULL;
         const int64_t n0 = n;
-        if (first) first[pos] = (int32_t)n;
+        if (!count_only && first) first[pos] = (int32_t)n;
         c = 0;
 #if SNN_VW
         for (; c + SNN_VW <= C; c += SNN_VW) {
@@ -121,7 +122,8 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
             SNN_VMASK fired;
             const unsigned bits =
                 SNN_KERNEL(fire_block)(nr, v, k, c, has_k, is_signed, subtract, &val, &fired);
-            n = SNN_KERNEL(emit_lanes)(bits, pos * C + c, val, qi, qv, n);
+            if (count_only) n += SNN_VCOUNT(bits);
+            else n = SNN_KERNEL(emit_lanes)(bits, pos * C + c, val, qi, qv, n);
             if (has_fold && pooled) {
                 const SNN_VTYPE d = SNN_VLOAD(pooled + c);
                 SNN_VSTORE(pooled + c, SNN_VSELECT(fired, SNN_VADD(d, SNN_VMUL(val, SNN_VLOAD(
@@ -133,13 +135,16 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
             const float e = SNN_KERNEL(fire_one)(nr, v + c, has_k ? k + c : NULL, c, has_k,
                                                  is_signed, subtract);
             if (e != 0.0f) {
-                qi[n] = (int32_t)(pos * C + c);
-                qv[n++] = e;
+                if (!count_only) {
+                    qi[n] = (int32_t)(pos * C + c);
+                    qv[n] = e;
+                }
+                n++;
                 if (has_fold && pooled) pooled[c] += e * fold->w[c];
             }
         }
         if (has_fold && pooled) ops += n - n0;
-        if (first) end[pos] = (int32_t)n;
+        if (!count_only && first) end[pos] = (int32_t)n;
     }
     if (has_fold) fold->ops += ops;
     return n;
@@ -156,7 +161,9 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(fire)(const snn_pop *p, float *V, cons
 {
     const int64_t base = row0 * p->W * p->C, pos0 = row0 * p->W, pos1 = row1 * p->W;
     const int subtract = p->reset == SNN_RESET_SUBTRACT;
-    const int mode = (fold != NULL) * 8 + (K != NULL) * 4 + (p->is_signed != 0) * 2 + subtract;
+    /* a queue is only left out with a fold (the pass's one reader) */
+    const int mode = (fold != NULL) * (8 + 16 * (qi == NULL)) + (K != NULL) * 4 +
+                     (p->is_signed != 0) * 2 + subtract;
     snn_neurons nr;
     int64_t n = base;
     nr.theta = p->theta;
@@ -165,12 +172,14 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(fire)(const snn_pop *p, float *V, cons
 #define SNN_FIRE_CASE(m) \
     case m: n = SNN_KERNEL(fire_positions)(&nr, V, K, qi, qv, first, end, pos0, pos1, n, fold, \
                                            ((m) >> 2) & 1, ((m) >> 1) & 1, (m) & 1, \
-                                           ((m) >> 3) & 1); break;
+                                           ((m) >> 3) & 1, (m) >> 4); break;
     switch (mode) {
     SNN_FIRE_CASE(0) SNN_FIRE_CASE(1) SNN_FIRE_CASE(2) SNN_FIRE_CASE(3)
     SNN_FIRE_CASE(4) SNN_FIRE_CASE(5) SNN_FIRE_CASE(6) SNN_FIRE_CASE(7)
     SNN_FIRE_CASE(8) SNN_FIRE_CASE(9) SNN_FIRE_CASE(10) SNN_FIRE_CASE(11)
     SNN_FIRE_CASE(12) SNN_FIRE_CASE(13) SNN_FIRE_CASE(14) SNN_FIRE_CASE(15)
+    SNN_FIRE_CASE(24) SNN_FIRE_CASE(25) SNN_FIRE_CASE(26) SNN_FIRE_CASE(27)
+    SNN_FIRE_CASE(28) SNN_FIRE_CASE(29) SNN_FIRE_CASE(30) SNN_FIRE_CASE(31)
     }
 #undef SNN_FIRE_CASE
     return n - base;

@@ -329,6 +329,7 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
     const int64_t row0 = share_row(p->H, tm->rank, tm->size);
     const int64_t row1 = share_row(p->H, tm->rank + 1, tm->size);
     const int64_t index = p - net->pops, started = profile_start(s);
+    int32_t *qi = snn__at(s, p->off_qidx);
     snn_fold fold, *fp = NULL;
     int64_t n;
     int32_t r;
@@ -339,9 +340,11 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
         fold.tpos = p->fold_tpos;
         fold.ops = 0;
         fp = &fold;
+        /* nothing else reads the queue: the pass only counts the events */
+        if (p->n_out == 1 && index != net->output) qi = NULL;
     }
-    n = fn(p, snn__at(s, p->off_acc), K, snn__at(s, p->off_qidx), snn__at(s, p->off_qval),
-           first_events(s, p), end_events(s, p), row0, row1, fp);
+    n = fn(p, snn__at(s, p->off_acc), K, qi, snn__at(s, p->off_qval), first_events(s, p),
+           end_events(s, p), row0, row1, fp);
     if (fp) tm->synops[p->fold_proj] += fold.ops;
     profile_add(s, index, started);
     if (tm->size == 1) return n;
