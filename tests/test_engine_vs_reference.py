@@ -61,3 +61,33 @@ def test_reference_and_engine_disagree_on_a_changed_network():
     res = net.run(x, 16)
     ref = reference.simulate(spec, x, 16)
     assert not np.array_equal(res.outputs, ref["output"])
+
+
+@pytest.mark.parametrize("channels,width", [(64, 45), (70, 33), (16, 70)])
+def test_wide_rows_and_channel_blocks_match_reference(channels, width):
+    """Output rows wider than the conv gather's chunk of 32 pixels, channel
+    counts that fill its register blocks (64) with and without a remainder, a
+    stride-2 conv after it and a 2x2 pool folded into the threshold pass."""
+    import snncore
+
+    rng = np.random.default_rng(channels + width)
+
+    def dyadic_array(shape, denom=8):
+        return (rng.integers(-8, 8, size=shape, endpoint=True) / denom).astype(np.float32)
+
+    b = snncore.NetworkBuilder((2, 6, width))
+    b.population("a", (channels, 6, width), kind="if", threshold=1.0, v_init=0.5)
+    b.conv2d("c1", "input", "a", dyadic_array((channels, 2, 3, 3)), padding=(1, 1))
+    b.population("p", (channels, 3, width // 2), kind="relay")
+    b.avgpool2d("avg", "a", "p", (2, 2), (2, 2), (0, 0))
+    shape = snncore.conv2d_shape((channels, 3, width // 2), (5, channels, 3, 3), (2, 2), (1, 1))
+    b.population("b", shape, kind="if", threshold=0.5, reset="zero")
+    b.conv2d("c2", "p", "b", dyadic_array((5, channels, 3, 3), 16), stride=(2, 2), padding=(1, 1))
+    b.population("out", (4,), kind="accumulate")
+    b.dense("fc", "b", "out", dyadic_array((4, int(np.prod(shape)))))
+    net = b.build("out")
+    x = (rng.integers(0, 8, size=(2, 2, 6, width)) / 8).astype(np.float32)
+    for encoding in ("analog", "poisson"):
+        res, ref = _compare(net, x, 12, encoding, [3, 12], seed=5)
+        np.testing.assert_array_equal(res.outputs, ref["output"])
+        assert res.spikes.raw[:, -1, 1].min() > 0 and res.spikes.raw[:, -1, 3].min() > 0
