@@ -310,7 +310,8 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(pool)(const snn_net *net, const snn_pr
         }                                                                                       \
         _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) memcpy(dst + L * j, &acc[j], sizeof acc[j]); \
     }
-SNN_DENSE_BLOCK(SNN_KERNEL(dense_block), SNN_VT, SNN_VL, SNN_NV)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_block), SNN_VT, SNN_VL, SNN_DENSE_NV)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_half), SNN_VT, SNN_VL, SNN_DENSE_NV / 2)
 SNN_DENSE_BLOCK(SNN_KERNEL(dense_vec), snn_v8, 8, 1)
 #undef SNN_DENSE_BLOCK
 #endif
@@ -339,8 +340,10 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dense)(const snn_net *net, const snn_p
     int64_t o = o0;
     if (o1 <= o0 || ev->n == 0) return 0;
 #if SNN_HAVE_V8
-    for (; o + SNN_VL * SNN_NV <= o1; o += SNN_VL * SNN_NV)
+    for (; o + SNN_VL * SNN_DENSE_NV <= o1; o += SNN_VL * SNN_DENSE_NV)
         SNN_KERNEL(dense_block)(ev, q->w + o, out, dst + o);
+    for (; o + SNN_VL * (SNN_DENSE_NV / 2) <= o1; o += SNN_VL * (SNN_DENSE_NV / 2))
+        SNN_KERNEL(dense_half)(ev, q->w + o, out, dst + o);
     for (; o + 8 <= o1; o += 8) SNN_KERNEL(dense_vec)(ev, q->w + o, out, dst + o);
 #endif
     for (; o < o1; o++) SNN_KERNEL(dense_one)(ev, q->w + o, out, dst + o);
