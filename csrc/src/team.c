@@ -21,19 +21,42 @@
 
 /* ---- barrier ------------------------------------------------------------- */
 
-/* A sense-reversing barrier. Members spin briefly (a step's phases last
- * microseconds), then sleep until the last one arrives: on a machine with fewer
- * free cores than the team has members, spinning would keep the member that is
- * still working from running. */
+/* A sense-reversing barrier. Members spin (a step's phases last microseconds),
+ * then sleep until the last one arrives. How long they spin depends on whether
+ * the team fits the CPUs the process may use: if it does, a long spin (about a
+ * millisecond) keeps members from sleeping between the phases of a step, since
+ * waking a sleeping thread costs tens of microseconds (more in a virtual machine,
+ * where it takes an interrupt to another virtual CPU): with a short spin, one
+ * image on two cores ran slower than on one. If the team has more members than
+ * CPUs, spinning would keep the member that is still working from running, so
+ * they spin briefly. */
 struct snn_barrier {
     int32_t size;
     int32_t arrived;
     int32_t sense;
     int32_t sleepers;
+    int32_t spins;          /* before sleeping */
     int32_t member_sense[SNN_MAX_TEAM];
 };
 
-#define SPINS_BEFORE_SLEEP 2000
+#define SPINS_FITTING 50000
+#define SPINS_OVERSUBSCRIBED 2000
+
+/* The CPUs this process may run on (at least 1). */
+static int32_t usable_cpus(void)
+{
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+#if defined(_SC_NPROCESSORS_ONLN)
+    {
+        const long n = sysconf(_SC_NPROCESSORS_ONLN);
+        if (n > 0) return n > INT32_MAX ? INT32_MAX : (int32_t)n;
+    }
+#endif
+    return 1;
+}
 
 static void cpu_relax(void)
 {
@@ -75,7 +98,7 @@ static void barrier_wait(snn_barrier *b, int32_t rank)
         return;
     }
     while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != sense) {
-        if (++spins < SPINS_BEFORE_SLEEP) {
+        if (++spins < b->spins) {
             cpu_relax();
             continue;
         }
@@ -237,6 +260,7 @@ int snn__run_team(const snn_net *net, const snn_run_config *cfg, const snn__batc
     pthread_mutex_lock(&job.lock);
     job.size = started + 1;
     job.barrier.size = job.size;
+    job.barrier.spins = job.size <= usable_cpus() ? SPINS_FITTING : SPINS_OVERSUBSCRIBED;
     job.started = 1;
     pthread_cond_broadcast(&job.go);
     pthread_mutex_unlock(&job.lock);
