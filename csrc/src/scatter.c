@@ -17,7 +17,8 @@
  * accumulator vectors a conv or dense gather keeps in registers: 8 of the
  * baseline's 16 xmm registers (32 channels), 8 of AVX2's 16 ymm registers, 4 of
  * AVX-512's 32 zmm registers (64 channels). SNN_DENSE_NV: the same for a dense
- * gather, whose loop has fewer live values (8 zmm registers: 128 outputs). */
+ * gather, whose loop has fewer live values (8 zmm registers: 128 outputs).
+ * scatter_kernels.h undefines them all at its end. */
 #define SNN_KERNEL(name) name##_generic
 #define SNN_KERNEL_ATTR
 #define SNN_VT snn_v4
@@ -25,12 +26,6 @@
 #define SNN_NV 8
 #define SNN_DENSE_NV 8
 #include "scatter_kernels.h"
-#undef SNN_KERNEL
-#undef SNN_KERNEL_ATTR
-#undef SNN_VT
-#undef SNN_VL
-#undef SNN_NV
-#undef SNN_DENSE_NV
 
 #if SNN_HAVE_AVX2
 #define SNN_KERNEL(name) name##_avx2
@@ -40,12 +35,6 @@
 #define SNN_NV 8
 #define SNN_DENSE_NV 8
 #include "scatter_kernels.h"
-#undef SNN_KERNEL
-#undef SNN_KERNEL_ATTR
-#undef SNN_VT
-#undef SNN_VL
-#undef SNN_NV
-#undef SNN_DENSE_NV
 #endif
 
 #if SNN_HAVE_AVX512
@@ -56,12 +45,6 @@
 #define SNN_NV 4
 #define SNN_DENSE_NV 8
 #include "scatter_kernels.h"
-#undef SNN_KERNEL
-#undef SNN_KERNEL_ATTR
-#undef SNN_VT
-#undef SNN_VL
-#undef SNN_NV
-#undef SNN_DENSE_NV
 #endif
 
 int snn__cpu_has_avx2(void)

@@ -1,9 +1,10 @@
 /*
  * The synaptic kernels, compiled once per instruction set: scatter.c includes
  * this file with SNN_KERNEL(name), SNN_KERNEL_ATTR, a vector type SNN_VT of
- * SNN_VL floats and SNN_NV (the accumulator vectors a block keeps in registers)
- * defined: for the baseline build, with AVX2 and with AVX-512. The arithmetic is the same in
- * both (no fused multiply-add), so both give bit-identical results.
+ * SNN_VL floats, SNN_NV and SNN_DENSE_NV (the accumulator vectors a conv or
+ * dense block keeps in registers) defined: for the baseline build, with AVX2 and
+ * with AVX-512, and undefines them at its end. The arithmetic is the same in all
+ * three (no fused multiply-add), so all give bit-identical results.
  */
 
 /* ---- conv2d as a gather ------------------------------------------------------
@@ -385,3 +386,11 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(scatter)(const snn_net *net, const snn
     default: return SNN_KERNEL(identity)(net, q, ev, dst, part, parts);
     }
 }
+
+/* the macros of this inclusion (see the top) */
+#undef SNN_KERNEL
+#undef SNN_KERNEL_ATTR
+#undef SNN_VT
+#undef SNN_VL
+#undef SNN_NV
+#undef SNN_DENSE_NV
