@@ -192,8 +192,9 @@ typedef enum snn_isa {
                              * the build have */
     SNN_ISA_GENERIC = 1,    /* the baseline instruction set of the build */
     SNN_ISA_AVX2 = 2,       /* x86-64 AVX2; SNN_E_UNSUPPORTED where unavailable */
-    SNN_ISA_AVX512 = 3      /* x86-64 AVX-512F (synaptic kernels; AVX2 for the rest);
-                             * SNN_E_UNSUPPORTED where unavailable */
+    SNN_ISA_AVX512 = 3      /* x86-64 AVX-512F (the threshold and relay passes of
+                             * populations whose channels are not a multiple of 16
+                             * use AVX2); SNN_E_UNSUPPORTED where unavailable */
 } snn_isa;
 
 /* Custom memory allocation, for products with their own heap. snn_run_batch
