@@ -333,7 +333,7 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
     snn_fold fold, *fp = NULL;
     int64_t n;
     int32_t r;
-    if (p->kind == SNN_KIND_IF && fold_in_pass(net, p, tm)) {
+    if (fold_in_pass(net, p, tm)) {     /* only IF populations have a fold */
         const snn_proj *q = &net->projs[p->fold_proj];
         fold.dst = snn__at(s, net->pops[q->target].off_acc);
         fold.w = q->w;

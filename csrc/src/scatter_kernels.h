@@ -10,11 +10,11 @@
 /* ---- conv2d as a gather ------------------------------------------------------
  *
  * Each output pixel sums the events of its window into accumulators held in
- * vector registers, SNN_NV vectors of 8 channels at a time, and adds them to its
- * membranes once; the weight rows of the window stream past. Per channel the
+ * vector registers, SNN_NV vectors of SNN_VL channels at a time, and adds them to
+ * its membranes once; the weight rows of the window stream past. Per channel the
  * arithmetic is the same whatever the block width (acc = 0; acc += v * w for each
  * window tap in kernel order and each event of that tap in index order; dst +=
- * acc), so the baseline and AVX2 builds agree bit for bit.
+ * acc), so the baseline, AVX2 and AVX-512 builds agree bit for bit.
  *
  * A window's column taps are consecutive source columns with consecutive kernel
  * columns (no dilation), and a source row's events are contiguous in the queue,
@@ -50,99 +50,67 @@ typedef struct snn_gather_row {
 #endif
 
 #if SNN_HAVE_V8
-/* Channels [co, co + L * NV) of one output pixel, in NV vectors VT of L floats;
- * NV is a constant at each call (SNN_NV for the main blocks, 1 for the last
- * few), so the accumulators live in registers. */
-#define SNN_GATHER_BLOCK(NAME, VT, L, NV)                                                       \
-    SNN_KERNEL_ATTR static inline void NAME(const snn_proj *q, const snn_events *ev,            \
-                                            const snn_gather_row *g, int64_t SW, int64_t Ci,    \
-                                            int64_t Co, int64_t co, float *restrict out)        \
+/* Channels [co, co + L * NV) of the pixels [ox0, ox1) of one output row (at
+ * most SNN_CHUNK; n[ox - ox0]: the events in each pixel's window, 0 to skip
+ * it), in NV vectors VT of L floats, kernel row by kernel row: each kernel
+ * row's pass over the pixels uses only that row's weights (a third of a 3x3
+ * kernel's, which then stay in the L1 cache), the accumulators waiting in
+ * `part` between passes. NV is a constant at each call (SNN_NV for the main
+ * blocks, 1 for the last few channels), so the accumulators live in registers
+ * within a pass. Per channel: acc = 0; acc += v * w over the kernel rows in
+ * order and each row's events in queue order; out += acc. */
+#define SNN_CHUNK 32
+#define SNN_GATHER_ROWS(NAME, VT, L, NV)                                                        \
+    SNN_KERNEL_ATTR static void NAME(const snn_proj *q, const snn_events *ev,                   \
+                                     const snn_tap *row, const snn_tap *row_end,                \
+                                     const int64_t *n, int64_t ox0, int64_t ox1, int64_t SW,    \
+                                     int64_t Ci, int64_t Co, int64_t co, float *restrict out)   \
     {                                                                                           \
-        VT acc[NV];                                                                             \
+        VT part[SNN_CHUNK][NV];                                                                 \
         const snn_tap *ry;                                                                      \
+        int64_t ox;                                                                             \
         int j;                                                                                  \
-        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = (VT){0};                      \
-        for (ry = g->row; ry < g->row_end; ry++) {                                              \
-            const int64_t pos = (int64_t)ry->src * SW + g->col->src;                            \
-            const int64_t wt = (((int64_t)ry->k * q->kw + g->col->k) * Ci - pos * Ci) * Co + co; \
-            const int32_t e1 = ev->end[pos + (g->col_end - g->col) - 1];                        \
-            int32_t e;                                                                          \
-            for (e = ev->first[pos]; e < e1; e++) {                                             \
-                const float *w = q->w + (wt + (int64_t)ev->idx[e] * Co);                        \
-                const VT v = SNN_SPLAT(VT, ev->val[e]);                                         \
-                _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                              \
-                    VT wj; /* an unaligned load (memcpy), one instruction */                    \
-                    memcpy(&wj, w + L * j, sizeof wj);                                          \
-                    acc[j] += v * wj;                                                           \
+        for (ox = ox0; ox < ox1; ox++)                                                          \
+            _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) part[ox - ox0][j] = (VT){0};       \
+        for (ry = row; ry < row_end; ry++)                                                      \
+            for (ox = ox0; ox < ox1; ox++) {                                                    \
+                const snn_tap *col = q->gcol_taps + q->gcol_start[ox];                          \
+                const int64_t cols = q->gcol_start[ox + 1] - q->gcol_start[ox];                 \
+                int64_t pos, wt;                                                                \
+                int32_t e, e1;                                                                  \
+                VT acc[NV];                                                                     \
+                if (n[ox - ox0] == 0) continue; /* also every pixel without column taps */      \
+                pos = (int64_t)ry->src * SW + col->src;                                         \
+                wt = (((int64_t)ry->k * q->kw + col->k) * Ci - pos * Ci) * Co + co;             \
+                e1 = ev->end[pos + cols - 1];                                                   \
+                if (ev->first[pos] == e1) continue;                                             \
+                _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = part[ox - ox0][j];    \
+                for (e = ev->first[pos]; e < e1; e++) {                                         \
+                    const float *w = q->w + (wt + (int64_t)ev->idx[e] * Co);                    \
+                    const VT v = SNN_SPLAT(VT, ev->val[e]);                                     \
+                    _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                          \
+                        VT wj; /* an unaligned load (memcpy), one instruction */                \
+                        memcpy(&wj, w + L * j, sizeof wj);                                      \
+                        acc[j] += v * wj;                                                       \
+                    }                                                                           \
                 }                                                                               \
+                _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) part[ox - ox0][j] = acc[j];    \
+            }                                                                                   \
+        for (ox = ox0; ox < ox1; ox++) {                                                        \
+            float *o = out + ox * Co + co;                                                      \
+            if (n[ox - ox0] == 0) continue;                                                     \
+            _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                  \
+                VT d;                                                                           \
+                memcpy(&d, o + L * j, sizeof d);                                                \
+                d += part[ox - ox0][j];                                                         \
+                memcpy(o + L * j, &d, sizeof d);                                                \
             }                                                                                   \
         }                                                                                       \
-        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                      \
-            VT o;                                                                               \
-            memcpy(&o, out + co + L * j, sizeof o);                                             \
-            o += acc[j];                                                                        \
-            memcpy(out + co + L * j, &o, sizeof o);                                             \
-        }                                                                                       \
     }
-SNN_GATHER_BLOCK(SNN_KERNEL(gather_vec), SNN_VT, SNN_VL, 1)
-SNN_GATHER_BLOCK(SNN_KERNEL(gather_v8), snn_v8, 8, 1)
-#undef SNN_GATHER_BLOCK
-
-/* Channels [co, co + SNN_VL * SNN_NV) of the pixels [ox0, ox1) of one output row
- * (at most SNN_CHUNK; n[ox - ox0]: the events in each pixel's window, 0 to
- * skip it), kernel row by kernel row: each kernel row's pass over the pixels
- * uses only that row's weights (a third of a 3x3 kernel's, which then stay in
- * the L1 cache), the accumulators waiting in `part` between passes. Per channel
- * the operations are those of the pixel-by-pixel gather above (acc = 0; acc +=
- * v * w over the kernel rows in order; out += acc), so the bits are the same. */
-#define SNN_CHUNK 32
-SNN_KERNEL_ATTR static void SNN_KERNEL(gather_rows)(const snn_proj *q, const snn_events *ev,
-                                                    const snn_tap *row, const snn_tap *row_end,
-                                                    const int64_t *n, int64_t ox0, int64_t ox1,
-                                                    int64_t SW, int64_t Ci, int64_t Co,
-                                                    int64_t co, float *restrict out)
-{
-    SNN_VT part[SNN_CHUNK][SNN_NV];
-    const snn_tap *ry;
-    int64_t ox;
-    int j;
-    for (ox = ox0; ox < ox1; ox++)
-        _Pragma("GCC unroll 8") for (j = 0; j < SNN_NV; j++) part[ox - ox0][j] = (SNN_VT){0};
-    for (ry = row; ry < row_end; ry++)
-        for (ox = ox0; ox < ox1; ox++) {
-            const snn_tap *col = q->gcol_taps + q->gcol_start[ox];
-            const int64_t cols = q->gcol_start[ox + 1] - q->gcol_start[ox];
-            const int64_t pos = (int64_t)ry->src * SW + (cols ? col->src : 0);
-            const int64_t wt = (((int64_t)ry->k * q->kw + (cols ? col->k : 0)) * Ci - pos * Ci) *
-                               Co + co;
-            int32_t e, e1;
-            SNN_VT acc[SNN_NV];
-            if (n[ox - ox0] == 0 || cols == 0) continue;
-            e1 = ev->end[pos + cols - 1];
-            if (ev->first[pos] == e1) continue;
-            _Pragma("GCC unroll 8") for (j = 0; j < SNN_NV; j++) acc[j] = part[ox - ox0][j];
-            for (e = ev->first[pos]; e < e1; e++) {
-                const float *w = q->w + (wt + (int64_t)ev->idx[e] * Co);
-                const SNN_VT v = SNN_SPLAT(SNN_VT, ev->val[e]);
-                _Pragma("GCC unroll 8") for (j = 0; j < SNN_NV; j++) {
-                    SNN_VT wj;
-                    memcpy(&wj, w + SNN_VL * j, sizeof wj);
-                    acc[j] += v * wj;
-                }
-            }
-            _Pragma("GCC unroll 8") for (j = 0; j < SNN_NV; j++) part[ox - ox0][j] = acc[j];
-        }
-    for (ox = ox0; ox < ox1; ox++) {
-        float *o = out + ox * Co + co;
-        if (n[ox - ox0] == 0) continue;
-        _Pragma("GCC unroll 8") for (j = 0; j < SNN_NV; j++) {
-            SNN_VT d;
-            memcpy(&d, o + SNN_VL * j, sizeof d);
-            d += part[ox - ox0][j];
-            memcpy(o + SNN_VL * j, &d, sizeof d);
-        }
-    }
-}
+SNN_GATHER_ROWS(SNN_KERNEL(gather_rows), SNN_VT, SNN_VL, SNN_NV)
+SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_vec), SNN_VT, SNN_VL, 1)
+SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
+#undef SNN_GATHER_ROWS
 #endif
 
 /* Channels [co, Co) of one output pixel, one at a time: the tail of the blocks. */
@@ -221,23 +189,21 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
             for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
                 SNN_KERNEL(gather_rows)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
                                         dst + oy * OW * Co);
+            for (; co + SNN_VL <= Co; co += SNN_VL)
+                SNN_KERNEL(gather_rows_vec)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+                                            dst + oy * OW * Co);
+            if (SNN_VL > 8 && co + 8 <= Co) {
+                SNN_KERNEL(gather_rows_v8)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+                                           dst + oy * OW * Co);
+                co += 8;
+            }
 #endif
             if (co == Co) continue;
             for (ox = ox0; ox < ox1; ox++) {
-                float *out = dst + (oy * OW + ox) * Co;
-                int64_t c = co;
                 if (n[ox - ox0] == 0) continue;
                 g.col = q->gcol_taps + q->gcol_start[ox];
                 g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
-#if SNN_HAVE_V8
-                for (; c + SNN_VL <= Co; c += SNN_VL)
-                    SNN_KERNEL(gather_vec)(q, ev, &g, SW, Ci, Co, c, out);
-                if (SNN_VL > 8 && c + 8 <= Co) {
-                    SNN_KERNEL(gather_v8)(q, ev, &g, SW, Ci, Co, c, out);
-                    c += 8;
-                }
-#endif
-                SNN_KERNEL(gather_tail)(q, ev, &g, SW, Ci, Co, c, out);
+                SNN_KERNEL(gather_tail)(q, ev, &g, SW, Ci, Co, co, dst + (oy * OW + ox) * Co);
             }
         }
     }
