@@ -3,18 +3,24 @@
 import platform
 
 
-def vector_extensions():
-    """The x86 vector extensions that snncore's kernels can use on this CPU, widest
-    first ("AVX-512F, AVX2, FMA"), from /proc/cpuinfo's flags; None elsewhere."""
-    flags = set()
+def _cpuinfo(field):
+    """The value of the first /proc/cpuinfo line whose key is `field`
+    (case-insensitive), or None (no such line, or no /proc/cpuinfo)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
+                key, sep, value = line.partition(":")
+                if sep and key.strip().lower() == field:
+                    return value.strip()
     except OSError:
-        return None
+        pass
+    return None
+
+
+def vector_extensions():
+    """The x86 vector extensions that snncore's kernels can use on this CPU, widest
+    first ("AVX-512F, AVX2, FMA"), from /proc/cpuinfo's flags; None elsewhere."""
+    flags = set((_cpuinfo("flags") or "").split())
     names = [("avx512f", "AVX-512F"), ("avx2", "AVX2"), ("fma", "FMA"), ("sse2", "SSE2")]
     found = [name for flag, name in names if flag in flags]
     return ", ".join(found) if found else None
@@ -22,11 +28,4 @@ def vector_extensions():
 
 def cpu_model():
     """The CPU's model name from /proc/cpuinfo (else platform.processor()), or None."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
+    return _cpuinfo("model name") or platform.processor() or None
