@@ -14,10 +14,16 @@
 static void *default_alloc(void *opaque, size_t size) { (void)opaque; return malloc(size); }
 static void default_free(void *opaque, void *ptr) { (void)opaque; free(ptr); }
 
-/* A zeroed block owned by the net, freed by snn_net_free. */
+/* A zeroed block owned by the net, freed by snn_net_free, aligned to SNN_ALIGN
+ * (a cache line): a weight row that starts a cache line is read as whole lines,
+ * where malloc's 16-byte alignment would make most vector loads straddle two
+ * (fc1 of the benchmark CNN took 16 % longer so). blocks[] keeps what the
+ * allocator returned, for freeing. */
 static void *net_alloc(snn_net *net, size_t bytes)
 {
-    void *p;
+    unsigned char *p;
+    if (bytes == 0) bytes = 1;
+    if (bytes > SIZE_MAX - SNN_ALIGN) return NULL;
     if (net->n_blocks == net->cap_blocks) {
         int32_t cap = net->cap_blocks ? 2 * net->cap_blocks : 16;
         void **blocks = net->alloc.alloc(net->alloc.opaque, (size_t)cap * sizeof *blocks);
@@ -27,10 +33,11 @@ static void *net_alloc(snn_net *net, size_t bytes)
         net->blocks = blocks;
         net->cap_blocks = cap;
     }
-    p = net->alloc.alloc(net->alloc.opaque, bytes ? bytes : 1);
+    p = net->alloc.alloc(net->alloc.opaque, bytes + SNN_ALIGN);
     if (p == NULL) return NULL;
-    memset(p, 0, bytes ? bytes : 1);
     net->blocks[net->n_blocks++] = p;
+    p += (SNN_ALIGN - (uintptr_t)p % SNN_ALIGN) % SNN_ALIGN;
+    memset(p, 0, bytes);
     return p;
 }
 

@@ -317,11 +317,25 @@ static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev, int const_cu
     }
 }
 
+/* Whether p's pass only counts its events: its folded pool, applied by the
+ * pass, is its one reader (and it is not the output, whose spikes are read). */
+static int counts_only(const snn_net *net, const snn_pop *p, const snn_team *tm)
+{
+    return fold_in_pass(net, p, tm) && p->n_out == 1 && p - net->pops != net->output;
+}
+
+/* Returned by emit for a population that a team only counts (below). */
+#define SNN_COUNTED_LATER (-1)
+
 /* The threshold pass (fn = net->fire) or relay pass (net->relay) of p: each
  * team member passes over its share of p's rows, writing its events to its own
  * segment of p's queue (and applying p's folded pool, whose time and synaptic
  * operations then count with the pass and the pool respectively); returns the
- * number of events of all members. */
+ * number of events of all members. A population whose only reader is its
+ * folded pool writes no queue, and its pool writes the rows of the target that
+ * the same member passes over next: a team need not meet after its pass, so
+ * each member only leaves its count, summed after the team's next meeting
+ * (sum_counted_later), and emit returns SNN_COUNTED_LATER. */
 static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_team *tm)
 {
     const snn_net *net = s->net;
@@ -340,8 +354,7 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
         fold.tpos = p->fold_tpos;
         fold.ops = 0;
         fp = &fold;
-        /* nothing else reads the queue: the pass only counts the events */
-        if (p->n_out == 1 && index != net->output) qi = NULL;
+        if (counts_only(net, p, tm)) qi = NULL;     /* nothing else reads the queue */
     }
     n = fn(p, snn__at(s, p->off_acc), K, qi, snn__at(s, p->off_qval), first_events(s, p),
            end_events(s, p), row0, row1, fp);
@@ -349,6 +362,7 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
     profile_add(s, index, started);
     if (tm->size == 1) return n;
     *snn__team_count(tm, s->net->n_pop, index, tm->rank) = n;
+    if (fp && qi == NULL) return SNN_COUNTED_LATER;     /* counts_only */
     snn__team_sync(tm);
     for (n = 0, r = 0; r < tm->size; r++) n += *snn__team_count(tm, s->net->n_pop, index, r);
     return n;
@@ -384,6 +398,22 @@ static void restart_readout(snn_state *s)
         memset(snn__at(s, p->off_acc), 0, (size_t)p->n * sizeof(float));
 }
 
+/* After a meeting, the lead adds to the spike counters the counts that members
+ * left for the populations counted later among net->order[from .. to) (every
+ * member wrote its count before it arrived). Returns -1: none pending. */
+static int32_t sum_counted_later(snn_state *s, const snn_team *tm, int32_t from, int32_t to)
+{
+    const snn_net *net = s->net;
+    int32_t k, r;
+    if (tm->rank != 0) return -1;
+    for (k = from; k < to; k++) {
+        const int32_t i = net->order[k];
+        if (!counts_only(net, &net->pops[i], tm)) continue;
+        for (r = 0; r < tm->size; r++) s->spikes[i] += *snn__team_count(tm, net->n_pop, i, r);
+    }
+    return -1;
+}
+
 /* One timestep, by every member of the team. Member 0 alone keeps the books
  * (time, read-out, input encoding, spike counts); the others only read what it
  * wrote after a synchronisation. */
@@ -391,7 +421,7 @@ void snn__step(snn_state *s, snn_team *tm)
 {
     const snn_net *net = s->net;
     const int lead = tm->rank == 0;
-    int32_t k;
+    int32_t pending = -1, k;     /* the first population counted later, in order */
     if (lead) {
         if (s->t + 1 == s->readout_start && s->t > 0) restart_readout(s);
         s->t++;
@@ -419,10 +449,19 @@ void snn__step(snn_state *s, snn_team *tm)
         case SNN_KIND_RELAY: n_ev = emit(s, p, net->relay, tm); break;
         default:
             if (lead) accumulate(s, p);
-            break;
+            continue;   /* no queue, nothing to send */
         }
+        if (n_ev == SNN_COUNTED_LATER) {
+            if (pending < 0) pending = k;
+            continue;   /* its one reader, the folded pool, is done */
+        }
+        if (pending >= 0) pending = sum_counted_later(s, tm, pending, k);  /* emit met */
         if (lead) s->spikes[i] += n_ev;
         propagate(s, p, n_ev, 0, tm);
+    }
+    if (pending >= 0) { /* not reached: a folded pool's target is emitted after its source */
+        snn__team_sync(tm);
+        sum_counted_later(s, tm, pending, net->n_pop);
     }
     tm->parity ^= 1;
 }

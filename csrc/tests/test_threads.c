@@ -84,7 +84,7 @@ static void test_team_with_a_folded_pool(void)
 {
     static float w[16 * 2 * 3 * 3], gain[16], fc[5 * 16 * 4 * 4], x[2 * 8 * 8];
     static float out[3][5];
-    static int64_t synops[3][3];
+    static int64_t synops[3][3], spikes[3][4];
     const float theta = 0.6f;
     snn_population_desc pops[4];
     snn_projection_desc pj[3];
@@ -109,12 +109,17 @@ static void test_team_with_a_folded_pool(void)
     CHECK(net != NULL);
     if (!net) return;
     for (k = 0; k < 3; k++)
-        CHECK_STATUS(snn_run_batch(net, &cfg, x, 1, 0, out[k], NULL, synops[k], k + 1, NULL),
-                     SNN_OK);
+        CHECK_STATUS(
+            snn_run_batch(net, &cfg, x, 1, 0, out[k], spikes[k], synops[k], k + 1, NULL),
+            SNN_OK);
     CHECK(synops[0][1] > 0);   /* the pool saw spikes */
+    CHECK(spikes[0][1] > 0);
     for (k = 1; k < 3; k++) {
         CHECK(memcmp(out[0], out[k], sizeof out[0]) == 0);
         CHECK(memcmp(synops[0], synops[k], sizeof synops[0]) == 0);
+        /* on 2 members the IF population only counts its spikes (the pool is
+         * its one reader), each member's count summed after a later meeting */
+        CHECK(memcmp(spikes[0], spikes[k], sizeof spikes[0]) == 0);
     }
     snn_net_free(net);
 }
