@@ -91,3 +91,37 @@ def test_wide_rows_and_channel_blocks_match_reference(channels, width):
         res, ref = _compare(net, x, 12, encoding, [3, 12], seed=5)
         np.testing.assert_array_equal(res.outputs, ref["output"])
         assert res.spikes.raw[:, -1, 1].min() > 0 and res.spikes.raw[:, -1, 3].min() > 0
+
+
+@pytest.mark.parametrize("signed,reset,channels",
+                         [(False, "subtract", 32), (True, "subtract", 16), (True, "zero", 20),
+                          (False, "zero", 3)])
+def test_population_running_ahead_matches_reference_at_every_step(signed, reset, channels):
+    """A population fed by the analog input alone and read by its folded pool
+    alone runs blocks of steps at once (the engine's snn_ahead): counters read
+    at every step, inside and across blocks, T not a multiple of the block,
+    signed and unsigned, both resets, vector blocks and scalar channels, on one
+    thread and on a team of two sharing the image."""
+    import snncore
+
+    rng = np.random.default_rng(channels)
+    b = snncore.NetworkBuilder((1, 8, 10))
+    b.population("a", (channels, 8, 10), kind="if", threshold=0.75, reset=reset,
+                 signed=signed, threshold_neg=0.5 if signed else None,
+                 bias=(rng.integers(-4, 4, size=channels) / 16).astype(np.float32))
+    b.conv2d("c1", "input", "a",
+             (rng.integers(-8, 8, size=(channels, 1, 3, 3)) / 8).astype(np.float32),
+             padding=(1, 1))
+    b.population("p", (channels, 4, 5), kind="relay")
+    b.avgpool2d("avg", "a", "p", (2, 2), (2, 2), (0, 0))
+    b.population("out", (3,), kind="accumulate")
+    b.dense("fc", "p", "out", (rng.integers(-8, 8, size=(3, channels * 20)) / 8).astype(np.float32))
+    net = b.build("out")
+    x = (rng.integers(0, 8, size=(3, 1, 8, 10)) / 8).astype(np.float32)
+    steps = list(range(1, 20))
+    res, ref = _compare(net, x, 19, "analog", steps, seed=0)
+    assert res.spikes.raw[:, -1, 1].min() > 0
+    team = net.run(x[:1], 19, encoding="analog", checkpoints=steps, threads=2)
+    np.testing.assert_array_equal(team.outputs, ref["output"][:1])
+    np.testing.assert_array_equal(team.spikes.raw, ref["spikes"][:1])
+    np.testing.assert_array_equal(team.synaptic_ops.raw, ref["synops"][:1])

@@ -149,14 +149,22 @@ static int64_t relay_avx512(const snn_pop *p, float *A, const float *K, int32_t 
     return (p->C % 16 ? relay_avx2 : relay_avx512_16)(p, A, K, qi, qv, first, end, row0, row1,
                                                         fold);
 }
+
+static void fire_ahead_avx512(const snn_pop *p, float *V, const float *K, int64_t row0,
+                              int64_t row1, snn_ahead *a)
+{
+    (p->C % 16 ? fire_ahead_avx2 : fire_ahead_avx512_16)(p, V, K, row0, row1, a);
+}
 #endif
 
-void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay)
+void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay,
+                         snn_ahead_fn *fire_ahead)
 {
 #if SNN_HAVE_AVX512
     if (isa == SNN_ISA_AVX512) {
         *fire = fire_avx512;
         *relay = relay_avx512;
+        *fire_ahead = fire_ahead_avx512;
         return;
     }
 #endif
@@ -164,10 +172,12 @@ void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay)
     if (isa == SNN_ISA_AVX2) {
         *fire = fire_avx2;
         *relay = relay_avx2;
+        *fire_ahead = fire_ahead_avx2;
         return;
     }
 #endif
     (void)isa;
     *fire = fire_generic;
     *relay = relay_generic;
+    *fire_ahead = fire_ahead_generic;
 }

@@ -48,36 +48,53 @@ static SNN_ALWAYS_INLINE float SNN_KERNEL(fire_one)(const snn_neurons *nr, float
 }
 
 #if SNN_VW
-/* Neurons c .. c + SNN_VW of one position, branch-free: integrate, compare,
- * reset the lanes that fire (the same float operations as fire_one) and store.
- * Returns the lanes that fired as a bit mask (bit j: lane j) and as a vector
- * mask (*fired), and their event values (+1 or -1; other lanes any value) in
- * *val. */
-SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
-    const snn_neurons *nr, float *v, const float *k, int64_t c, int has_k, int is_signed,
-    int subtract, SNN_VTYPE *val, SNN_VMASK *fired)
+/* Neurons c .. c + SNN_VW of one position, branch-free, their integrated
+ * membranes in *u: compare and reset the lanes that fire (the same float
+ * operations as fire_one). Returns the lanes that fired as a bit mask (bit j:
+ * lane j) and as a vector mask (*fired), and their event values (+1 or -1;
+ * other lanes any value) in *val. */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_lanes)(
+    const snn_neurons *nr, SNN_VTYPE *u, int64_t c, int is_signed, int subtract,
+    SNN_VTYPE *val, SNN_VMASK *fired)
 {
-    SNN_VTYPE u = SNN_VLOAD(v + c);
     const SNN_VTYPE th = SNN_VLOAD(nr->theta + c);
-    SNN_VMASK up;
-    unsigned bits;
-    if (has_k) u = SNN_VADD(u, SNN_VLOAD(k + c));
-    up = SNN_VGE(u, th);
-    bits = (unsigned)SNN_VBITS(up);
-    u = SNN_VSELECT(up, subtract ? SNN_VSUB(u, th) : SNN_VZERO(), u);
+    const SNN_VMASK up = SNN_VGE(*u, th);
+    unsigned bits = (unsigned)SNN_VBITS(up);
+    *u = SNN_VSELECT(up, subtract ? SNN_VSUB(*u, th) : SNN_VZERO(), *u);
     *val = SNN_VSET1(1.0f);
     *fired = up;
     if (is_signed) {
         const SNN_VTYPE thn = SNN_VLOAD(nr->theta_neg + c);
         /* lanes that fired +1 now hold u - th, which may be <= -thn: exclude them */
-        const SNN_VMASK un = SNN_VANDNOT(up, SNN_VLE(u, SNN_VNEG(thn)));
+        const SNN_VMASK un = SNN_VANDNOT(up, SNN_VLE(*u, SNN_VNEG(thn)));
         bits |= (unsigned)SNN_VBITS(un);
-        u = SNN_VSELECT(un, subtract ? SNN_VADD(u, thn) : SNN_VZERO(), u);
+        *u = SNN_VSELECT(un, subtract ? SNN_VADD(*u, thn) : SNN_VZERO(), *u);
         *val = SNN_VSELECT(un, SNN_VSET1(-1.0f), *val);
         *fired = SNN_VOR(up, un);
     }
+    return bits;
+}
+
+/* fire_lanes on the membranes at v + c, integrated first (u = v + k). */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
+    const snn_neurons *nr, float *v, const float *k, int64_t c, int has_k, int is_signed,
+    int subtract, SNN_VTYPE *val, SNN_VMASK *fired)
+{
+    SNN_VTYPE u = SNN_VLOAD(v + c);
+    unsigned bits;
+    if (has_k) u = SNN_VADD(u, SNN_VLOAD(k + c));
+    bits = SNN_KERNEL(fire_lanes)(nr, &u, c, is_signed, subtract, val, fired);
     SNN_VSTORE(v + c, u);
     return bits;
+}
+
+/* The lanes of fired add val x w to d (the others keep their bits: a select,
+ * not an addition of zero); an unsigned population's events are all +1, and
+ * 1 x w is w. */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE SNN_VTYPE SNN_KERNEL(pool_add)(
+    SNN_VTYPE d, SNN_VMASK fired, SNN_VTYPE val, SNN_VTYPE w, int is_signed)
+{
+    return SNN_VSELECT(fired, SNN_VADD(d, is_signed ? SNN_VMUL(val, w) : w), d);
 }
 
 /* Appends the lanes of a block set in bits (neuron index first + lane, value
@@ -123,11 +140,9 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
                 SNN_KERNEL(fire_block)(nr, v, k, c, has_k, is_signed, subtract, &val, &fired);
             if (count_only) n += SNN_VCOUNT(bits);
             else n = SNN_KERNEL(emit_lanes)(bits, pos * C + c, val, qi, qv, n);
-            if (has_fold && pooled) {
-                const SNN_VTYPE d = SNN_VLOAD(pooled + c);
-                SNN_VSTORE(pooled + c, SNN_VSELECT(fired, SNN_VADD(d, SNN_VMUL(val, SNN_VLOAD(
-                                                                  fold->w + c))), d));
-            }
+            if (has_fold && pooled)
+                SNN_VSTORE(pooled + c, SNN_KERNEL(pool_add)(SNN_VLOAD(pooled + c), fired, val,
+                                                            SNN_VLOAD(fold->w + c), is_signed));
         }
 #endif
         for (; c < C; c++) {
@@ -182,6 +197,81 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(fire)(const snn_pop *p, float *V, cons
     }
 #undef SNN_FIRE_CASE
     return n - base;
+}
+
+/* The threshold pass over positions [pos0, pos1) for a block of a->steps steps
+ * at once (snn_ahead): per block of neurons, the membranes and the constant
+ * current stay in registers over the steps, each step's spikes adding to that
+ * step's slot of the folded pool's target. Per neuron the same float
+ * operations as fire_positions over those steps; per target, contributions in
+ * ascending source position, as there. */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_positions)(
+    const snn_neurons *nr, float *V, const float *K, int64_t pos0, int64_t pos1, snn_ahead *a,
+    int is_signed, int subtract)
+{
+    const int64_t C = nr->C;
+    const int32_t steps = a->steps;
+    int64_t pos, c;
+    int32_t t;
+    for (t = 0; t < steps; t++) a->spikes[t] = a->ops[t] = 0;
+    for (pos = pos0; pos < pos1; pos++) {
+        const int32_t tp = a->tpos[pos];
+        float *pooled = tp >= 0 ? a->dst + (int64_t)tp * C : NULL;
+        c = 0;
+#if SNN_VW
+        for (; c + SNN_VW <= C; c += SNN_VW) {
+            SNN_VTYPE u = SNN_VLOAD(V + pos * C + c);
+            const SNN_VTYPE k = SNN_VLOAD(K + pos * C + c), w = SNN_VLOAD(a->w + c);
+            for (t = 0; t < steps; t++) {
+                SNN_VTYPE val;
+                SNN_VMASK fired;
+                unsigned bits;
+                u = SNN_VADD(u, k);
+                bits = SNN_KERNEL(fire_lanes)(nr, &u, c, is_signed, subtract, &val, &fired);
+                a->spikes[t] += SNN_VCOUNT(bits);
+                if (pooled) {
+                    float *d = pooled + t * a->slot + c;
+                    SNN_VSTORE(d, SNN_KERNEL(pool_add)(SNN_VLOAD(d), fired, val, w, is_signed));
+                    a->ops[t] += SNN_VCOUNT(bits);
+                }
+            }
+            SNN_VSTORE(V + pos * C + c, u);
+        }
+#endif
+        for (; c < C; c++) {
+            float v = V[pos * C + c];
+            for (t = 0; t < steps; t++) {
+                const float e = SNN_KERNEL(fire_one)(nr, &v, K + pos * C + c, c, 1, is_signed,
+                                                     subtract);
+                if (e != 0.0f) {
+                    a->spikes[t]++;
+                    if (pooled) {
+                        pooled[t * a->slot + c] += e * a->w[c];
+                        a->ops[t]++;
+                    }
+                }
+            }
+            V[pos * C + c] = v;
+        }
+    }
+}
+
+/* ahead_positions over rows [row0, row1) of IF population p (K: its constant
+ * current), for each combination of the constant flags. */
+SNN_KERNEL_ATTR static void SNN_KERNEL(fire_ahead)(const snn_pop *p, float *V, const float *K,
+                                                   int64_t row0, int64_t row1, snn_ahead *a)
+{
+    const int64_t pos0 = row0 * p->W, pos1 = row1 * p->W;
+    snn_neurons nr;
+    nr.theta = p->theta;
+    nr.theta_neg = p->theta_neg;
+    nr.C = p->C;
+    switch ((p->is_signed != 0) * 2 + (p->reset == SNN_RESET_SUBTRACT)) {
+    case 0: SNN_KERNEL(ahead_positions)(&nr, V, K, pos0, pos1, a, 0, 0); break;
+    case 1: SNN_KERNEL(ahead_positions)(&nr, V, K, pos0, pos1, a, 0, 1); break;
+    case 2: SNN_KERNEL(ahead_positions)(&nr, V, K, pos0, pos1, a, 1, 0); break;
+    default: SNN_KERNEL(ahead_positions)(&nr, V, K, pos0, pos1, a, 1, 1); break;
+    }
 }
 
 /* One relay neuron i: emits this step's current x (if not zero) and clears A[i]. */

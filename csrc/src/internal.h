@@ -65,6 +65,10 @@ typedef struct snn_pop {
                          * (net.c, fold_pools), or -1 */
     int32_t *fold_tpos; /* with fold_proj: per position, the target position whose
                          * window holds it, or -1 */
+    int32_t ahead;      /* IF only: steps per block when it runs ahead (net.c,
+                         * plan_ahead), else 0 */
+    int32_t ahead_src;  /* relay only: the population running ahead whose folded
+                         * pool feeds it, or -1 */
     /* offsets into a state's workspace (0 = absent) */
     size_t off_acc;     /* membrane (IF, accumulate) or this step's current (relay) */
     size_t off_const;   /* per-image constant current */
@@ -73,7 +77,14 @@ typedef struct snn_pop {
     size_t off_first;   /* has_index: per position, its first event in the queue (int32) */
     size_t off_end;     /* has_index: per position, one past its last event (int32) */
     size_t off_count;   /* output population only: net spike count per neuron (int32) */
+    size_t off_ahead;   /* ahead: `ahead` slots of its fold target's current (float),
+                         * then per slot and team member its spikes and the fold's
+                         * synaptic operations (int64 [ahead][SNN_MAX_TEAM][2]) */
 } snn_pop;
+
+/* The steps of a block that a population driven by constant current alone runs
+ * ahead (run.c, emit): its membranes and current stay in registers over them. */
+#define SNN_AHEAD_STEPS 8
 
 typedef struct snn_proj {
     int32_t op;
@@ -129,12 +140,30 @@ typedef int64_t (*snn_fire_fn)(const snn_pop *p, float *V, const float *K, int32
                                int64_t row1, snn_fold *fold);
 typedef snn_fire_fn snn_relay_fn;
 
+/* A block of steps of an IF population run ahead: its only input is constant
+ * current and its only reader its folded pool, so `steps` steps of its
+ * threshold pass can run at once, neuron block by neuron block, each step's
+ * pool contributions going to their own slot of dst (slot floats apart), and
+ * each step's spikes and pool synaptic operations counted in spikes[] and ops[]
+ * (at most SNN_AHEAD_STEPS steps). */
+typedef struct snn_ahead {
+    float *dst;
+    int64_t slot;
+    const float *w;         /* the pool's gain / area per channel */
+    const int32_t *tpos;    /* snn_pop.fold_tpos */
+    int32_t steps;
+    int64_t spikes[SNN_AHEAD_STEPS], ops[SNN_AHEAD_STEPS];
+} snn_ahead;
+typedef void (*snn_ahead_fn)(const snn_pop *p, float *V, const float *K, int64_t row0,
+                             int64_t row1, snn_ahead *a);
+
 struct snn_net {
     snn_allocator alloc;
     int32_t isa;                /* SNN_ISA_GENERIC, SNN_ISA_AVX2 or SNN_ISA_AVX512 */
     snn_scatter_fn scatter;     /* the kernels of that instruction set */
     snn_fire_fn fire;
     snn_relay_fn relay;
+    snn_ahead_fn fire_ahead;
     int32_t n_pop, n_proj;
     int32_t input, output;
     snn_pop *pops;
@@ -180,13 +209,14 @@ int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *
  * and return the synaptic operations performed, for an instruction set; and
  * whether the CPU has AVX2. */
 snn_scatter_fn snn__scatter_kernel(int32_t isa);
-void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay);
+void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay,
+                         snn_ahead_fn *fire_ahead);
 int snn__cpu_has_avx2(void);
 int snn__cpu_has_avx512(void);
 
 /* team.c: the threads that run one image together, sharing its state. Each
- * member has its rank, its own synaptic operation counters and the parity of
- * the steps it has run; the barrier and `counts` are shared. counts[parity]
+ * member has its rank, its own synaptic operation counters, the steps it has run
+ * and their parity; the barrier and `counts` are shared. counts[parity]
  * [population][member] is the number of events the member emitted in a step of
  * that parity: a member may start the next step (and emit) before the others
  * have read this step's counts, never two steps ahead (each step with events
@@ -196,6 +226,7 @@ typedef struct snn_barrier snn_barrier;
 typedef struct snn_team {
     int32_t rank, size;
     int32_t parity;
+    int32_t t;          /* the steps this member has run of the image */
     snn_barrier *barrier;
     int64_t *counts;
     int64_t *synops;

@@ -349,6 +349,11 @@ static void plan_state(snn_net *net, uint64_t *total)
             p->off_end = reserve(&cur, 4 * (uint64_t)(p->H * p->W));
         }
         if (i == net->output && p->kind == SNN_KIND_IF) p->off_count = reserve(&cur, 4 * n);
+        if (p->ahead) {
+            const uint64_t slot = (uint64_t)net->pops[net->projs[p->fold_proj].target].n;
+            p->off_ahead = reserve(&cur, 4 * slot * (uint64_t)p->ahead +
+                                             16 * (uint64_t)p->ahead * SNN_MAX_TEAM);
+        }
     }
     *total = cur;
 }
@@ -535,6 +540,29 @@ static int fold_pools(snn_net *net)
     return SNN_OK;
 }
 
+/* Which IF populations may run ahead (snn_ahead, run.c): fed by the input
+ * alone (so, under analog input, by a constant current), not the output, and
+ * read by their folded pool alone, whose target is a relay (it starts each step
+ * from zero, as a slot does). */
+static void plan_ahead(snn_net *net)
+{
+    int32_t i, j;
+    for (i = 0; i < net->n_pop; i++) net->pops[i].ahead_src = -1;
+    for (i = 0; i < net->n_pop; i++) {
+        snn_pop *p = &net->pops[i];
+        int only_input = 1;
+        if (p->kind != SNN_KIND_IF || i == net->output || p->fold_proj < 0 || p->n_out != 1 ||
+            !p->has_const)
+            continue;
+        for (j = 0; j < net->n_proj; j++)
+            if (net->projs[j].target == i && net->projs[j].source != net->input) only_input = 0;
+        if (!only_input || net->pops[net->projs[p->fold_proj].target].kind != SNN_KIND_RELAY)
+            continue;
+        p->ahead = SNN_AHEAD_STEPS;
+        net->pops[net->projs[p->fold_proj].target].ahead_src = i;
+    }
+}
+
 static int build(snn_net *net, const snn_net_desc *desc, const dims *pd, int32_t *scratch,
                  snn_error *err)
 {
@@ -548,7 +576,7 @@ static int build(snn_net *net, const snn_net_desc *desc, const dims *pd, int32_t
                : snn__cpu_has_avx2()     ? SNN_ISA_AVX2
                                          : SNN_ISA_GENERIC;
     net->scatter = snn__scatter_kernel(net->isa);
-    snn__neuron_kernels(net->isa, &net->fire, &net->relay);
+    snn__neuron_kernels(net->isa, &net->fire, &net->relay, &net->fire_ahead);
     net->pops = net_alloc(net, (size_t)net->n_pop * sizeof(snn_pop));
     net->projs = net_alloc(net, (size_t)(net->n_proj ? net->n_proj : 1) * sizeof(snn_proj));
     net->order = net_alloc(net, (size_t)net->n_pop * sizeof(int32_t));
@@ -563,6 +591,7 @@ static int build(snn_net *net, const snn_net_desc *desc, const dims *pd, int32_t
                         SNN_E_NOMEM, -1, j, "out of memory repacking weights");
     RETURN_ERROR_IF(link_projections(net) != SNN_OK, err, SNN_E_NOMEM, -1, -1, "out of memory");
     RETURN_ERROR_IF(fold_pools(net) != SNN_OK, err, SNN_E_NOMEM, -1, -1, "out of memory");
+    plan_ahead(net);
     return SNN_OK;
 }
 

@@ -324,6 +324,64 @@ static int counts_only(const snn_net *net, const snn_pop *p, const snn_team *tm)
     return fold_in_pass(net, p, tm) && p->n_out == 1 && p - net->pops != net->output;
 }
 
+/* Whether IF population p runs ahead in this run (snn_ahead): it may (p->ahead),
+ * its constant current is all its input (analog input), and its folded pool
+ * is applied by its pass. */
+static int runs_ahead(const snn_state *s, const snn_pop *p, const snn_team *tm)
+{
+    return p->ahead && s->encoding == SNN_ENCODING_ANALOG && fold_in_pass(s->net, p, tm);
+}
+
+/* The floats of one step's slot of p's block (its fold target's size). */
+static int64_t ahead_slot(const snn_net *net, const snn_pop *p)
+{
+    return net->pops[net->projs[p->fold_proj].target].n;
+}
+
+/* Slot b of p's block: its fold target's current in that step. */
+static float *ahead_current(snn_state *s, const snn_pop *p, int32_t b)
+{
+    return (float *)snn__at(s, p->off_ahead) + b * ahead_slot(s->net, p);
+}
+
+/* Step b of p's block, team member r: its spikes and the fold's synaptic
+ * operations. */
+static int64_t *ahead_counts(snn_state *s, const snn_pop *p, int32_t b, int32_t r)
+{
+    int64_t *base = (int64_t *)(void *)ahead_current(s, p, p->ahead);
+    return base + 2 * ((int64_t)b * SNN_MAX_TEAM + r);
+}
+
+/* p's events this step when it runs ahead: at the first step of a block, the
+ * member's rows run the block's steps (each step's pool contributions go to
+ * their slot, which the relay pass of that step reads and clears); each step
+ * then takes its own counts, so the counters at a checkpoint inside a block are
+ * those of the steps run so far. */
+static int64_t emit_ahead(snn_state *s, const snn_pop *p, const snn_team *tm, int64_t row0,
+                          int64_t row1)
+{
+    const int32_t b = (tm->t - 1) % p->ahead;
+    int64_t *counts;
+    if (b == 0) {
+        snn_ahead a;
+        int32_t t;
+        a.dst = ahead_current(s, p, 0);
+        a.slot = ahead_slot(s->net, p);
+        a.w = s->net->projs[p->fold_proj].w;
+        a.tpos = p->fold_tpos;
+        a.steps = p->ahead;
+        s->net->fire_ahead(p, snn__at(s, p->off_acc), snn__at(s, p->off_const), row0, row1, &a);
+        for (t = 0; t < p->ahead; t++) {
+            counts = ahead_counts(s, p, t, tm->rank);
+            counts[0] = a.spikes[t];
+            counts[1] = a.ops[t];
+        }
+    }
+    counts = ahead_counts(s, p, b, tm->rank);
+    tm->synops[p->fold_proj] += counts[1];
+    return counts[0];
+}
+
 /* Returned by emit for a population that a team only counts (below). */
 #define SNN_COUNTED_LATER (-1)
 
@@ -343,10 +401,22 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
     const int64_t row0 = share_row(p->H, tm->rank, tm->size);
     const int64_t row1 = share_row(p->H, tm->rank + 1, tm->size);
     const int64_t index = p - net->pops, started = profile_start(s);
+    float *A = snn__at(s, p->off_acc);
     int32_t *qi = snn__at(s, p->off_qidx);
     snn_fold fold, *fp = NULL;
     int64_t n;
     int32_t r;
+    if (runs_ahead(s, p, tm)) {
+        n = emit_ahead(s, p, tm, row0, row1);
+        profile_add(s, index, started);
+        if (tm->size == 1) return n;
+        *snn__team_count(tm, s->net->n_pop, index, tm->rank) = n;
+        return SNN_COUNTED_LATER;   /* counts_only holds */
+    }
+    if (p->ahead_src >= 0 && runs_ahead(s, &net->pops[p->ahead_src], tm)) {
+        const snn_pop *src = &net->pops[p->ahead_src];
+        A = ahead_current(s, src, (tm->t - 1) % src->ahead);  /* this step's slot */
+    }
     if (fold_in_pass(net, p, tm)) {     /* only IF populations have a fold */
         const snn_proj *q = &net->projs[p->fold_proj];
         fold.dst = snn__at(s, net->pops[q->target].off_acc);
@@ -356,8 +426,8 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
         fp = &fold;
         if (counts_only(net, p, tm)) qi = NULL;     /* nothing else reads the queue */
     }
-    n = fn(p, snn__at(s, p->off_acc), K, qi, snn__at(s, p->off_qval), first_events(s, p),
-           end_events(s, p), row0, row1, fp);
+    n = fn(p, A, K, qi, snn__at(s, p->off_qval), first_events(s, p), end_events(s, p), row0, row1,
+           fp);
     if (fp) tm->synops[p->fold_proj] += fold.ops;
     profile_add(s, index, started);
     if (tm->size == 1) return n;
@@ -422,6 +492,7 @@ void snn__step(snn_state *s, snn_team *tm)
     const snn_net *net = s->net;
     const int lead = tm->rank == 0;
     int32_t pending = -1, k;     /* the first population counted later, in order */
+    tm->t++;
     if (lead) {
         if (s->t + 1 == s->readout_start && s->t > 0) restart_readout(s);
         s->t++;
@@ -472,6 +543,7 @@ static snn_team solo_team(snn_state *s)
     snn_team tm;
     memset(&tm, 0, sizeof tm);
     tm.size = 1;
+    tm.t = s->t;
     tm.synops = s->synops;
     return tm;
 }
@@ -490,6 +562,9 @@ static void reset_population(snn_state *s, const snn_pop *p, int is_output)
     } else {
         memset(snn__at(s, p->off_acc), 0, (size_t)p->n * sizeof(float));
     }
+    if (p->ahead)   /* a block cut short by the previous run left currents in its slots */
+        memset(snn__at(s, p->off_ahead), 0,
+               (size_t)(p->ahead * ahead_slot(s->net, p)) * sizeof(float));
     if (p->has_const) {
         float *K = snn__at(s, p->off_const);
         if (p->bias) memcpy(K, p->bias, (size_t)p->n * sizeof(float));

@@ -172,6 +172,7 @@ static void run_images(team_job *job, int32_t rank)
                                           io->first_index + i);
         snn__team_sync(&tm);
         if (job->status != SNN_OK) return;
+        tm.t = 0;
         for (c = 0; c < n_cp; c++) {
             for (t = now; t < cps[c]; t++) snn__step(job->state, &tm);
             now = cps[c];
