@@ -550,7 +550,8 @@ static snn_team solo_team(snn_state *s)
 
 /* ---- starting a run ------------------------------------------------------ */
 
-static void reset_population(snn_state *s, const snn_pop *p, int is_output)
+/* steps_before: the steps the state ran before this reset. */
+static void reset_population(snn_state *s, const snn_pop *p, int is_output, int32_t steps_before)
 {
     int64_t pos, c;
     if (p->kind == SNN_KIND_INPUT) return;
@@ -562,7 +563,9 @@ static void reset_population(snn_state *s, const snn_pop *p, int is_output)
     } else {
         memset(snn__at(s, p->off_acc), 0, (size_t)p->n * sizeof(float));
     }
-    if (p->ahead)   /* a block cut short by the previous run left currents in its slots */
+    /* a run that stopped inside a block left later steps' currents in its slots
+     * (the relay pass clears each slot it reads; unused slots are zero) */
+    if (p->ahead && steps_before % p->ahead != 0)
         memset(snn__at(s, p->off_ahead), 0,
                (size_t)(p->ahead * ahead_slot(s->net, p)) * sizeof(float));
     if (p->has_const) {
@@ -596,7 +599,7 @@ int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int
     const snn_net *net;
     const snn_pop *in;
     int64_t pos, c, HW;
-    int32_t i;
+    int32_t i, steps_before;
     if (s == NULL || cfg == NULL || x == NULL || image_index < 0) return SNN_E_INVALID_ARG;
     net = s->net;
     if (cfg->encoding < SNN_ENCODING_ANALOG || cfg->encoding > SNN_ENCODING_REGULAR)
@@ -611,6 +614,7 @@ int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int
             if (!isfinite(v)) return SNN_E_VALUE;
             s->x[pos * in->C + c] = v;
         }
+    steps_before = s->t;
     s->t = 0;
     s->encoding = cfg->encoding;
     s->rate = cfg->rate;
@@ -621,7 +625,8 @@ int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int
     memset(s->phase, 0, (size_t)in->n * sizeof(float));
     memset(s->spikes, 0, (size_t)net->n_pop * sizeof(int64_t));
     memset(s->synops, 0, (size_t)net->n_proj * sizeof(int64_t));
-    for (i = 0; i < net->n_pop; i++) reset_population(s, &net->pops[i], i == net->output);
+    for (i = 0; i < net->n_pop; i++)
+        reset_population(s, &net->pops[i], i == net->output, steps_before);
     if (s->encoding == SNN_ENCODING_ANALOG) precompute_analog_current(s);
     return SNN_OK;
 }

@@ -108,6 +108,7 @@ typedef struct snn_gather_row {
         }                                                                                       \
     }
 SNN_GATHER_ROWS(SNN_KERNEL(gather_rows), SNN_VT, SNN_VL, SNN_NV)
+SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_half), SNN_VT, SNN_VL, SNN_NV / 2)
 SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_vec), SNN_VT, SNN_VL, 1)
 SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
 #undef SNN_GATHER_ROWS
@@ -189,6 +190,13 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
             for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
                 SNN_KERNEL(gather_rows)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
                                         dst + oy * OW * Co);
+            /* half a block (32 channels with AVX-512 or AVX2): one pass over
+             * the events where single vectors would take two or four */
+            if (co + SNN_VL * (SNN_NV / 2) <= Co) {
+                SNN_KERNEL(gather_rows_half)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co,
+                                             co, dst + oy * OW * Co);
+                co += SNN_VL * (SNN_NV / 2);
+            }
             for (; co + SNN_VL <= Co; co += SNN_VL)
                 SNN_KERNEL(gather_rows_vec)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
                                             dst + oy * OW * Co);
