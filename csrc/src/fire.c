@@ -65,11 +65,11 @@
 /* ---- AVX2: 8 lanes --------------------------------------------------------- */
 #if SNN_HAVE_AVX2
 #define SNN_KERNEL(name) name##_avx2
-#define SNN_KERNEL_ATTR __attribute__((target("avx2")))
+#define SNN_KERNEL_ATTR __attribute__((target("avx2,popcnt")))
 #define SNN_VW 8
 #define SNN_VTYPE __m256
 #define SNN_VMASK __m256
-#define SNN_VCOUNT(bits) snn__lane_count[(bits)]
+#define SNN_VCOUNT(bits) __builtin_popcount(bits)
 #define SNN_VLOAD _mm256_loadu_ps
 #define SNN_VSTORE _mm256_storeu_ps
 #define SNN_VZERO _mm256_setzero_ps
@@ -100,11 +100,11 @@
 /* ---- AVX-512: 16 lanes, comparisons into mask registers --------------------- */
 #if SNN_HAVE_AVX512
 #define SNN_KERNEL(name) name##_avx512_16
-#define SNN_KERNEL_ATTR __attribute__((target("avx512f")))
+#define SNN_KERNEL_ATTR __attribute__((target("avx512f,popcnt")))
 #define SNN_VW 16
 #define SNN_VTYPE __m512
 #define SNN_VMASK __mmask16
-#define SNN_VCOUNT(bits) (snn__lane_count[(bits) & 0xffu] + snn__lane_count[(bits) >> 8])
+#define SNN_VCOUNT(bits) __builtin_popcount(bits)
 #define SNN_VLOAD _mm512_loadu_ps
 #define SNN_VSTORE _mm512_storeu_ps
 #define SNN_VZERO _mm512_setzero_ps

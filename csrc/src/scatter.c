@@ -51,7 +51,8 @@ int snn__cpu_has_avx2(void)
 {
 #if SNN_HAVE_AVX2
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
+    /* every AVX2 CPU has POPCNT; checked all the same, the passes use both */
+    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("popcnt") != 0;
 #else
     return 0;
 #endif
@@ -61,7 +62,8 @@ int snn__cpu_has_avx512(void)
 {
 #if SNN_HAVE_AVX512
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx2") != 0;
+    return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx2") != 0 &&
+           __builtin_cpu_supports("popcnt") != 0;
 #else
     return 0;
 #endif
