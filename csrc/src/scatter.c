@@ -18,13 +18,17 @@
  * baseline's 16 xmm registers (32 channels), 8 of AVX2's 16 ymm registers, 4 of
  * AVX-512's 32 zmm registers (64 channels). SNN_DENSE_NV: the same for a dense
  * gather, whose loop has fewer live values (8 zmm registers: 128 outputs).
+ * SNN_QUAD_NV: the vectors per pixel of the four-row conv gather (gather_quad,
+ * 16 accumulators), 0 where the registers do not hold them (AVX-512 only).
  * scatter_kernels.h undefines them all at its end. */
+#define SNN_QUAD_MAX_W 256  /* the widest output row gather_quad takes */
 #define SNN_KERNEL(name) name##_generic
 #define SNN_KERNEL_ATTR
 #define SNN_VT snn_v4
 #define SNN_VL 4
 #define SNN_NV 8
 #define SNN_DENSE_NV 8
+#define SNN_QUAD_NV 0
 #include "scatter_kernels.h"
 
 #if SNN_HAVE_AVX2
@@ -34,6 +38,7 @@
 #define SNN_VL 8
 #define SNN_NV 8
 #define SNN_DENSE_NV 8
+#define SNN_QUAD_NV 0
 #include "scatter_kernels.h"
 #endif
 
@@ -44,6 +49,7 @@
 #define SNN_VL 16
 #define SNN_NV 4
 #define SNN_DENSE_NV 8
+#define SNN_QUAD_NV 4
 #include "scatter_kernels.h"
 #endif
 

@@ -81,7 +81,7 @@ typedef struct snn_gather_row {
                 VT acc[NV];                                                                     \
                 if (n[ox - ox0] == 0) continue; /* also every pixel without column taps */      \
                 pos = (int64_t)ry->src * SW + col->src;                                         \
-                wt = (((int64_t)ry->k * q->kw + col->k) * Ci - pos * Ci) * Co + co;             \
+                wt = ry->k * q->row_stride + ((int64_t)col->k - pos) * Ci * Co + co;            \
                 e1 = ev->end[pos + cols - 1];                                                   \
                 if (ev->first[pos] == e1) continue;                                             \
                 _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = part[ox - ox0][j];    \
@@ -114,6 +114,83 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
 #undef SNN_GATHER_ROWS
 #endif
 
+#if SNN_HAVE_V8 && SNN_QUAD_NV
+/* Four output rows oy .. oy + 3 of a conv with 3 kernel rows and vertical
+ * stride 1, all four with their kernel rows inside the source: source row
+ * s0 + j (s0 = oy - ph) is kernel row j - r of output row oy + r, so one pass
+ * over the events of a pixel's window columns in source row s0 + j serves up
+ * to three of the four pixels (each event loaded once for up to three weight
+ * rows, which the padding between kernel rows keeps in separate L1 sets), and
+ * each pixel's accumulators stay in registers over its three kernel rows: half
+ * the loops of gather_rows, whose exits are most of its cost beyond the
+ * multiplies and adds. Per pixel the additions are those of gather_rows, in
+ * the same order. n[r][ox]: the events in each pixel's window. */
+#define SNN_QUAD_ADD(VT, L, R, ACC)                                                             \
+    do {                                                                                        \
+        VT w_;                                                                                  \
+        memcpy(&w_, w0_ - (R) * q->row_stride + off_ + L * k, sizeof w_);                       \
+        ACC[k] += v_ * w_;                                                                      \
+    } while (0)
+#define SNN_QUAD_RANGE(VT, L, NV, J, D0, D1, D2, D3)                                            \
+    do {                                                                                        \
+        const int64_t pos_ = (s0 + (J)) * SW + col->src;                                        \
+        const int32_t e1_ = ev->end[pos_ + cols - 1];                                           \
+        const float *w0_ = q->w + ((J) * q->row_stride + ((int64_t)col->k - pos_) * Ci * Co + co); \
+        int32_t e_;                                                                             \
+        for (e_ = ev->first[pos_]; e_ < e1_; e_++) {                                            \
+            const int64_t off_ = (int64_t)ev->idx[e_] * Co;                                     \
+            const VT v_ = SNN_SPLAT(VT, ev->val[e_]);                                           \
+            _Pragma("GCC unroll 8") for (k = 0; k < NV; k++) {                                  \
+                if (D0) SNN_QUAD_ADD(VT, L, 0, a0);                                             \
+                if (D1) SNN_QUAD_ADD(VT, L, 1, a1);                                             \
+                if (D2) SNN_QUAD_ADD(VT, L, 2, a2);                                             \
+                if (D3) SNN_QUAD_ADD(VT, L, 3, a3);                                             \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+#define SNN_QUAD_STORE(VT, L, NV, R, ACC)                                                       \
+    if (n[R][ox]) {                                                                             \
+        float *o_ = out + ((R) * OW + ox) * Co + co;                                            \
+        _Pragma("GCC unroll 8") for (k = 0; k < NV; k++) {                                      \
+            VT d_;                                                                              \
+            memcpy(&d_, o_ + L * k, sizeof d_);                                                 \
+            d_ += ACC[k];                                                                       \
+            memcpy(o_ + L * k, &d_, sizeof d_);                                                 \
+        }                                                                                       \
+    }
+#define SNN_GATHER_QUAD(NAME, VT, L, NV)                                                        \
+    SNN_KERNEL_ATTR static void NAME(const snn_proj *q, const snn_events *ev, int64_t s0,       \
+                                     int64_t (*n)[SNN_QUAD_MAX_W], int64_t OW, int64_t SW,      \
+                                     int64_t Ci, int64_t Co, int64_t co, float *restrict out)   \
+    {                                                                                           \
+        int64_t ox;                                                                             \
+        int k;                                                                                  \
+        for (ox = 0; ox < OW; ox++) {                                                           \
+            const snn_tap *col = q->gcol_taps + q->gcol_start[ox];                              \
+            const int64_t cols = q->gcol_start[ox + 1] - q->gcol_start[ox];                     \
+            VT a0[NV], a1[NV], a2[NV], a3[NV];                                                  \
+            if ((n[0][ox] | n[1][ox] | n[2][ox] | n[3][ox]) == 0) continue;                     \
+            _Pragma("GCC unroll 8") for (k = 0; k < NV; k++)                                    \
+                a0[k] = a1[k] = a2[k] = a3[k] = (VT){0};                                        \
+            SNN_QUAD_RANGE(VT, L, NV, 0, 1, 0, 0, 0);                                           \
+            SNN_QUAD_RANGE(VT, L, NV, 1, 1, 1, 0, 0);                                           \
+            SNN_QUAD_RANGE(VT, L, NV, 2, 1, 1, 1, 0);                                           \
+            SNN_QUAD_RANGE(VT, L, NV, 3, 0, 1, 1, 1);                                           \
+            SNN_QUAD_RANGE(VT, L, NV, 4, 0, 0, 1, 1);                                           \
+            SNN_QUAD_RANGE(VT, L, NV, 5, 0, 0, 0, 1);                                           \
+            SNN_QUAD_STORE(VT, L, NV, 0, a0)                                                    \
+            SNN_QUAD_STORE(VT, L, NV, 1, a1)                                                    \
+            SNN_QUAD_STORE(VT, L, NV, 2, a2)                                                    \
+            SNN_QUAD_STORE(VT, L, NV, 3, a3)                                                    \
+        }                                                                                       \
+    }
+SNN_GATHER_QUAD(SNN_KERNEL(gather_quad), SNN_VT, SNN_VL, SNN_QUAD_NV)
+#undef SNN_GATHER_QUAD
+#undef SNN_QUAD_RANGE
+#undef SNN_QUAD_ADD
+#undef SNN_QUAD_STORE
+#endif
+
 /* Channels [co, Co) of one output pixel, one at a time: the tail of the blocks. */
 SNN_KERNEL_ATTR static void SNN_KERNEL(gather_tail)(const snn_proj *q, const snn_events *ev,
                                                     const snn_gather_row *g, int64_t SW,
@@ -125,7 +202,7 @@ SNN_KERNEL_ATTR static void SNN_KERNEL(gather_tail)(const snn_proj *q, const snn
         const snn_tap *ry;
         for (ry = g->row; ry < g->row_end; ry++) {
             const int64_t pos = (int64_t)ry->src * SW + g->col->src;
-            const int64_t wt = (((int64_t)ry->k * q->kw + g->col->k) * Ci - pos * Ci) * Co + co;
+            const int64_t wt = ry->k * q->row_stride + ((int64_t)g->col->k - pos) * Ci * Co + co;
             const int32_t e1 = ev->end[pos + (g->col_end - g->col) - 1];
             int32_t e;
             for (e = ev->first[pos]; e < e1; e++)
@@ -161,6 +238,98 @@ static inline int64_t SNN_KERNEL(row_events)(const snn_events *ev, const snn_tap
     return n;
 }
 
+/* Output row oy of a conv2d, channels [co0, Co), kernel row by kernel row in
+ * chunks of pixels (gather_rows); returns its synaptic operations / Co. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn_events *ev,
+                                                    int64_t oy, int64_t co0, int64_t SW,
+                                                    int64_t Ci, int64_t Co, int64_t OW,
+                                                    float *dst)
+{
+    snn_gather_row g;
+    int64_t ox, ox0, taps = 0;
+    g.row = q->grow_taps + q->grow_start[oy];
+    g.row_end = q->grow_taps + q->grow_start[oy + 1];
+    if (SNN_KERNEL(row_events)(ev, g.row, g.row_end, SW) == 0) return 0;
+    for (ox0 = 0; ox0 < OW; ox0 += SNN_CHUNK) {
+        const int64_t ox1 = ox0 + SNN_CHUNK < OW ? ox0 + SNN_CHUNK : OW;
+        int64_t n[SNN_CHUNK], co = co0;
+        for (ox = ox0; ox < ox1; ox++) {
+            g.col = q->gcol_taps + q->gcol_start[ox];
+            g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
+            taps += n[ox - ox0] = SNN_KERNEL(window_events)(ev, &g, SW);
+        }
+#if SNN_HAVE_V8
+        for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
+            SNN_KERNEL(gather_rows)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+                                    dst + oy * OW * Co);
+        /* half a block (32 channels with AVX-512 or AVX2): one pass over the
+         * events where single vectors would take two or four */
+        if (co + SNN_VL * (SNN_NV / 2) <= Co) {
+            SNN_KERNEL(gather_rows_half)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+                                         dst + oy * OW * Co);
+            co += SNN_VL * (SNN_NV / 2);
+        }
+        for (; co + SNN_VL <= Co; co += SNN_VL)
+            SNN_KERNEL(gather_rows_vec)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+                                        dst + oy * OW * Co);
+        if (SNN_VL > 8 && co + 8 <= Co) {
+            SNN_KERNEL(gather_rows_v8)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+                                       dst + oy * OW * Co);
+            co += 8;
+        }
+#endif
+        if (co == Co) continue;
+        for (ox = ox0; ox < ox1; ox++) {
+            if (n[ox - ox0] == 0) continue;
+            g.col = q->gcol_taps + q->gcol_start[ox];
+            g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
+            SNN_KERNEL(gather_tail)(q, ev, &g, SW, Ci, Co, co, dst + (oy * OW + ox) * Co);
+        }
+    }
+    return taps;
+}
+
+#if SNN_HAVE_V8 && SNN_QUAD_NV
+/* Whether output rows oy .. oy + 3 of q can go through gather_quad: 3 kernel
+ * rows, vertical stride 1, each row with all of them inside the source, rows
+ * no wider than SNN_QUAD_MAX_W, and a whole block of channels. */
+static inline int SNN_KERNEL(quad_rows)(const snn_proj *q, int64_t oy, int64_t OW, int64_t Co)
+{
+    int64_t r;
+    if (q->kh != 3 || q->sh != 1 || OW > SNN_QUAD_MAX_W || Co < SNN_VL * SNN_QUAD_NV) return 0;
+    for (r = 0; r < 4; r++)
+        if (q->grow_start[oy + r + 1] - q->grow_start[oy + r] != 3) return 0;
+    return 1;
+}
+
+/* Rows oy .. oy + 3 of a conv through gather_quad (the whole blocks of
+ * channels) and conv_row (the rest); returns their synaptic operations / Co. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const snn_events *ev,
+                                                     int64_t oy, int64_t SW, int64_t Ci,
+                                                     int64_t Co, int64_t OW, float *dst)
+{
+    const int64_t blocks = Co / (SNN_VL * SNN_QUAD_NV) * (SNN_VL * SNN_QUAD_NV);
+    int64_t n[4][SNN_QUAD_MAX_W], taps = 0, co, ox;
+    int r;
+    for (r = 0; r < 4; r++) {
+        snn_gather_row g;
+        g.row = q->grow_taps + q->grow_start[oy + r];
+        g.row_end = q->grow_taps + q->grow_start[oy + r + 1];
+        for (ox = 0; ox < OW; ox++) {
+            g.col = q->gcol_taps + q->gcol_start[ox];
+            g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
+            taps += n[r][ox] = SNN_KERNEL(window_events)(ev, &g, SW);
+        }
+    }
+    if (taps == 0) return 0;
+    for (co = 0; co < blocks; co += SNN_VL * SNN_QUAD_NV)
+        SNN_KERNEL(gather_quad)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co, dst + oy * OW * Co);
+    if (blocks < Co)
+        for (r = 0; r < 4; r++) SNN_KERNEL(conv_row)(q, ev, oy + r, blocks, SW, Ci, Co, OW, dst);
+    return taps;
+}
+#endif
+
 /* Output rows [OH * part / parts, OH * (part + 1) / parts) of a conv2d: the rows
  * whose threshold pass the same team member runs (run.c, emit), so that no
  * synchronisation is needed in between. An event's index is pos * Ci + ci, so
@@ -172,48 +341,18 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
 {
     const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
     const int64_t Ci = src->C, SW = src->W, Co = tgt->C, OW = tgt->W, OH = tgt->H;
-    int64_t oy, ox, ox0, taps = 0;
-    for (oy = OH * part / parts; oy < OH * (part + 1) / parts; oy++) {
-        snn_gather_row g;
-        g.row = q->grow_taps + q->grow_start[oy];
-        g.row_end = q->grow_taps + q->grow_start[oy + 1];
-        if (SNN_KERNEL(row_events)(ev, g.row, g.row_end, SW) == 0) continue;
-        for (ox0 = 0; ox0 < OW; ox0 += SNN_CHUNK) {
-            const int64_t ox1 = ox0 + SNN_CHUNK < OW ? ox0 + SNN_CHUNK : OW;
-            int64_t n[SNN_CHUNK], co = 0;
-            for (ox = ox0; ox < ox1; ox++) {
-                g.col = q->gcol_taps + q->gcol_start[ox];
-                g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
-                taps += n[ox - ox0] = SNN_KERNEL(window_events)(ev, &g, SW);
-            }
-#if SNN_HAVE_V8
-            for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
-                SNN_KERNEL(gather_rows)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
-                                        dst + oy * OW * Co);
-            /* half a block (32 channels with AVX-512 or AVX2): one pass over
-             * the events where single vectors would take two or four */
-            if (co + SNN_VL * (SNN_NV / 2) <= Co) {
-                SNN_KERNEL(gather_rows_half)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co,
-                                             co, dst + oy * OW * Co);
-                co += SNN_VL * (SNN_NV / 2);
-            }
-            for (; co + SNN_VL <= Co; co += SNN_VL)
-                SNN_KERNEL(gather_rows_vec)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
-                                            dst + oy * OW * Co);
-            if (SNN_VL > 8 && co + 8 <= Co) {
-                SNN_KERNEL(gather_rows_v8)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
-                                           dst + oy * OW * Co);
-                co += 8;
-            }
-#endif
-            if (co == Co) continue;
-            for (ox = ox0; ox < ox1; ox++) {
-                if (n[ox - ox0] == 0) continue;
-                g.col = q->gcol_taps + q->gcol_start[ox];
-                g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
-                SNN_KERNEL(gather_tail)(q, ev, &g, SW, Ci, Co, co, dst + (oy * OW + ox) * Co);
-            }
+    const int64_t oy1 = OH * (part + 1) / parts;
+    int64_t oy = OH * part / parts, taps = 0;
+    while (oy < oy1) {
+#if SNN_HAVE_V8 && SNN_QUAD_NV
+        if (oy + 4 <= oy1 && SNN_KERNEL(quad_rows)(q, oy, OW, Co)) {
+            taps += SNN_KERNEL(conv_quad)(q, ev, oy, SW, Ci, Co, OW, dst);
+            oy += 4;
+            continue;
         }
+#endif
+        taps += SNN_KERNEL(conv_row)(q, ev, oy, 0, SW, Ci, Co, OW, dst);
+        oy++;
     }
     return taps * Co;
 }
@@ -368,3 +507,4 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(scatter)(const snn_net *net, const snn
 #undef SNN_VL
 #undef SNN_NV
 #undef SNN_DENSE_NV
+#undef SNN_QUAD_NV
