@@ -13,6 +13,7 @@ CORE_SOURCES = [
     "csrc/src/fire.c",
     "csrc/src/net.c",
     "csrc/src/run.c",
+    "csrc/src/runner.c",
     "csrc/src/scatter.c",
     "csrc/src/team.c",
 ]

@@ -9,6 +9,9 @@ from libc.string cimport memset
 
 cimport snn
 
+import os
+import threading
+
 import numpy as np
 
 ENCODINGS = {"analog": snn.SNN_ENCODING_ANALOG, "poisson": snn.SNN_ENCODING_POISSON,
@@ -22,6 +25,7 @@ ISAS = {"auto": snn.SNN_ISA_AUTO, "generic": snn.SNN_ISA_GENERIC, "avx2": snn.SN
         "avx512": snn.SNN_ISA_AVX512}
 VERSION = snn.snn_version_string().decode()
 FORMAT_VERSION = snn.SNN_FORMAT_VERSION
+MAX_RUNNER_THREADS = 64     # snn_runner_create's limit (SNN_MAX_TEAM)
 
 
 class CoreError(ValueError):
@@ -85,6 +89,12 @@ cdef class Engine:
     cdef readonly int n_populations, n_projections
     cdef readonly Py_ssize_t input_size, output_size
     cdef object _keep      # the arrays snn_net_create reads
+    # The snn_runner of the last run (its threads and states kept between runs,
+    # which saves tens of microseconds per run: see snn.h), the process that
+    # made it, and a lock held while it is in use.
+    cdef snn.snn_runner *runner
+    cdef long runner_pid
+    cdef object runner_lock
 
     def __cinit__(self, spec, str isa="auto"):
         cdef int np_ = len(spec["populations"]), nj = len(spec["projections"])
@@ -97,6 +107,7 @@ cdef class Engine:
             free(pops); free(projs)
             raise MemoryError("out of memory describing the network")
         self._keep = []
+        self.runner_lock = threading.Lock()
         try:
             for i, p in enumerate(spec["populations"]):
                 self._describe_population(&pops[i], p)
@@ -147,7 +158,27 @@ cdef class Engine:
         d.weight = _floats(q["weight"], &d.weight_len)
 
     def __dealloc__(self):
+        # a forked child has the parent's runner but not its threads: leave it
+        if self.runner != NULL and self.runner_pid == os.getpid():
+            snn.snn_runner_free(self.runner)
         snn.snn_net_free(self.net)
+
+    cdef snn.snn_runner *_runner(self, int threads) except NULL:
+        """The runner for `threads` threads (the caller holds runner_lock)."""
+        cdef snn.snn_error err
+        cdef long pid = os.getpid()
+        if self.runner != NULL and self.runner_pid != pid:
+            self.runner = NULL      # forked: the parent's workers are not in this process
+        if self.runner != NULL and snn.snn_runner_threads(self.runner) != threads:
+            with nogil:
+                snn.snn_runner_free(self.runner)
+            self.runner = NULL
+        if self.runner == NULL:
+            self.runner = snn.snn_runner_create(self.net, threads, &err)
+            if self.runner == NULL:
+                _check(err.status, &err)
+            self.runner_pid = pid
+        return self.runner
 
     def order(self):
         """Population indices in simulation order (input first), int32 (P,)."""
@@ -196,11 +227,23 @@ cdef class Engine:
             cfg.profile_ns = &profile[0]
         if n == 0:
             return
-        # Convert from Python types to C types above so the GIL can go here.
-        with nogil:
-            status = snn.snn_run_batch(self.net, &cfg, &x[0, 0], n, first_index, &out[0, 0],
-                                       &spikes[0, 0], &synops[0, 0] if synops.shape[1] else NULL,
-                                       threads, &err)
+        cdef int64_t *synops_p = &synops[0, 0] if synops.shape[1] else NULL
+        cdef snn.snn_runner *runner = NULL
+        # The engine's runner, unless another Python thread is using it (that
+        # run then starts its own threads, as before runners existed) or the
+        # thread count is beyond a runner's.
+        if threads <= MAX_RUNNER_THREADS and self.runner_lock.acquire(blocking=False):
+            try:
+                runner = self._runner(threads)
+                with nogil:
+                    status = snn.snn_runner_run(runner, &cfg, &x[0, 0], n, first_index,
+                                                &out[0, 0], &spikes[0, 0], synops_p, &err)
+            finally:
+                self.runner_lock.release()
+        else:
+            with nogil:
+                status = snn.snn_run_batch(self.net, &cfg, &x[0, 0], n, first_index, &out[0, 0],
+                                           &spikes[0, 0], synops_p, threads, &err)
         _check(status, &err)
 
 

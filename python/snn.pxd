@@ -136,6 +136,16 @@ cdef extern from "snn.h" nogil:
                       int64_t n_images, int64_t first_index, float *out, int64_t *spikes,
                       int64_t *synops, int32_t n_threads, snn_error *err)
 
+    ctypedef struct snn_runner:
+        pass
+
+    snn_runner *snn_runner_create(const snn_net *net, int32_t n_threads, snn_error *err)
+    int snn_runner_run(snn_runner *runner, const snn_run_config *cfg, const float *x,
+                       int64_t n_images, int64_t first_index, float *out, int64_t *spikes,
+                       int64_t *synops, snn_error *err)
+    int32_t snn_runner_threads(const snn_runner *runner)
+    void snn_runner_free(snn_runner *runner)
+
     ctypedef struct snn_state:
         pass
 

@@ -302,3 +302,39 @@ def test_no_progress_bar_by_default_when_stderr_is_not_a_terminal(capsys):
     net = conv_net()
     net.run(images(20, seed=12), 4)
     assert capsys.readouterr().err == ""
+
+
+def test_runs_on_a_kept_runner_equal_runs_on_fresh_ones():
+    """The engine keeps its threads and states between runs (snn_runner): runs
+    that switch between whole images per thread and one image per team, and
+    between thread counts (which replaces the runner), equal the same runs on
+    networks used for the first time."""
+    net = conv_net()
+    x = images(7, seed=11)
+    plan = [(1, 5), (2, 1), (2, 5), (2, 1), (3, 2), (3, 7), (1, 1), (2, 3)]
+    for k, (threads, n) in enumerate(plan):
+        kw = dict(encoding=("analog", "poisson")[k % 2], seed=k, first_index=k,
+                  checkpoints=[3, 7], threads=threads)
+        kept = net.run(x[:n], 11 + k % 3, **kw)
+        fresh = conv_net().run(x[:n], 11 + k % 3, **kw)
+        assert_same_result(kept, fresh)
+
+
+def test_runs_in_a_forked_child():
+    """A child forked after runs has the parent's runner but not its threads:
+    the engine starts new ones there, and the results are the parent's."""
+    import os
+
+    net = conv_net()
+    x = images(3, seed=12)
+    want = [net.run(x[:n], 9, threads=2).outputs for n in (1, 3)]
+    pid = os.fork()
+    if pid == 0:   # the child: exit 0 only if both runs match
+        ok = False
+        try:
+            got = [net.run(x[:n], 9, threads=2).outputs for n in (1, 3)]
+            ok = all(np.array_equal(a, b) for a, b in zip(want, got))
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

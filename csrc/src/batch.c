@@ -1,6 +1,6 @@
 /*
  * A batch of images on several threads. Each thread owns one state and takes
- * the next image from a shared counter; an image's result depends only on the
+ * the next image from a shared (atomic) counter; an image's result depends only on the
  * image and its index, so the output is the same for any thread count. A batch
  * with fewer images than threads runs each image on all the threads together
  * (team.c).
@@ -14,45 +14,44 @@ typedef struct batch_job {
     const snn_net *net;
     const snn_run_config *cfg;
     snn__batch_io io;
-    pthread_mutex_t lock;
     int64_t next;       /* next image to take */
     int status;         /* first failure, SNN_OK if none */
 } batch_job;
 
-static int64_t take_image(batch_job *job)
+/* Records the first failure of a batch. */
+static void fail(int *status, int s)
 {
-    int64_t i;
-    pthread_mutex_lock(&job->lock);
-    i = job->status == SNN_OK ? job->next++ : job->io.n_images;
-    pthread_mutex_unlock(&job->lock);
-    return i;
+    int expected = SNN_OK;
+    __atomic_compare_exchange_n(status, &expected, s, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-static void fail(batch_job *job, int status)
+void snn__batch_images(snn_state *s, const snn_run_config *cfg, const snn__batch_io *io,
+                       int64_t *next, int *status)
 {
-    pthread_mutex_lock(&job->lock);
-    if (job->status == SNN_OK) job->status = status;
-    pthread_mutex_unlock(&job->lock);
+    for (;;) {
+        int64_t i;
+        int st;
+        if (__atomic_load_n(status, __ATOMIC_ACQUIRE) != SNN_OK) return;
+        i = __atomic_fetch_add(next, 1, __ATOMIC_RELAXED);
+        if (i >= io->n_images) return;
+        st = snn_run_image(s, cfg, io->x + i * io->in_size, io->first_index + i,
+                           io->out + i * io->out_stride,
+                           io->spikes ? io->spikes + i * io->spikes_stride : NULL,
+                           io->synops ? io->synops + i * io->synops_stride : NULL);
+        if (st != SNN_OK) fail(status, st);
+    }
 }
 
 static void *worker(void *arg)
 {
     batch_job *job = arg;
     int status = SNN_OK;
-    int64_t i;
     snn_state *s = snn_state_create(job->net, &status);
     if (s == NULL) {
-        fail(job, status);
+        fail(&job->status, status);
         return NULL;
     }
-    const snn__batch_io *io = &job->io;
-    while ((i = take_image(job)) < io->n_images) {
-        status = snn_run_image(s, job->cfg, io->x + i * io->in_size, io->first_index + i,
-                               io->out + i * io->out_stride,
-                               io->spikes ? io->spikes + i * io->spikes_stride : NULL,
-                               io->synops ? io->synops + i * io->synops_stride : NULL);
-        if (status != SNN_OK) fail(job, status);
-    }
+    snn__batch_images(s, job->cfg, &job->io, &job->next, &job->status);
     snn_state_free(s);
     return NULL;
 }
@@ -88,6 +87,31 @@ int32_t snn_suggest_threads(const snn_net *net, int64_t n_images, int32_t max_th
     return n_images > 1 ? (int32_t)n_images : 1;
 }
 
+int snn__batch_prepare(const snn_net *net, const snn_run_config *cfg, const float *x,
+                       int64_t n_images, int64_t first_index, float *out, int64_t *spikes,
+                       int64_t *synops, snn__batch_io *io, snn_error *err)
+{
+    int64_t n_cp;
+    if (err) { err->status = SNN_OK; err->population = err->projection = -1; err->message[0] = 0; }
+    FORWARD_IF_ERROR(snn__check_config(net, cfg, err));
+    RETURN_ERROR_IF(n_images < 0 || first_index < 0, err, SNN_E_INVALID_ARG, -1, -1,
+                    "n_images and first_index must be >= 0");
+    io->n_images = n_images;
+    if (n_images == 0) return SNN_OK;
+    RETURN_ERROR_IF(x == NULL || out == NULL, err, SNN_E_INVALID_ARG, -1, -1, "x or out is NULL");
+    n_cp = cfg->n_checkpoints ? cfg->n_checkpoints : 1;
+    io->x = x;
+    io->first_index = first_index;
+    io->out = out;
+    io->spikes = spikes;
+    io->synops = synops;
+    io->in_size = net->pops[net->input].n;
+    io->out_stride = n_cp * net->pops[net->output].n;
+    io->spikes_stride = n_cp * net->n_pop;
+    io->synops_stride = n_cp * net->n_proj;
+    return check_images(io, err);
+}
+
 int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
                   int64_t n_images, int64_t first_index, float *out, int64_t *spikes,
                   int64_t *synops, int32_t n_threads, snn_error *err)
@@ -95,31 +119,14 @@ int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
     batch_job job;
     pthread_t threads[256];
     int32_t t, started = 0;
-    int64_t n_cp;
 
-    if (err) { err->status = SNN_OK; err->population = err->projection = -1; err->message[0] = 0; }
-    FORWARD_IF_ERROR(snn__check_config(net, cfg, err));
-    RETURN_ERROR_IF(n_images < 0 || first_index < 0, err, SNN_E_INVALID_ARG, -1, -1,
-                    "n_images and first_index must be >= 0");
+    FORWARD_IF_ERROR(snn__batch_prepare(net, cfg, x, n_images, first_index, out, spikes, synops,
+                                        &job.io, err));
     if (n_images == 0) return SNN_OK;
-    RETURN_ERROR_IF(x == NULL || out == NULL, err, SNN_E_INVALID_ARG, -1, -1, "x or out is NULL");
-
-    n_cp = cfg->n_checkpoints ? cfg->n_checkpoints : 1;
     job.net = net;
     job.cfg = cfg;
-    job.io.x = x;
-    job.io.n_images = n_images;
-    job.io.first_index = first_index;
-    job.io.out = out;
-    job.io.spikes = spikes;
-    job.io.synops = synops;
-    job.io.in_size = net->pops[net->input].n;
-    job.io.out_stride = n_cp * net->pops[net->output].n;
-    job.io.spikes_stride = n_cp * net->n_pop;
-    job.io.synops_stride = n_cp * net->n_proj;
     job.next = 0;
     job.status = SNN_OK;
-    FORWARD_IF_ERROR(check_images(&job.io, err));
 
     if (n_threads > 1 && n_images < n_threads) {
         const int status = snn__run_team(net, cfg, &job.io, n_threads);
@@ -131,10 +138,6 @@ int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
     if (n_threads > n_images) n_threads = (int32_t)n_images;
     if (n_threads > (int32_t)(sizeof threads / sizeof threads[0]))
         n_threads = (int32_t)(sizeof threads / sizeof threads[0]);
-    if (pthread_mutex_init(&job.lock, NULL) != 0) {
-        snn__set_error(err, SNN_E_THREAD, -1, -1, "could not create a mutex");
-        return SNN_E_THREAD;
-    }
     /* The calling thread works too, so n_threads <= 1 starts no thread at all. */
     for (t = 1; t < n_threads; t++) {
         if (pthread_create(&threads[started], NULL, worker, &job) != 0) break;
@@ -142,7 +145,6 @@ int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
     }
     worker(&job);
     for (t = 0; t < started; t++) pthread_join(threads[t], NULL);
-    pthread_mutex_destroy(&job.lock);
     if (job.status != SNN_OK)
         snn__set_error(err, job.status, -1, -1, "running the batch failed: %s",
                        snn_strerror(job.status));

@@ -264,6 +264,36 @@ typedef struct snn__batch_io {
 int snn__run_team(const snn_net *net, const snn_run_config *cfg, const snn__batch_io *io,
                   int32_t n_threads);
 
+/* team.c: a team's shared state and buffers for `size` members, reusable over
+ * runs (runner.c): set a run, have each member call snn__team_job_member with
+ * its rank at the same time, then read the status. */
+typedef struct snn__team_job snn__team_job;
+snn__team_job *snn__team_job_create(const snn_net *net, int32_t size, int *status);
+void snn__team_job_free(snn__team_job *job);
+void snn__team_job_set(snn__team_job *job, const snn_run_config *cfg, const snn__batch_io *io);
+void snn__team_job_member(snn__team_job *job, int32_t rank);
+int snn__team_job_status(const snn__team_job *job);
+
+/* team.c: waiting for other threads. A spin-wait step; sleeping while *word ==
+ * value (a futex on Linux, a yield elsewhere) and waking all sleepers on word;
+ * the CPUs this process may use; how many spin steps a thread of a group of
+ * `members` takes before it sleeps (about a millisecond when the group fits the
+ * CPUs, since waking a sleeper costs tens of microseconds; briefly if not). */
+void snn__cpu_relax(void);
+void snn__sleep_while(int32_t *word, int32_t value);
+void snn__wake_all(int32_t *word);
+int32_t snn__usable_cpus(void);
+int32_t snn__spins(int32_t members);
+
+/* batch.c: checks a batch's arguments as snn_run_batch does and describes it
+ * in *io; images one thread takes from a shared counter (next) and runs on its
+ * own state, recording the first failure in *status. */
+int snn__batch_prepare(const snn_net *net, const snn_run_config *cfg, const float *x,
+                       int64_t n_images, int64_t first_index, float *out, int64_t *spikes,
+                       int64_t *synops, snn__batch_io *io, snn_error *err);
+void snn__batch_images(snn_state *s, const snn_run_config *cfg, const snn__batch_io *io,
+                       int64_t *next, int *status);
+
 /* run.c: one timestep of a state, by every member of a team. */
 void snn__step(snn_state *s, snn_team *tm);
 

@@ -42,8 +42,13 @@ struct snn_barrier {
 #define SPINS_FITTING 50000
 #define SPINS_OVERSUBSCRIBED 2000
 
+int32_t snn__spins(int32_t members)
+{
+    return members <= snn__usable_cpus() ? SPINS_FITTING : SPINS_OVERSUBSCRIBED;
+}
+
 /* The CPUs this process may run on (at least 1). */
-static int32_t usable_cpus(void)
+int32_t snn__usable_cpus(void)
 {
 #if defined(__linux__)
     cpu_set_t set;
@@ -58,7 +63,7 @@ static int32_t usable_cpus(void)
     return 1;
 }
 
-static void cpu_relax(void)
+void snn__cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -66,7 +71,7 @@ static void cpu_relax(void)
 }
 
 /* Sleeps while *word == value (or not at all if it has changed already). */
-static void sleep_while(int32_t *word, int32_t value)
+void snn__sleep_while(int32_t *word, int32_t value)
 {
 #if defined(__linux__)
     syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
@@ -77,7 +82,7 @@ static void sleep_while(int32_t *word, int32_t value)
 #endif
 }
 
-static void wake_all(int32_t *word)
+void snn__wake_all(int32_t *word)
 {
 #if defined(__linux__)
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
@@ -94,18 +99,19 @@ static void barrier_wait(snn_barrier *b, int32_t rank)
     if (__atomic_add_fetch(&b->arrived, 1, __ATOMIC_ACQ_REL) == b->size) {
         __atomic_store_n(&b->arrived, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&b->sense, sense, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST) > 0) wake_all(&b->sense);
+        if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST) > 0) snn__wake_all(&b->sense);
         return;
     }
     while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != sense) {
         if (++spins < b->spins) {
-            cpu_relax();
+            snn__cpu_relax();
             continue;
         }
         /* announce the sleep before checking the sense once more (inside the
          * futex call), so the last member cannot miss us */
         __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&b->sense, __ATOMIC_SEQ_CST) != sense) sleep_while(&b->sense, !sense);
+        if (__atomic_load_n(&b->sense, __ATOMIC_SEQ_CST) != sense)
+            snn__sleep_while(&b->sense, !sense);
         __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
     }
 }
@@ -117,7 +123,10 @@ void snn__team_sync(const snn_team *tm)
 
 /* ---- the team's run of a batch ------------------------------------------ */
 
-typedef struct team_job {
+/* What a team shares: the state of the image it runs, the barrier, each
+ * member's event counts and synaptic operations; and the run (cfg, io). The
+ * same job may run many batches (snn_runner). */
+struct snn__team_job {
     const snn_net *net;
     const snn_run_config *cfg;
     const snn__batch_io *io;
@@ -127,19 +136,54 @@ typedef struct team_job {
     int64_t *synops;        /* [size][n_proj]: each member's counters */
     int32_t size;
     int status;
-    /* start gate: members wait until the lead knows how many threads started */
-    pthread_mutex_t lock;
-    pthread_cond_t go;
-    int started;
-} team_job;
+};
 
-typedef struct team_member {
-    team_job *job;
-    int32_t rank;
-} team_member;
+void snn__team_job_free(snn__team_job *job)
+{
+    const snn_allocator *a;
+    if (job == NULL) return;
+    a = &job->net->alloc;
+    snn_state_free(job->state);
+    if (job->counts) a->free(a->opaque, job->counts);
+    if (job->synops) a->free(a->opaque, job->synops);
+    a->free(a->opaque, job);
+}
+
+snn__team_job *snn__team_job_create(const snn_net *net, int32_t size, int *status)
+{
+    const snn_allocator *a = &net->alloc;
+    snn__team_job *job = a->alloc(a->opaque, sizeof *job);
+    *status = SNN_E_NOMEM;
+    if (job == NULL) return NULL;
+    memset(job, 0, sizeof *job);
+    job->net = net;
+    job->size = size;
+    job->barrier.size = size;
+    job->barrier.spins = snn__spins(size);
+    job->state = snn_state_create(net, status);
+    job->counts = a->alloc(a->opaque, 2 * (size_t)net->n_pop * (size_t)size * sizeof(int64_t));
+    job->synops = a->alloc(a->opaque, (size_t)size * (size_t)(net->n_proj + 1) * sizeof(int64_t));
+    if (!job->state || !job->counts || !job->synops) {
+        snn__team_job_free(job);
+        *status = SNN_E_NOMEM;
+        return NULL;
+    }
+    memset(job->synops, 0, (size_t)size * (size_t)(net->n_proj + 1) * sizeof(int64_t));
+    *status = SNN_OK;
+    return job;
+}
+
+void snn__team_job_set(snn__team_job *job, const snn_run_config *cfg, const snn__batch_io *io)
+{
+    job->cfg = cfg;
+    job->io = io;
+    job->status = SNN_OK;
+}
+
+int snn__team_job_status(const snn__team_job *job) { return job->status; }
 
 /* Adds every member's synaptic operations into the state's counters. */
-static void fold_synops(team_job *job)
+static void fold_synops(snn__team_job *job)
 {
     const int32_t n_proj = job->net->n_proj;
     int32_t r, j;
@@ -150,7 +194,7 @@ static void fold_synops(team_job *job)
         }
 }
 
-static void run_images(team_job *job, int32_t rank)
+void snn__team_job_member(snn__team_job *job, int32_t rank)
 {
     const snn__batch_io *io = job->io;
     const snn_run_config *cfg = job->cfg;
@@ -192,84 +236,74 @@ static void run_images(team_job *job, int32_t rank)
     }
 }
 
+/* ---- a team started for one batch (snn_run_batch) ------------------------ */
+
+typedef struct team_start {
+    snn__team_job *job;
+    /* start gate: members wait until the lead knows how many threads started */
+    pthread_mutex_t lock;
+    pthread_cond_t go;
+    int started;
+} team_start;
+
+typedef struct team_member {
+    team_start *start;
+    int32_t rank;
+} team_member;
+
 static void *member_main(void *arg)
 {
     team_member *m = arg;
-    team_job *job = m->job;
-    pthread_mutex_lock(&job->lock);
-    while (!job->started) pthread_cond_wait(&job->go, &job->lock);
-    pthread_mutex_unlock(&job->lock);
-    if (m->rank < job->size) run_images(job, m->rank);
+    team_start *st = m->start;
+    pthread_mutex_lock(&st->lock);
+    while (!st->started) pthread_cond_wait(&st->go, &st->lock);
+    pthread_mutex_unlock(&st->lock);
+    if (m->rank < st->job->size) snn__team_job_member(st->job, m->rank);
     return NULL;
-}
-
-/* Allocates the team's shared scratch for up to `size` members. */
-static int team_alloc(team_job *job, int32_t size)
-{
-    const snn_allocator *a = &job->net->alloc;
-    job->state = snn_state_create(job->net, &job->status);
-    job->counts = a->alloc(a->opaque, 2 * (size_t)job->net->n_pop * (size_t)size * sizeof(int64_t));
-    job->synops = a->alloc(a->opaque, (size_t)size * (size_t)(job->net->n_proj + 1) * sizeof(int64_t));
-    if (!job->state || !job->counts || !job->synops) return SNN_E_NOMEM;
-    memset(job->synops, 0, (size_t)size * (size_t)(job->net->n_proj + 1) * sizeof(int64_t));
-    return SNN_OK;
-}
-
-static void team_free(team_job *job)
-{
-    const snn_allocator *a = &job->net->alloc;
-    snn_state_free(job->state);
-    if (job->counts) a->free(a->opaque, job->counts);
-    if (job->synops) a->free(a->opaque, job->synops);
 }
 
 int snn__run_team(const snn_net *net, const snn_run_config *cfg, const snn__batch_io *io,
                   int32_t n_threads)
 {
-    team_job job;
+    team_start st;
     pthread_t threads[SNN_MAX_TEAM];
     team_member members[SNN_MAX_TEAM];
     int32_t t, started = 0;
     int status;
     if (n_threads > SNN_MAX_TEAM) n_threads = SNN_MAX_TEAM;
-    memset(&job, 0, sizeof job);
-    job.net = net;
-    job.cfg = cfg;
-    job.io = io;
-    status = team_alloc(&job, n_threads);
-    if (status != SNN_OK) {
-        team_free(&job);
-        return status;
-    }
-    if (pthread_mutex_init(&job.lock, NULL) != 0) {
-        team_free(&job);
+    memset(&st, 0, sizeof st);
+    st.job = snn__team_job_create(net, n_threads, &status);
+    if (st.job == NULL) return status;
+    snn__team_job_set(st.job, cfg, io);
+    if (pthread_mutex_init(&st.lock, NULL) != 0) {
+        snn__team_job_free(st.job);
         return SNN_E_THREAD;
     }
-    if (pthread_cond_init(&job.go, NULL) != 0) {
-        pthread_mutex_destroy(&job.lock);
-        team_free(&job);
+    if (pthread_cond_init(&st.go, NULL) != 0) {
+        pthread_mutex_destroy(&st.lock);
+        snn__team_job_free(st.job);
         return SNN_E_THREAD;
     }
-    job.size = n_threads;   /* members read it only after the start gate opens */
     for (t = 1; t < n_threads; t++) {
-        members[t].job = &job;
+        members[t].start = &st;
         members[t].rank = t;
         if (pthread_create(&threads[started], NULL, member_main, &members[t]) != 0) break;
         started++;
     }
-    /* the team is whoever started, plus this thread as member 0 */
-    pthread_mutex_lock(&job.lock);
-    job.size = started + 1;
-    job.barrier.size = job.size;
-    job.barrier.spins = job.size <= usable_cpus() ? SPINS_FITTING : SPINS_OVERSUBSCRIBED;
-    job.started = 1;
-    pthread_cond_broadcast(&job.go);
-    pthread_mutex_unlock(&job.lock);
-    run_images(&job, 0);
+    /* the team is whoever started, plus this thread as member 0; members read
+     * the size only after the start gate opens */
+    pthread_mutex_lock(&st.lock);
+    st.job->size = started + 1;
+    st.job->barrier.size = st.job->size;
+    st.job->barrier.spins = snn__spins(st.job->size);
+    st.started = 1;
+    pthread_cond_broadcast(&st.go);
+    pthread_mutex_unlock(&st.lock);
+    snn__team_job_member(st.job, 0);
     for (t = 0; t < started; t++) pthread_join(threads[t], NULL);
-    pthread_cond_destroy(&job.go);
-    pthread_mutex_destroy(&job.lock);
-    status = job.status;
-    team_free(&job);
+    pthread_cond_destroy(&st.go);
+    pthread_mutex_destroy(&st.lock);
+    status = st.job->status;
+    snn__team_job_free(st.job);
     return status;
 }

@@ -124,6 +124,67 @@ static void test_team_with_a_folded_pool(void)
     snn_net_free(net);
 }
 
+/* A runner (threads and states kept between runs) gives snn_run_batch's bits
+ * run after run: whole images per thread, one image on a team, the two modes
+ * in turn on the same runner, profiled; a failing run leaves it usable; bad
+ * arguments are refused. Under ThreadSanitizer the hand-offs between runs are
+ * checked too. */
+static void test_runner(const snn_net *net, const snn_run_config *base, const float *x)
+{
+    static float want[N * NCP * OUT], got[N * NCP * OUT];
+    static int64_t want_sp[N * NCP * 3], got_sp[N * NCP * 3], want_sy[N * NCP * 2],
+        got_sy[N * NCP * 2];
+    const int32_t threads[4] = {1, 2, 3, 5};
+    snn_run_config cfg = *base;
+    snn_error e;
+    int k, rep;
+    float bad[IN];
+    CHECK(snn_runner_create(NULL, 2, &e) == NULL && e.status == SNN_E_INVALID_ARG);
+    CHECK(snn_runner_create(net, 0, &e) == NULL && e.status == SNN_E_INVALID_ARG);
+    CHECK(snn_runner_create(net, 65, &e) == NULL && e.status == SNN_E_INVALID_ARG);
+    CHECK_STATUS(snn_runner_run(NULL, &cfg, x, 1, 0, got, NULL, NULL, &e), SNN_E_INVALID_ARG);
+    CHECK(snn_runner_threads(NULL) == 0);
+    snn_runner_free(NULL);
+    for (k = 0; k < 4; k++) {
+        snn_runner *r = snn_runner_create(net, threads[k], &e);
+        CHECK(r != NULL && snn_runner_threads(r) == threads[k]);
+        if (!r) continue;
+        for (rep = 0; rep < 6; rep++) {
+            /* all N images, then N images one call at a time (a team from 2
+             * threads on), alternately, each against snn_run_batch */
+            const int64_t n = rep % 2 ? 1 : N;
+            int64_t i;
+            memset(got, 0xff, sizeof got);   /* a run that skips an image shows */
+            memset(got_sp, 0xff, sizeof got_sp);
+            memset(got_sy, 0xff, sizeof got_sy);
+            for (i = 0; i < N; i += n) {
+                int64_t profile[3 + 2];
+                memset(profile, 0, sizeof profile);
+                cfg.profile_ns = rep == 3 ? profile : NULL;
+                CHECK_STATUS(snn_run_batch(net, &cfg, x + i * IN, n, 100 + i, want + i * NCP * OUT,
+                                           want_sp + i * NCP * 3, want_sy + i * NCP * 2,
+                                           threads[k], &e), SNN_OK);
+                CHECK_STATUS(snn_runner_run(r, &cfg, x + i * IN, n, 100 + i, got + i * NCP * OUT,
+                                            got_sp + i * NCP * 3, got_sy + i * NCP * 2, &e),
+                             SNN_OK);
+                if (rep == 3) CHECK(profile[3] > 0);
+            }
+            CHECK(memcmp(want, got, sizeof want) == 0);
+            CHECK(memcmp(want_sp, got_sp, sizeof want_sp) == 0);
+            CHECK(memcmp(want_sy, got_sy, sizeof want_sy) == 0);
+        }
+        /* a non-finite image is refused, and the runner works on after it */
+        memcpy(bad, x, sizeof bad);
+        bad[7] = 0.0f / 0.0f;
+        CHECK_STATUS(snn_runner_run(r, &cfg, bad, 1, 0, got, NULL, NULL, &e), SNN_E_VALUE);
+        CHECK_STATUS(snn_runner_run(r, &cfg, x, 0, 0, got, NULL, NULL, &e), SNN_OK);
+        CHECK_STATUS(snn_runner_run(r, &cfg, x, 1, -1, got, NULL, NULL, &e), SNN_E_INVALID_ARG);
+        CHECK_STATUS(snn_runner_run(r, &cfg, x, 2, 100, got, NULL, NULL, &e), SNN_OK);
+        CHECK(memcmp(want, got, 2 * NCP * OUT * sizeof(float)) == 0);
+        snn_runner_free(r);
+    }
+}
+
 int main(void)
 {
     static float x[N * IN], w1[6 * 2 * 3 * 3], w2[OUT * HID];
@@ -214,6 +275,8 @@ int main(void)
            : snn_net_isa(net) == SNN_ISA_AVX2 ? "avx2" : "generic");
     d.isa = 7;
     CHECK(snn_net_create(&d, &e) == NULL && e.status == SNN_E_UNSUPPORTED);
+    cfg.encoding = SNN_ENCODING_POISSON;
+    test_runner(net, &cfg, x);
     snn_net_free(net);
     test_team_with_quiet_steps();
     test_team_with_a_junction_fed_twice();
