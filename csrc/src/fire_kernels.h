@@ -48,23 +48,21 @@ static SNN_ALWAYS_INLINE float SNN_KERNEL(fire_one)(const snn_neurons *nr, float
 }
 
 #if SNN_VW
-/* Neurons c .. c + SNN_VW of one position, branch-free, their integrated
- * membranes in *u: compare and reset the lanes that fire (the same float
- * operations as fire_one). Returns the lanes that fired as a bit mask (bit j:
+/* Neurons c .. c + SNN_VW of one position (thresholds th and, if signed, thn),
+ * branch-free, their integrated membranes in *u: compare and reset the lanes
+ * that fire (the same float operations as fire_one). Returns the lanes that fired as a bit mask (bit j:
  * lane j) and as a vector mask (*fired), and their event values (+1 or -1;
  * other lanes any value) in *val. */
 SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_lanes)(
-    const snn_neurons *nr, SNN_VTYPE *u, int64_t c, int is_signed, int subtract,
-    SNN_VTYPE *val, SNN_VMASK *fired)
+    SNN_VTYPE th, SNN_VTYPE thn, SNN_VTYPE *u, int is_signed, int subtract, SNN_VTYPE *val,
+    SNN_VMASK *fired)
 {
-    const SNN_VTYPE th = SNN_VLOAD(nr->theta + c);
     const SNN_VMASK up = SNN_VGE(*u, th);
     unsigned bits = (unsigned)SNN_VBITS(up);
     *u = SNN_VSELECT(up, subtract ? SNN_VSUB(*u, th) : SNN_VZERO(), *u);
     *val = SNN_VSET1(1.0f);
     *fired = up;
     if (is_signed) {
-        const SNN_VTYPE thn = SNN_VLOAD(nr->theta_neg + c);
         /* lanes that fired +1 now hold u - th, which may be <= -thn: exclude them */
         const SNN_VMASK un = SNN_VANDNOT(up, SNN_VLE(*u, SNN_VNEG(thn)));
         bits |= (unsigned)SNN_VBITS(un);
@@ -83,7 +81,9 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
     SNN_VTYPE u = SNN_VLOAD(v + c);
     unsigned bits;
     if (has_k) u = SNN_VADD(u, SNN_VLOAD(k + c));
-    bits = SNN_KERNEL(fire_lanes)(nr, &u, c, is_signed, subtract, val, fired);
+    bits = SNN_KERNEL(fire_lanes)(SNN_VLOAD(nr->theta + c),
+                                  is_signed ? SNN_VLOAD(nr->theta_neg + c) : SNN_VZERO(), &u,
+                                  is_signed, subtract, val, fired);
     SNN_VSTORE(v + c, u);
     return bits;
 }
@@ -209,8 +209,9 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_positions)(
     const snn_neurons *nr, float *V, const float *K, int64_t pos0, int64_t pos1, snn_ahead *a,
     int is_signed, int subtract)
 {
-    const int64_t C = nr->C;
+    const int64_t C = nr->C, slot = a->slot;
     const int32_t steps = a->steps;
+    const float *const fw = a->w;
     int64_t pos, c;
     int32_t t;
     for (t = 0; t < steps; t++) a->spikes[t] = a->ops[t] = 0;
@@ -221,16 +222,18 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_positions)(
 #if SNN_VW
         for (; c + SNN_VW <= C; c += SNN_VW) {
             SNN_VTYPE u = SNN_VLOAD(V + pos * C + c);
-            const SNN_VTYPE k = SNN_VLOAD(K + pos * C + c), w = SNN_VLOAD(a->w + c);
+            const SNN_VTYPE k = SNN_VLOAD(K + pos * C + c), w = SNN_VLOAD(fw + c);
+            const SNN_VTYPE th = SNN_VLOAD(nr->theta + c);
+            const SNN_VTYPE thn = is_signed ? SNN_VLOAD(nr->theta_neg + c) : SNN_VZERO();
             for (t = 0; t < steps; t++) {
                 SNN_VTYPE val;
                 SNN_VMASK fired;
                 unsigned bits;
                 u = SNN_VADD(u, k);
-                bits = SNN_KERNEL(fire_lanes)(nr, &u, c, is_signed, subtract, &val, &fired);
+                bits = SNN_KERNEL(fire_lanes)(th, thn, &u, is_signed, subtract, &val, &fired);
                 a->spikes[t] += SNN_VCOUNT(bits);
                 if (pooled) {
-                    float *d = pooled + t * a->slot + c;
+                    float *d = pooled + t * slot + c;
                     SNN_VSTORE(d, SNN_KERNEL(pool_add)(SNN_VLOAD(d), fired, val, w, is_signed));
                     a->ops[t] += SNN_VCOUNT(bits);
                 }
@@ -246,7 +249,7 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_positions)(
                 if (e != 0.0f) {
                     a->spikes[t]++;
                     if (pooled) {
-                        pooled[t * a->slot + c] += e * a->w[c];
+                        pooled[t * slot + c] += e * fw[c];
                         a->ops[t]++;
                     }
                 }
