@@ -235,7 +235,10 @@ class Network:
             Worker threads (default: the CPUs this process may use; for fewer
             images than that on a small network, one per image). With fewer
             images than threads, the threads share each image's work. Results
-            are bit-identical for any value.
+            are bit-identical for any value. The network keeps its worker
+            threads and simulation states from one run to the next (they spin
+            for about a millisecond after a run, then sleep), so that a stream
+            of short runs (one image at a time) pays no start-up per run.
         rate : float, optional
             Spike probability per unit input per step for poisson/regular
             (default: the file's hint, 1.0).
