@@ -274,15 +274,15 @@ void snn__team_job_set(snn__team_job *job, const snn_run_config *cfg, const snn_
 void snn__team_job_member(snn__team_job *job, int32_t rank);
 int snn__team_job_status(const snn__team_job *job);
 
-/* team.c: waiting for other threads. A spin-wait step; sleeping while *word ==
- * value (a futex on Linux, a yield elsewhere) and waking all sleepers on word;
- * the CPUs this process may use; how many spin steps a thread of a group of
- * `members` takes before it sleeps (about a millisecond when the group fits the
- * CPUs, since waking a sleeper costs tens of microseconds; briefly if not). */
-void snn__cpu_relax(void);
-void snn__sleep_while(int32_t *word, int32_t value);
+/* team.c: waiting for other threads. snn__wait_change waits until *word !=
+ * value (and returns the new value), spinning `spins` steps, then sleeping
+ * (a futex on Linux, a yield elsewhere) counted in *sleepers, so that the
+ * writer, after changing the word, calls snn__wake_all(word) if *sleepers > 0.
+ * snn__spins: the spin steps for a thread of a group of `members`: about a
+ * millisecond when the group fits the CPUs this process may use (waking a
+ * sleeper costs tens of microseconds), briefly if not. */
+int32_t snn__wait_change(int32_t *word, int32_t value, int32_t *sleepers, int32_t spins);
 void snn__wake_all(int32_t *word);
-int32_t snn__usable_cpus(void);
 int32_t snn__spins(int32_t members);
 
 /* batch.c: checks a batch's arguments as snn_run_batch does and describes it

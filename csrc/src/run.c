@@ -408,31 +408,28 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
     int32_t r;
     if (runs_ahead(s, p, tm)) {
         n = emit_ahead(s, p, tm, row0, row1);
-        profile_add(s, index, started);
-        if (tm->size == 1) return n;
-        *snn__team_count(tm, s->net->n_pop, index, tm->rank) = n;
-        return SNN_COUNTED_LATER;   /* counts_only holds */
+    } else {
+        if (p->ahead_src >= 0 && runs_ahead(s, &net->pops[p->ahead_src], tm)) {
+            const snn_pop *src = &net->pops[p->ahead_src];
+            A = ahead_current(s, src, (tm->t - 1) % src->ahead);  /* this step's slot */
+        }
+        if (fold_in_pass(net, p, tm)) {     /* only IF populations have a fold */
+            const snn_proj *q = &net->projs[p->fold_proj];
+            fold.dst = snn__at(s, net->pops[q->target].off_acc);
+            fold.w = q->w;
+            fold.tpos = p->fold_tpos;
+            fold.ops = 0;
+            fp = &fold;
+            if (counts_only(net, p, tm)) qi = NULL;     /* nothing else reads the queue */
+        }
+        n = fn(p, A, K, qi, snn__at(s, p->off_qval), first_events(s, p), end_events(s, p), row0,
+               row1, fp);
+        if (fp) tm->synops[p->fold_proj] += fold.ops;
     }
-    if (p->ahead_src >= 0 && runs_ahead(s, &net->pops[p->ahead_src], tm)) {
-        const snn_pop *src = &net->pops[p->ahead_src];
-        A = ahead_current(s, src, (tm->t - 1) % src->ahead);  /* this step's slot */
-    }
-    if (fold_in_pass(net, p, tm)) {     /* only IF populations have a fold */
-        const snn_proj *q = &net->projs[p->fold_proj];
-        fold.dst = snn__at(s, net->pops[q->target].off_acc);
-        fold.w = q->w;
-        fold.tpos = p->fold_tpos;
-        fold.ops = 0;
-        fp = &fold;
-        if (counts_only(net, p, tm)) qi = NULL;     /* nothing else reads the queue */
-    }
-    n = fn(p, A, K, qi, snn__at(s, p->off_qval), first_events(s, p), end_events(s, p), row0, row1,
-           fp);
-    if (fp) tm->synops[p->fold_proj] += fold.ops;
     profile_add(s, index, started);
     if (tm->size == 1) return n;
     *snn__team_count(tm, s->net->n_pop, index, tm->rank) = n;
-    if (fp && qi == NULL) return SNN_COUNTED_LATER;     /* counts_only */
+    if (counts_only(net, p, tm)) return SNN_COUNTED_LATER;  /* also every pop that runs ahead */
     snn__team_sync(tm);
     for (n = 0, r = 0; r < tm->size; r++) n += *snn__team_count(tm, s->net->n_pop, index, r);
     return n;

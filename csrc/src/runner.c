@@ -50,30 +50,13 @@ static void run_part(snn_runner *r, int32_t rank)
     else snn__batch_images(r->states[rank], r->cfg, &r->io, &r->next, &r->status);
 }
 
-/* Waits until *word != value, spinning first, then sleeping (counted in
- * *sleepers, so that the writer knows to wake us). Returns the new value. */
-static int32_t wait_change(int32_t *word, int32_t value, int32_t *sleepers, int32_t spins)
-{
-    int32_t seen, k = 0;
-    while ((seen = __atomic_load_n(word, __ATOMIC_ACQUIRE)) == value) {
-        if (++k < spins) {
-            snn__cpu_relax();
-            continue;
-        }
-        __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == value) snn__sleep_while(word, value);
-        __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
-    }
-    return seen;
-}
-
 static void *worker_main(void *arg)
 {
     runner_worker *w = arg;
     snn_runner *r = w->runner;
     int32_t seen = 0;
     for (;;) {
-        seen = wait_change(&r->generation, seen, &r->gen_sleepers, r->spins);
+        seen = snn__wait_change(&r->generation, seen, &r->gen_sleepers, r->spins);
         if (r->task == TASK_STOP) return NULL;
         run_part(r, w->rank);
         if (__atomic_sub_fetch(&r->busy, 1, __ATOMIC_ACQ_REL) == 0 &&
@@ -94,7 +77,7 @@ static void run_task(snn_runner *r)
     if (r->task == TASK_STOP) return;
     run_part(r, 0);
     while ((busy = __atomic_load_n(&r->busy, __ATOMIC_ACQUIRE)) != 0)
-        wait_change(&r->busy, busy, &r->busy_sleepers, r->spins);
+        snn__wait_change(&r->busy, busy, &r->busy_sleepers, r->spins);
 }
 
 void snn_runner_free(snn_runner *r)

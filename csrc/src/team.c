@@ -42,13 +42,8 @@ struct snn_barrier {
 #define SPINS_FITTING 50000
 #define SPINS_OVERSUBSCRIBED 2000
 
-int32_t snn__spins(int32_t members)
-{
-    return members <= snn__usable_cpus() ? SPINS_FITTING : SPINS_OVERSUBSCRIBED;
-}
-
 /* The CPUs this process may run on (at least 1). */
-int32_t snn__usable_cpus(void)
+static int32_t usable_cpus(void)
 {
 #if defined(__linux__)
     cpu_set_t set;
@@ -63,7 +58,12 @@ int32_t snn__usable_cpus(void)
     return 1;
 }
 
-void snn__cpu_relax(void)
+int32_t snn__spins(int32_t members)
+{
+    return members <= usable_cpus() ? SPINS_FITTING : SPINS_OVERSUBSCRIBED;
+}
+
+static void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -71,7 +71,7 @@ void snn__cpu_relax(void)
 }
 
 /* Sleeps while *word == value (or not at all if it has changed already). */
-void snn__sleep_while(int32_t *word, int32_t value)
+static void sleep_while(int32_t *word, int32_t value)
 {
 #if defined(__linux__)
     syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
@@ -91,10 +91,26 @@ void snn__wake_all(int32_t *word)
 #endif
 }
 
+int32_t snn__wait_change(int32_t *word, int32_t value, int32_t *sleepers, int32_t spins)
+{
+    int32_t seen, k = 0;
+    while ((seen = __atomic_load_n(word, __ATOMIC_ACQUIRE)) == value) {
+        if (++k < spins) {
+            cpu_relax();
+            continue;
+        }
+        /* announce the sleep before checking the word once more (inside the
+         * futex call), so that the writer cannot miss us */
+        __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == value) sleep_while(word, value);
+        __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+    }
+    return seen;
+}
+
 static void barrier_wait(snn_barrier *b, int32_t rank)
 {
     const int32_t sense = !b->member_sense[rank];
-    int spins = 0;
     b->member_sense[rank] = sense;
     if (__atomic_add_fetch(&b->arrived, 1, __ATOMIC_ACQ_REL) == b->size) {
         __atomic_store_n(&b->arrived, 0, __ATOMIC_RELAXED);
@@ -102,18 +118,7 @@ static void barrier_wait(snn_barrier *b, int32_t rank)
         if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST) > 0) snn__wake_all(&b->sense);
         return;
     }
-    while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != sense) {
-        if (++spins < b->spins) {
-            snn__cpu_relax();
-            continue;
-        }
-        /* announce the sleep before checking the sense once more (inside the
-         * futex call), so the last member cannot miss us */
-        __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&b->sense, __ATOMIC_SEQ_CST) != sense)
-            snn__sleep_while(&b->sense, !sense);
-        __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
-    }
+    snn__wait_change(&b->sense, !sense, &b->sleepers, b->spins);   /* sense is 0 or 1 */
 }
 
 void snn__team_sync(const snn_team *tm)
