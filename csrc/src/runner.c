@@ -166,6 +166,11 @@ static int make_states(snn_runner *r)
     memset(r->states, 0, (size_t)r->size * sizeof *r->states);
     for (k = 0; k < r->size && status == SNN_OK; k++)
         r->states[k] = snn_state_create(r->net, &status);
+    if (status != SNN_OK) {     /* none or all: a later run tries again */
+        for (k = 0; k < r->size; k++) snn_state_free(r->states[k]);
+        a->free(a->opaque, r->states);
+        r->states = NULL;
+    }
     return status;
 }
 

@@ -185,6 +185,59 @@ static void test_runner(const snn_net *net, const snn_run_config *base, const fl
     }
 }
 
+/* An allocator that refuses the `states_left`-th and later states of
+ * `state_bytes` bytes (when states_left >= 0). */
+static size_t state_bytes;
+static int states_left = -1;
+
+static void *refusing_alloc(void *opaque, size_t n)
+{
+    (void)opaque;
+    if (n == state_bytes && states_left >= 0) {
+        if (states_left == 0) return NULL;
+        states_left--;
+    }
+    return malloc(n);
+}
+
+static void plain_free(void *opaque, void *p)
+{
+    (void)opaque;
+    free(p);
+}
+
+/* A runner whose states cannot all be made fails that run with SNN_E_NOMEM,
+ * keeps no half-made set, and runs once memory is there again. */
+static void test_runner_out_of_memory(snn_net_desc d, const snn_run_config *cfg, const float *x)
+{
+    static float want[3 * NCP * OUT], got[3 * NCP * OUT];
+    snn_allocator a;
+    snn_runner *r;
+    snn_net *net;
+    snn_error e;
+    a.alloc = refusing_alloc;
+    a.free = plain_free;
+    a.opaque = NULL;
+    d.allocator = &a;
+    d.isa = SNN_ISA_AUTO;
+    net = snn_net_create(&d, &e);
+    CHECK(net != NULL);
+    if (!net) return;
+    state_bytes = snn_state_size(net);
+    r = snn_runner_create(net, 3, &e);
+    CHECK(r != NULL);
+    if (r) {
+        states_left = 1;     /* the second of three states fails */
+        CHECK_STATUS(snn_runner_run(r, cfg, x, 3, 0, got, NULL, NULL, &e), SNN_E_NOMEM);
+        states_left = -1;
+        CHECK_STATUS(snn_runner_run(r, cfg, x, 3, 0, got, NULL, NULL, &e), SNN_OK);
+        CHECK_STATUS(snn_run_batch(net, cfg, x, 3, 0, want, NULL, NULL, 3, &e), SNN_OK);
+        CHECK(memcmp(want, got, sizeof want) == 0);
+        snn_runner_free(r);
+    }
+    snn_net_free(net);
+}
+
 int main(void)
 {
     static float x[N * IN], w1[6 * 2 * 3 * 3], w2[OUT * HID];
@@ -277,6 +330,7 @@ int main(void)
     CHECK(snn_net_create(&d, &e) == NULL && e.status == SNN_E_UNSUPPORTED);
     cfg.encoding = SNN_ENCODING_POISSON;
     test_runner(net, &cfg, x);
+    test_runner_out_of_memory(d, &cfg, x);
     snn_net_free(net);
     test_team_with_quiet_steps();
     test_team_with_a_junction_fed_twice();
