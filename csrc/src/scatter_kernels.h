@@ -227,6 +227,21 @@ static inline int64_t SNN_KERNEL(window_events)(const snn_events *ev, const snn_
     return n;
 }
 
+/* The events in the windows of pixels [ox0, ox1) of output row g->row ..
+ * g->row_end into n[ox - ox0]; returns their sum. */
+static inline int64_t SNN_KERNEL(pixels_events)(const snn_proj *q, const snn_events *ev,
+                                                snn_gather_row *g, int64_t ox0, int64_t ox1,
+                                                int64_t SW, int64_t *n)
+{
+    int64_t ox, taps = 0;
+    for (ox = ox0; ox < ox1; ox++) {
+        g->col = q->gcol_taps + q->gcol_start[ox];
+        g->col_end = q->gcol_taps + q->gcol_start[ox + 1];
+        taps += n[ox - ox0] = SNN_KERNEL(window_events)(ev, g, SW);
+    }
+    return taps;
+}
+
 /* The events in the source rows of one output row's window (a row's events
  * are contiguous: a segment of the queue holds whole rows). */
 static inline int64_t SNN_KERNEL(row_events)(const snn_events *ev, const snn_tap *ry,
@@ -253,11 +268,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn
     for (ox0 = 0; ox0 < OW; ox0 += SNN_CHUNK) {
         const int64_t ox1 = ox0 + SNN_CHUNK < OW ? ox0 + SNN_CHUNK : OW;
         int64_t n[SNN_CHUNK], co = co0;
-        for (ox = ox0; ox < ox1; ox++) {
-            g.col = q->gcol_taps + q->gcol_start[ox];
-            g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
-            taps += n[ox - ox0] = SNN_KERNEL(window_events)(ev, &g, SW);
-        }
+        taps += SNN_KERNEL(pixels_events)(q, ev, &g, ox0, ox1, SW, n);
 #if SNN_HAVE_V8
         for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
             SNN_KERNEL(gather_rows)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
@@ -309,17 +320,13 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
                                                      int64_t Co, int64_t OW, float *dst)
 {
     const int64_t blocks = Co / (SNN_VL * SNN_QUAD_NV) * (SNN_VL * SNN_QUAD_NV);
-    int64_t n[4][SNN_QUAD_MAX_W], taps = 0, co, ox;
+    int64_t n[4][SNN_QUAD_MAX_W], taps = 0, co;
     int r;
     for (r = 0; r < 4; r++) {
         snn_gather_row g;
         g.row = q->grow_taps + q->grow_start[oy + r];
         g.row_end = q->grow_taps + q->grow_start[oy + r + 1];
-        for (ox = 0; ox < OW; ox++) {
-            g.col = q->gcol_taps + q->gcol_start[ox];
-            g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
-            taps += n[r][ox] = SNN_KERNEL(window_events)(ev, &g, SW);
-        }
+        taps += SNN_KERNEL(pixels_events)(q, ev, &g, 0, OW, SW, n[r]);
     }
     if (taps == 0) return 0;
     for (co = 0; co < blocks; co += SNN_VL * SNN_QUAD_NV)
