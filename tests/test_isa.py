@@ -84,3 +84,67 @@ def test_kernels_the_cpu_lacks_are_refused_by_name(isa, flag, monkeypatch):
     monkeypatch.setenv("SNNCORE_ISA", isa)
     with pytest.raises(snncore.FormatError, match="has no"):
         _tiny().build("out").run(np.ones((1, 2), np.float32), 2)
+
+
+def _pooled_window_net(pool, signed, reset, channels, second_input, rng):
+    """input (1, 11, 13) -> 3x3 conv -> IF "a" -> pool (stride = window) ->
+    relay "p" -> dense -> out. Fed by the input alone, "a" runs ahead under
+    analog input; with second_input it also takes a 1x1 conv from another IF
+    population, so its pass integrates a constant current and counts its
+    spikes for the folded pool step by step. 11 x 13 leaves rows and columns
+    outside every window for each pool here."""
+    def weights(shape):     # not dyadic: the order of every float sum shows
+        return rng.normal(0, 0.4, shape).astype(np.float32)
+
+    H, W = 11, 13
+    b = snncore.NetworkBuilder((1, H, W))
+    b.population("a", (channels, H, W), kind="if", threshold=0.75, reset=reset, signed=signed,
+                 threshold_neg=0.5 if signed else None,
+                 bias=rng.normal(0, 0.1, channels).astype(np.float32))
+    b.conv2d("c1", "input", "a", weights((channels, 1, 3, 3)), padding=(1, 1))
+    if second_input:
+        b.population("z", (4, H, W), kind="if", threshold=0.5)
+        b.conv2d("cz", "input", "z", weights((4, 1, 3, 3)), padding=(1, 1))
+        b.conv2d("za", "z", "a", weights((channels, 4, 1, 1)))
+    th, tw = H // pool[0], W // pool[1]
+    b.population("p", (channels, th, tw), kind="relay")
+    b.avgpool2d("avg", "a", "p", pool, pool, (0, 0))
+    b.population("out", (3,), kind="accumulate")
+    b.dense("fc", "p", "out", weights((3, channels * th * tw)))
+    return b.build("out")
+
+
+@pytest.mark.parametrize("pool", [(2, 2), (3, 3), (2, 3)])
+@pytest.mark.parametrize("signed,reset,channels",
+                         [(False, "subtract", 32), (True, "subtract", 16), (True, "zero", 48)])
+@pytest.mark.parametrize("second_input", [False, True])
+def test_threshold_passes_by_pool_window_agree_across_kernels_and_teams(
+        pool, signed, reset, channels, second_input, monkeypatch):
+    """The AVX-512 threshold passes go pool window by window where a folded
+    pool is the population's only reader (run ahead, or counted step by step):
+    windows of 4, 9 and 6 positions (groups of 4 membranes and a remainder),
+    rows and columns outside every window, signed and unsigned, both resets,
+    one to three vectors of channels. Every kernel set, and teams of 2 and 3
+    sharing the image, give the generic build's bits at every step."""
+    rng = np.random.default_rng(channels + 10 * pool[0] + pool[1])
+    x = rng.uniform(0, 1, (2, 1, 11, 13)).astype(np.float32)
+    steps = list(range(1, 20))
+    runs = {}
+    for isa, flag in (("generic", None), ("avx2", "avx2"), ("avx512", "avx512f")):
+        if flag and flag not in FLAGS:
+            continue
+        monkeypatch.setenv("SNNCORE_ISA", isa)
+        net = _pooled_window_net(pool, signed, reset, channels, second_input,
+                                 np.random.default_rng(channels))
+        assert net.isa == isa
+        runs[isa] = net.run(x, 19, checkpoints=steps, threads=1)
+        for threads in (2, 3):
+            runs[f"{isa}-{threads}"] = net.run(x[:1], 19, checkpoints=steps, threads=threads)
+    base = runs["generic"]
+    assert base.spikes.raw[:, -1, 1].min() > 0, "the pooled neurons should spike"
+    for name, res in runs.items():
+        n = len(res.outputs)
+        np.testing.assert_array_equal(res.outputs, base.outputs[:n], err_msg=name)
+        np.testing.assert_array_equal(res.spikes.raw, base.spikes.raw[:n], err_msg=name)
+        np.testing.assert_array_equal(res.synaptic_ops.raw, base.synaptic_ops.raw[:n],
+                                      err_msg=name)

@@ -100,16 +100,31 @@
 /* ---- AVX-512: 16 lanes, comparisons into mask registers --------------------- */
 #if SNN_HAVE_AVX512
 #define SNN_KERNEL(name) name##_avx512_16
-#define SNN_KERNEL_ATTR __attribute__((target("avx512f,popcnt")))
+#define SNN_KERNEL_ATTR __attribute__((target("avx512f,fma,popcnt")))
 #define SNN_VW 16
 #define SNN_VTYPE __m512
 #define SNN_VMASK __mmask16
 #define SNN_VCOUNT(bits) __builtin_popcount(bits)
+/* The passes by pool window (fire_windows, ahead_windows: SNN_WINDOWS), with
+ * per-lane spike counters, a masked add each (32 registers hold one per step
+ * of a run-ahead block); SNN_AHEAD_G membranes at a time in a run-ahead
+ * block. With 16 registers (SSE2, AVX2) the counters and a block's pooled
+ * currents spill, and the position-by-position passes were faster there. */
+#define SNN_WINDOWS 1
+#define SNN_VCNT __m512i
+#define SNN_VCNT_ZERO _mm512_setzero_si512
+#define SNN_VCNT_ADD(cnt, fired) _mm512_mask_sub_epi32((cnt), (fired), (cnt), \
+                                                       _mm512_set1_epi32(-1))
+#define SNN_VCNT_SUM(cnt) ((int64_t)_mm512_reduce_add_epi32(cnt))
+#define SNN_AHEAD_G 4
 #define SNN_VLOAD _mm512_loadu_ps
 #define SNN_VSTORE _mm512_storeu_ps
 #define SNN_VZERO _mm512_setzero_ps
 #define SNN_VADD _mm512_add_ps
-#define SNN_VSUB _mm512_sub_ps
+/* u - th as -(th x 1) + u: the same single rounding as a subtraction, but on
+ * the multiply-add pipes, which the threshold pass leaves idle while its adds,
+ * subtractions and pool additions queue for the two add pipes (Zen 4) */
+#define SNN_VSUB(a, b) _mm512_fnmadd_ps((b), _mm512_set1_ps(1.0f), (a))
 #define SNN_VNEG(a) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), \
                                                          _mm512_set1_epi32(INT32_MIN)))
 #define SNN_VANDNOT(a, b) ((__mmask16)(~(a) & (b)))

@@ -164,6 +164,77 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
     return n;
 }
 
+#if SNN_WINDOWS
+/* fire_positions for the pool windows of target rows [wy0, wy1) when the
+ * events are only counted (count_only, has_fold): per window and vector of
+ * channels, the window's positions in ascending order, the pooled current
+ * kept in a register over them and stored once, and the spikes counted per
+ * lane. Per neuron and per target the same float operations in the same order
+ * as fire_positions. Returns the spikes (all of them inside windows: also the
+ * fold's synaptic operations). */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_windows)(
+    const snn_neurons *nr, float *V, const float *K, int64_t W, int64_t wy0, int64_t wy1,
+    const snn_fold *fold, int has_k, int is_signed, int subtract)
+{
+    const int64_t C = nr->C, kh = fold->kh, kw = fold->kw;
+    SNN_VCNT cnt = SNN_VCNT_ZERO();
+    int64_t wy, wx, c, dy, dx;
+    for (wy = wy0; wy < wy1; wy++)
+        for (wx = 0; wx < fold->TW; wx++) {
+            float *pooled = fold->dst + (wy * fold->TW + wx) * C;
+            const int64_t base = wy * kh * W + wx * kw;     /* the window's first position */
+            for (c = 0; c < C; c += SNN_VW) {
+                const SNN_VTYPE w = SNN_VLOAD(fold->w + c), th = SNN_VLOAD(nr->theta + c);
+                const SNN_VTYPE thn = is_signed ? SNN_VLOAD(nr->theta_neg + c) : SNN_VZERO();
+                SNN_VTYPE d = SNN_VLOAD(pooled + c);
+                for (dy = 0; dy < kh; dy++)
+                    for (dx = 0; dx < kw; dx++) {
+                        const int64_t o = (base + dy * W + dx) * C + c;
+                        SNN_VTYPE u = SNN_VLOAD(V + o), val;
+                        SNN_VMASK fired;
+                        if (has_k) u = SNN_VADD(u, SNN_VLOAD(K + o));
+                        (void)SNN_KERNEL(fire_lanes)(th, thn, &u, is_signed, subtract, &val,
+                                                     &fired);
+                        SNN_VSTORE(V + o, u);
+                        cnt = SNN_VCNT_ADD(cnt, fired);
+                        d = SNN_KERNEL(pool_add)(d, fired, val, w, is_signed);
+                    }
+                SNN_VSTORE(pooled + c, d);
+            }
+        }
+    return SNN_VCNT_SUM(cnt);
+}
+
+/* fire_positions for rows [row0, row1) when the events are only counted: the
+ * whole windows through fire_windows (on a band that starts at a window row),
+ * the positions outside every window position by position. Returns the new n. */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(count_rows)(
+    const snn_neurons *nr, int64_t W, float *V, const float *K, int64_t row0, int64_t row1,
+    int64_t n, snn_fold *fold, int has_k, int is_signed, int subtract)
+{
+    const int64_t kh = fold->kh, kw = fold->kw;
+    const int64_t covered = fold->TH * kh < row1 ? fold->TH * kh : row1;
+    int64_t wy0, wy1, y, inside;
+    if (kh <= 0 || kw <= 0 || row0 % kh != 0 || covered <= row0 || nr->C % SNN_VW != 0)
+        return SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL, row0 * W, row1 * W,
+                                          n, fold, has_k, is_signed, subtract, 1, 1);
+    wy0 = row0 / kh;
+    wy1 = covered / kh;
+    inside = SNN_KERNEL(fire_windows)(nr, V, K, W, wy0, wy1, fold, has_k, is_signed, subtract);
+    fold->ops += inside;
+    n += inside;
+    if (fold->TW * kw < W)  /* the columns right of the last window, in the windows' rows */
+        for (y = wy0 * kh; y < wy1 * kh; y++)
+            n = SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL,
+                                           y * W + fold->TW * kw, (y + 1) * W, n, fold, has_k,
+                                           is_signed, subtract, 1, 1);
+    if (wy1 * kh < row1)    /* the rows below the last window */
+        n = SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL, wy1 * kh * W,
+                                       row1 * W, n, fold, has_k, is_signed, subtract, 1, 1);
+    return n;
+}
+#endif
+
 /* The threshold pass over rows [row0, row1) of an IF population: V its
  * membranes, K its constant current or NULL. Events go to qi/qv from index
  * row0 * W * C on, in ascending neuron order, and, unless first is NULL, each
@@ -183,6 +254,18 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(fire)(const snn_pop *p, float *V, cons
     nr.theta = p->theta;
     nr.theta_neg = p->theta_neg;
     nr.C = p->C;
+#if SNN_WINDOWS
+#define SNN_COUNT_CASE(m) \
+    case m: n = SNN_KERNEL(count_rows)(&nr, p->W, V, K, row0, row1, n, fold, ((m) >> 2) & 1, \
+                                       ((m) >> 1) & 1, (m) & 1); break;
+    switch (mode) {
+    SNN_COUNT_CASE(24) SNN_COUNT_CASE(25) SNN_COUNT_CASE(26) SNN_COUNT_CASE(27)
+    SNN_COUNT_CASE(28) SNN_COUNT_CASE(29) SNN_COUNT_CASE(30) SNN_COUNT_CASE(31)
+    default: break;
+    }
+#undef SNN_COUNT_CASE
+    if (mode >= 24) return n - base;
+#endif
 #define SNN_FIRE_CASE(m) \
     case m: n = SNN_KERNEL(fire_positions)(&nr, V, K, qi, qv, first, end, pos0, pos1, n, fold, \
                                            ((m) >> 2) & 1, ((m) >> 1) & 1, (m) & 1, \
@@ -214,7 +297,6 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_positions)(
     const float *const fw = a->w;
     int64_t pos, c;
     int32_t t;
-    for (t = 0; t < steps; t++) a->spikes[t] = a->ops[t] = 0;
     for (pos = pos0; pos < pos1; pos++) {
         const int32_t tp = a->tpos[pos];
         float *pooled = tp >= 0 ? a->dst + (int64_t)tp * C : NULL;
@@ -259,21 +341,139 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_positions)(
     }
 }
 
-/* ahead_positions over rows [row0, row1) of IF population p (K: its constant
+#if SNN_WINDOWS
+/* G positions of one window (offsets o[0..G) of their channels c..), one
+ * vector of channels, all SNN_AHEAD_STEPS steps: the G membranes are
+ * independent chains that overlap (one alone is a chain of add, compare and
+ * subtract per step), while step t's pooled current d[t] takes their
+ * contributions in the order of o[]. */
+#define SNN_AHEAD_GROUP(G)                                                                     \
+    do {                                                                                        \
+        SNN_VTYPE u_[G], k_[G];                                                                 \
+        int j_;                                                                                 \
+        _Pragma("GCC unroll 16") for (j_ = 0; j_ < (G); j_++) {                                 \
+            u_[j_] = SNN_VLOAD(V + o[j_]);                                                      \
+            k_[j_] = SNN_VLOAD(K + o[j_]);                                                      \
+        }                                                                                       \
+        _Pragma("GCC unroll 16") for (t = 0; t < SNN_AHEAD_STEPS; t++)                          \
+            _Pragma("GCC unroll 16") for (j_ = 0; j_ < (G); j_++) {                             \
+                SNN_VTYPE val;                                                                  \
+                SNN_VMASK fired;                                                                \
+                u_[j_] = SNN_VADD(u_[j_], k_[j_]);                                              \
+                (void)SNN_KERNEL(fire_lanes)(th, thn, &u_[j_], is_signed, subtract, &val,       \
+                                             &fired);                                           \
+                cnt[t] = SNN_VCNT_ADD(cnt[t], fired);                                           \
+                d[t] = SNN_KERNEL(pool_add)(d[t], fired, val, w, is_signed);                    \
+            }                                                                                   \
+        _Pragma("GCC unroll 16") for (j_ = 0; j_ < (G); j_++) SNN_VSTORE(V + o[j_], u_[j_]);    \
+    } while (0)
+
+/* The block of SNN_AHEAD_STEPS steps for the pool windows of rows [wy0, wy1)
+ * of the target, channels in whole vectors: per window and vector of channels,
+ * the window's kh x kw positions in ascending order (the order of their
+ * contributions in ahead_positions), SNN_AHEAD_G of them at a time, each
+ * step's pooled current kept in a register over them and stored once, and the
+ * spikes counted in cnt[t] (SNN_VCNT), not with a store per block and step.
+ * Per neuron and per target the same float operations in the same order as
+ * ahead_positions; only the order of the positions across targets, and of the
+ * integer counts, differs. */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_windows)(
+    const snn_neurons *nr, float *V, const float *K, int64_t W, int64_t wy0, int64_t wy1,
+    snn_ahead *a, SNN_VCNT *cnt, int is_signed, int subtract)
+{
+    const int64_t C = nr->C, slot = a->slot, kw = a->kw, area = (int64_t)a->kh * a->kw;
+    int64_t wy, wx, c, i, dy, dx;
+    int32_t t;
+    for (wy = wy0; wy < wy1; wy++)
+        for (wx = 0; wx < a->TW; wx++) {
+            float *pooled = a->dst + (wy * a->TW + wx) * C;
+            const int64_t base = wy * a->kh * W + wx * kw;  /* the window's first position */
+            for (c = 0; c < C; c += SNN_VW) {
+                const SNN_VTYPE w = SNN_VLOAD(a->w + c), th = SNN_VLOAD(nr->theta + c);
+                const SNN_VTYPE thn = is_signed ? SNN_VLOAD(nr->theta_neg + c) : SNN_VZERO();
+                SNN_VTYPE d[SNN_AHEAD_STEPS];
+                _Pragma("GCC unroll 16") for (t = 0; t < SNN_AHEAD_STEPS; t++)
+                    d[t] = SNN_VLOAD(pooled + t * slot + c);
+                for (i = 0, dy = 0, dx = 0; i < area;) {
+                    int64_t o[SNN_AHEAD_G];
+                    const int g = i + SNN_AHEAD_G <= area ? SNN_AHEAD_G : 1;
+                    int j;
+                    for (j = 0; j < g; j++, i++) {  /* the next g positions, row by row */
+                        o[j] = (base + dy * W + dx) * C + c;
+                        if (++dx == kw) dx = 0, dy++;
+                    }
+                    if (g == SNN_AHEAD_G) SNN_AHEAD_GROUP(SNN_AHEAD_G);
+                    else SNN_AHEAD_GROUP(1);
+                }
+                _Pragma("GCC unroll 16") for (t = 0; t < SNN_AHEAD_STEPS; t++)
+                    SNN_VSTORE(pooled + t * slot + c, d[t]);
+            }
+        }
+}
+#undef SNN_AHEAD_GROUP
+#endif
+
+
+/* Rows [row0, row1) of IF population p (K: its constant current) for one
+ * combination of the constant flags: the whole pool windows through
+ * ahead_windows (a full block of steps on a band that starts at a window
+ * row), the positions outside every window (tpos < 0: the last rows and
+ * columns when the pool does not tile p) and any other case through
+ * ahead_positions. */
+SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_rows)(
+    const snn_neurons *nr, const snn_pop *p, float *V, const float *K, int64_t row0,
+    int64_t row1, snn_ahead *a, int is_signed, int subtract)
+{
+    const int64_t W = p->W;
+    int64_t wy0 = 0, wy1 = 0, y;
+    int32_t t;
+    for (t = 0; t < a->steps; t++) a->spikes[t] = a->ops[t] = 0;
+#if SNN_WINDOWS
+    /* whole vectors only: the AVX-512 set takes populations of 16k channels */
+    if (a->steps == SNN_AHEAD_STEPS && a->kh > 0 && a->kw > 0 && row0 % a->kh == 0 &&
+        nr->C % SNN_VW == 0) {
+        const int64_t covered = a->TH * a->kh < row1 ? a->TH * a->kh : row1;
+        SNN_VCNT cnt[SNN_AHEAD_STEPS];
+        wy0 = row0 / a->kh;
+        wy1 = covered > row0 ? covered / a->kh : wy0;
+        _Pragma("GCC unroll 16") for (t = 0; t < SNN_AHEAD_STEPS; t++) cnt[t] = SNN_VCNT_ZERO();
+        SNN_KERNEL(ahead_windows)(nr, V, K, W, wy0, wy1, a, cnt, is_signed, subtract);
+        _Pragma("GCC unroll 16") for (t = 0; t < SNN_AHEAD_STEPS; t++) {
+            const int64_t n = SNN_VCNT_SUM(cnt[t]);
+            a->spikes[t] += n;
+            a->ops[t] += n;
+        }
+    }
+#endif
+    if (wy1 == wy0) {   /* no windows taken: everything position by position */
+        SNN_KERNEL(ahead_positions)(nr, V, K, row0 * W, row1 * W, a, is_signed, subtract);
+        return;
+    }
+    /* the columns right of the last window, in the windows' rows */
+    if (a->TW * a->kw < W)
+        for (y = wy0 * a->kh; y < wy1 * a->kh; y++)
+            SNN_KERNEL(ahead_positions)(nr, V, K, y * W + a->TW * a->kw, (y + 1) * W, a,
+                                        is_signed, subtract);
+    /* the rows below the last window */
+    if (wy1 * a->kh < row1)
+        SNN_KERNEL(ahead_positions)(nr, V, K, wy1 * a->kh * W, row1 * W, a, is_signed,
+                                    subtract);
+}
+
+/* ahead_rows over rows [row0, row1) of IF population p (K: its constant
  * current), for each combination of the constant flags. */
 SNN_KERNEL_ATTR static void SNN_KERNEL(fire_ahead)(const snn_pop *p, float *V, const float *K,
                                                    int64_t row0, int64_t row1, snn_ahead *a)
 {
-    const int64_t pos0 = row0 * p->W, pos1 = row1 * p->W;
     snn_neurons nr;
     nr.theta = p->theta;
     nr.theta_neg = p->theta_neg;
     nr.C = p->C;
     switch ((p->is_signed != 0) * 2 + (p->reset == SNN_RESET_SUBTRACT)) {
-    case 0: SNN_KERNEL(ahead_positions)(&nr, V, K, pos0, pos1, a, 0, 0); break;
-    case 1: SNN_KERNEL(ahead_positions)(&nr, V, K, pos0, pos1, a, 0, 1); break;
-    case 2: SNN_KERNEL(ahead_positions)(&nr, V, K, pos0, pos1, a, 1, 0); break;
-    default: SNN_KERNEL(ahead_positions)(&nr, V, K, pos0, pos1, a, 1, 1); break;
+    case 0: SNN_KERNEL(ahead_rows)(&nr, p, V, K, row0, row1, a, 0, 0); break;
+    case 1: SNN_KERNEL(ahead_rows)(&nr, p, V, K, row0, row1, a, 0, 1); break;
+    case 2: SNN_KERNEL(ahead_rows)(&nr, p, V, K, row0, row1, a, 1, 0); break;
+    default: SNN_KERNEL(ahead_rows)(&nr, p, V, K, row0, row1, a, 1, 1); break;
     }
 }
 
@@ -326,6 +526,12 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(relay)(const snn_pop *p, float *A, con
 #undef SNN_VTYPE
 #undef SNN_VMASK
 #undef SNN_VCOUNT
+#undef SNN_WINDOWS
+#undef SNN_VCNT
+#undef SNN_VCNT_ZERO
+#undef SNN_VCNT_ADD
+#undef SNN_VCNT_SUM
+#undef SNN_AHEAD_G
 #undef SNN_VLOAD
 #undef SNN_VSTORE
 #undef SNN_VZERO

@@ -130,6 +130,8 @@ typedef struct snn_fold {
     float *dst;             /* the target's buffer (its off_acc) */
     const float *w;         /* gain / area per channel */
     const int32_t *tpos;    /* snn_pop.fold_tpos */
+    int32_t kh, kw;         /* the pool's windows (= its strides) */
+    int64_t TH, TW;         /* the pool target's rows and columns: the windows */
     int64_t ops;            /* out: synaptic operations (spikes inside a window) */
 } snn_fold;
 
@@ -156,6 +158,8 @@ typedef struct snn_ahead {
     const float *w;         /* the pool's gain / area per channel */
     const int32_t *tpos;    /* snn_pop.fold_tpos */
     int32_t steps;
+    int32_t kh, kw;         /* the pool's windows (= its strides) */
+    int64_t TH, TW;         /* the pool target's rows and columns: the windows */
     int64_t spikes[SNN_AHEAD_STEPS], ops[SNN_AHEAD_STEPS];
 } snn_ahead;
 typedef void (*snn_ahead_fn)(const snn_pop *p, float *V, const float *K, int64_t row0,

@@ -370,6 +370,10 @@ static int64_t emit_ahead(snn_state *s, const snn_pop *p, const snn_team *tm, in
         a.w = s->net->projs[p->fold_proj].w;
         a.tpos = p->fold_tpos;
         a.steps = p->ahead;
+        a.kh = s->net->projs[p->fold_proj].kh;
+        a.kw = s->net->projs[p->fold_proj].kw;
+        a.TH = s->net->pops[s->net->projs[p->fold_proj].target].H;
+        a.TW = s->net->pops[s->net->projs[p->fold_proj].target].W;
         s->net->fire_ahead(p, snn__at(s, p->off_acc), snn__at(s, p->off_const), row0, row1, &a);
         for (t = 0; t < p->ahead; t++) {
             counts = ahead_counts(s, p, t, tm->rank);
@@ -418,6 +422,10 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
             fold.dst = snn__at(s, net->pops[q->target].off_acc);
             fold.w = q->w;
             fold.tpos = p->fold_tpos;
+            fold.kh = q->kh;
+            fold.kw = q->kw;
+            fold.TH = net->pops[q->target].H;
+            fold.TW = net->pops[q->target].W;
             fold.ops = 0;
             fp = &fold;
             if (counts_only(net, p, tm)) qi = NULL;     /* nothing else reads the queue */

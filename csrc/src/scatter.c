@@ -68,8 +68,9 @@ int snn__cpu_has_avx512(void)
 {
 #if SNN_HAVE_AVX512
     __builtin_cpu_init();
+    /* the threshold passes' resets use FMA's multiply-add pipes (fire.c) */
     return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx2") != 0 &&
-           __builtin_cpu_supports("popcnt") != 0;
+           __builtin_cpu_supports("fma") != 0 && __builtin_cpu_supports("popcnt") != 0;
 #else
     return 0;
 #endif
