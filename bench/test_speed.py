@@ -55,9 +55,11 @@ bench/requirements-peers.txt, when those are not installed.
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -158,6 +160,32 @@ def _rounds(case):
         if case.sim == "sinabs" and case.T >= 64:
             return 2, 0     # 5 to 15 s a call (time folded into a batch of 6,400)
     return (5, 1) if case.batch == 1 else (3, 1)
+
+
+# Every timed case warms up for at least this long (or its rounds above, if
+# longer): a core that sat idle runs slower for a while on this virtual machine
+# (a 1-thread run right after a 2 s sleep took 1.35x as long, and a team of two
+# after single-threaded cases up to 1.6x), and a fixed count of warm-up rounds
+# gave the fast cases (snncore at batch 1: 0.02 to 0.1 s a round) far less
+# warm-up time than the peers' (0.4 s and more).
+WARMUP_SECONDS = 1.0
+MAX_WARMUP_ROUNDS = 50
+
+
+def _warm_up(fn, warmup):
+    """Runs fn() as warm-up: one timed call, then more until WARMUP_SECONDS
+    have passed in all (at least `warmup` calls; none if warmup is 0, for the
+    slowest peer runs, which the runs before them warm up). Returns (calls,
+    seconds)."""
+    if warmup <= 0:
+        return 0, 0.0
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    calls = max(warmup, min(MAX_WARMUP_ROUNDS, math.ceil(WARMUP_SECONDS / max(once, 1e-6))))
+    for _ in range(calls - 1):
+        fn()
+    return calls, time.perf_counter() - start
 
 
 # -- session fixtures -------------------------------------------------------------------
@@ -267,7 +295,8 @@ def _measure(benchmark, state, case, fn, n_images):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rss0 = _status_mb("VmRSS")
     reset = rss0 is not None and _reset_peak_rss()
-    result = benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup, iterations=1)
+    warmup, warmup_s = _warm_up(fn, warmup) if benchmark.enabled else (0, 0.0)
+    result = benchmark.pedantic(fn, rounds=rounds, warmup_rounds=0, iterations=1)
     peak = _status_mb("VmHWM") if reset else None
     median = benchmark.stats.stats.median if benchmark.stats is not None else None
     ips = None if median is None else n_images / median
@@ -281,7 +310,8 @@ def _measure(benchmark, state, case, fn, n_images):
                           "process (VmHWM reset through /proc/self/clear_refs)"
                           if peak is not None else "not available on this system"),
             "images_timed": n_images, "median_s": median, "rounds": rounds,
-            "warmup_rounds": warmup, "load_avg_1min": load, "cpus": os.cpu_count()}
+            "warmup_rounds": warmup, "warmup_s": round(warmup_s, 3),
+            "load_avg_1min": load, "cpus": os.cpu_count()}
     return result, info
 
 
