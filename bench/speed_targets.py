@@ -113,8 +113,13 @@ def target_rows(records):
         same = "bit-identical" if r["identical_to_1_thread"] else "DIFFERENT outputs"
         measured = f"{_ratio(ratio)}, {same}"
         if r["batch"] == 1:
+            team = r.get("team_always_ratio_vs_1_thread")
+            if team is not None:     # the team forced (team="always"), beside "auto"
+                measured = (f"{_ratio(ratio)} (team always: {_ratio(team)}), "
+                            f"{same if r.get('team_always_identical', True) else 'DIFFERENT'}")
+            ok = bool(r["identical_to_1_thread"] and r.get("team_always_identical", True))
             row(4, f"2 threads / 1 thread, T={r['timesteps']}, batch 1", measured,
-                "bit-identical (speed-up recorded)", bool(r["identical_to_1_thread"]))
+                "bit-identical (speed-up recorded)", ok)
         else:
             goal = r.get("threads_target")
             ok = r.get("threads_target_met") if goal else None

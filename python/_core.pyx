@@ -26,6 +26,8 @@ ISAS = {"auto": snn.SNN_ISA_AUTO, "generic": snn.SNN_ISA_GENERIC, "avx2": snn.SN
 VERSION = snn.snn_version_string().decode()
 FORMAT_VERSION = snn.SNN_FORMAT_VERSION
 MAX_RUNNER_THREADS = 64     # snn_runner_create's limit (SNN_MAX_TEAM)
+TEAM_POLICIES = {"auto": snn.SNN_TEAM_AUTO, "always": snn.SNN_TEAM_ALWAYS,
+                 "never": snn.SNN_TEAM_NEVER}
 
 
 class CoreError(ValueError):
@@ -95,6 +97,7 @@ cdef class Engine:
     cdef snn.snn_runner *runner
     cdef long runner_pid
     cdef object runner_lock
+    cdef int runner_team    # the team policy set on the runner (snn_runner_set_team)
 
     def __cinit__(self, spec, str isa="auto"):
         cdef int np_ = len(spec["populations"]), nj = len(spec["projections"])
@@ -178,6 +181,7 @@ cdef class Engine:
             if self.runner == NULL:
                 _check(err.status, &err)
             self.runner_pid = pid
+            self.runner_team = snn.SNN_TEAM_AUTO
         return self.runner
 
     def order(self):
@@ -203,11 +207,13 @@ cdef class Engine:
     def run(self, const float[:, ::1] x, int timesteps, str encoding, double rate,
             uint64_t seed, const int32_t[::1] checkpoints, int64_t first_index, int threads,
             float[:, ::1] out, int64_t[:, ::1] spikes, int64_t[:, ::1] synops,
-            int readout_start=1, int64_t[::1] profile=None):
+            int readout_start=1, int64_t[::1] profile=None, str team="auto"):
         """x (N, input_size); out (N, n_cp * output_size); spikes (N, n_cp * P);
         synops (N, n_cp * J); the caller allocates all of them. profile: None, or
         P + J int64 counters to which the run adds its nanoseconds per
-        population pass and per projection (snn_run_config.profile_ns)."""
+        population pass and per projection (snn_run_config.profile_ns). team:
+        'auto', 'always' or 'never', for fewer images than threads
+        (snn_runner_set_team)."""
         cdef snn.snn_run_config cfg
         cdef snn.snn_error err
         cdef int status
@@ -220,6 +226,9 @@ cdef class Engine:
         cfg.readout_start = readout_start
         cfg.n_checkpoints = checkpoints.shape[0]
         cfg.checkpoints = &checkpoints[0] if checkpoints.shape[0] else NULL
+        if team not in TEAM_POLICIES:
+            raise ValueError(f"team must be one of {', '.join(TEAM_POLICIES)}, got {team!r}")
+        cdef int policy = TEAM_POLICIES[team]
         if profile is not None:
             if profile.shape[0] != self.n_populations + self.n_projections:
                 raise ValueError(f"profile needs {self.n_populations + self.n_projections} "
@@ -235,12 +244,17 @@ cdef class Engine:
         if threads <= MAX_RUNNER_THREADS and self.runner_lock.acquire(blocking=False):
             try:
                 runner = self._runner(threads)
+                if policy != self.runner_team:
+                    _check(snn.snn_runner_set_team(runner, policy))
+                    self.runner_team = policy
                 with nogil:
                     status = snn.snn_runner_run(runner, &cfg, &x[0, 0], n, first_index,
                                                 &out[0, 0], &spikes[0, 0], synops_p, &err)
             finally:
                 self.runner_lock.release()
         else:
+            if policy == snn.SNN_TEAM_NEVER and n < threads:
+                threads = 1     # the caller alone, as a runner would
             with nogil:
                 status = snn.snn_run_batch(self.net, &cfg, &x[0, 0], n, first_index, &out[0, 0],
                                            &spikes[0, 0], synops_p, threads, &err)

@@ -145,6 +145,11 @@ cdef extern from "snn.h" nogil:
                        int64_t *synops, snn_error *err)
     int32_t snn_runner_threads(const snn_runner *runner)
     void snn_runner_free(snn_runner *runner)
+    enum:
+        SNN_TEAM_AUTO
+        SNN_TEAM_ALWAYS
+        SNN_TEAM_NEVER
+    int snn_runner_set_team(snn_runner *runner, int32_t policy)
 
     ctypedef struct snn_state:
         pass

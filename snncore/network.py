@@ -211,7 +211,8 @@ class Network:
     # -- running -------------------------------------------------------------
 
     def run(self, x, timesteps, encoding=None, checkpoints=None, seed=0, threads=None,
-            rate=None, first_index=0, progress=None, readout_start=None, profile=False):
+            rate=None, first_index=0, progress=None, readout_start=None, profile=False,
+            team="auto"):
         """Simulate a batch of images.
 
         Parameters
@@ -239,6 +240,13 @@ class Network:
             threads and simulation states from one run to the next (they spin
             for about a millisecond after a run, then sleep), so that a stream
             of short runs (one image at a time) pays no start-up per run.
+        team : {'auto', 'always', 'never'}
+            With fewer images than threads: 'always' has the threads share each
+            image (a team); 'never' runs the images on the calling thread;
+            'auto' (the default) times both from time to time over a stream of
+            runs and uses the faster (a team meets several times per step, so
+            a core slowed by another program slows all of it). Results are
+            bit-identical whichever runs.
         rate : float, optional
             Spike probability per unit input per step for poisson/regular
             (default: the file's hint, 1.0).
@@ -267,6 +275,8 @@ class Network:
         seed = _check_int("seed", seed, 0, 2 ** 64 - 1)
         first_index = _check_int("first_index", first_index, 0, 2 ** 62)
         threads = None if threads is None else _check_int("threads", threads, 1, 256)
+        if team not in ("auto", "always", "never"):
+            raise ValueError(f"team must be 'auto', 'always' or 'never', got {team!r}")
         rate = self._check_rate(rate)
         readout_start = self._check_readout_start(readout_start, timesteps)
         x = self._prepare_input(x, encoding)
@@ -286,7 +296,7 @@ class Network:
             try:
                 engine.run(x[lo:hi], timesteps, encoding, rate, seed, cps, first_index + lo,
                            threads, out[lo:hi], spikes[lo:hi], synops[lo:hi], readout_start,
-                           prof)
+                           prof, team)
             except _core.CoreError as e:
                 raise ValueError(self._name_core_error(e)) from None
             bar.update(hi)

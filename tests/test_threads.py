@@ -116,6 +116,33 @@ def test_suggested_threads():
     assert b.build("h")._get_engine().suggest_threads(1, 4) == 4
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_team_policies_give_the_same_bits(threads):
+    """With fewer images than threads a run goes on a team ('always'), on the
+    calling thread ('never'), or on whichever has been faster ('auto', whose
+    first runs alternate the two): a stream of one- and two-image runs gives
+    one thread's bits every way, counters and checkpoints included."""
+    net = conv_net()
+    x = images(6, seed=3)
+    one = net.run(x, 12, encoding="poisson", threads=1, seed=2, checkpoints=[4, 9])
+    for team in ("auto", "always", "never", "auto"):
+        for lo in range(0, 6, 2 if team == "always" else 1):
+            hi = lo + (2 if team == "always" else 1)
+            got = net.run(x[lo:hi], 12, encoding="poisson", threads=threads, seed=2,
+                          checkpoints=[4, 9], first_index=lo, team=team)
+            np.testing.assert_array_equal(got.outputs, one.outputs[lo:hi])
+            np.testing.assert_array_equal(got.spikes.raw, one.spikes.raw[lo:hi])
+            np.testing.assert_array_equal(got.synaptic_ops.raw, one.synaptic_ops.raw[lo:hi])
+
+
+def test_team_policy_is_checked():
+    net = conv_net()
+    with pytest.raises(ValueError, match="team must be 'auto', 'always' or 'never'"):
+        net.run(images(1), 4, threads=2, team="sometimes")
+    with pytest.raises(ValueError, match="team must be"):
+        net.run(images(1), 4, team=None)
+
+
 @pytest.mark.parametrize("encoding", ["analog", "poisson", "regular"])
 def test_more_threads_than_images(encoding):
     net = conv_net()

@@ -303,7 +303,8 @@ SNN_API int snn_run_batch(const snn_net *net, const snn_run_config *cfg,
  * product that classifies a stream. A runner with n_threads threads (1..64)
  * starts n_threads - 1 workers once; between runs they spin for about a
  * millisecond, then sleep. snn_runner_run gives exactly the results of
- * snn_run_batch with the same arguments and n_threads. Calls from several threads
+ * snn_run_batch with the same arguments and n_threads (for fewer images than
+ * threads it may use one thread: snn_runner_set_team). Calls from several threads
  * on one runner run one after the other. Free the runner before its network.
  * snn_runner_create returns NULL (details in *err) if a thread cannot be started.
  */
@@ -316,6 +317,24 @@ SNN_API int snn_runner_run(snn_runner *runner, const snn_run_config *cfg, const 
 /* The runner's thread count (0 for NULL). */
 SNN_API int32_t snn_runner_threads(const snn_runner *runner);
 SNN_API void snn_runner_free(snn_runner *runner);
+
+/*
+ * How a runner with several threads runs fewer images than threads, where
+ * snn_run_batch would have every thread share each image (a team):
+ *   SNN_TEAM_AUTO    (the default) the team or the calling thread alone,
+ *                    whichever ran faster in recent runs: both are timed from
+ *                    time to time (3 runs each, then 40 runs with the faster).
+ *                    A team meets several times per step, so a core slowed or
+ *                    taken by another program slows the whole team; on a shared
+ *                    virtual machine a team of two ran 1.7x slower than usual
+ *                    for seconds at a time while one thread kept its speed.
+ *   SNN_TEAM_ALWAYS  the team, as snn_run_batch.
+ *   SNN_TEAM_NEVER   the calling thread alone.
+ * The results are the same bits whichever runs. Returns SNN_OK, or
+ * SNN_E_INVALID_ARG for a NULL runner or another policy.
+ */
+enum { SNN_TEAM_AUTO = 0, SNN_TEAM_ALWAYS = 1, SNN_TEAM_NEVER = 2 };
+SNN_API int snn_runner_set_team(snn_runner *runner, int32_t policy);
 
 typedef struct snn_state snn_state;
 

@@ -50,6 +50,10 @@ static const char HELP[] =
     "  -j, --threads N         worker threads, 1..256 (default: the CPUs online, fewer\n"
     "                          for a few images on a small network); results do not\n"
     "                          depend on it\n"
+    "      --team WAY          with fewer images than threads: always (the threads\n"
+    "                          share each image), never (one thread), or auto (the\n"
+    "                          library's runner times both over a stream of runs;\n"
+    "                          for this one run, the team); the same results\n"
     "      --isa NAME          the kernels: auto (the widest the CPU has), generic,\n"
     "                          avx2 or avx512 (default: the environment variable\n"
     "                          SNNCORE_ISA, else auto); all give the same results\n"
@@ -86,6 +90,7 @@ typedef struct options {
     double rate;                /* <= 0: the file's hint */
     uint64_t seed;
     int32_t threads;            /* 0: the CPUs online */
+    int32_t team;               /* SNN_TEAM_*: for fewer images than threads */
     int32_t isa;                /* an snn_isa */
     int32_t readout_start;      /* 0: the file's hint */
     int32_t *checkpoints;       /* sorted, unique, T included */
@@ -307,6 +312,11 @@ static int parse_args(int argc, char **argv, options *o)
             if (v && parse_int64(v, 1, 256, &x) != 0)
                 return usage_error("--threads must be an integer in 1..256, got '%s'", v);
             if (v) o->threads = (int32_t)x;
+        } else if (option(argc, argv, &i, "--team", NULL, &v, &status)) {
+            if (v && strcmp(v, "auto") == 0) o->team = SNN_TEAM_AUTO;
+            else if (v && strcmp(v, "always") == 0) o->team = SNN_TEAM_ALWAYS;
+            else if (v && strcmp(v, "never") == 0) o->team = SNN_TEAM_NEVER;
+            else if (v) return usage_error("--team must be auto, always or never, got '%s'", v);
         } else if (option(argc, argv, &i, "--isa", NULL, &v, &status)) {
             if (v && parse_isa(v, &o->isa) != 0)
                 return usage_error("--isa must be auto, generic, avx2 or avx512, got '%s'", v);
@@ -687,6 +697,7 @@ static int run(const options *o, const snn_file *file)
     snn_run_config cfg;
     images img;
     int status, c;
+    int32_t threads;
     int64_t K, P, J, i, n_cp, k;
     int64_t shape[3];
     float *out = NULL;
@@ -738,11 +749,10 @@ static int run(const options *o, const snn_file *file)
         status = error(EXIT_RUN, "out of memory for the results of %lld images", (long long)img.n);
         goto done;
     }
+    threads = o->threads > 0 ? o->threads : snn_suggest_threads(net, img.n, default_threads());
+    if (o->team == SNN_TEAM_NEVER && img.n < threads) threads = 1;
     t0 = now();
-    if (snn_run_batch(net, &cfg, img.x, img.n, 0, out, spikes, synops,
-                      o->threads > 0 ? o->threads
-                                     : snn_suggest_threads(net, img.n, default_threads()),
-                      &err) != SNN_OK) {
+    if (snn_run_batch(net, &cfg, img.x, img.n, 0, out, spikes, synops, threads, &err) != SNN_OK) {
         status = error(EXIT_RUN, "the run failed: %s (%s)", err.message, snn_strerror(err.status));
         goto done;
     }

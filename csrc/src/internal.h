@@ -292,6 +292,23 @@ int32_t snn__wait_change(int32_t *word, int32_t value, int32_t *sleepers, int32_
 void snn__wake_all(int32_t *word);
 int32_t snn__spins(int32_t members);
 
+/* runner.c: under SNN_TEAM_AUTO, which way a runner runs a batch smaller than
+ * its threads: on its team or on the calling thread alone (the same bits). The
+ * two are compared over SNN_CHOICE_PROBES runs each, taken in turns (team
+ * first), by their median seconds per image and step; the faster then runs
+ * the next SNN_CHOICE_KEEP batches, after which they are compared again. */
+#define SNN_CHOICE_PROBES 3
+#define SNN_CHOICE_KEEP 40
+typedef struct snn__team_choice {
+    int32_t left;           /* batches before the next comparison (0: comparing) */
+    int32_t use;            /* the faster at the last comparison: 1 team, 0 alone */
+    int32_t n[2];           /* this comparison's runs of each way so far */
+    double seconds[2][SNN_CHOICE_PROBES];
+} snn__team_choice;
+void snn__team_choice_init(snn__team_choice *c);
+int32_t snn__team_choice_next(const snn__team_choice *c);    /* 1: team, 0: alone */
+void snn__team_choice_record(snn__team_choice *c, int32_t team, double seconds_per_step);
+
 /* batch.c: checks a batch's arguments as snn_run_batch does and describes it
  * in *io; images one thread takes from a shared counter (next) and runs on its
  * own state, recording the first failure in *status. */

@@ -8,12 +8,14 @@
  * and then sleeping, and its states are made once. Each run does what
  * snn_run_batch does with the runner's thread count: whole images per thread
  * when there are at least as many images as threads, else every thread on each
- * image (team.c). Same results, bit for bit.
+ * image (team.c), or the calling thread alone where that has been faster of
+ * late (snn_runner_set_team). Same results, bit for bit.
  */
 #include "internal.h"
 
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 /* What the members do in the current run. */
 enum { TASK_IMAGES, TASK_TEAM, TASK_STOP };
@@ -33,10 +35,46 @@ struct snn_runner {
     int status;                 /* TASK_IMAGES: the first failure */
     snn_state **states;         /* TASK_IMAGES: one per member, made when first needed */
     snn__team_job *team;        /* TASK_TEAM: made when first needed */
+    int32_t team_policy;        /* SNN_TEAM_AUTO, _ALWAYS or _NEVER */
+    snn__team_choice choice;    /* SNN_TEAM_AUTO: team or alone, from their times */
     /* futex words: the run's number (workers wait for it to change), the
      * workers still running it (the caller waits for 0), and sleepers on each */
     int32_t generation, busy, gen_sleepers, busy_sleepers;
 };
+
+/* ---- team or alone (SNN_TEAM_AUTO) --------------------------------------- */
+
+void snn__team_choice_init(snn__team_choice *c)
+{
+    memset(c, 0, sizeof *c);
+    c->use = 1;
+}
+
+int32_t snn__team_choice_next(const snn__team_choice *c)
+{
+    if (c->left > 0) return c->use;
+    return c->n[1] <= c->n[0];     /* comparing: in turns, the team first */
+}
+
+static double median3(const double *v)
+{
+    const double lo = v[0] < v[1] ? v[0] : v[1], hi = v[0] < v[1] ? v[1] : v[0];
+    return v[2] < lo ? lo : v[2] > hi ? hi : v[2];
+}
+
+void snn__team_choice_record(snn__team_choice *c, int32_t team, double seconds_per_step)
+{
+    team = team != 0;
+    if (c->left > 0) {
+        c->left--;
+        return;
+    }
+    if (c->n[team] < SNN_CHOICE_PROBES) c->seconds[team][c->n[team]++] = seconds_per_step;
+    if (c->n[0] < SNN_CHOICE_PROBES || c->n[1] < SNN_CHOICE_PROBES) return;
+    c->use = median3(c->seconds[1]) <= median3(c->seconds[0]);
+    c->left = SNN_CHOICE_KEEP;
+    c->n[0] = c->n[1] = 0;
+}
 
 typedef struct runner_worker {
     snn_runner *runner;
@@ -127,6 +165,8 @@ snn_runner *snn_runner_create(const snn_net *net, int32_t n_threads, snn_error *
     r->net = net;
     r->size = n_threads;
     r->spins = snn__spins(n_threads);
+    r->team_policy = SNN_TEAM_AUTO;
+    snn__team_choice_init(&r->choice);
     if (pthread_mutex_init(&r->lock, NULL) != 0) {
         a->free(a->opaque, r);
         snn__set_error(err, SNN_E_THREAD, -1, -1, "could not create a mutex");
@@ -174,6 +214,64 @@ static int make_states(snn_runner *r)
     return status;
 }
 
+int snn_runner_set_team(snn_runner *r, int32_t policy)
+{
+    if (r == NULL || (policy != SNN_TEAM_AUTO && policy != SNN_TEAM_ALWAYS &&
+                      policy != SNN_TEAM_NEVER))
+        return SNN_E_INVALID_ARG;
+    pthread_mutex_lock(&r->lock);
+    r->team_policy = policy;
+    snn__team_choice_init(&r->choice);
+    pthread_mutex_unlock(&r->lock);
+    return SNN_OK;
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The current batch on the team (every member on each image). */
+static int run_on_team(snn_runner *r)
+{
+    int status = SNN_OK;
+    if (r->team == NULL) r->team = snn__team_job_create(r->net, r->size, &status);
+    if (r->team == NULL) return status;
+    r->task = TASK_TEAM;
+    snn__team_job_set(r->team, r->cfg, &r->io);
+    run_task(r);
+    return snn__team_job_status(r->team);
+}
+
+/* The current batch on the calling thread alone (the workers stay asleep). */
+static int run_alone(snn_runner *r)
+{
+    int64_t next = 0;
+    int status = make_states(r);
+    if (status != SNN_OK) return status;
+    snn__batch_images(r->states[0], r->cfg, &r->io, &next, &status);
+    return status;
+}
+
+/* A batch smaller than the team: on the team or alone, as the policy says. */
+static int run_small_batch(snn_runner *r, int64_t n_images)
+{
+    int32_t team;
+    double start;
+    int status;
+    if (r->team_policy != SNN_TEAM_AUTO)
+        return r->team_policy == SNN_TEAM_ALWAYS ? run_on_team(r) : run_alone(r);
+    team = snn__team_choice_next(&r->choice);
+    start = seconds_now();
+    status = team ? run_on_team(r) : run_alone(r);
+    if (status == SNN_OK)
+        snn__team_choice_record(&r->choice, team, (seconds_now() - start) /
+                                                      ((double)n_images * r->cfg->timesteps));
+    return status;
+}
+
 int snn_runner_run(snn_runner *r, const snn_run_config *cfg, const float *x, int64_t n_images,
                    int64_t first_index, float *out, int64_t *spikes, int64_t *synops,
                    snn_error *err)
@@ -192,13 +290,7 @@ int snn_runner_run(snn_runner *r, const snn_run_config *cfg, const float *x, int
         return status;
     }
     if (r->size > 1 && n_images < r->size) {
-        if (r->team == NULL) r->team = snn__team_job_create(r->net, r->size, &status);
-        if (r->team) {
-            r->task = TASK_TEAM;
-            snn__team_job_set(r->team, cfg, &r->io);
-            run_task(r);
-            status = snn__team_job_status(r->team);
-        }
+        status = run_small_batch(r, n_images);
     } else {
         status = make_states(r);
         if (status == SNN_OK) {

@@ -62,6 +62,8 @@ expect 2 "bad seed" -- "$net" "$x" --seed -1
 expect 2 "bad threads" -- "$net" "$x" --threads 0
 expect 2 "bad isa" -- "$net" "$x" --isa sse9
 check "bad isa named" "$tmp/stderr" "--isa must be auto, generic, avx2 or avx512"
+expect 2 "bad team" -- "$net" "$x" --team sometimes
+check "bad team named" "$tmp/stderr" "--team must be auto, always or never"
 expect 0 "isa generic" -- "$net" "$x" --isa generic
 check "isa generic used" "$tmp/stderr" "(generic kernels)"
 expect 2 "bad rate" -- "$net" "$x" --rate 0
@@ -121,6 +123,14 @@ expect 0 "one image" -- "$net" "$data/inputs/single.npy" -T 16 -q
 head -n 1 "$tmp/batch.txt" >"$tmp/first.txt"
 if cmp -s "$tmp/stdout" "$tmp/first.txt"; then passed=$((passed + 1)); else
     echo "FAIL one image: other prediction"; failed=$((failed + 1)); fi
+
+# one image on a team of 3 or on one thread: the same outputs and counters
+for team in always never auto; do
+    expect 0 "team $team" -- "$net" "$data/inputs/single.npy" -T 16 -j 3 --team "$team" --csv
+    if [ "$team" = always ]; then cp "$tmp/stdout" "$tmp/team.csv"
+    elif cmp -s "$tmp/stdout" "$tmp/team.csv"; then passed=$((passed + 1)); else
+        echo "FAIL team $team: other results"; failed=$((failed + 1)); fi
+done
 
 # result files are .npy with the documented shapes
 expect 0 "result files" -- "$net" "$x" -T 8 -o "$tmp/o.npy" --spikes "$tmp/s.npy" --synops "$tmp/q.npy" -q

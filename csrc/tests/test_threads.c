@@ -2,6 +2,7 @@
  * the same images run one call at a time with their image indices. */
 #include "check.h"
 #include "nets.h"
+#include "../src/internal.h"    /* the runner's team-or-alone choice */
 
 #include <stdlib.h>
 #include <string.h>
@@ -144,16 +145,23 @@ static void test_runner(const snn_net *net, const snn_run_config *base, const fl
     CHECK(snn_runner_create(net, 65, &e) == NULL && e.status == SNN_E_INVALID_ARG);
     CHECK_STATUS(snn_runner_run(NULL, &cfg, x, 1, 0, got, NULL, NULL, &e), SNN_E_INVALID_ARG);
     CHECK(snn_runner_threads(NULL) == 0);
+    CHECK_STATUS(snn_runner_set_team(NULL, SNN_TEAM_AUTO), SNN_E_INVALID_ARG);
     snn_runner_free(NULL);
     for (k = 0; k < 4; k++) {
         snn_runner *r = snn_runner_create(net, threads[k], &e);
         CHECK(r != NULL && snn_runner_threads(r) == threads[k]);
         if (!r) continue;
-        for (rep = 0; rep < 6; rep++) {
+        CHECK_STATUS(snn_runner_set_team(r, 3), SNN_E_INVALID_ARG);
+        CHECK_STATUS(snn_runner_set_team(r, -1), SNN_E_INVALID_ARG);
+        for (rep = 0; rep < 9; rep++) {
             /* all N images, then N images one call at a time (a team from 2
-             * threads on), alternately, each against snn_run_batch */
+             * threads on, or the caller alone), alternately, each against
+             * snn_run_batch, under each team policy in turn (AUTO, the
+             * default, first: its first runs alternate team and alone) */
             const int64_t n = rep % 2 ? 1 : N;
+            const int32_t policy[3] = {SNN_TEAM_AUTO, SNN_TEAM_ALWAYS, SNN_TEAM_NEVER};
             int64_t i;
+            if (rep % 3 == 0) CHECK_STATUS(snn_runner_set_team(r, policy[rep / 3]), SNN_OK);
             memset(got, 0xff, sizeof got);   /* a run that skips an image shows */
             memset(got_sp, 0xff, sizeof got_sp);
             memset(got_sy, 0xff, sizeof got_sy);
@@ -183,6 +191,41 @@ static void test_runner(const snn_net *net, const snn_run_config *base, const fl
         CHECK(memcmp(want, got, 2 * NCP * OUT * sizeof(float)) == 0);
         snn_runner_free(r);
     }
+}
+
+/* SNN_TEAM_AUTO's choice between a team and the caller alone: the first runs
+ * alternate (team first) until each way has SNN_CHOICE_PROBES times; the way
+ * with the smaller median runs the next SNN_CHOICE_KEEP batches (whose times
+ * do not count), then the two are compared again; an outlier does not decide. */
+static void test_team_choice(void)
+{
+    snn__team_choice c;
+    int i;
+    snn__team_choice_init(&c);
+    /* team 3 us per step with one 50 us outlier, alone 4 us: the team wins */
+    {
+        const double team[3] = {3e-6, 50e-6, 3e-6}, alone[3] = {4e-6, 4e-6, 4e-6};
+        for (i = 0; i < 2 * SNN_CHOICE_PROBES; i++) {
+            const int32_t way = snn__team_choice_next(&c);
+            CHECK(way == (i % 2 == 0));      /* team, alone, team, ... */
+            snn__team_choice_record(&c, way, way ? team[i / 2] : alone[i / 2]);
+        }
+    }
+    for (i = 0; i < SNN_CHOICE_KEEP; i++) {
+        CHECK(snn__team_choice_next(&c) == 1);
+        snn__team_choice_record(&c, 1, 1.0);   /* kept runs do not count */
+    }
+    /* the next comparison: the team has become slower than one thread */
+    for (i = 0; i < 2 * SNN_CHOICE_PROBES; i++) {
+        const int32_t way = snn__team_choice_next(&c);
+        CHECK(way == (i % 2 == 0));
+        snn__team_choice_record(&c, way, way ? 7e-6 : 4e-6);
+    }
+    for (i = 0; i < SNN_CHOICE_KEEP; i++) {
+        CHECK(snn__team_choice_next(&c) == 0);
+        snn__team_choice_record(&c, 0, 4e-6);
+    }
+    CHECK(snn__team_choice_next(&c) == 1);      /* compared again, team first */
 }
 
 /* An allocator that refuses the `states_left`-th and later states of
@@ -330,6 +373,7 @@ int main(void)
     CHECK(snn_net_create(&d, &e) == NULL && e.status == SNN_E_UNSUPPORTED);
     cfg.encoding = SNN_ENCODING_POISSON;
     test_runner(net, &cfg, x);
+    test_team_choice();
     test_runner_out_of_memory(d, &cfg, x);
     snn_net_free(net);
     test_team_with_quiet_steps();
