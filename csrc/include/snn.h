@@ -323,7 +323,8 @@ SNN_API void snn_runner_free(snn_runner *runner);
  * snn_run_batch would have every thread share each image (a team):
  *   SNN_TEAM_AUTO    (the default) the team or the calling thread alone,
  *                    whichever ran faster in recent runs: both are timed from
- *                    time to time (3 runs each, then 40 runs with the faster).
+ *                    time to time (5 runs each in turn; the way in use changes
+ *                    if the other was 5 % faster; then 60 runs without timing).
  *                    A team meets several times per step, so a core slowed or
  *                    taken by another program slows the whole team; on a shared
  *                    virtual machine a team of two ran 1.7x slower than usual

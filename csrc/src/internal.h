@@ -295,10 +295,13 @@ int32_t snn__spins(int32_t members);
 /* runner.c: under SNN_TEAM_AUTO, which way a runner runs a batch smaller than
  * its threads: on its team or on the calling thread alone (the same bits). The
  * two are compared over SNN_CHOICE_PROBES runs each, taken in turns (team
- * first), by their median seconds per image and step; the faster then runs
- * the next SNN_CHOICE_KEEP batches, after which they are compared again. */
-#define SNN_CHOICE_PROBES 3
-#define SNN_CHOICE_KEEP 40
+ * first), by their median seconds per image and step (images differ in their
+ * work, so single runs are noisy); the way in use changes only if the other
+ * is faster by SNN_CHOICE_MARGIN; it then runs the next SNN_CHOICE_KEEP
+ * batches, after which the two are compared again. */
+#define SNN_CHOICE_PROBES 5
+#define SNN_CHOICE_KEEP 60
+#define SNN_CHOICE_MARGIN 0.05
 typedef struct snn__team_choice {
     int32_t left;           /* batches before the next comparison (0: comparing) */
     int32_t use;            /* the faster at the last comparison: 1 team, 0 alone */

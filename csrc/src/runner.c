@@ -56,10 +56,17 @@ int32_t snn__team_choice_next(const snn__team_choice *c)
     return c->n[1] <= c->n[0];     /* comparing: in turns, the team first */
 }
 
-static double median3(const double *v)
+/* The median of SNN_CHOICE_PROBES (odd) values. */
+static double median_of_probes(const double *v)
 {
-    const double lo = v[0] < v[1] ? v[0] : v[1], hi = v[0] < v[1] ? v[1] : v[0];
-    return v[2] < lo ? lo : v[2] > hi ? hi : v[2];
+    double s[SNN_CHOICE_PROBES];
+    int i, j;
+    for (i = 0; i < SNN_CHOICE_PROBES; i++) {     /* insertion sort of a handful */
+        const double x = v[i];
+        for (j = i; j > 0 && s[j - 1] > x; j--) s[j] = s[j - 1];
+        s[j] = x;
+    }
+    return s[SNN_CHOICE_PROBES / 2];
 }
 
 void snn__team_choice_record(snn__team_choice *c, int32_t team, double seconds_per_step)
@@ -71,7 +78,11 @@ void snn__team_choice_record(snn__team_choice *c, int32_t team, double seconds_p
     }
     if (c->n[team] < SNN_CHOICE_PROBES) c->seconds[team][c->n[team]++] = seconds_per_step;
     if (c->n[0] < SNN_CHOICE_PROBES || c->n[1] < SNN_CHOICE_PROBES) return;
-    c->use = median3(c->seconds[1]) <= median3(c->seconds[0]);
+    {
+        const double current = median_of_probes(c->seconds[c->use]);
+        const double other = median_of_probes(c->seconds[!c->use]);
+        if (other < current * (1.0 - SNN_CHOICE_MARGIN)) c->use = !c->use;
+    }
     c->left = SNN_CHOICE_KEEP;
     c->n[0] = c->n[1] = 0;
 }

@@ -193,39 +193,51 @@ static void test_runner(const snn_net *net, const snn_run_config *base, const fl
     }
 }
 
+/* A comparison: SNN_CHOICE_PROBES runs of each way in turns (team first), the
+ * team's taking `team` seconds per step (its second run team_outlier), one
+ * thread's `alone`. */
+static void compare_ways(snn__team_choice *c, double team, double alone, double team_outlier)
+{
+    int i;
+    for (i = 0; i < 2 * SNN_CHOICE_PROBES; i++) {
+        const int32_t way = snn__team_choice_next(c);
+        CHECK(way == (i % 2 == 0));      /* team, alone, team, ... */
+        snn__team_choice_record(c, way, way ? (i == 2 ? team_outlier : team) : alone);
+    }
+}
+
 /* SNN_TEAM_AUTO's choice between a team and the caller alone: the first runs
- * alternate (team first) until each way has SNN_CHOICE_PROBES times; the way
- * with the smaller median runs the next SNN_CHOICE_KEEP batches (whose times
- * do not count), then the two are compared again; an outlier does not decide. */
+ * alternate (team first) until each way has SNN_CHOICE_PROBES times; the way in
+ * use changes only if the other's median is smaller by SNN_CHOICE_MARGIN; it
+ * runs the next SNN_CHOICE_KEEP batches (whose times do not count), then the two
+ * are compared again; an outlier does not decide. */
 static void test_team_choice(void)
 {
     snn__team_choice c;
     int i;
     snn__team_choice_init(&c);
-    /* team 3 us per step with one 50 us outlier, alone 4 us: the team wins */
-    {
-        const double team[3] = {3e-6, 50e-6, 3e-6}, alone[3] = {4e-6, 4e-6, 4e-6};
-        for (i = 0; i < 2 * SNN_CHOICE_PROBES; i++) {
-            const int32_t way = snn__team_choice_next(&c);
-            CHECK(way == (i % 2 == 0));      /* team, alone, team, ... */
-            snn__team_choice_record(&c, way, way ? team[i / 2] : alone[i / 2]);
-        }
-    }
+    /* team 3 us per step with one 50 us outlier, alone 4 us: the team stays */
+    compare_ways(&c, 3e-6, 4e-6, 50e-6);
     for (i = 0; i < SNN_CHOICE_KEEP; i++) {
         CHECK(snn__team_choice_next(&c) == 1);
         snn__team_choice_record(&c, 1, 1.0);   /* kept runs do not count */
     }
-    /* the next comparison: the team has become slower than one thread */
-    for (i = 0; i < 2 * SNN_CHOICE_PROBES; i++) {
-        const int32_t way = snn__team_choice_next(&c);
-        CHECK(way == (i % 2 == 0));
-        snn__team_choice_record(&c, way, way ? 7e-6 : 4e-6);
-    }
+    /* the next comparison: one thread 2 % faster, within the margin: the team stays */
+    compare_ways(&c, 4.08e-6, 4e-6, 4.08e-6);
+    CHECK(snn__team_choice_next(&c) == 1);
+    for (i = 0; i < SNN_CHOICE_KEEP; i++) snn__team_choice_record(&c, 1, 1.0);
+    /* then the team has become slower than one thread */
+    compare_ways(&c, 7e-6, 4e-6, 7e-6);
     for (i = 0; i < SNN_CHOICE_KEEP; i++) {
         CHECK(snn__team_choice_next(&c) == 0);
         snn__team_choice_record(&c, 0, 4e-6);
     }
-    CHECK(snn__team_choice_next(&c) == 1);      /* compared again, team first */
+    /* compared again, team first; the team 2 % faster is not enough to go back */
+    compare_ways(&c, 3.92e-6, 4e-6, 3.92e-6);
+    CHECK(snn__team_choice_next(&c) == 0);
+    for (i = 0; i < SNN_CHOICE_KEEP; i++) snn__team_choice_record(&c, 0, 1.0);
+    compare_ways(&c, 3e-6, 4e-6, 3e-6);             /* 25 % faster: back to the team */
+    CHECK(snn__team_choice_next(&c) == 1);
 }
 
 /* An allocator that refuses the `states_left`-th and later states of
