@@ -43,8 +43,12 @@ bench/report.py) have the keys kind, simulator ("snncore",
 timesteps, batch, threads, images_per_s, accuracy, and where relevant
 ratio_vs_spikingjelly (against the faster SpikingJelly recipe, named in
 ratio_vs_spikingjelly_recipe), ratio_vs_sinabs, target, target_met,
-peak_rss_mb, conv_synops_per_s_per_core (basis in conv_rate_basis); kinds
-"memory" and "kernel" hold items 5 and 6. At the end of the run
+peak_rss_mb, conv_synops_per_s_per_core (basis in conv_rate_basis), and for
+snncore at batch 1 on two threads team_always_images_per_s,
+team_always_ratio_vs_1_thread and team_always_identical (the team forced;
+the timed runs use the runner's default choice); kinds "memory" and "kernel"
+hold items 5 and 6. Every case warms up for at least 1 s and is timed over at
+least 1 s (warmup_rounds, warmup_s, rounds). At the end of the run
 bench/speed_targets.py prints the six targets (measured, target, met) and
 adds them to the JSON under "speed_targets".
 
