@@ -8,8 +8,8 @@
  * go, and its events are stored with one compress (SNN_VSTORE_LANES) whichever
  * lanes fired: at the firing rates of a converted network (a few to 30 % of
  * neurons a step) a branch on "did this block fire" is a coin toss, and its
- * mispredictions cost more than the pass itself. Every membrane is computed by the same float operations
- * whatever the path, so all builds agree bit for bit.
+ * mispredictions cost more than the pass itself. Every membrane is computed by
+ * the same float operations whatever the path, so all builds agree bit for bit.
  */
 
 #ifndef SNN_FIRE_SHARED
@@ -50,9 +50,9 @@ static SNN_ALWAYS_INLINE float SNN_KERNEL(fire_one)(const snn_neurons *nr, float
 #if SNN_VW
 /* Neurons c .. c + SNN_VW of one position (thresholds th and, if signed, thn),
  * branch-free, their integrated membranes in *u: compare and reset the lanes
- * that fire (the same float operations as fire_one). Returns the lanes that fired as a bit mask (bit j:
- * lane j) and as a vector mask (*fired), and their event values (+1 or -1;
- * other lanes any value) in *val. */
+ * that fire (the same float operations as fire_one). Returns the lanes that
+ * fired as a bit mask (bit j: lane j) and as a vector mask (*fired), and their
+ * event values (+1 or -1; other lanes any value) in *val. */
 SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_lanes)(
     SNN_VTYPE th, SNN_VTYPE thn, SNN_VTYPE *u, int is_signed, int subtract, SNN_VTYPE *val,
     SNN_VMASK *fired)
@@ -165,6 +165,23 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
 }
 
 #if SNN_WINDOWS
+/* The target rows [*wy0, *wy1) whose windows lie in a band of source rows
+ * [row0, row1) that starts at a window row, for a population of C channels in
+ * whole vectors (the AVX-512 set takes populations of 16k channels); 0 when
+ * there are none, and the band goes position by position. The positions of
+ * the band outside those windows (the last rows and columns when the pool
+ * does not tile the population) are left to the caller. */
+static inline int SNN_KERNEL(window_band)(const snn_windows *g, int64_t C, int64_t row0,
+                                          int64_t row1, int64_t *wy0, int64_t *wy1)
+{
+    const int64_t covered = g->TH * g->kh < row1 ? g->TH * g->kh : row1;
+    if (g->kh <= 0 || g->kw <= 0 || row0 % g->kh != 0 || covered <= row0 || C % SNN_VW != 0)
+        return 0;
+    *wy0 = row0 / g->kh;
+    *wy1 = covered / g->kh;
+    return 1;
+}
+
 /* fire_positions for the pool windows of target rows [wy0, wy1) when the
  * events are only counted (count_only, has_fold): per window and vector of
  * channels, the window's positions in ascending order, the pooled current
@@ -176,12 +193,12 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_windows)(
     const snn_neurons *nr, float *V, const float *K, int64_t W, int64_t wy0, int64_t wy1,
     const snn_fold *fold, int has_k, int is_signed, int subtract)
 {
-    const int64_t C = nr->C, kh = fold->kh, kw = fold->kw;
+    const int64_t C = nr->C, kh = fold->win.kh, kw = fold->win.kw, TW = fold->win.TW;
     SNN_VCNT cnt = SNN_VCNT_ZERO();
     int64_t wy, wx, c, dy, dx;
     for (wy = wy0; wy < wy1; wy++)
-        for (wx = 0; wx < fold->TW; wx++) {
-            float *pooled = fold->dst + (wy * fold->TW + wx) * C;
+        for (wx = 0; wx < TW; wx++) {
+            float *pooled = fold->dst + (wy * TW + wx) * C;
             const int64_t base = wy * kh * W + wx * kw;     /* the window's first position */
             for (c = 0; c < C; c += SNN_VW) {
                 const SNN_VTYPE w = SNN_VLOAD(fold->w + c), th = SNN_VLOAD(nr->theta + c);
@@ -212,22 +229,19 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(count_rows)(
     const snn_neurons *nr, int64_t W, float *V, const float *K, int64_t row0, int64_t row1,
     int64_t n, snn_fold *fold, int has_k, int is_signed, int subtract)
 {
-    const int64_t kh = fold->kh, kw = fold->kw;
-    const int64_t covered = fold->TH * kh < row1 ? fold->TH * kh : row1;
+    const int64_t kh = fold->win.kh, kw = fold->win.kw, TW = fold->win.TW;
     int64_t wy0, wy1, y, inside;
-    if (kh <= 0 || kw <= 0 || row0 % kh != 0 || covered <= row0 || nr->C % SNN_VW != 0)
+    if (!SNN_KERNEL(window_band)(&fold->win, nr->C, row0, row1, &wy0, &wy1))
         return SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL, row0 * W, row1 * W,
                                           n, fold, has_k, is_signed, subtract, 1, 1);
-    wy0 = row0 / kh;
-    wy1 = covered / kh;
     inside = SNN_KERNEL(fire_windows)(nr, V, K, W, wy0, wy1, fold, has_k, is_signed, subtract);
     fold->ops += inside;
     n += inside;
-    if (fold->TW * kw < W)  /* the columns right of the last window, in the windows' rows */
+    if (TW * kw < W)    /* the columns right of the last window, in the windows' rows */
         for (y = wy0 * kh; y < wy1 * kh; y++)
-            n = SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL,
-                                           y * W + fold->TW * kw, (y + 1) * W, n, fold, has_k,
-                                           is_signed, subtract, 1, 1);
+            n = SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL, y * W + TW * kw,
+                                           (y + 1) * W, n, fold, has_k, is_signed, subtract, 1,
+                                           1);
     if (wy1 * kh < row1)    /* the rows below the last window */
         n = SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL, wy1 * kh * W,
                                        row1 * W, n, fold, has_k, is_signed, subtract, 1, 1);
@@ -381,13 +395,14 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_windows)(
     const snn_neurons *nr, float *V, const float *K, int64_t W, int64_t wy0, int64_t wy1,
     snn_ahead *a, SNN_VCNT *cnt, int is_signed, int subtract)
 {
-    const int64_t C = nr->C, slot = a->slot, kw = a->kw, area = (int64_t)a->kh * a->kw;
+    const int64_t C = nr->C, slot = a->slot, kh = a->win.kh, kw = a->win.kw, TW = a->win.TW;
+    const int64_t area = kh * kw;
     int64_t wy, wx, c, i, dy, dx;
     int32_t t;
     for (wy = wy0; wy < wy1; wy++)
-        for (wx = 0; wx < a->TW; wx++) {
-            float *pooled = a->dst + (wy * a->TW + wx) * C;
-            const int64_t base = wy * a->kh * W + wx * kw;  /* the window's first position */
+        for (wx = 0; wx < TW; wx++) {
+            float *pooled = a->dst + (wy * TW + wx) * C;
+            const int64_t base = wy * kh * W + wx * kw;     /* the window's first position */
             for (c = 0; c < C; c += SNN_VW) {
                 const SNN_VTYPE w = SNN_VLOAD(a->w + c), th = SNN_VLOAD(nr->theta + c);
                 const SNN_VTYPE thn = is_signed ? SNN_VLOAD(nr->theta_neg + c) : SNN_VZERO();
@@ -413,7 +428,6 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_windows)(
 #undef SNN_AHEAD_GROUP
 #endif
 
-
 /* Rows [row0, row1) of IF population p (K: its constant current) for one
  * combination of the constant flags: the whole pool windows through
  * ahead_windows (a full block of steps on a band that starts at a window
@@ -424,18 +438,14 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_rows)(
     const snn_neurons *nr, const snn_pop *p, float *V, const float *K, int64_t row0,
     int64_t row1, snn_ahead *a, int is_signed, int subtract)
 {
-    const int64_t W = p->W;
+    const int64_t W = p->W, kh = a->win.kh, kw = a->win.kw, TW = a->win.TW;
     int64_t wy0 = 0, wy1 = 0, y;
     int32_t t;
     for (t = 0; t < a->steps; t++) a->spikes[t] = a->ops[t] = 0;
 #if SNN_WINDOWS
-    /* whole vectors only: the AVX-512 set takes populations of 16k channels */
-    if (a->steps == SNN_AHEAD_STEPS && a->kh > 0 && a->kw > 0 && row0 % a->kh == 0 &&
-        nr->C % SNN_VW == 0) {
-        const int64_t covered = a->TH * a->kh < row1 ? a->TH * a->kh : row1;
+    if (a->steps == SNN_AHEAD_STEPS &&
+        SNN_KERNEL(window_band)(&a->win, nr->C, row0, row1, &wy0, &wy1)) {
         SNN_VCNT cnt[SNN_AHEAD_STEPS];
-        wy0 = row0 / a->kh;
-        wy1 = covered > row0 ? covered / a->kh : wy0;
         _Pragma("GCC unroll 16") for (t = 0; t < SNN_AHEAD_STEPS; t++) cnt[t] = SNN_VCNT_ZERO();
         SNN_KERNEL(ahead_windows)(nr, V, K, W, wy0, wy1, a, cnt, is_signed, subtract);
         _Pragma("GCC unroll 16") for (t = 0; t < SNN_AHEAD_STEPS; t++) {
@@ -449,15 +459,12 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_rows)(
         SNN_KERNEL(ahead_positions)(nr, V, K, row0 * W, row1 * W, a, is_signed, subtract);
         return;
     }
-    /* the columns right of the last window, in the windows' rows */
-    if (a->TW * a->kw < W)
-        for (y = wy0 * a->kh; y < wy1 * a->kh; y++)
-            SNN_KERNEL(ahead_positions)(nr, V, K, y * W + a->TW * a->kw, (y + 1) * W, a,
-                                        is_signed, subtract);
-    /* the rows below the last window */
-    if (wy1 * a->kh < row1)
-        SNN_KERNEL(ahead_positions)(nr, V, K, wy1 * a->kh * W, row1 * W, a, is_signed,
-                                    subtract);
+    if (TW * kw < W)    /* the columns right of the last window, in the windows' rows */
+        for (y = wy0 * kh; y < wy1 * kh; y++)
+            SNN_KERNEL(ahead_positions)(nr, V, K, y * W + TW * kw, (y + 1) * W, a, is_signed,
+                                        subtract);
+    if (wy1 * kh < row1)    /* the rows below the last window */
+        SNN_KERNEL(ahead_positions)(nr, V, K, wy1 * kh * W, row1 * W, a, is_signed, subtract);
 }
 
 /* ahead_rows over rows [row0, row1) of IF population p (K: its constant

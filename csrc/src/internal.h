@@ -124,6 +124,14 @@ typedef struct snn_events {
 typedef int64_t (*snn_scatter_fn)(const struct snn_net *net, const snn_proj *p,
                                   const snn_events *ev, float *dst, int32_t part, int32_t parts);
 
+/* The windows of a folded pool (stride = kernel, no padding): kh x kw source
+ * positions each, TH x TW of them (its target's rows and columns). The AVX-512
+ * passes go window by window (fire_kernels.h). */
+typedef struct snn_windows {
+    int32_t kh, kw;
+    int64_t TH, TW;
+} snn_windows;
+
 /* An avgpool2d folded into its source's threshold pass: its windows do not
  * overlap, so each spike at a source position adds value x w[c] to one target
  * position's buffer, and the pass adds it there as the neuron fires: the same
@@ -133,8 +141,7 @@ typedef struct snn_fold {
     float *dst;             /* the target's buffer (its off_acc) */
     const float *w;         /* gain / area per channel */
     const int32_t *tpos;    /* snn_pop.fold_tpos */
-    int32_t kh, kw;         /* the pool's windows (= its strides) */
-    int64_t TH, TW;         /* the pool target's rows and columns: the windows */
+    snn_windows win;
     int64_t ops;            /* out: synaptic operations (spikes inside a window) */
 } snn_fold;
 
@@ -161,8 +168,7 @@ typedef struct snn_ahead {
     const float *w;         /* the pool's gain / area per channel */
     const int32_t *tpos;    /* snn_pop.fold_tpos */
     int32_t steps;
-    int32_t kh, kw;         /* the pool's windows (= its strides) */
-    int64_t TH, TW;         /* the pool target's rows and columns: the windows */
+    snn_windows win;        /* the pool's */
     int64_t spikes[SNN_AHEAD_STEPS], ops[SNN_AHEAD_STEPS];
 } snn_ahead;
 typedef void (*snn_ahead_fn)(const snn_pop *p, float *V, const float *K, int64_t row0,

@@ -332,6 +332,18 @@ static int runs_ahead(const snn_state *s, const snn_pop *p, const snn_team *tm)
     return p->ahead && s->encoding == SNN_ENCODING_ANALOG && fold_in_pass(s->net, p, tm);
 }
 
+/* The windows of p's folded pool. */
+static snn_windows fold_windows(const snn_net *net, const snn_pop *p)
+{
+    const snn_proj *q = &net->projs[p->fold_proj];
+    snn_windows g;
+    g.kh = q->kh;
+    g.kw = q->kw;
+    g.TH = net->pops[q->target].H;
+    g.TW = net->pops[q->target].W;
+    return g;
+}
+
 /* The floats of one step's slot of p's block (its fold target's size). */
 static int64_t ahead_slot(const snn_net *net, const snn_pop *p)
 {
@@ -370,10 +382,7 @@ static int64_t emit_ahead(snn_state *s, const snn_pop *p, const snn_team *tm, in
         a.w = s->net->projs[p->fold_proj].w;
         a.tpos = p->fold_tpos;
         a.steps = p->ahead;
-        a.kh = s->net->projs[p->fold_proj].kh;
-        a.kw = s->net->projs[p->fold_proj].kw;
-        a.TH = s->net->pops[s->net->projs[p->fold_proj].target].H;
-        a.TW = s->net->pops[s->net->projs[p->fold_proj].target].W;
+        a.win = fold_windows(s->net, p);
         s->net->fire_ahead(p, snn__at(s, p->off_acc), snn__at(s, p->off_const), row0, row1, &a);
         for (t = 0; t < p->ahead; t++) {
             counts = ahead_counts(s, p, t, tm->rank);
@@ -422,10 +431,7 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
             fold.dst = snn__at(s, net->pops[q->target].off_acc);
             fold.w = q->w;
             fold.tpos = p->fold_tpos;
-            fold.kh = q->kh;
-            fold.kw = q->kw;
-            fold.TH = net->pops[q->target].H;
-            fold.TW = net->pops[q->target].W;
+            fold.win = fold_windows(net, p);
             fold.ops = 0;
             fp = &fold;
             if (counts_only(net, p, tm)) qi = NULL;     /* nothing else reads the queue */
