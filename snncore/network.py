@@ -275,8 +275,9 @@ class Network:
         seed = _check_int("seed", seed, 0, 2 ** 64 - 1)
         first_index = _check_int("first_index", first_index, 0, 2 ** 62)
         threads = None if threads is None else _check_int("threads", threads, 1, 256)
-        if team not in ("auto", "always", "never"):
-            raise ValueError(f"team must be 'auto', 'always' or 'never', got {team!r}")
+        if not isinstance(team, str) or team not in _core.TEAM_POLICIES:   # the engine's names
+            *first, last = map(repr, _core.TEAM_POLICIES)
+            raise ValueError(f"team must be {', '.join(first)} or {last}, got {team!r}")
         rate = self._check_rate(rate)
         readout_start = self._check_readout_start(readout_start, timesteps)
         x = self._prepare_input(x, encoding)

@@ -141,6 +141,8 @@ def test_team_policy_is_checked():
         net.run(images(1), 4, threads=2, team="sometimes")
     with pytest.raises(ValueError, match="team must be"):
         net.run(images(1), 4, team=None)
+    with pytest.raises(ValueError, match="team must be"):
+        net.run(images(1), 4, team=["auto"])
 
 
 @pytest.mark.parametrize("encoding", ["analog", "poisson", "regular"])
