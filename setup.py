@@ -9,8 +9,10 @@ from setuptools import Extension, setup
 # Keep this list in step with meson.build (tests/test_build.py checks it).
 CORE_SOURCES = [
     "csrc/src/batch.c",
+    "csrc/src/check.c",
     "csrc/src/error.c",
     "csrc/src/fire.c",
+    "csrc/src/names.c",
     "csrc/src/net.c",
     "csrc/src/run.c",
     "csrc/src/runner.c",

@@ -14,20 +14,64 @@ import threading
 
 import numpy as np
 
-ENCODINGS = {"analog": snn.SNN_ENCODING_ANALOG, "poisson": snn.SNN_ENCODING_POISSON,
-             "regular": snn.SNN_ENCODING_REGULAR}
-KINDS = {"input": snn.SNN_KIND_INPUT, "if": snn.SNN_KIND_IF, "relay": snn.SNN_KIND_RELAY,
-         "accumulate": snn.SNN_KIND_ACCUMULATE}
-OPS = {"conv2d": snn.SNN_OP_CONV2D, "avgpool2d": snn.SNN_OP_AVGPOOL2D,
-       "dense": snn.SNN_OP_DENSE, "identity": snn.SNN_OP_IDENTITY}
-RESETS = {"subtract": snn.SNN_RESET_SUBTRACT, "zero": snn.SNN_RESET_ZERO}
-ISAS = {"auto": snn.SNN_ISA_AUTO, "generic": snn.SNN_ISA_GENERIC, "avx2": snn.SNN_ISA_AVX2,
-        "avx512": snn.SNN_ISA_AVX512}
+cdef const char *_table_name(int table, int32_t value) noexcept:
+    if table == 0:
+        return snn.snn_kind_name(value)
+    if table == 1:
+        return snn.snn_op_name(value)
+    if table == 2:
+        return snn.snn_reset_name(value)
+    if table == 3:
+        return snn.snn_encoding_name(value)
+    if table == 4:
+        return snn.snn_isa_name(value)
+    return snn.snn_team_policy_name(value)
+
+
+def _names(int table):
+    """The names of one of the library's tables, in value order."""
+    cdef int32_t value = 0
+    cdef const char *name
+    names = []
+    while True:
+        name = _table_name(table, value)
+        if name == NULL:
+            return tuple(names)
+        names.append(name.decode())
+        value += 1
+
+
+cdef tuple _keys(const char *const *keys):
+    cdef int i = 0
+    out = []
+    while keys[i] != NULL:
+        out.append(keys[i].decode())
+        i += 1
+    return tuple(out)
+
+
+# The library's names (snn.h, "Names"): each tuple lists the names in enum order.
+KINDS = _names(0)
+OPS = _names(1)
+RESETS = _names(2)
+ENCODINGS = _names(3)
+ISAS = _names(4)
+TEAM_POLICIES = _names(5)
+# The metadata keys each kind of population and each op may have.
+KIND_KEYS = {kind: _keys(snn.snn_kind_keys(i)) for i, kind in enumerate(KINDS)}
+OP_KEYS = {op: _keys(snn.snn_op_keys(i)) for i, op in enumerate(OPS)}
+# Status codes (snn_status of snn.h), as the exceptions' .status holds them.
+E_NOMEM = snn.SNN_E_NOMEM
+E_INVALID_ARG = snn.SNN_E_INVALID_ARG
+E_SHAPE = snn.SNN_E_SHAPE
+E_VALUE = snn.SNN_E_VALUE
+E_GRAPH = snn.SNN_E_GRAPH
+E_LIMIT = snn.SNN_E_LIMIT
+E_UNSUPPORTED = snn.SNN_E_UNSUPPORTED
+E_FORMAT = snn.SNN_E_FORMAT     # a reader's refusal
 VERSION = snn.snn_version_string().decode()
 FORMAT_VERSION = snn.SNN_FORMAT_VERSION
 MAX_RUNNER_THREADS = 64     # snn_runner_create's limit (SNN_MAX_TEAM)
-TEAM_POLICIES = {"auto": snn.SNN_TEAM_AUTO, "always": snn.SNN_TEAM_ALWAYS,
-                 "never": snn.SNN_TEAM_NEVER}
 
 
 class CoreError(ValueError):
@@ -66,23 +110,129 @@ def limits():
     snn.snn_get_limits(&lim)
     return {"max_dim": lim.max_dim, "max_neurons": lim.max_neurons,
             "max_populations": lim.max_populations, "max_projections": lim.max_projections,
-            "max_timesteps": lim.max_timesteps, "max_bytes": lim.max_bytes}
+            "max_timesteps": lim.max_timesteps, "max_bytes": lim.max_bytes,
+            "max_name": lim.max_name, "max_meta_bytes": lim.max_meta_bytes,
+            "max_json_depth": lim.max_json_depth}
 
 
-cdef const float *_floats(object arr, int64_t *length) except? NULL:
-    """Pointer and length of a C-contiguous float32 array (None: NULL, 0)."""
+cdef float _EMPTY = 0.0     # the data of an array with no elements
+
+
+cdef int _set_array(snn.snn_array *a, object arr, list keep) except -1:
+    """Describes `arr` in *a: None (absent); an ndarray (shape and float32 data);
+    or anything with a .shape whose data is not read yet (data NULL). A 0-d
+    array is given as shape (1,)."""
     cdef const float[::1] view
+    cdef int k
+    memset(a, 0, sizeof(a[0]))
     if arr is None:
-        length[0] = 0
-        return NULL
-    if not arr.flags.c_contiguous:
-        raise ValueError("internal: engine arrays must be C-contiguous")
-    if arr.size == 0:
-        length[0] = 0
-        return NULL
-    view = arr.reshape(-1)
-    length[0] = view.shape[0]
-    return &view[0] if view.shape[0] > 0 else NULL
+        return 0
+    shape = tuple(arr.shape) or (1,)
+    if len(shape) > 4:
+        raise ValueError("internal: an array of more than 4 dimensions reached the binding")
+    a.ndim = len(shape)
+    for k in range(a.ndim):
+        a.shape[k] = shape[k]
+    if isinstance(arr, np.ndarray):
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        keep.append(arr)
+        if arr.size == 0:
+            a.data = &_EMPTY
+        else:
+            view = arr.reshape(-1)
+            a.data = &view[0]
+    return 0
+
+
+cdef class _Description:
+    """An snn_net_desc of a spec (see snncore/_spec.py) and the objects it
+    points into, kept alive while the description is."""
+    cdef snn.snn_population_desc *pops
+    cdef snn.snn_projection_desc *projs
+    cdef snn.snn_net_desc desc
+    cdef snn.snn_hints hints
+    cdef list keep
+
+    def __cinit__(self, spec, str isa="auto", int64_t max_bytes=0):
+        cdef int n_pop = len(spec["populations"]), n_proj = len(spec["projections"])
+        cdef int i
+        self.pops = <snn.snn_population_desc *>calloc(max(n_pop, 1), sizeof(snn.snn_population_desc))
+        self.projs = <snn.snn_projection_desc *>calloc(max(n_proj, 1), sizeof(snn.snn_projection_desc))
+        if self.pops == NULL or self.projs == NULL:
+            raise MemoryError("out of memory describing the network")
+        self.keep = []
+        for i, p in enumerate(spec["populations"]):
+            self._population(&self.pops[i], p)
+        for i, q in enumerate(spec["projections"]):
+            self._projection(&self.projs[i], q)
+        memset(&self.desc, 0, sizeof(self.desc))
+        self.desc.populations = self.pops
+        self.desc.n_populations = n_pop
+        self.desc.projections = self.projs
+        self.desc.n_projections = n_proj
+        self.desc.input = spec["input"]
+        self.desc.output = spec["output"]
+        self.desc.isa = ISAS.index(isa)
+        self.desc.max_bytes = max_bytes
+        if spec.get("encoding") is not None:
+            self.hints.encoding = ENCODINGS.index(spec["encoding"])
+            self.hints.rate = spec["rate"]
+            self.hints.uint8_scale = spec["uint8_scale"]
+            self.hints.readout_start = max(-2**31, min(2**31 - 1, spec["readout_start"]))
+            self.desc.hints = &self.hints
+
+    def __dealloc__(self):
+        free(self.pops)
+        free(self.projs)
+
+    cdef _name(self, name):
+        if name is None:
+            return None
+        b = name.encode("utf-8", "surrogatepass")
+        self.keep.append(b)
+        return b
+
+    cdef _population(self, snn.snn_population_desc *d, p):
+        cdef int k
+        name = self._name(p["name"])
+        if name is not None:
+            d.name = name
+        d.kind = KINDS.index(p["kind"])
+        d.ndim = p["ndim"]
+        for k in range(3):
+            d.shape[k] = p["shape"][k]
+        _set_array(&d.threshold, p["threshold"], self.keep)
+        d.is_signed = 1 if p["signed"] else 0
+        _set_array(&d.threshold_neg, p["threshold_neg"], self.keep)
+        d.reset = RESETS.index(p["reset"])
+        d.v_init = max(-1e30, min(1e30, p["v_init"]))   # a float cast must not overflow
+        _set_array(&d.bias, p["bias"], self.keep)
+
+    cdef _projection(self, snn.snn_projection_desc *d, q):
+        name = self._name(q["name"])
+        if name is not None:
+            d.name = name
+        d.op = OPS.index(q["op"])
+        d.source = q["source"]
+        d.target = q["target"]
+        d.kernel[0], d.kernel[1] = q["kernel"]
+        d.stride[0], d.stride[1] = q["stride"]
+        d.padding[0], d.padding[1] = q["padding"]
+        _set_array(&d.weight, q["weight"], self.keep)
+
+
+def check(spec, int64_t max_bytes=0):
+    """snn_net_check on a spec: raises CoreError for the first fault; returns
+    the simulation order, int32 (P,)."""
+    cdef _Description d = _Description(spec, "auto", max_bytes)
+    cdef snn.snn_error err
+    cdef int status
+    order = np.zeros(max(d.desc.n_populations, 1), dtype=np.int32)
+    cdef int32_t[::1] buf = order
+    with nogil:
+        status = snn.snn_net_check(&d.desc, &buf[0], &err)
+    _check(status, &err)
+    return order[:d.desc.n_populations]
 
 
 cdef class Engine:
@@ -90,7 +240,6 @@ cdef class Engine:
     cdef snn.snn_net *net
     cdef readonly int n_populations, n_projections
     cdef readonly Py_ssize_t input_size, output_size
-    cdef object _keep      # the arrays snn_net_create reads
     # The snn_runner of the last run (its threads and states kept between runs,
     # which saves tens of microseconds per run: see snn.h), the process that
     # made it, and a lock held while it is in use.
@@ -100,65 +249,17 @@ cdef class Engine:
     cdef int runner_team    # the team policy set on the runner (snn_runner_set_team)
 
     def __cinit__(self, spec, str isa="auto"):
-        cdef int np_ = len(spec["populations"]), nj = len(spec["projections"])
-        cdef snn.snn_population_desc *pops = <snn.snn_population_desc *>calloc(max(np_, 1), sizeof(snn.snn_population_desc))
-        cdef snn.snn_projection_desc *projs = <snn.snn_projection_desc *>calloc(max(nj, 1), sizeof(snn.snn_projection_desc))
-        cdef snn.snn_net_desc desc
+        cdef _Description d = _Description(spec, isa)
         cdef snn.snn_error err
-        cdef int i
-        if pops == NULL or projs == NULL:
-            free(pops); free(projs)
-            raise MemoryError("out of memory describing the network")
-        self._keep = []
         self.runner_lock = threading.Lock()
-        try:
-            for i, p in enumerate(spec["populations"]):
-                self._describe_population(&pops[i], p)
-            for i, q in enumerate(spec["projections"]):
-                self._describe_projection(&projs[i], q)
-            memset(&desc, 0, sizeof(desc))
-            desc.populations = pops
-            desc.n_populations = np_
-            desc.projections = projs
-            desc.n_projections = nj
-            desc.input = spec["input"]
-            desc.output = spec["output"]
-            desc.isa = ISAS[isa]
-            with nogil:
-                self.net = snn.snn_net_create(&desc, &err)
-            if self.net == NULL:
-                _check(err.status, &err)
-        finally:
-            free(pops)
-            free(projs)
-            self._keep = None
-        self.n_populations = np_
-        self.n_projections = nj
+        with nogil:
+            self.net = snn.snn_net_create(&d.desc, &err)
+        if self.net == NULL:
+            _check(err.status, &err)
+        self.n_populations = d.desc.n_populations
+        self.n_projections = d.desc.n_projections
         self.input_size = snn.snn_net_input_size(self.net)
         self.output_size = snn.snn_net_output_size(self.net)
-
-    cdef _describe_population(self, snn.snn_population_desc *d, p):
-        shape = p["shape"]
-        d.kind = KINDS[p["kind"]]
-        d.ndim = p["ndim"]
-        d.shape[0], d.shape[1], d.shape[2] = shape
-        self._keep.extend([p["threshold"], p["threshold_neg"], p["bias"]])
-        d.threshold = _floats(p["threshold"], &d.threshold_len)
-        d.is_signed = 1 if p["signed"] else 0
-        d.threshold_neg = _floats(p["threshold_neg"], &d.threshold_neg_len)
-        d.reset = RESETS[p["reset"]]
-        d.v_init = p["v_init"]
-        d.bias = _floats(p["bias"], &d.bias_len)
-
-    cdef _describe_projection(self, snn.snn_projection_desc *d, q):
-        d.op = OPS[q["op"]]
-        d.source = q["source"]
-        d.target = q["target"]
-        d.kernel[0], d.kernel[1] = q["kernel"]
-        d.stride[0], d.stride[1] = q["stride"]
-        d.padding[0], d.padding[1] = q["padding"]
-        self._keep.append(q["weight"])
-        d.weight = _floats(q["weight"], &d.weight_len)
 
     def __dealloc__(self):
         # a forked child has the parent's runner but not its threads: leave it
@@ -194,8 +295,7 @@ cdef class Engine:
     @property
     def isa(self):
         """The kernels in use: 'generic', 'avx2' or 'avx512'."""
-        return {snn.SNN_ISA_GENERIC: "generic", snn.SNN_ISA_AVX2: "avx2",
-                snn.SNN_ISA_AVX512: "avx512"}[snn.snn_net_isa(self.net)]
+        return ISAS[snn.snn_net_isa(self.net)]
 
     def suggest_threads(self, int64_t n_images, int max_threads):
         """Threads for a batch of n_images (snn_suggest_threads)."""
@@ -220,7 +320,7 @@ cdef class Engine:
         cdef int64_t n = x.shape[0]
         memset(&cfg, 0, sizeof(cfg))
         cfg.timesteps = timesteps
-        cfg.encoding = ENCODINGS[encoding]
+        cfg.encoding = ENCODINGS.index(encoding)
         cfg.rate = rate
         cfg.seed = seed
         cfg.readout_start = readout_start
@@ -228,7 +328,7 @@ cdef class Engine:
         cfg.checkpoints = &checkpoints[0] if checkpoints.shape[0] else NULL
         if team not in TEAM_POLICIES:
             raise ValueError(f"team must be one of {', '.join(TEAM_POLICIES)}, got {team!r}")
-        cdef int policy = TEAM_POLICIES[team]
+        cdef int policy = TEAM_POLICIES.index(team)
         if profile is not None:
             if profile.shape[0] != self.n_populations + self.n_projections:
                 raise ValueError(f"profile needs {self.n_populations + self.n_projections} "
@@ -282,7 +382,7 @@ cdef class State:
         memset(&cfg, 0, sizeof(cfg))
         cfg.timesteps = 1
         cfg.readout_start = readout_start
-        cfg.encoding = ENCODINGS[encoding]
+        cfg.encoding = ENCODINGS.index(encoding)
         cfg.rate = rate
         cfg.seed = seed
         if x.shape[0] != self.engine.input_size:

@@ -36,7 +36,10 @@ cdef extern from "snn.h" nogil:
         int64_t max_populations
         int64_t max_projections
         int64_t max_timesteps
-        int64_t max_bytes         # weights + one state
+        int64_t max_bytes         # default memory bound: weights + one state
+        int64_t max_name          # longest name, in characters
+        int64_t max_meta_bytes    # a file's metadata member (readers)
+        int64_t max_json_depth    # deepest metadata nesting (readers)
 
     void snn_get_limits(snn_limits *out) noexcept
     const char *snn_version_string() noexcept
@@ -62,29 +65,38 @@ cdef extern from "snn.h" nogil:
         SNN_ENCODING_POISSON
         SNN_ENCODING_REGULAR
 
+    ctypedef struct snn_array:
+        const float *data             # C order; NULL while unread
+        int32_t ndim                  # 0 (absent) or 1..4
+        int64_t shape[4]
+
     ctypedef struct snn_population_desc:
+        const char *name              # UTF-8, or NULL
         int32_t kind                  # an snn_kind
         int32_t ndim                  # 1 or 3
         int64_t shape[3]              # C, H, W (or N)
-        const float *threshold        # IF: theta > 0, 1 value or one per channel
-        int64_t threshold_len         # 1 or C (0 for other kinds)
+        snn_array threshold           # IF: theta > 0, (1,) or (C,)
         int32_t is_signed             # IF: nonzero for two thresholds
-        const float *threshold_neg    # signed: theta_n > 0
-        int64_t threshold_neg_len     # 1 or C (0 when unsigned)
+        snn_array threshold_neg       # signed: theta_n > 0
         int32_t reset                 # an snn_reset
         float v_init                  # initial membrane, fraction of theta, in [-1, 1]
-        const float *bias             # current per step, or NULL
-        int64_t bias_len              # 0, C or C*H*W (CHW order)
+        snn_array bias                # (C,) or the population's shape
 
     ctypedef struct snn_projection_desc:
+        const char *name              # UTF-8, or NULL
         int32_t op                    # an snn_op
         int32_t source                # population index
         int32_t target                # population index
-        int32_t kernel[2]             # kh, kw
-        int32_t stride[2]             # >= 1
+        int32_t kernel[2]             # avgpool2d: the window; conv2d: 0 or the weight's
+        int32_t stride[2]             # conv2d, avgpool2d: >= 1
         int32_t padding[2]            # 0 <= padding < kernel
-        const float *weight           # PyTorch layout (OIHW, [out, in], [C])
-        int64_t weight_len            # floats in weight
+        snn_array weight              # PyTorch layout (OIHW, [out, in], [C])
+
+    ctypedef struct snn_hints:
+        int32_t encoding              # an snn_encoding
+        double rate                   # > 0
+        double uint8_scale            # > 0
+        int32_t readout_start         # 1..max_timesteps
 
     ctypedef enum snn_isa:
         SNN_ISA_AUTO
@@ -106,6 +118,20 @@ cdef extern from "snn.h" nogil:
         int32_t output                # index of the read-out population
         const snn_allocator *allocator  # NULL: malloc and free
         int32_t isa                   # an snn_isa; 0 (auto) picks the fastest
+        int64_t max_bytes             # memory bound; <= 0: the library's
+        const snn_hints *hints        # NULL, or hints to check
+
+    const char *snn_kind_name(int32_t kind)
+    int32_t snn_kind_from_name(const char *name)
+    const char *snn_op_name(int32_t op)
+    const char *snn_reset_name(int32_t reset)
+    const char *snn_encoding_name(int32_t encoding)
+    const char *snn_isa_name(int32_t isa)
+    const char *snn_team_policy_name(int32_t policy)
+    const char *const *snn_kind_keys(int32_t kind)
+    const char *const *snn_op_keys(int32_t op)
+
+    int snn_net_check(const snn_net_desc *desc, int32_t *order, snn_error *err)
 
     ctypedef struct snn_net:
         pass
@@ -145,7 +171,7 @@ cdef extern from "snn.h" nogil:
                        int64_t *synops, snn_error *err)
     int32_t snn_runner_threads(const snn_runner *runner)
     void snn_runner_free(snn_runner *runner)
-    enum:
+    ctypedef enum snn_team_policy:
         SNN_TEAM_AUTO
         SNN_TEAM_ALWAYS
         SNN_TEAM_NEVER

@@ -5,8 +5,10 @@ against what the archive really holds *before* allocating, bounds every header
 it parses and turns every kind of damage into :class:`~snncore.errors.FormatError`.
 See docs/format.md for the format.
 
-``read_npz`` only checks the container (zip members, ``.npy`` headers, dtypes,
-the metadata's JSON syntax); ``snncore._spec.normalize`` checks the meaning.
+:class:`Archive` checks the container only (zip members, ``.npy`` headers and
+dtypes, the metadata's JSON syntax) and parses every member's header without
+reading its data; ``snncore._spec`` turns the metadata into a network
+description, and the C library checks its meaning before any array is read.
 """
 
 import io
@@ -25,7 +27,7 @@ import numpy.lib.format as npformat
 from . import _limits
 from .errors import FormatError
 
-__all__ = ["read_npz", "write_npz", "META_MEMBER"]
+__all__ = ["Archive", "read_npz", "write_npz", "META_MEMBER"]
 
 META_MEMBER = "__snncore__"
 
@@ -61,48 +63,77 @@ _ARCHIVE_ERRORS = (
 # Reading
 # ---------------------------------------------------------------------------
 
-def read_npz(path_or_file, *, max_bytes=None):
-    """Read a network file; return ``(meta, arrays)``.
+class Header:
+    """A member's parsed ``.npy`` header: ``shape`` (tuple), ``fortran``, and
+    where its data starts."""
 
-    ``path_or_file`` is a path (str, bytes or os.PathLike) or a binary file
-    object.  ``meta`` is the decoded JSON object of the ``__snncore__`` member;
-    ``arrays`` maps every other member's name (without ``.npy``) to a
-    C-contiguous little-endian float32 array.  ``max_bytes`` bounds the total
-    size of the array data (default: ``snncore._limits.MAX_BYTES``).
+    __slots__ = ("shape", "fortran", "offset", "info")
 
-    Raises FormatError for anything that is not a well-formed container;
-    OSError (e.g. FileNotFoundError) only when the path itself cannot be opened.
+    def __init__(self, shape, fortran, offset, info):
+        self.shape, self.fortran, self.offset, self.info = shape, fortran, offset, info
+
+
+class Archive:
+    """A network file opened for reading (a context manager).
+
+    Opening it checks the archive and its members' names and sizes, reads and
+    parses the metadata (``meta``, a dict), and parses every other member's
+    ``.npy`` header (``headers``: array name -> :class:`Header`) without reading
+    any array data; ``read(name)`` then reads one array.
+
+    Parameters
+    ----------
+    path_or_file : str, bytes, os.PathLike or binary file object
+
+    Raises
+    ------
+    FormatError
+        For anything that is not a well-formed container; OSError (e.g.
+        FileNotFoundError) only when the path itself cannot be opened.
     """
-    if max_bytes is None:
-        max_bytes = _limits.MAX_BYTES
-    if isinstance(path_or_file, (str, bytes, os.PathLike)):
-        with open(path_or_file, "rb") as f:
-            return _read(f, max_bytes)
-    return _read(path_or_file, max_bytes)
 
-
-def _read(f, max_bytes):
-    try:
-        seekable = f.seekable()
-    except (AttributeError, OSError, ValueError):
-        seekable = False
-    if not seekable:
-        f = io.BytesIO(f.read())
-    try:
-        start = f.tell()
-        end = f.seek(0, io.SEEK_END)
-        f.seek(start)
-        archive_size = end - start
-        zf = zipfile.ZipFile(f, "r")
-    except FormatError:
-        raise
-    except _ARCHIVE_ERRORS as e:
-        raise FormatError("not a zip archive, or a truncated or damaged one (%s)" % (e,)) from None
-    with zf:
+    def __init__(self, path_or_file):
+        self._own = None
+        if isinstance(path_or_file, (str, bytes, os.PathLike)):
+            f = self._own = open(path_or_file, "rb")
+        else:
+            f = path_or_file
         try:
-            infos = zf.infolist()
-        except _ARCHIVE_ERRORS as e:   # pragma: no cover - infolist is a plain list
-            raise FormatError("damaged zip archive (%s)" % (e,)) from None
+            self._open(f)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        zf, self._zf = getattr(self, "_zf", None), None
+        if zf is not None:
+            zf.close()
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+
+    def _open(self, f):
+        try:
+            seekable = f.seekable()
+        except (AttributeError, OSError, ValueError):
+            seekable = False
+        if not seekable:
+            f = io.BytesIO(f.read())
+        try:
+            start = f.tell()
+            archive_size = f.seek(0, io.SEEK_END) - start
+            f.seek(start)
+            self._zf = zipfile.ZipFile(f, "r")
+            infos = self._zf.infolist()
+        except _ARCHIVE_ERRORS as e:
+            raise FormatError("not a zip archive, or a truncated or damaged one (%s)"
+                              % (e,)) from None
         if len(infos) > _MAX_MEMBERS:
             raise FormatError("the archive has %d members, more than the %d allowed"
                               % (len(infos), _MAX_MEMBERS))
@@ -113,21 +144,44 @@ def _read(f, max_bytes):
                 raise FormatError("member %r appears twice in the archive" % (info.filename,))
             _check_member_sizes(info, archive_size)
             members[key] = info
-
         if META_MEMBER not in members:
             raise FormatError("no %s.npy member: this is not an snncore network file"
                               % META_MEMBER)
-        meta = _read_meta(zf, members.pop(META_MEMBER))
+        self.meta = _read_meta(self._zf, members.pop(META_MEMBER))
+        self.headers = {key: self._header(info) for key, info in members.items()}
 
-        total = sum(info.file_size for info in members.values())
-        if total > max_bytes:
-            raise FormatError(
-                "the archive's arrays would need %d bytes, more than the memory limit of "
-                "%d bytes" % (total, max_bytes))
-        arrays = {}
-        for key, info in members.items():
-            arrays[key] = _read_member(zf, info, _F32)
-    return meta, arrays
+    def _header(self, info):
+        name = info.filename
+        try:
+            with self._zf.open(info) as stream:
+                shape, fortran, dtype, offset = _parse_npy_header(stream, name)
+        except FormatError:
+            raise
+        except _ARCHIVE_ERRORS as e:
+            raise FormatError("member %r: damaged or truncated (%s)" % (name, _short(e))) from None
+        _check_dtype(dtype, name, _F32)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if info.file_size != offset + nbytes:
+            raise FormatError("member %r: the .npy header declares shape %r (%d data bytes) but "
+                              "the member holds %d data bytes"
+                              % (name, shape, nbytes, info.file_size - offset))
+        return Header(shape, fortran, offset, info)
+
+    def read(self, key):
+        """The array `key` (its header already checked): C-contiguous float32."""
+        h = self.headers[key]
+        return _read_data(self._zf, h.info, h.offset, h.shape, h.fortran, _F32)
+
+
+def read_npz(path_or_file):
+    """Read a whole network file: ``(meta, arrays)``, every member read.
+
+    ``arrays`` maps every member's name (without ``.npy``) to a C-contiguous
+    little-endian float32 array. `snncore.load` reads only what the network
+    references, after checking it; this is for tools and tests.
+    """
+    with Archive(path_or_file) as ar:
+        return ar.meta, {key: ar.read(key) for key in ar.headers}
 
 
 def _member_key(info):
@@ -228,24 +282,17 @@ def _check_dtype(dtype, name, expected):
     raise FormatError("member %r: dtype %s (%s), expected %s" % (name, dtype, dtype.str, want))
 
 
-def _read_member(zf, info, expected, max_elements=None):
-    """Read one .npy member into a C-contiguous array of dtype ``expected``."""
+def _read_data(zf, info, offset, shape, fortran, dtype):
+    """Read a member's data after its header: exactly the bytes the header
+    declares (already checked against the member's size), then the end of the
+    member, which checks its CRC."""
     name = info.filename
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
     try:
         with zf.open(info) as stream:
-            shape, fortran_order, dtype, header_size = _parse_npy_header(stream, name)
-            _check_dtype(dtype, name, expected)
-            count = math.prod(shape)
-            if max_elements is not None and count > max_elements:
-                raise FormatError("member %r: %d elements, more than the %d allowed"
-                                  % (name, count, max_elements))
-            nbytes = count * dtype.itemsize
-            if info.file_size != header_size + nbytes:
-                raise FormatError(
-                    "member %r: the .npy header declares shape %r (%d data bytes) but the "
-                    "member holds %d data bytes" % (name, shape, nbytes,
-                                                    info.file_size - header_size))
-            arr = np.empty(count, dtype=expected)
+            _read_exact(stream, offset, name, ".npy header")
+            arr = np.empty(count, dtype=dtype)
             view = memoryview(arr).cast("B") if count else memoryview(b"")
             pos = 0
             while pos < nbytes:
@@ -261,20 +308,33 @@ def _read_member(zf, info, expected, max_elements=None):
         raise
     except _ARCHIVE_ERRORS as e:
         raise FormatError("member %r: damaged or truncated (%s)" % (name, _short(e))) from None
-    if len(shape) > 1 and fortran_order:
-        arr = np.ascontiguousarray(arr.reshape(shape[::-1]).T)
-    else:
-        arr = arr.reshape(shape)
-    return arr
+    if len(shape) > 1 and fortran:
+        return np.ascontiguousarray(arr.reshape(shape[::-1]).T)
+    return arr.reshape(shape)
 
 
 def _read_meta(zf, info):
     name = info.filename
-    arr = _read_member(zf, info, _U8, max_elements=_limits.MAX_META_BYTES)
-    if arr.ndim != 1:
+    try:
+        with zf.open(info) as stream:
+            shape, fortran, dtype, offset = _parse_npy_header(stream, name)
+    except FormatError:
+        raise
+    except _ARCHIVE_ERRORS as e:
+        raise FormatError("member %r: damaged or truncated (%s)" % (name, _short(e))) from None
+    _check_dtype(dtype, name, _U8)
+    count = math.prod(shape)
+    if count > _limits.MAX_META_BYTES:
+        raise FormatError("member %r: %d elements, more than the %d allowed"
+                          % (name, count, _limits.MAX_META_BYTES))
+    if info.file_size != offset + count:
+        raise FormatError("member %r: the .npy header declares shape %r (%d data bytes) but "
+                          "the member holds %d data bytes"
+                          % (name, shape, count, info.file_size - offset))
+    if len(shape) != 1:
         raise FormatError("member %r: metadata must be a 1-D uint8 array, got shape %r"
-                          % (name, arr.shape))
-    raw = arr.tobytes()
+                          % (name, shape))
+    raw = _read_data(zf, info, offset, shape, fortran, _U8).tobytes()
     return parse_meta(raw)
 
 

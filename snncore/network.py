@@ -9,8 +9,8 @@ import numpy as np
 
 from . import _core, _limits
 from ._progress import Progress
-from ._spec import ENCODINGS, denormalize, normalize
-from ._npz import read_npz, write_npz
+from ._spec import ENCODINGS, denormalize, describe, normalize, normalize_unread
+from ._npz import Archive, write_npz
 from .errors import FormatError
 from .result import Counters, RunResult
 
@@ -40,8 +40,11 @@ def load(path):
         The file is not a valid snncore network; the message names the
         member, population or projection at fault.
     """
-    meta, arrays = read_npz(path)
-    return Network(meta, arrays, _copy=False)   # read_npz's arrays belong to nobody else
+    with Archive(path) as ar:
+        # checked from the headers before any array is read; only what the
+        # network references is read
+        spec = normalize_unread(describe(ar.meta, ar.headers), ar.read)
+    return Network._from_spec(spec)
 
 
 class Network:
@@ -68,6 +71,15 @@ class Network:
         self._spec = normalize(meta, arrays)
         self._freeze(_copy)
         self._engine = None
+
+    @classmethod
+    def _from_spec(cls, spec):
+        """A network of a checked, normalised spec whose arrays are its own."""
+        net = cls.__new__(cls)
+        net._spec = spec
+        net._freeze(False)
+        net._engine = None
+        return net
 
     def _freeze(self, copy):
         """Own every array (unless told they are ours already) and make it
@@ -199,14 +211,7 @@ class Network:
         try:
             return _core.Engine(self._spec, isa)
         except _core.CoreError as e:
-            raise FormatError(self._name_core_error(e)) from None
-
-    def _name_core_error(self, e):
-        if e.projection >= 0:
-            return "projection %r: %s" % (self._spec["projections"][e.projection]["name"], e)
-        if e.population >= 0:
-            return "population %r: %s" % (self._spec["populations"][e.population]["name"], e)
-        return str(e)
+            raise FormatError(str(e), e.status, e.population, e.projection) from None
 
     # -- running -------------------------------------------------------------
 

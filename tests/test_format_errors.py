@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from mutations import OPS, mutate
 
 import snncore._limits
+from snncore._core import E_GRAPH, E_LIMIT, E_SHAPE
 from snncore.errors import FormatError
 from snncore._npz import read_npz, write_npz
 from snncore._spec import denormalize, normalize
@@ -288,7 +289,7 @@ def test_big_endian_array_passed_to_normalize():
 def test_float64_array_passed_to_normalize():
     meta, arrays = network()
     arrays["out.weight"] = arrays["out.weight"].astype(np.float64)
-    with pytest.raises(FormatError, match="projection 'out': weight array 'out.weight' has "
+    with pytest.raises(FormatError, match="projection 'out': weight: array 'out.weight' has "
                                           "dtype float64, expected float32"):
         normalize(meta, arrays)
 
@@ -340,7 +341,7 @@ def test_member_not_ending_in_npy():
 def test_reserved_member_name():
     meta, arrays = network()
     extra = [("__other__.npy", npy(np.zeros(2, np.float32)))]
-    refuse("reserved", data=with_members(meta, arrays, extra))
+    refuse("names starting with '__' are reserved", data=with_members(meta, arrays, extra))
 
 
 _UNPICKLED = []
@@ -399,12 +400,6 @@ def test_duplicate_member():
     refuse("appears twice", data=data)
 
 
-def test_memory_limit_of_the_archive():
-    data = file_bytes()
-    with pytest.raises(FormatError, match="memory limit"):
-        read_npz(io.BytesIO(data), max_bytes=100)
-
-
 def test_impossible_deflate_ratio():
     meta, _ = network()
     # make the central directory claim a huge uncompressed size for a deflated member
@@ -426,7 +421,7 @@ def test_impossible_deflate_ratio():
 def test_future_version():
     meta, arrays = network()
     meta["version"] = 2
-    msg = refuse_meta("format version 2 is newer than this snncore supports (1)", meta, arrays)
+    msg = refuse_meta('format version 2 is newer than this snncore supports (1)', meta, arrays)
     assert "upgrade snncore" in msg
 
 
@@ -447,13 +442,13 @@ def test_version_missing():
 def test_version_not_integer():
     meta, arrays = network()
     meta["version"] = "1"
-    refuse_meta("'version' must be an integer", meta, arrays)
+    refuse_meta('metadata: version must be an integer, not a string', meta, arrays)
 
 
 def test_version_zero():
     meta, arrays = network()
     meta["version"] = 0
-    refuse_meta("format version 0 is not valid", meta, arrays)
+    refuse_meta('format version 0 is not valid', meta, arrays)
 
 
 def test_wrong_format_name():
@@ -465,37 +460,42 @@ def test_wrong_format_name():
 def test_populations_not_a_list():
     meta, arrays = network()
     meta["populations"] = {"input": {}}
-    refuse_meta("metadata key 'populations' must be a list", meta, arrays)
+    refuse_meta('metadata: populations must be a list, not an object', meta, arrays)
 
 
 def test_missing_top_level_key():
     meta, arrays = network()
     del meta["output"]
-    refuse_meta("metadata key 'output' is missing", meta, arrays)
+    refuse_meta("metadata: required key 'output' is missing", meta, arrays)
 
 
 def test_no_populations():
     meta, arrays = network()
     meta["populations"] = []
-    refuse_meta("0 populations", meta, arrays)
+    refuse_meta("metadata key 'input': population 'input' names no population", meta, arrays)
 
 
-def test_too_many_projections(monkeypatch):
-    monkeypatch.setattr(snncore._limits, "MAX_PROJECTIONS", 3)
+def test_too_many_projections():
     meta, arrays = network()
-    refuse_meta("4 projections; at most 3", meta, arrays)
+    n = snncore._limits.MAX_PROJECTIONS + 1
+    meta["populations"].append({"name": "r", "kind": "relay", "shape": [2, 4, 4]})
+    meta["projections"] += [{"name": "i%d" % k, "op": "identity", "source": "input",
+                             "target": "r"} for k in range(n - 4)]
+    with pytest.raises(FormatError) as info:
+        normalize(meta, arrays)
+    assert info.value.status == E_LIMIT and "%d projections" % n in str(info.value)
 
 
 def test_producer_not_string():
     meta, arrays = network()
     meta["producer"] = 3
-    refuse_meta("'producer' must be a string", meta, arrays)
+    refuse_meta('metadata: producer must be a string, not a number', meta, arrays)
 
 
 def test_provenance_not_object():
     meta, arrays = network()
     meta["provenance"] = [1]
-    refuse_meta("'provenance' must be an object", meta, arrays)
+    refuse_meta('metadata: provenance must be an object, not a list', meta, arrays)
 
 
 # ---------------------------------------------------------------------------
@@ -505,7 +505,7 @@ def test_provenance_not_object():
 def test_missing_array():
     meta, arrays = network()
     del arrays["c1.weight"]
-    refuse_meta("projection 'c1': weight array 'c1.weight' names no member", meta, arrays)
+    refuse_meta("projection 'c1': weight: array 'c1.weight' names no member", meta, arrays)
 
 
 def test_wrong_conv_weight_shape():
@@ -517,68 +517,68 @@ def test_wrong_conv_weight_shape():
 def test_conv_weight_wrong_rank():
     meta, arrays = network()
     arrays["c1.weight"] = np.zeros((3, 2, 9), np.float32)
-    refuse_meta("expected (Co, Ci, kh, kw)", meta, arrays)
+    refuse_meta("projection 'c1': weight has shape (3, 2, 9), expected (out channels, in channels, kh, kw)", meta, arrays)
 
 
 def test_wrong_dense_weight_shape():
     meta, arrays = network()
     arrays["out.weight"] = np.zeros((3, 13), np.float32)
-    refuse_meta("projection 'out': weight has shape (3, 13), expected (out, 12)", meta, arrays)
+    refuse_meta("projection 'out': weight has shape (3, 13), expected (3, 12) (target size, source size)", meta, arrays)
 
 
 def test_dense_output_size_mismatch():
     meta, arrays = network()
     arrays["out.weight"] = np.zeros((4, 12), np.float32)
-    refuse_meta("does not match the dense output (4,)", meta, arrays)
+    refuse_meta("projection 'out': weight has shape (4, 12), expected (3, 12) (target size, source size)", meta, arrays)
 
 
 def test_nan_weights():
     meta, arrays = network()
     arrays["c1.weight"][0, 0, 0, 0] = np.nan
-    refuse_meta("weight array 'c1.weight' holds NaN or infinity", meta, arrays)
+    refuse_meta("projection 'c1': weight holds NaN or infinity (at index 0)", meta, arrays)
 
 
 def test_inf_bias():
     meta, arrays = network()
     arrays["out.bias"][1] = np.inf
-    refuse_meta("population 'out': bias array 'out.bias' holds NaN or infinity", meta, arrays)
+    refuse_meta("population 'out': bias holds NaN or infinity (at index 1)", meta, arrays)
 
 
 def test_zero_threshold():
     meta, arrays = network()
     pop(meta, "s")["threshold"] = 0
-    refuse_meta("population 's': threshold must be positive", meta, arrays)
+    refuse_meta("population 's': threshold must be > 0, found 0 at index 0", meta, arrays)
 
 
 def test_negative_threshold_array():
     meta, arrays = network()
     arrays["c1.threshold"][1] = -0.5
-    refuse_meta("population 'c1': threshold must be positive", meta, arrays)
+    refuse_meta("population 'c1': threshold must be > 0, found -0.5 at index 1", meta, arrays)
 
 
 def test_negative_threshold_neg():
     meta, arrays = network()
     pop(meta, "s")["threshold_neg"] = -1.0
-    refuse_meta("population 's': threshold_neg must be positive", meta, arrays)
+    refuse_meta("population 's': threshold_neg must be > 0, found -1 at index 0", meta, arrays)
 
 
 def test_threshold_too_large_for_float32():
     meta, arrays = network()
     pop(meta, "s")["threshold"] = 1e39
-    refuse_meta("does not fit in float32", meta, arrays)
+    refuse_meta("population 's': threshold holds NaN or infinity (at index 0)", meta, arrays)
 
 
 def test_threshold_wrong_shape():
     meta, arrays = network()
     arrays["c1.threshold"] = np.ones(2, np.float32)
-    refuse_meta("population 'c1': threshold has shape (2,), expected (), (1,) or (3,)",
+    refuse_meta("population 'c1': threshold has shape (2,), expected (1,) or (3,)",
                 meta, arrays)
 
 
 def test_threshold_missing():
     meta, arrays = network()
     del pop(meta, "c1")["threshold"]
-    refuse_meta("population 'c1': required key 'threshold' is missing", meta, arrays)
+    refuse_meta("population 'c1': threshold is missing", meta, arrays)
 
 
 def test_bias_wrong_shape():
@@ -596,7 +596,7 @@ def test_bias_as_number():
 def test_reserved_array_name_reference():
     meta, arrays = network()
     pop(meta, "c1")["bias"] = "__snncore__"
-    refuse_meta("reserved", meta, arrays)
+    refuse_meta("starting with '__'", meta, arrays)
 
 
 def test_unknown_op():
@@ -639,45 +639,45 @@ def test_unknown_projection_key():
 def test_parameter_not_for_kind():
     meta, arrays = network()
     pop(meta, "p1")["threshold"] = 1.0
-    refuse_meta("population 'p1': 'threshold' does not apply to a relay population",
+    refuse_meta("population 'p1': 'threshold' does not apply to relay populations",
                 meta, arrays)
 
 
 def test_parameter_on_input():
     meta, arrays = network()
     pop(meta, "input")["bias"] = "out.bias"
-    refuse_meta("'bias' does not apply to an input population", meta, arrays)
+    refuse_meta("population 'input': 'bias' does not apply to input populations", meta, arrays)
 
 
 def test_parameter_not_for_op():
     meta, arrays = network()
     proj(meta, "out")["stride"] = [1, 1]
-    refuse_meta("projection 'out': 'stride' does not apply to a dense projection",
+    refuse_meta("projection 'out': 'stride' does not apply to dense projections",
                 meta, arrays)
 
 
 def test_bool_where_int_expected():
     meta, arrays = network()
     pop(meta, "input")["shape"] = [True, 4, 4]
-    refuse_meta("population 'input': shape[0] must be an integer, not bool", meta, arrays)
+    refuse_meta("population 'input': shape must be a list of 1 or 3 integers", meta, arrays)
 
 
 def test_bool_stride():
     meta, arrays = network()
     proj(meta, "p1")["stride"] = [2, True]
-    refuse_meta("projection 'p1': stride[1] must be an integer, not bool", meta, arrays)
+    refuse_meta("projection 'p1': stride must be a list of 2 integers", meta, arrays)
 
 
 def test_bool_version():
     meta, arrays = network()
     meta["version"] = True
-    refuse_meta("'version' must be an integer, not bool", meta, arrays)
+    refuse_meta('metadata: version must be an integer, not a boolean', meta, arrays)
 
 
 def test_float_shape():
     meta, arrays = network()
     pop(meta, "p1")["shape"] = [3, 2.0, 2]
-    refuse_meta("shape[1] must be an integer, not number", meta, arrays)
+    refuse_meta("population 'p1': shape must be a list of 1 or 3 integers", meta, arrays)
 
 
 def test_shape_wrong_rank():
@@ -689,13 +689,13 @@ def test_shape_wrong_rank():
 def test_dimension_zero():
     meta, arrays = network()
     pop(meta, "p1")["shape"] = [3, 0, 2]
-    refuse_meta("dimension outside 1 .. 16777216", meta, arrays)
+    refuse_meta("population 'p1': a dimension of the shape is outside 1..16777216", meta, arrays)
 
 
 def test_dimension_too_large():
     meta, arrays = network()
     pop(meta, "out")["shape"] = [2 ** 24 + 1]
-    refuse_meta("dimension outside 1 .. 16777216", meta, arrays)
+    refuse_meta("outside 1..16777216", meta, arrays)
 
 
 def test_population_of_2_40_neurons():
@@ -712,79 +712,94 @@ def test_population_of_2_40_neurons():
         tracemalloc.stop()
     assert peak < 20 * 2 ** 20
     assert "population 'p1'" in str(info.value)
-    assert "1099511627776 neurons, more than the 268435456 allowed" in str(info.value)
+    assert "population 'p1': more than 268435456 neurons" in str(info.value)
 
 
-def test_total_state_over_memory_limit(monkeypatch):
-    # each population is legal, together they are not: refused before any weight matters
+def test_total_state_over_memory_limit():
+    # each population is legal, together they are not
     meta, arrays = network()
-    data = file_bytes(meta, arrays)
-    monkeypatch.setattr(snncore._limits, "MAX_BYTES", 1000)
-    with pytest.raises(FormatError, match="per-image state, more than the memory limit of "
-                                          "1000 bytes"):
-        normalize(meta, arrays)
-    # through a file the reader's own cap on the array data may come first
-    refuse("more than the memory limit of 1000 bytes", data=data)
-
-
-def test_weights_over_memory_limit(monkeypatch):
-    meta, arrays = network()
-    spec = normalize(meta, arrays)
-    need = snncore._limits.estimate_bytes(spec)
-    neurons = sum(c * h * w for c, h, w in (p["shape"] for p in spec["populations"]))
-    state = 16 * neurons + 64 * (5 + 4)
-    assert state < need
-    monkeypatch.setattr(snncore._limits, "MAX_BYTES", need - 1)
     with pytest.raises(FormatError) as info:
-        normalize(meta, arrays)
-    msg = str(info.value)
-    assert "would need about %d bytes" % need in msg and "memory limit" in msg
-    # and an explicit limit works the same way
-    with pytest.raises(FormatError, match="memory limit"):
-        normalize(meta, arrays, max_bytes=need - 1)
-    normalize(meta, arrays, max_bytes=need)
+        normalize(meta, arrays, max_bytes=1000)
+    assert info.value.status == E_LIMIT and info.value.population == -1
+    assert "more than the limit of 1000" in str(info.value)
+
+
+def test_weights_over_memory_limit():
+    """The bound is exact at its edge: the smallest limit that admits the network
+    admits it, one byte less refuses it, naming the bytes needed."""
+    meta, arrays = network()
+    lo, hi = 1, 1 << 30         # refused at lo, accepted at hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            normalize(meta, arrays, max_bytes=mid)
+            hi = mid
+        except FormatError:
+            lo = mid
+    normalize(meta, arrays, max_bytes=hi)
+    with pytest.raises(FormatError) as info:
+        normalize(meta, arrays, max_bytes=hi - 1)
+    assert info.value.status == E_LIMIT and "up to %d bytes" % hi in str(info.value)
+    # the weights count: without the dense weight (a smaller target) less is needed
+    meta2, arrays2 = network()
+    arrays2["out.weight"] = np.zeros((3, 12), np.float32)
+    normalize(meta2, arrays2, max_bytes=hi)
+
+
+def rename_population(meta, old, new):
+    pop(meta, old)["name"] = new
+    for q in meta["projections"]:
+        for end in ("source", "target"):
+            if q[end] == old:
+                q[end] = new
 
 
 def test_name_too_long():
     meta, arrays = network()
-    pop(meta, "p1")["name"] = "p" * 201
-    refuse_meta("longer than the 200 allowed", meta, arrays)
+    rename_population(meta, "p1", "p" * 201)
+    msg = refuse_meta("the name has 201 characters, more than the 200 allowed", meta, arrays)
+    assert msg.startswith("population '%s...': " % ("p" * 61))      # names shown shortened
+    rename_population(meta, "p" * 201, "\u00e9" * 200)     # characters, not bytes
+    normalize(meta, arrays)
 
 
 def test_empty_name():
     meta, arrays = network()
     proj(meta, "out")["name"] = ""
-    refuse_meta("projection 3: name must not be empty", meta, arrays)
+    refuse_meta('projection 3: the name is empty', meta, arrays)
 
 
 def test_population_not_object():
     meta, arrays = network()
     meta["populations"][2] = ["p1", "relay"]
-    refuse_meta("population 2 must be an object", meta, arrays)
+    refuse_meta('population 2: must be an object, not a list', meta, arrays)
 
 
 def test_duplicate_population_names():
     meta, arrays = network()
-    pop(meta, "s")["name"] = "p1"
-    refuse_meta("population 'p1': duplicate name", meta, arrays)
+    rename_population(meta, "s", "p1")
+    with pytest.raises(FormatError) as info:
+        normalize(meta, arrays)
+    assert (info.value.status, info.value.population) == (E_GRAPH, 3)
+    assert "population 'p1': a second population of this name" in str(info.value)
 
 
 def test_duplicate_projection_names():
     meta, arrays = network()
     proj(meta, "s")["name"] = "out"
-    refuse_meta("projection 'out': duplicate name", meta, arrays)
+    refuse_meta("projection 'out': a second projection of this name", meta, arrays)
 
 
 def test_signed_without_threshold_neg():
     meta, arrays = network()
     del pop(meta, "s")["threshold_neg"]
-    refuse_meta("signed is true but threshold_neg is missing", meta, arrays)
+    refuse_meta("population 's': threshold_neg is missing", meta, arrays)
 
 
 def test_threshold_neg_without_signed():
     meta, arrays = network()
     del pop(meta, "s")["signed"]
-    refuse_meta("threshold_neg is given but signed is not true", meta, arrays)
+    refuse_meta("population 's': threshold_neg is given but the population is not signed", meta, arrays)
 
 
 def test_signed_not_bool():
@@ -796,7 +811,7 @@ def test_signed_not_bool():
 def test_v_init_out_of_range():
     meta, arrays = network()
     pop(meta, "c1")["v_init"] = 2.0
-    refuse_meta("population 'c1': v_init 2.0 is outside [-1, 1]", meta, arrays)
+    refuse_meta("population 'c1': v_init must be in [-1, 1], found 2", meta, arrays)
 
 
 # ---------------------------------------------------------------------------
@@ -806,19 +821,19 @@ def test_v_init_out_of_range():
 def test_rate_zero():
     meta, arrays = network()
     meta["input"]["rate"] = 0
-    refuse_meta("rate must be positive", meta, arrays)
+    refuse_meta('hints: rate must be finite and > 0, found 0', meta, arrays)
 
 
 def test_uint8_scale_negative():
     meta, arrays = network()
     meta["input"]["uint8_scale"] = -1.0
-    refuse_meta("uint8_scale must be positive", meta, arrays)
+    refuse_meta('uint8_scale must be finite and > 0, found -1', meta, arrays)
 
 
 def test_two_input_populations():
     meta, arrays = network()
     meta["populations"].append({"name": "input2", "kind": "input", "shape": [3]})
-    refuse_meta("2 input populations ('input', 'input2')", meta, arrays)
+    refuse_meta("population 'input2': a second input population: a network has exactly one", meta, arrays)
 
 
 def test_no_input_population():
@@ -830,7 +845,7 @@ def test_no_input_population():
 def test_input_names_wrong_population():
     meta, arrays = network()
     meta["input"]["population"] = "c1"
-    refuse_meta("population 'c1' is an if population, not the input population", meta, arrays)
+    refuse_meta('input 1 is not the input population', meta, arrays)
 
 
 def test_input_names_no_population():
@@ -844,14 +859,15 @@ def test_projection_into_input():
     meta["populations"].append({"name": "r", "kind": "relay", "shape": [2, 4, 4]})
     meta["projections"].append({"name": "back", "op": "identity", "source": "r",
                                 "target": "input"})
-    refuse_meta("projection 'back': target 'input' is the input population, which receives "
-                "no projections", meta, arrays)
+    msg = refuse_meta("projection 'back': a projection may not target the input population",
+                      meta, arrays)
+    assert msg
 
 
 def test_output_is_relay():
     meta, arrays = network()
     meta["output"] = "p1"
-    refuse_meta("output population 'p1' is a relay population; it must be if or accumulate",
+    refuse_meta("population 'p1': the output population must be if or accumulate, not relay",
                 meta, arrays)
 
 
@@ -866,8 +882,7 @@ def test_accumulate_with_outgoing_projection():
     meta["populations"].append({"name": "after", "kind": "accumulate", "shape": [3]})
     meta["projections"].append({"name": "more", "op": "identity", "source": "out",
                                 "target": "after"})
-    refuse_meta("projection 'more': source 'out' is an accumulate population, which has no "
-                "outgoing projections", meta, arrays)
+    refuse_meta("projection 'more': an accumulate population emits nothing", meta, arrays)
 
 
 def test_cycle():
@@ -875,14 +890,14 @@ def test_cycle():
     # s -> p1 closes the loop p1 -> s -> p1
     meta["projections"].append({"name": "loop", "op": "identity", "source": "s",
                                 "target": "p1"})
-    refuse_meta("the projections form a cycle: p1 -> s -> p1", meta, arrays)
+    refuse_meta("population 'p1': the projections form a cycle: p1 -> s -> p1", meta, arrays)
 
 
 def test_self_loop():
     meta, arrays = network()
     meta["projections"].append({"name": "self", "op": "identity", "source": "s",
                                 "target": "s"})
-    refuse_meta("the projections form a cycle: s -> s", meta, arrays)
+    refuse_meta("population 's': the projections form a cycle: s -> s", meta, arrays)
 
 
 def test_long_cycle_downstream_of_the_input():
@@ -894,7 +909,7 @@ def test_long_cycle_downstream_of_the_input():
         {"name": "ab", "op": "identity", "source": "a", "target": "b"},
         {"name": "bc1", "op": "identity", "source": "b", "target": "c1"},
     ]
-    refuse_meta("the projections form a cycle: c1 -> a -> b -> c1", meta, arrays)
+    refuse_meta("population 'c1': the projections form a cycle: c1 -> a -> b -> c1", meta, arrays)
 
 
 def test_dangling_source():
@@ -912,34 +927,33 @@ def test_dangling_target():
 def test_conv_target_shape_mismatch():
     meta, arrays = network()
     proj(meta, "c1")["padding"] = [0, 0]
-    refuse_meta("projection 'c1': target shape (3, 4, 4) does not match the conv2d output "
+    refuse_meta("projection 'c1': the target's shape (3, 4, 4) is not the conv2d output "
                 "(3, 2, 2)", meta, arrays)
 
 
 def test_pool_target_shape_mismatch():
     meta, arrays = network()
     proj(meta, "p1")["stride"] = [1, 1]
-    refuse_meta("does not match the avgpool2d output (3, 3, 3)", meta, arrays)
+    refuse_meta("projection 'p1': the target's shape (3, 2, 2) is not the avgpool2d output (3, 3, 3)", meta, arrays)
 
 
 def test_conv_output_empty():
     meta, arrays = network()
     arrays["c1.weight"] = np.zeros((3, 2, 7, 7), np.float32)
     proj(meta, "c1")["padding"] = [1, 1]
-    refuse_meta("output would be empty", meta, arrays)
+    refuse_meta("projection 'c1': kernel (7, 7) does not fit the padded source (4, 4)", meta, arrays)
 
 
 def test_dense_into_3d_target():
     meta, arrays = network()
     pop(meta, "out")["shape"] = [3, 1, 1]
-    refuse_meta("projection 'out': dense needs a 1-D target, but population 'out' has shape "
-                "[3, 1, 1]", meta, arrays)
+    refuse_meta("projection 'out': dense needs a 1-D target", meta, arrays)
 
 
 def test_conv_from_1d_source():
     meta, arrays = network()
     pop(meta, "input")["shape"] = [32]
-    refuse_meta("conv2d needs a 3-D source", meta, arrays)
+    refuse_meta("projection 'c1': weight has shape (3, 2, 3, 3), but the source has 32 channels", meta, arrays)
 
 
 def test_identity_shape_mismatch():
@@ -957,20 +971,20 @@ def test_identity_weight_shape():
 def test_padding_not_smaller_than_kernel():
     meta, arrays = network()
     proj(meta, "p1")["padding"] = [2, 0]
-    refuse_meta("projection 'p1': padding [2, 0] must be smaller than the kernel [2, 2]",
+    refuse_meta("projection 'p1': padding (2, 0) must be in 0..kernel-1",
                 meta, arrays)
 
 
 def test_negative_padding():
     meta, arrays = network()
     proj(meta, "c1")["padding"] = [-1, 1]
-    refuse_meta("padding must hold integers in 0 ..", meta, arrays)
+    refuse_meta("projection 'c1': padding (-1, 1) must be in 0..kernel-1", meta, arrays)
 
 
 def test_stride_zero():
     meta, arrays = network()
     proj(meta, "p1")["stride"] = [0, 2]
-    refuse_meta("projection 'p1': stride must hold integers in 1 ..", meta, arrays)
+    refuse_meta("projection 'p1': stride (0, 2) must be in 1..16777216", meta, arrays)
 
 
 def test_kernel_not_a_pair():
@@ -982,7 +996,7 @@ def test_kernel_not_a_pair():
 def test_kernel_missing():
     meta, arrays = network()
     del proj(meta, "p1")["kernel"]
-    refuse_meta("projection 'p1': required key 'kernel' is missing", meta, arrays)
+    refuse_meta("projection 'p1': kernel (0, 0) must be in 1..16777216", meta, arrays)
 
 
 # ---------------------------------------------------------------------------

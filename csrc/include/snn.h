@@ -103,7 +103,7 @@ typedef struct snn_error {
 } snn_error;
 
 /* ------------------------------------------------------------------------- */
-/* Limits (the Python layer checks the same numbers through snn_get_limits)  */
+/* Limits (Python reads the same numbers through snn_get_limits)             */
 /* ------------------------------------------------------------------------- */
 
 typedef struct snn_limits {
@@ -112,7 +112,10 @@ typedef struct snn_limits {
     int64_t max_populations;  /* 4096 */
     int64_t max_projections;  /* 16384 */
     int64_t max_timesteps;    /* 2^30 */
-    int64_t max_bytes;        /* weights + one state: 8 GiB */
+    int64_t max_bytes;        /* default memory bound of a network (snn_net_check): 8 GiB */
+    int64_t max_name;         /* longest population or projection name, in characters: 200 */
+    int64_t max_meta_bytes;   /* a file's metadata member (readers): 16 MiB */
+    int64_t max_json_depth;   /* deepest nesting of a file's metadata (readers): 64 */
 } snn_limits;
 
 SNN_API void snn_get_limits(snn_limits *out);
@@ -150,52 +153,121 @@ typedef enum snn_encoding {
 } snn_encoding;
 
 /*
+ * An array that a description refers to: `ndim` dimensions of `shape`, its values
+ * in C order at `data`. ndim 0 means "no array" (an optional array left out); a
+ * reader gives a 0-d array (a scalar) as shape (1,). `data` may be NULL while a
+ * description is checked before its arrays are read (snn_net_check); then only
+ * the shape is checked.
+ */
+typedef struct snn_array {
+    const float *data;
+    int32_t ndim;               /* 0 (absent) or 1..4 */
+    int64_t shape[4];
+} snn_array;
+
+/*
  * One population. Shapes are [C, H, W] (ndim 3) or [N] (ndim 1; then shape[0] = N
  * and shape[1], shape[2] are ignored). Arrays are read during snn_net_create only.
  */
 typedef struct snn_population_desc {
+    const char *name;           /* UTF-8, 1..max_name characters, unique among the
+                                 * populations; NULL: unnamed ("population 3" in messages) */
     int32_t kind;               /* an snn_kind */
     int32_t ndim;               /* 1 or 3 */
     int64_t shape[3];           /* C, H, W (or N) */
-    const float *threshold;     /* IF only: theta > 0, 1 value or one per channel */
-    int64_t threshold_len;      /* 1 or C (0 for other kinds) */
+    snn_array threshold;        /* IF only (required): theta > 0, shape (1,) or (C,) */
     int32_t is_signed;          /* IF only: nonzero for a signed neuron (two thresholds) */
-    const float *threshold_neg; /* signed only: theta_n > 0, fires -1 at V <= -theta_n */
-    int64_t threshold_neg_len;  /* 1 or C (0 when unsigned) */
+    snn_array threshold_neg;    /* signed only (required): theta_n > 0, (1,) or (C,); fires
+                                 * -1 at V <= -theta_n */
     int32_t reset;              /* IF only: an snn_reset */
     float v_init;               /* IF only: initial membrane as a fraction of theta, in [-1, 1] */
-    const float *bias;          /* current added every step, or NULL */
-    int64_t bias_len;           /* 0, C (per channel) or C*H*W (per neuron, CHW order) */
+    snn_array bias;             /* not for the input; optional: current added every step,
+                                 * shape (C,) (per channel) or the population's own shape
+                                 * ((N,) or (C, H, W): per neuron, CHW order) */
 } snn_population_desc;
 
 /*
  * One projection from `source` to `target` (indices into the population array).
- * Weights are in PyTorch's layouts: conv2d [Co, Ci, kh, kw]; dense [out, in] with
+ * Weights are in PyTorch's layouts: conv2d (Co, Ci, kh, kw); dense (out, in) with
  * `in` the source flattened in CHW order; identity and avgpool2d an optional gain
- * per channel [C].
+ * per channel (C,).
  */
 typedef struct snn_projection_desc {
+    const char *name;           /* UTF-8, 1..max_name characters, unique among the
+                                 * projections; NULL: unnamed */
     int32_t op;                 /* an snn_op */
     int32_t source;             /* population index */
     int32_t target;             /* population index */
-    int32_t kernel[2];          /* conv2d: kh, kw (must match the weight); avgpool2d: the window */
-    int32_t stride[2];          /* conv2d, avgpool2d: >= 1 */
+    int32_t kernel[2];          /* avgpool2d: the window; conv2d: (0, 0) or the weight's
+                                 * (kh, kw); others: (0, 0) */
+    int32_t stride[2];          /* conv2d, avgpool2d: >= 1; others: (0, 0) */
     int32_t padding[2];         /* conv2d, avgpool2d: 0 <= padding < kernel (zeros) */
-    const float *weight;        /* see above; NULL for a unit-gain identity or avgpool2d */
-    int64_t weight_len;         /* number of floats in `weight` */
+    snn_array weight;           /* see above; absent for a unit-gain identity or avgpool2d */
 } snn_projection_desc;
 
-/* Which compiled kernels a network uses. Both give bit-identical results (no
- * fused multiply-add anywhere); AVX2 is about twice as fast where the CPU has it. */
+/*
+ * The run settings a network file suggests (its "input" and "readout" hints).
+ * The engine does not use them; snn_net_check checks them when given.
+ */
+typedef struct snn_hints {
+    int32_t encoding;           /* an snn_encoding */
+    double rate;                /* poisson/regular: > 0 */
+    double uint8_scale;         /* uint8 images x become float32(x) * float32(uint8_scale): > 0 */
+    int32_t readout_start;      /* delayed read-out step, 1..max_timesteps (1: none) */
+} snn_hints;
+
+/* Which compiled kernels a network uses. All give bit-identical results: every
+ * kernel set adds in the same order with the same roundings (where a fused
+ * multiply-add is used, one factor is 1, so it rounds as a plain addition). */
 typedef enum snn_isa {
     SNN_ISA_AUTO = 0,       /* the widest of AVX-512, AVX2 and generic that the CPU and
                              * the build have */
     SNN_ISA_GENERIC = 1,    /* the baseline instruction set of the build */
     SNN_ISA_AVX2 = 2,       /* x86-64 AVX2; SNN_E_UNSUPPORTED where unavailable */
-    SNN_ISA_AVX512 = 3      /* x86-64 AVX-512F (the threshold and relay passes of
-                             * populations whose channels are not a multiple of 16
+    SNN_ISA_AVX512 = 3      /* x86-64 AVX-512F with FMA (the threshold and relay passes
+                             * of populations whose channels are not a multiple of 16
                              * use AVX2); SNN_E_UNSUPPORTED where unavailable */
 } snn_isa;
+
+/* How a runner runs fewer images than threads (snn_runner_set_team). */
+typedef enum snn_team_policy {
+    SNN_TEAM_AUTO = 0,      /* the team or the calling thread alone, whichever ran faster */
+    SNN_TEAM_ALWAYS = 1,    /* the team, as snn_run_batch */
+    SNN_TEAM_NEVER = 2      /* the calling thread alone */
+} snn_team_policy;
+
+/* ------------------------------------------------------------------------- */
+/* Names                                                                     */
+/* ------------------------------------------------------------------------- */
+/*
+ * The names that files, Python and snnrun use for the values of the enums above:
+ * kinds "input", "if", "relay", "accumulate"; ops "conv2d", "avgpool2d", "dense",
+ * "identity"; resets "subtract", "zero"; encodings "analog", "poisson", "regular";
+ * isas "auto", "generic", "avx2", "avx512"; team policies "auto", "always", "never".
+ * snn_*_name returns a static string, or NULL for a value out of range (so a
+ * caller lists all names by counting up from 0 until NULL); snn_*_from_name
+ * returns the value, or -1 for an unknown (or NULL) name.
+ */
+SNN_API const char *snn_kind_name(int32_t kind);
+SNN_API int32_t snn_kind_from_name(const char *name);
+SNN_API const char *snn_op_name(int32_t op);
+SNN_API int32_t snn_op_from_name(const char *name);
+SNN_API const char *snn_reset_name(int32_t reset);
+SNN_API int32_t snn_reset_from_name(const char *name);
+SNN_API const char *snn_encoding_name(int32_t encoding);
+SNN_API int32_t snn_encoding_from_name(const char *name);
+SNN_API const char *snn_isa_name(int32_t isa);
+SNN_API int32_t snn_isa_from_name(const char *name);
+SNN_API const char *snn_team_policy_name(int32_t policy);
+SNN_API int32_t snn_team_policy_from_name(const char *name);
+
+/*
+ * The keys a network file's metadata may give a population of `kind`, or a
+ * projection of `op` ("name", "kind", "shape", "threshold", ...): a NULL-terminated
+ * static list, or NULL for a value out of range. Readers refuse other keys.
+ */
+SNN_API const char *const *snn_kind_keys(int32_t kind);
+SNN_API const char *const *snn_op_keys(int32_t op);
 
 /* Custom memory allocation, for products with their own heap. snn_run_batch
  * calls it from its worker threads (a state per thread, or a team's shared
@@ -215,12 +287,34 @@ typedef struct snn_net_desc {
     int32_t output;                      /* index of the read-out population (IF or ACCUMULATE) */
     const snn_allocator *allocator;      /* NULL: malloc and free */
     int32_t isa;                         /* an snn_isa; 0 (auto) picks the fastest */
+    int64_t max_bytes;                   /* memory bound (snn_net_check); <= 0: the
+                                          * max_bytes of snn_get_limits */
+    const snn_hints *hints;              /* NULL, or a file's hints, checked too */
 } snn_net_desc;
 
 typedef struct snn_net snn_net;
 
 /*
- * Validates `desc` completely and builds a network (weights copied and repacked).
+ * The one definition of a valid network: checks `desc` against every rule of the
+ * format (docs/format.md) that concerns its meaning: kinds and ops, shapes and
+ * their arithmetic, names (present ones unique and of 1..max_name characters), the
+ * graph (one input, the output's kind, no cycle), the hints, and the memory bound:
+ * the network's weights as the engine keeps them plus one state must fit in
+ * desc->max_bytes. Arrays whose `data` is NULL are checked by shape only, so a
+ * reader can check a file before it reads any array's data; arrays with data are
+ * also checked for NaN and infinity, and thresholds for > 0. The first fault found
+ * is reported, its population or projection index in err (the message names it).
+ * If `order` is not NULL, it receives desc->n_populations population indices in
+ * the order the engine simulates them (input first; the lowest ready index next).
+ * @return SNN_OK, or SNN_E_SHAPE, SNN_E_VALUE, SNN_E_GRAPH, SNN_E_LIMIT,
+ * SNN_E_UNSUPPORTED, SNN_E_INVALID_ARG or SNN_E_NOMEM with details in *err.
+ * Thread safety: reads `desc` only; allocates scratch with desc->allocator.
+ */
+SNN_API int snn_net_check(const snn_net_desc *desc, int32_t *order, snn_error *err);
+
+/*
+ * Checks `desc` as snn_net_check does (every array present must have its data)
+ * and builds a network (weights copied and repacked).
  * @return the network, or NULL with the reason in *err (when err is not NULL).
  * Ownership: the caller frees the result with snn_net_free. Thread safety: the
  * returned network is immutable and may be shared by threads.
@@ -323,18 +417,16 @@ SNN_API void snn_runner_free(snn_runner *runner);
  * snn_run_batch would have every thread share each image (a team):
  *   SNN_TEAM_AUTO    (the default) the team or the calling thread alone,
  *                    whichever ran faster in recent runs: both are timed from
- *                    time to time (5 runs each in turn; the way in use changes
- *                    if the other was 5 % faster; then 60 runs without timing).
- *                    A team meets several times per step, so a core slowed or
- *                    taken by another program slows the whole team; on a shared
- *                    virtual machine a team of two ran 1.7x slower than usual
- *                    for seconds at a time while one thread kept its speed.
+ *                    time to time (a few runs each, in turns), and the way in
+ *                    use changes only for a clear gain. A team meets several
+ *                    times per step, so a core slowed or taken by another
+ *                    program slows the whole team, while one thread keeps its
+ *                    speed.
  *   SNN_TEAM_ALWAYS  the team, as snn_run_batch.
  *   SNN_TEAM_NEVER   the calling thread alone.
  * The results are the same bits whichever runs. Returns SNN_OK, or
  * SNN_E_INVALID_ARG for a NULL runner or another policy.
  */
-enum { SNN_TEAM_AUTO = 0, SNN_TEAM_ALWAYS = 1, SNN_TEAM_NEVER = 2 };
 SNN_API int snn_runner_set_team(snn_runner *runner, int32_t policy);
 
 typedef struct snn_state snn_state;
@@ -390,14 +482,20 @@ SNN_API int snn_run_image(snn_state *state, const snn_run_config *cfg, const flo
 /* Loading a network file (.npz, format version 1: docs/format.md)          */
 /* ------------------------------------------------------------------------- */
 /*
- * The loader reads the same files as snncore.load in Python, stored or deflated,
- * and refuses the same malformed files (and a few more that nothing legitimate
- * writes; docs/embedding.md lists them): it checks the archive (CRCs, sizes), every
- * .npy header, the metadata's JSON and its meaning, every referenced array (shape,
- * dtype, finite values) and the graph, before anything is built. Refusals come back
- * as SNN_E_FORMAT with a message that names the member, population or projection at
- * fault; a file that cannot be opened or read is SNN_E_IO; out of memory is
- * SNN_E_NOMEM.
+ * The loader reads the same files as snncore.load in Python, stored or deflated, in
+ * two stages. Its reader turns the archive into a network description, checking
+ * syntax and types only: the zip archive (CRCs, sizes), every member's .npy header
+ * and dtype, the metadata's JSON, its keys and their types, the names that items
+ * refer to. Then snn_net_check, the one definition of a valid network, checks the
+ * description from the metadata and the arrays' headers alone; only then are the
+ * referenced arrays read (members that nothing references are never read), and the
+ * check runs again on their values (finite, thresholds > 0). So a member that
+ * declares more than the metadata implies is refused having read its header only.
+ *
+ * Refusals: SNN_E_FORMAT for the reader's (with err->population or err->projection
+ * set where an item is at fault), the status of snn_net_check for the rest, and
+ * SNN_E_IO for a file that cannot be opened or read; SNN_E_NOMEM when out of
+ * memory. Messages name the member, population or projection at fault.
  *
  * The loader is part of libsnncore when it is built with libzip and jansson (meson
  * option `loader`, on when both are found). Without them these functions exist but
@@ -408,7 +506,7 @@ SNN_API int snn_run_image(snn_state *state, const snn_run_config *cfg, const flo
  *
  * Memory: the loader allocates with malloc (as do libzip and jansson, which it
  * uses); the allocator in snn_load_options is used for the snn_net only. While a
- * file is read, the arrays it holds are in memory once (plus the archive's
+ * file is read, the arrays it references are in memory once (plus the archive's
  * directory and the metadata); snn_net_create then makes its own repacked copy.
  *
  *   Two ways to use it:
@@ -421,9 +519,8 @@ SNN_API int snn_run_image(snn_state *state, const snn_run_config *cfg, const flo
  */
 
 typedef struct snn_load_options {
-    int64_t max_bytes;               /* refuse files whose arrays and per-image state
-                                      * need more bytes than this (<= 0: the limit of
-                                      * snn_get_limits, 8 GiB), like Python's max_bytes */
+    int64_t max_bytes;               /* the memory bound of snn_net_check (<= 0: the
+                                      * max_bytes of snn_get_limits, 8 GiB) */
     const snn_allocator *allocator;  /* for the snn_net that snn_load_* build; NULL: malloc */
 } snn_load_options;
 
@@ -434,11 +531,8 @@ typedef struct snn_load_options {
 typedef struct snn_file_info {
     int32_t format_version;               /* the file's "version" (1) */
     const char *producer;                 /* free text, "" when absent */
-    int32_t encoding;                     /* default input encoding, an snn_encoding */
-    double rate;                          /* default rate for poisson/regular, > 0 (1 if absent) */
-    double uint8_scale;                   /* uint8 images x become float32(x) * float32(uint8_scale);
-                                           * 1/255 when absent */
-    int32_t readout_start;                /* default delayed read-out step (1: none) */
+    snn_hints hints;                      /* defaults where absent: analog, rate 1,
+                                           * uint8_scale 1/255, readout_start 1 */
     const char *const *population_names;  /* one per population, in file order (= desc index) */
     const char *const *projection_names;  /* one per projection, in file order */
     const char *provenance;               /* the "provenance" object as compact JSON, "{}" if absent */
@@ -478,8 +572,7 @@ SNN_API const snn_net_desc *snn_file_desc(const snn_file *file);
 SNN_API const snn_file_info *snn_file_get_info(const snn_file *file);
 
 /*
- * snn_net_create on the file's description with `allocator` (NULL: malloc), with
- * the offending population or projection named in err->message.
+ * snn_net_create on the file's description with `allocator` (NULL: malloc).
  * @return the network, or NULL with the reason in *err. Free with snn_net_free.
  */
 SNN_API snn_net *snn_file_build(const snn_file *file, const snn_allocator *allocator,

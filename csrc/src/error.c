@@ -47,6 +47,9 @@ void snn_get_limits(snn_limits *out)
     out->max_projections = 16384;
     out->max_timesteps = (int64_t)1 << 30;
     out->max_bytes = (int64_t)8 << 30;
+    out->max_name = 200;
+    out->max_meta_bytes = (int64_t)16 << 20;
+    out->max_json_depth = 64;
 }
 
 const char *snn_version_string(void) { return SNN_VERSION_STRING; }

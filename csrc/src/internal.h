@@ -210,6 +210,20 @@ struct snn_state {
     int64_t *synops;    /* per projection */
 };
 
+/* check.c: the sizes of a population as the engine keeps them. */
+typedef struct snn__dims { int32_t ndim; int64_t C, H, W, n; } snn__dims;
+
+/* check.c: snn_net_check's rules; with need_data, every array given must have
+ * its data. Fills pd and order (n_populations each), which may be NULL only
+ * when snn__check_sane(desc) is false (then it refuses before using them). */
+int snn__check(const snn_net_desc *desc, int need_data, snn__dims *pd, int32_t *order,
+               snn_error *err);
+/* Whether desc's population count and allocator can be used to size scratch. */
+int snn__check_sane(const snn_net_desc *desc);
+
+/* net.c: malloc and free as an snn_allocator. */
+snn_allocator snn__default_allocator(void);
+
 /* error.c */
 void snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj,
                     const char *fmt, ...)

@@ -332,14 +332,14 @@ def J(name):
 
 
 def corpus_cases():
-    """(file name, bytes, fragment both refusals contain or '-', known C/Python difference)."""
+    """(file name, bytes, known C/Python difference or None)."""
     meta, arrays = base_network()
     stored = file_of(meta, arrays)
     deflated = file_of(meta, arrays, compressed=True)
     cases = []
 
-    def add(name, data, fragment="-", c_outcome=None):
-        cases.append((name, data, fragment, c_outcome))
+    def add(name, data, c_outcome=None):
+        cases.append((name, data, c_outcome))
 
     # valid files
     add("ok_stored.npz", stored)
@@ -426,22 +426,19 @@ def corpus_cases():
 
     # documented differences: the C loader is stricter (nesting depth is not one any more:
     # both refuse more than 64 levels)
-    add("cstricter_nul_in_provenance.npz", edited(set_in(["provenance", "note"], "a\x00b")),
-        "NUL", c_outcome="refuse")
+    add("cstricter_nul_in_provenance.npz", edited(set_in(["provenance", "note"], "a\x00b")), c_outcome="refuse")
     add("cstricter_lone_surrogate.npz", raw_meta_file(
-        meta_text(meta).replace(b'"producer": "tests/data/make_data.py"', b'"producer": "\\ud800"')),
-        "-", c_outcome="refuse")
-    add("cstricter_big_int_provenance.npz", edited(set_in(["provenance", "n"], 10 ** 30)),
-        "out of range", c_outcome="refuse")
+        meta_text(meta).replace(b'"producer": "tests/data/make_data.py"', b'"producer": "\\ud800"')), c_outcome="refuse")
+    add("cstricter_big_int_provenance.npz", edited(set_in(["provenance", "n"], 10 ** 30)), c_outcome="refuse")
     for depth in (100, 600):
         deep = meta_text(meta).replace(b'"norm": "max"', b'"deep": ' + b"[" * depth + b"]" * depth)
-        add("metadata_nested_%d.npz" % depth, raw_meta_file(deep), "nested too deeply",
+        add("metadata_nested_%d.npz" % depth, raw_meta_file(deep),
             c_outcome="refuse")
 
     def descr_f4(m, a):
         body = np.ascontiguousarray(a.pop("out.bias")).tobytes()
         return make_zip(members_of(m, a, extra=[("out.bias.npy", raw_npy("f4", (3,), body))]))
-    add("cstricter_descr_spelling.npz", edited(descr_f4), "-", c_outcome="refuse")
+    add("cstricter_descr_spelling.npz", edited(descr_f4), c_outcome="refuse")
 
     def unicode_path_field():
         # an Info-ZIP Unicode path extra field naming the member "out.weight.npy" although
@@ -461,13 +458,13 @@ def corpus_cases():
                     info.extra = struct.pack("<HH", 0x7075, len(field)) + field
                 zf.writestr(info, body)
         return buf.getvalue()
-    add("cstricter_unicode_path_field.npz", unicode_path_field(), "names no member",
+    add("cstricter_unicode_path_field.npz", unicode_path_field(),
         c_outcome="refuse")
 
     # the container
-    add("empty.npz", b"", "not a zip archive")
-    add("random_bytes.npz", np.random.default_rng(0).bytes(2048), "not a zip archive")
-    add("text.npz", b"this is not a network\n", "not a zip archive")
+    add("empty.npz", b"")
+    add("random_bytes.npz", np.random.default_rng(0).bytes(2048))
+    add("text.npz", b"this is not a network\n")
     for k, frac in enumerate((0.1, 0.3, 0.5, 0.7, 0.9, 0.99)):
         add("truncated_stored_%d.npz" % k, stored[:int(len(stored) * frac)])
         add("truncated_deflated_%d.npz" % k, deflated[:int(len(deflated) * frac)])
@@ -481,33 +478,30 @@ def corpus_cases():
             # CRC; the C loader also wants the local header to agree (libzip's
             # consistency check), so a flip there may be refused by C alone.
             add("bitflip_%s_%02d.npz" % (label, k), bytes(d), c_outcome="either")
-    add("no_metadata.npz", make_zip([(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]),
-        "no __snncore__.npy member")
-    add("metadata_not_json.npz", raw_meta_file(b"{not json"), "not valid JSON")
-    add("metadata_not_utf8.npz", raw_meta_file(b'{"format": "snn\xffcore"}'), "not valid UTF-8")
-    add("metadata_json_array.npz", raw_meta_file(b"[1, 2, 3]"), "must be a JSON object")
+    add("no_metadata.npz", make_zip([(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]))
+    add("metadata_not_json.npz", raw_meta_file(b"{not json"))
+    add("metadata_not_utf8.npz", raw_meta_file(b'{"format": "snn\xffcore"}'))
+    add("metadata_json_array.npz", raw_meta_file(b"[1, 2, 3]"))
     add("metadata_nan.npz", raw_meta_file(meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": NaN')))
     add("metadata_huge_float.npz", raw_meta_file(
-        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 1e999')), "out of range")
+        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 1e999')))
     add("metadata_duplicate_key.npz", raw_meta_file(
-        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 0.0, "v_init": 0.5')), "appears twice")
-    add("metadata_deeply_nested.npz", raw_meta_file(b"[" * 3000), "nested too deeply")
+        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 0.0, "v_init": 0.5')))
+    add("metadata_deeply_nested.npz", raw_meta_file(b"[" * 3000))
     add("metadata_duplicate_escaped_key.npz", raw_meta_file(
-        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 0.0, "v_\\u0069nit": 0.5')),
-        "appears twice")
-    add("metadata_formfeed.npz", raw_meta_file(b"\x0c" + meta_text(meta)), "not valid JSON")
-    add("metadata_bom.npz", raw_meta_file(b"\xef\xbb\xbf" + meta_text(meta)), "not valid JSON")
-    add("name_201_characters.npz", edited(set_in([P("p1"), "name"], "\u00e9" * 201)),
-        "201 characters is longer than the 200 allowed")
-    add("metadata_trailing_text.npz", raw_meta_file(meta_text(meta) + b" x"), "not valid JSON")
+        meta_text(meta).replace(b'"v_init": 0.0', b'"v_init": 0.0, "v_\\u0069nit": 0.5')))
+    add("metadata_formfeed.npz", raw_meta_file(b"\x0c" + meta_text(meta)))
+    add("metadata_bom.npz", raw_meta_file(b"\xef\xbb\xbf" + meta_text(meta)))
+    add("name_201_characters.npz", edited(set_in([P("p1"), "name"], "\u00e9" * 201)))
+    add("metadata_trailing_text.npz", raw_meta_file(meta_text(meta) + b" x"))
     add("metadata_control_char.npz", raw_meta_file(
-        meta_text(meta).replace(b'"max"', b'"m\x01x"')), "not valid JSON")
+        meta_text(meta).replace(b'"max"', b'"m\x01x"')))
     add("metadata_int32.npz", make_zip(
         [("__snncore__.npy", npy_bytes(np.frombuffer(meta_text(meta), np.uint8).astype(np.int32)))]
-        + [(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]), "expected uint8")
+        + [(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]))
     add("metadata_2d.npz", make_zip(
         [("__snncore__.npy", npy_bytes(np.frombuffer(meta_text(meta), np.uint8)[None]))]
-        + [(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]), "1-D uint8")
+        + [(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]))
 
     def replace_member(name, body):
         def edit(m, a):
@@ -515,52 +509,44 @@ def corpus_cases():
             return make_zip(members_of(m, a, extra=[(name, body)]))
         return edit
     add("member_float64.npz", edited(replace_member(
-        "c1.weight.npy", npy_bytes(np.full((3, 2, 3, 3), 0.125, np.float64)))), "expected float32")
-    add("member_int32.npz", edited(replace_member("out.bias.npy", npy_bytes(np.zeros(3, np.int32)))),
-        "int32")
+        "c1.weight.npy", npy_bytes(np.full((3, 2, 3, 3), 0.125, np.float64)))))
+    add("member_int32.npz", edited(replace_member("out.bias.npy", npy_bytes(np.zeros(3, np.int32)))))
     add("member_big_endian.npz", edited(replace_member(
-        "out.bias.npy", npy_bytes(np.zeros(3, ">f4")))), "big-endian")
+        "out.bias.npy", npy_bytes(np.zeros(3, ">f4")))))
     obj = np.empty(2, dtype=object)
     obj[0], obj[1] = "a", "b"
     add("member_object_pickle.npz", edited(replace_member(
-        "out.bias.npy", npy_bytes(obj, allow_pickle=True))), "object array")
+        "out.bias.npy", npy_bytes(obj, allow_pickle=True))))
 
     def extra_member(name, body):
         def edit(m, a):
             return make_zip(members_of(m, a, extra=[(name, body)]))
         return edit
-    add("npy_huge_shape.npz", edited(extra_member("big.npy", raw_npy("<f4", (2 ** 40,), b"\0" * 16))),
-        "declares shape")
+    add("npy_huge_shape.npz", edited(extra_member("big.npy", raw_npy("<f4", (2 ** 40,), b"\0" * 16))))
     add("npy_shape_overflow.npz", edited(extra_member(
-        "big.npy", raw_npy("<f4", (2 ** 31, 2 ** 31, 2 ** 31), b"\0" * 16))), "declares shape")
-    add("npy_declares_less.npz", edited(extra_member("x.npy", raw_npy("<f4", (2,), b"\0" * 16))),
-        "declares shape (2,)")
+        "big.npy", raw_npy("<f4", (2 ** 31, 2 ** 31, 2 ** 31), b"\0" * 16))))
+    add("npy_declares_less.npz", edited(extra_member("x.npy", raw_npy("<f4", (2,), b"\0" * 16))))
     add("npy_broken_header.npz", edited(extra_member(
-        "x.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4'}\n")), "broken .npy header")
-    add("npy_bad_magic.npz", edited(extra_member("x.npy", b"PK hello")), "bad magic")
+        "x.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4'}\n")))
+    add("npy_bad_magic.npz", edited(extra_member("x.npy", b"PK hello")))
     add("npy_version3.npz", edited(extra_member(
-        "x.npy", b"\x93NUMPY\x03\x00" + raw_npy("<f4", (1,), b"\0" * 4)[8:])), "version 3.0")
+        "x.npy", b"\x93NUMPY\x03\x00" + raw_npy("<f4", (1,), b"\0" * 4)[8:])))
     add("npy_header_too_long.npz", edited(extra_member(
-        "x.npy", b"\x93NUMPY\x02\x00" + struct.pack("<I", 2 ** 31) + b" " * 64)), "larger than")
-    add("npy_header_truncated.npz", edited(extra_member("x.npy", b"\x93NUMPY\x01\x00\x40\x00{'de")),
-        "ends inside the .npy header")
+        "x.npy", b"\x93NUMPY\x02\x00" + struct.pack("<I", 2 ** 31) + b" " * 64)))
+    add("npy_header_truncated.npz", edited(extra_member("x.npy", b"\x93NUMPY\x01\x00\x40\x00{'de")))
     add("npy_data_truncated.npz", edited(extra_member(
-        "x.npy", raw_npy("<f4", (8,), b"\0" * 16))), "declares shape")
+        "x.npy", raw_npy("<f4", (8,), b"\0" * 16))))
     add("npy_extra_key.npz", edited(extra_member("x.npy", raw_npy("<f4", (1,), b"\0" * 4).replace(
-        b"'shape': (1,), }", b"'shape': (1,), 'x': 1}"))), "broken .npy header")
-    add("member_not_npy.npz", edited(extra_member("notes.txt", b"hi")), "not a .npy member")
-    add("member_with_slash.npz", edited(extra_member("dir/x.npy", npy_bytes(np.zeros(2, np.float32)))),
-        "'/'")
-    add("member_empty_name.npz", edited(extra_member(".npy", npy_bytes(np.zeros(1, np.float32)))),
-        "empty array name")
+        b"'shape': (1,), }", b"'shape': (1,), 'x': 1}"))))
+    add("member_not_npy.npz", edited(extra_member("notes.txt", b"hi")))
+    add("member_with_slash.npz", edited(extra_member("dir/x.npy", npy_bytes(np.zeros(2, np.float32)))))
+    add("member_empty_name.npz", edited(extra_member(".npy", npy_bytes(np.zeros(1, np.float32)))))
     add("member_reserved_name.npz", edited(extra_member(
-        "__other__.npy", npy_bytes(np.zeros(2, np.float32)))), "reserved")
+        "__other__.npy", npy_bytes(np.zeros(2, np.float32)))))
     add("member_duplicate.npz", edited(extra_member(
-        "out.bias.npy", npy_bytes(np.zeros(3, np.float32)))), "appears twice")
-    add("member_bzip2.npz", make_zip(members_of(meta, arrays), compression=zipfile.ZIP_BZIP2),
-        "compression method 12")
-    add("member_lzma.npz", make_zip(members_of(meta, arrays), compression=zipfile.ZIP_LZMA),
-        "compression method 14")
+        "out.bias.npy", npy_bytes(np.zeros(3, np.float32)))))
+    add("member_bzip2.npz", make_zip(members_of(meta, arrays), compression=zipfile.ZIP_BZIP2))
+    add("member_lzma.npz", make_zip(members_of(meta, arrays), compression=zipfile.ZIP_LZMA))
 
     def encrypted():
         data = bytearray(stored)
@@ -570,7 +556,7 @@ def corpus_cases():
                 data[at + flag_at] |= 1
                 at = data.find(sig, at + 4)
         return bytes(data)
-    add("member_encrypted.npz", encrypted(), "encrypted")
+    add("member_encrypted.npz", encrypted())
 
     def impossible_ratio():
         data = bytearray(make_zip([("__snncore__.npy", npy_bytes(np.frombuffer(meta_text(meta),
@@ -583,156 +569,123 @@ def corpus_cases():
     add("deflate_ratio_impossible.npz", impossible_ratio())
 
     # the metadata header and top level
-    add("version_2.npz", edited(set_in(["version"], 2)), "newer than this snncore")
-    add("version_string.npz", edited(set_in(["version"], "1")), "'version' must be an integer")
-    add("version_float.npz", edited(set_in(["version"], 1.0)), "'version' must be an integer")
-    add("version_bool.npz", edited(set_in(["version"], True)), "must be an integer, not bool")
-    add("version_0.npz", edited(set_in(["version"], 0)), "format version 0 is not valid")
-    add("version_missing.npz", edited(set_in(["version"], DELETE)), "'version' is missing")
-    add("format_wrong.npz", edited(set_in(["format"], "keras")), "expected 'snncore'")
-    add("populations_not_list.npz", edited(set_in(["populations"], {"input": {}})),
-        "'populations' must be a list")
-    add("output_missing.npz", edited(set_in(["output"], DELETE)), "'output' is missing")
-    add("no_populations.npz", edited(set_in(["populations"], [])), "0 populations")
-    add("producer_not_string.npz", edited(set_in(["producer"], 3)), "'producer' must be a string")
-    add("provenance_not_object.npz", edited(set_in(["provenance"], [1])),
-        "'provenance' must be an object")
-    add("readout_start_0.npz", edited(set_in(["readout"], {"start": 0})), "start must be an integer")
-    add("readout_not_object.npz", edited(set_in(["readout"], 3)), "'readout' must be an object")
+    add("version_2.npz", edited(set_in(["version"], 2)))
+    add("version_string.npz", edited(set_in(["version"], "1")))
+    add("version_float.npz", edited(set_in(["version"], 1.0)))
+    add("version_bool.npz", edited(set_in(["version"], True)))
+    add("version_0.npz", edited(set_in(["version"], 0)))
+    add("version_missing.npz", edited(set_in(["version"], DELETE)))
+    add("format_wrong.npz", edited(set_in(["format"], "keras")))
+    add("populations_not_list.npz", edited(set_in(["populations"], {"input": {}})))
+    add("output_missing.npz", edited(set_in(["output"], DELETE)))
+    add("no_populations.npz", edited(set_in(["populations"], [])))
+    add("producer_not_string.npz", edited(set_in(["producer"], 3)))
+    add("provenance_not_object.npz", edited(set_in(["provenance"], [1])))
+    add("readout_start_0.npz", edited(set_in(["readout"], {"start": 0})))
+    add("readout_not_object.npz", edited(set_in(["readout"], 3)))
 
     # populations
     def drop_array(name):
         def edit(m, a):
             del a[name]
         return edit
-    add("array_missing.npz", edited(drop_array("c1.weight")), "names no member")
+    add("array_missing.npz", edited(drop_array("c1.weight")))
 
     def set_array(name, value):
         def edit(m, a):
             a[name] = value
         return edit
-    add("conv_weight_shape.npz", edited(set_array("c1.weight", np.zeros((3, 5, 3, 3), np.float32))),
-        "weight has shape (3, 5, 3, 3)")
-    add("conv_weight_rank.npz", edited(set_array("c1.weight", np.zeros((3, 2, 9), np.float32))),
-        "expected (Co, Ci, kh, kw)")
-    add("conv_weight_empty.npz", edited(set_array("c1.weight", np.zeros((0, 2, 3, 3), np.float32))),
-        "empty dimension")
-    add("dense_weight_shape.npz", edited(set_array("out.weight", np.zeros((3, 13), np.float32))),
-        "expected (out, 12)")
-    add("dense_output_mismatch.npz", edited(set_array("out.weight", np.zeros((4, 12), np.float32))),
-        "does not match the dense output (4,)")
+    add("conv_weight_shape.npz", edited(set_array("c1.weight", np.zeros((3, 5, 3, 3), np.float32))))
+    add("conv_weight_rank.npz", edited(set_array("c1.weight", np.zeros((3, 2, 9), np.float32))))
+    add("conv_weight_empty.npz", edited(set_array("c1.weight", np.zeros((0, 2, 3, 3), np.float32))))
+    add("dense_weight_shape.npz", edited(set_array("out.weight", np.zeros((3, 13), np.float32))))
+    add("dense_output_mismatch.npz", edited(set_array("out.weight", np.zeros((4, 12), np.float32))))
     w = np.full((3, 2, 3, 3), 0.125, np.float32)
     w[0, 0, 0, 0] = np.nan
-    add("nan_weight.npz", edited(set_array("c1.weight", w)), "holds NaN or infinity")
-    add("inf_bias.npz", edited(set_array("out.bias", np.array([0, np.inf, 0], np.float32))),
-        "holds NaN or infinity")
-    add("threshold_zero.npz", edited(set_in([P("s"), "threshold"], 0)), "must be positive")
+    add("nan_weight.npz", edited(set_array("c1.weight", w)))
+    add("inf_bias.npz", edited(set_array("out.bias", np.array([0, np.inf, 0], np.float32))))
+    add("threshold_zero.npz", edited(set_in([P("s"), "threshold"], 0)))
     add("threshold_array_negative.npz", edited(set_array(
-        "c1.threshold", np.array([1.0, -0.5, 2.0], np.float32))), "must be positive")
-    add("threshold_neg_negative.npz", edited(set_in([P("s"), "threshold_neg"], -1.0)),
-        "threshold_neg must be positive")
-    add("threshold_float32_overflow.npz", edited(set_in([P("s"), "threshold"], 1e39)),
-        "does not fit in float32")
-    add("threshold_float32_underflow.npz", edited(set_in([P("s"), "threshold"], 1e-50)),
-        "must be positive")
-    add("threshold_shape.npz", edited(set_array("c1.threshold", np.ones(2, np.float32))),
-        "expected (), (1,) or (3,)")
-    add("threshold_missing.npz", edited(set_in([P("c1"), "threshold"], DELETE)),
-        "required key 'threshold' is missing")
-    add("threshold_bool.npz", edited(set_in([P("s"), "threshold"], True)),
-        "must be a number or an array name")
-    add("bias_shape.npz", edited(set_array("c1.bias", np.zeros((3, 4), np.float32))),
-        "bias has shape (3, 4)")
-    add("bias_number.npz", edited(set_in([P("c1"), "bias"], 0.5)), "must be an array name")
-    add("array_reference_reserved.npz", edited(set_in([P("c1"), "bias"], "__snncore__")), "reserved")
-    add("array_reference_slash.npz", edited(set_in([P("c1"), "bias"], "a/b")), "invalid array")
-    add("unknown_op.npz", edited(set_in([J("out"), "op"], "matmul")), "unknown op 'matmul'")
-    add("unknown_kind.npz", edited(set_in([P("p1"), "kind"], "lif")), "unknown kind 'lif'")
-    add("unknown_reset.npz", edited(set_in([P("c1"), "reset"], "half")), "unknown reset mode 'half'")
-    add("unknown_encoding.npz", edited(set_in(["input", "encoding"], "latency")),
-        "unknown encoding 'latency'")
-    add("unknown_population_key.npz", edited(set_in([P("c1"), "thresold"], 1.0)),
-        "unknown key 'thresold'")
-    add("unknown_projection_key.npz", edited(set_in([J("c1"), "dilation"], [1, 1])),
-        "unknown key 'dilation'")
-    add("key_not_for_kind.npz", edited(set_in([P("p1"), "threshold"], 1.0)),
-        "'threshold' does not apply to a relay population")
-    add("bias_on_input.npz", edited(set_in([P("input"), "bias"], "out.bias")),
-        "'bias' does not apply to an input population")
-    add("stride_on_dense.npz", edited(set_in([J("out"), "stride"], [1, 1])),
-        "'stride' does not apply to a dense projection")
-    add("kernel_on_conv.npz", edited(set_in([J("c1"), "kernel"], [3, 3])),
-        "'kernel' does not apply to a conv2d projection")
-    add("shape_bool.npz", edited(set_in([P("input"), "shape"], [True, 4, 4])),
-        "shape[0] must be an integer, not bool")
-    add("shape_float.npz", edited(set_in([P("p1"), "shape"], [3, 2.0, 2])),
-        "shape[1] must be an integer, not number")
-    add("shape_rank.npz", edited(set_in([P("p1"), "shape"], [3, 4])), "list of 1 or 3 integers")
-    add("shape_dim_zero.npz", edited(set_in([P("p1"), "shape"], [3, 0, 2])),
-        "dimension outside 1 .. 16777216")
-    add("shape_dim_too_large.npz", edited(set_in([P("out"), "shape"], [2 ** 24 + 1])),
-        "dimension outside 1 .. 16777216")
-    add("population_2_40_neurons.npz", edited(set_in([P("p1"), "shape"], [2 ** 14, 2 ** 13, 2 ** 13])),
-        "1099511627776 neurons")
+        "c1.threshold", np.array([1.0, -0.5, 2.0], np.float32))))
+    add("threshold_neg_negative.npz", edited(set_in([P("s"), "threshold_neg"], -1.0)))
+    add("threshold_float32_overflow.npz", edited(set_in([P("s"), "threshold"], 1e39)))
+    add("threshold_float32_underflow.npz", edited(set_in([P("s"), "threshold"], 1e-50)))
+    add("threshold_shape.npz", edited(set_array("c1.threshold", np.ones(2, np.float32))))
+    add("threshold_missing.npz", edited(set_in([P("c1"), "threshold"], DELETE)))
+    add("threshold_bool.npz", edited(set_in([P("s"), "threshold"], True)))
+    add("bias_shape.npz", edited(set_array("c1.bias", np.zeros((3, 4), np.float32))))
+    add("bias_number.npz", edited(set_in([P("c1"), "bias"], 0.5)))
+    add("array_reference_reserved.npz", edited(set_in([P("c1"), "bias"], "__snncore__")))
+    add("array_reference_slash.npz", edited(set_in([P("c1"), "bias"], "a/b")))
+    add("unknown_op.npz", edited(set_in([J("out"), "op"], "matmul")))
+    add("unknown_kind.npz", edited(set_in([P("p1"), "kind"], "lif")))
+    add("unknown_reset.npz", edited(set_in([P("c1"), "reset"], "half")))
+    add("unknown_encoding.npz", edited(set_in(["input", "encoding"], "latency")))
+    add("unknown_population_key.npz", edited(set_in([P("c1"), "thresold"], 1.0)))
+    add("unknown_projection_key.npz", edited(set_in([J("c1"), "dilation"], [1, 1])))
+    add("key_not_for_kind.npz", edited(set_in([P("p1"), "threshold"], 1.0)))
+    add("bias_on_input.npz", edited(set_in([P("input"), "bias"], "out.bias")))
+    add("stride_on_dense.npz", edited(set_in([J("out"), "stride"], [1, 1])))
+    add("kernel_on_conv.npz", edited(set_in([J("c1"), "kernel"], [3, 3])))
+    add("shape_bool.npz", edited(set_in([P("input"), "shape"], [True, 4, 4])))
+    add("shape_float.npz", edited(set_in([P("p1"), "shape"], [3, 2.0, 2])))
+    add("shape_rank.npz", edited(set_in([P("p1"), "shape"], [3, 4])))
+    add("shape_dim_zero.npz", edited(set_in([P("p1"), "shape"], [3, 0, 2])))
+    add("shape_dim_too_large.npz", edited(set_in([P("out"), "shape"], [2 ** 24 + 1])))
+    add("population_2_40_neurons.npz", edited(set_in([P("p1"), "shape"], [2 ** 14, 2 ** 13, 2 ** 13])))
 
     def state_too_big(m, a):
         for k in range(3):
             m["populations"].append({"name": "big%d" % k, "kind": "relay", "shape": [2 ** 12, 2 ** 8, 2 ** 8]})
-    add("state_over_memory_limit.npz", edited(state_too_big), "memory limit")
-    add("name_too_long.npz", edited(set_in([P("p1"), "name"], "p" * 201)), "longer than the 200 allowed")
-    add("name_empty.npz", edited(set_in([J("out"), "name"], "")), "name must not be empty")
-    add("name_with_nul.npz", edited(set_in([P("p1"), "name"], "p\x00")), "NUL")
-    add("name_not_string.npz", edited(set_in([P("p1"), "name"], 7)), "name must be a string")
+    add("state_over_memory_limit.npz", edited(state_too_big))
+    add("name_too_long.npz", edited(set_in([P("p1"), "name"], "p" * 201)))
+    add("name_empty.npz", edited(set_in([J("out"), "name"], "")))
+    add("name_with_nul.npz", edited(set_in([P("p1"), "name"], "p\x00")))
+    add("name_not_string.npz", edited(set_in([P("p1"), "name"], 7)))
 
     def pop_not_object(m, a):
         m["populations"][2] = ["p1", "relay"]
-    add("population_not_object.npz", edited(pop_not_object), "population 2 must be an object")
-    add("duplicate_population.npz", edited(set_in([P("s"), "name"], "p1")), "duplicate name")
-    add("duplicate_projection.npz", edited(set_in([J("s"), "name"], "out")), "duplicate name")
-    add("signed_without_threshold_neg.npz", edited(set_in([P("s"), "threshold_neg"], DELETE)),
-        "threshold_neg is missing")
-    add("threshold_neg_without_signed.npz", edited(set_in([P("s"), "signed"], DELETE)),
-        "signed is not true")
-    add("signed_not_bool.npz", edited(set_in([P("s"), "signed"], 1)), "signed must be true or false")
-    add("v_init_out_of_range.npz", edited(set_in([P("c1"), "v_init"], 2)), "is outside [-1, 1]")
-    add("v_init_string.npz", edited(set_in([P("c1"), "v_init"], "0")), "v_init must be a number")
+    add("population_not_object.npz", edited(pop_not_object))
+    add("duplicate_population.npz", edited(set_in([P("s"), "name"], "p1")))
+    add("duplicate_projection.npz", edited(set_in([J("s"), "name"], "out")))
+    add("signed_without_threshold_neg.npz", edited(set_in([P("s"), "threshold_neg"], DELETE)))
+    add("threshold_neg_without_signed.npz", edited(set_in([P("s"), "signed"], DELETE)))
+    add("signed_not_bool.npz", edited(set_in([P("s"), "signed"], 1)))
+    add("v_init_out_of_range.npz", edited(set_in([P("c1"), "v_init"], 2)))
+    add("v_init_string.npz", edited(set_in([P("c1"), "v_init"], "0")))
 
     # the input, the output and the graph
-    add("rate_zero.npz", edited(set_in(["input", "rate"], 0)), "rate must be positive")
-    add("rate_null.npz", edited(set_in(["input", "rate"], None)), "rate must be a number")
-    add("uint8_scale_negative.npz", edited(set_in(["input", "uint8_scale"], -1.0)),
-        "uint8_scale must be positive")
+    add("rate_zero.npz", edited(set_in(["input", "rate"], 0)))
+    add("rate_null.npz", edited(set_in(["input", "rate"], None)))
+    add("uint8_scale_negative.npz", edited(set_in(["input", "uint8_scale"], -1.0)))
 
     def two_inputs(m, a):
         m["populations"].append({"name": "input2", "kind": "input", "shape": [3]})
-    add("two_inputs.npz", edited(two_inputs), "2 input populations ('input', 'input2')")
-    add("no_input.npz", edited(set_in([P("input"), "kind"], "relay")), "no input population")
-    add("input_wrong_population.npz", edited(set_in(["input", "population"], "c1")),
-        "is an if population, not the input population")
-    add("input_no_population.npz", edited(set_in(["input", "population"], "nope")),
-        "names no population")
-    add("input_population_missing.npz", edited(set_in(["input", "population"], DELETE)),
-        "required key 'population' is missing")
+    add("two_inputs.npz", edited(two_inputs))
+    add("no_input.npz", edited(set_in([P("input"), "kind"], "relay")))
+    add("input_wrong_population.npz", edited(set_in(["input", "population"], "c1")))
+    add("input_no_population.npz", edited(set_in(["input", "population"], "nope")))
+    add("input_population_missing.npz", edited(set_in(["input", "population"], DELETE)))
 
     def into_input(m, a):
         m["populations"].append({"name": "r", "kind": "relay", "shape": [2, 4, 4]})
         m["projections"].append({"name": "back", "op": "identity", "source": "r", "target": "input"})
-    add("projection_into_input.npz", edited(into_input), "is the input population")
-    add("output_relay.npz", edited(set_in(["output"], "p1")), "it must be if or accumulate")
-    add("output_no_population.npz", edited(set_in(["output"], "fc9")), "'fc9' names no population")
+    add("projection_into_input.npz", edited(into_input))
+    add("output_relay.npz", edited(set_in(["output"], "p1")))
+    add("output_no_population.npz", edited(set_in(["output"], "fc9")))
 
     def accumulate_source(m, a):
         m["populations"].append({"name": "after", "kind": "accumulate", "shape": [3]})
         m["projections"].append({"name": "more", "op": "identity", "source": "out", "target": "after"})
-    add("accumulate_with_outgoing.npz", edited(accumulate_source), "has no outgoing projections")
+    add("accumulate_with_outgoing.npz", edited(accumulate_source))
 
     def loop(m, a):
         m["projections"].append({"name": "loop", "op": "identity", "source": "s", "target": "p1"})
-    add("cycle.npz", edited(loop), "the projections form a cycle: p1 -> s -> p1")
+    add("cycle.npz", edited(loop))
 
     def self_loop(m, a):
         m["projections"].append({"name": "self", "op": "identity", "source": "s", "target": "s"})
-    add("cycle_self.npz", edited(self_loop), "cycle: s -> s")
+    add("cycle_self.npz", edited(self_loop))
 
     def long_cycle(m, a):
         m["populations"] += [{"name": "a", "kind": "relay", "shape": [3, 4, 4]},
@@ -742,47 +695,43 @@ def corpus_cases():
             {"name": "ab", "op": "identity", "source": "a", "target": "b"},
             {"name": "bc1", "op": "identity", "source": "b", "target": "c1"},
         ]
-    add("cycle_long.npz", edited(long_cycle), "cycle: c1 -> a -> b -> c1")
-    add("dangling_source.npz", edited(set_in([J("out"), "source"], "foo")), "'foo' names no population")
-    add("dangling_target.npz", edited(set_in([J("out"), "target"], "bar")), "'bar' names no population")
-    add("conv_target_mismatch.npz", edited(set_in([J("c1"), "padding"], [0, 0])),
-        "does not match the conv2d output (3, 2, 2)")
-    add("pool_target_mismatch.npz", edited(set_in([J("p1"), "stride"], [1, 1])),
-        "does not match the avgpool2d output (3, 3, 3)")
+    add("cycle_long.npz", edited(long_cycle))
+    add("dangling_source.npz", edited(set_in([J("out"), "source"], "foo")))
+    add("dangling_target.npz", edited(set_in([J("out"), "target"], "bar")))
+    add("conv_target_mismatch.npz", edited(set_in([J("c1"), "padding"], [0, 0])))
+    add("pool_target_mismatch.npz", edited(set_in([J("p1"), "stride"], [1, 1])))
 
     def conv_empty(m, a):
         a["c1.weight"] = np.zeros((3, 2, 7, 7), np.float32)
         proj(m, "c1")["padding"] = [1, 1]
-    add("conv_output_empty.npz", edited(conv_empty), "output would be empty")
-    add("dense_into_3d.npz", edited(set_in([P("out"), "shape"], [3, 1, 1])), "dense needs a 1-D target")
-    add("conv_from_1d.npz", edited(set_in([P("input"), "shape"], [32])), "conv2d needs a 3-D source")
-    add("identity_shape_mismatch.npz", edited(set_in([P("s"), "shape"], [3, 2, 3])),
-        "identity needs a target of the source's shape")
-    add("identity_weight_shape.npz", edited(set_array("s.gain", np.ones(12, np.float32))),
-        "(one gain per channel)")
-    add("pool_gain_shape.npz", edited(set_in([J("p1"), "weight"], "out.weight")),
-        "(one gain per channel)")
-    add("padding_not_smaller.npz", edited(set_in([J("p1"), "padding"], [2, 0])),
-        "must be smaller than the kernel")
-    add("padding_negative.npz", edited(set_in([J("c1"), "padding"], [-1, 1])),
-        "padding must hold integers in 0 ..")
-    add("stride_zero.npz", edited(set_in([J("p1"), "stride"], [0, 2])), "stride must hold integers in 1 ..")
-    add("stride_bool.npz", edited(set_in([J("p1"), "stride"], [2, True])), "stride[1] must be an integer")
-    add("kernel_not_pair.npz", edited(set_in([J("p1"), "kernel"], 2)), "kernel must be a list of 2 integers")
-    add("kernel_missing.npz", edited(set_in([J("p1"), "kernel"], DELETE)), "required key 'kernel' is missing")
-    add("projection_not_object.npz", edited(set_in(["projections", 1], 5)), "projection 1 must be an object")
+    add("conv_output_empty.npz", edited(conv_empty))
+    add("dense_into_3d.npz", edited(set_in([P("out"), "shape"], [3, 1, 1])))
+    add("conv_from_1d.npz", edited(set_in([P("input"), "shape"], [32])))
+    add("identity_shape_mismatch.npz", edited(set_in([P("s"), "shape"], [3, 2, 3])))
+    add("identity_weight_shape.npz", edited(set_array("s.gain", np.ones(12, np.float32))))
+    add("pool_gain_shape.npz", edited(set_in([J("p1"), "weight"], "out.weight")))
+    add("padding_not_smaller.npz", edited(set_in([J("p1"), "padding"], [2, 0])))
+    add("padding_negative.npz", edited(set_in([J("c1"), "padding"], [-1, 1])))
+    add("stride_zero.npz", edited(set_in([J("p1"), "stride"], [0, 2])))
+    add("stride_bool.npz", edited(set_in([J("p1"), "stride"], [2, True])))
+    add("kernel_not_pair.npz", edited(set_in([J("p1"), "kernel"], 2)))
+    add("kernel_missing.npz", edited(set_in([J("p1"), "kernel"], DELETE)))
+    add("projection_not_object.npz", edited(set_in(["projections", 1], 5)))
     return cases
 
 
 def python_outcome(data):
-    """ok, refuse (FormatError) or error (anything else: a bug of the Python loader)."""
+    """(verdict, status, item, message): ok, refuse (FormatError: its status and
+    the item at fault) or error (anything else: a bug of the Python loader)."""
     try:
         snncore.load(io.BytesIO(data))
     except FormatError as e:
-        return "refuse", str(e)
+        item = ("population %d" % e.population if e.population >= 0 else
+                "projection %d" % e.projection if e.projection >= 0 else "-")
+        return "refuse", str(e.status), item, str(e)
     except Exception as e:      # noqa: BLE001 - recorded in corpus.tsv, xfailed by the tests
-        return "error", "%s: %s" % (type(e).__name__, e)
-    return "ok", ""
+        return "error", "-", "-", "%s: %s" % (type(e).__name__, e)
+    return "ok", "-", "-", ""
 
 
 def write(path, data):
@@ -859,21 +808,21 @@ def main():
     write(corpus / "seed_weight.npy", npy_bytes(base_arrays["c1.weight"]))
     write(corpus / "seed_weight_fortran.npy", npy_bytes(np.asfortranarray(base_arrays["c1.weight"])))
 
-    rows = ["# file\tpython\tc\tfragment that both refusal messages contain (- : not checked)"]
+    rows = ["# file\tpython\tc\tstatus (snn_status) and item at fault of the refusals "
+            "(- : none)"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # zipfile warns when it writes a duplicate name
         cases = corpus_cases()
-    for name, data, fragment, c_outcome in cases:
+    for name, data, c_outcome in cases:
         write(corpus / name, data)
-        outcome, message = python_outcome(data)
-        if fragment != "-" and outcome == "refuse" and fragment not in message:
-            sys.exit("make_data: %s: Python's message %r lacks %r" % (name, message, fragment))
+        outcome, status, item, message = python_outcome(data)
         if name.startswith(("ok_", "cstricter_")) and outcome == "refuse":
             sys.exit("make_data: %s should load in Python: %s" % (name, message))
+        if not name.startswith(("ok_", "cstricter_", "bitflip_")) and outcome == "ok":
+            sys.exit("make_data: %s should be refused" % (name,))
         if c_outcome == "either" and outcome != "ok":
             c_outcome = outcome         # what Python refuses, C refuses
-        rows.append("\t".join([name, outcome, c_outcome or outcome,
-                               fragment if outcome == "refuse" or c_outcome else "-"]))
+        rows.append("\t".join([name, outcome, c_outcome or outcome, status, item]))
     write(HERE / "corpus.tsv", "\n".join(rows) + "\n")
     print("wrote %d networks, %d golden runs, %d corpus files in %s"
           % (len(NETS), len(CASES), len(rows) - 1, os.path.relpath(HERE)))
