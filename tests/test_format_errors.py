@@ -8,8 +8,10 @@ import copy
 import io
 import json
 import struct
+import time
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 
 from mutations import OPS, mutate
 
+import snncore
 import snncore._limits
 from snncore._core import E_GRAPH, E_LIMIT, E_SHAPE
 from snncore.errors import FormatError
@@ -1135,3 +1138,56 @@ def test_json_nesting_limit_matches_the_c_loader(depth, ok):
     else:
         with pytest.raises(FormatError, match="nested too deeply"):
             parse_meta(text.encode())
+
+
+# ---------------------------------------------------------------------------
+# A compressed bomb: refused from its header
+# ---------------------------------------------------------------------------
+
+BOMB = Path(__file__).resolve().parent / "bomb" / "shape_mismatch.npz"
+
+
+class _CountingFile(io.RawIOBase):
+    """A binary file that counts the bytes read from it."""
+
+    def __init__(self, f):
+        self.f, self.bytes_read = f, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        return self.f.seek(offset, whence)
+
+    def tell(self):
+        return self.f.tell()
+
+    def readinto(self, buf):
+        n = self.f.readinto(buf)
+        self.bytes_read += n or 0
+        return n
+
+
+def test_compressed_bomb_is_refused_from_its_header():
+    """w.npy inflates to 2 GiB (csrc/tests/make_bomb.py) and declares a shape the
+    metadata contradicts: refused with the check's status, having read a few
+    kilobytes of the 2 MB file and allocated little, in well under a second of
+    CPU time (inflating it would take seconds)."""
+    with open(BOMB, "rb") as raw:
+        f = _CountingFile(raw)
+        tracemalloc.start()
+        t0 = time.process_time()
+        try:
+            with pytest.raises(FormatError) as info:
+                snncore.load(f)
+            cpu = time.process_time() - t0
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert (info.value.status, info.value.projection) == (E_SHAPE, 0), str(info.value)
+    assert f.bytes_read < 256 * 1024 < BOMB.stat().st_size
+    assert peak < 16 * 2 ** 20
+    assert cpu < 1.0

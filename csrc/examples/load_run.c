@@ -17,7 +17,6 @@
 
 int main(int argc, char **argv)
 {
-    static const char *const encodings[] = {"analog", "poisson", "regular"};
     snn_error err;
     snn_file *file;
     const snn_file_info *info;
@@ -53,8 +52,8 @@ int main(int argc, char **argv)
            argv[1], (int)snn_net_n_populations(net), (int)snn_net_n_projections(net),
            info->population_names[snn_file_desc(file)->input], (long long)n_in,
            info->population_names[snn_file_desc(file)->output], (long long)n_out);
-    printf("default encoding %s, rate %g, uint8 images scaled by %g\n", encodings[info->encoding],
-           info->rate, info->uint8_scale);
+    printf("default encoding %s, rate %g, uint8 images scaled by %g\n",
+           snn_encoding_name(info->hints.encoding), info->hints.rate, info->hints.uint8_scale);
 
     /* Everything a run needs, allocated once, before inference. */
     workspace_size = snn_state_size(net);
@@ -76,9 +75,9 @@ int main(int argc, char **argv)
 
     memset(&cfg, 0, sizeof cfg);
     cfg.timesteps = timesteps;
-    cfg.encoding = info->encoding;
-    cfg.rate = info->rate;
-    cfg.readout_start = info->readout_start < timesteps / 4 ? info->readout_start : 1;
+    cfg.encoding = info->hints.encoding;
+    cfg.rate = info->hints.rate;
+    cfg.readout_start = info->hints.readout_start < timesteps / 4 ? info->hints.readout_start : 1;
     checkpoints[0] = timesteps / 4;
     checkpoints[1] = timesteps / 2;
     checkpoints[2] = timesteps;

@@ -37,8 +37,9 @@ int main(void)
     pops[1].kind = SNN_KIND_IF;
     pops[1].ndim = 1;
     pops[1].shape[0] = 3;
-    pops[1].threshold = &threshold;
-    pops[1].threshold_len = 1;
+    pops[1].threshold.data = &threshold;     /* one threshold for all: shape (1,) */
+    pops[1].threshold.ndim = 1;
+    pops[1].threshold.shape[0] = 1;
     pops[1].reset = SNN_RESET_SUBTRACT;
     pops[2].kind = SNN_KIND_ACCUMULATE;
     pops[2].ndim = 1;
@@ -48,13 +49,17 @@ int main(void)
     projs[0].op = SNN_OP_DENSE;
     projs[0].source = 0;
     projs[0].target = 1;
-    projs[0].weight = w_hidden;
-    projs[0].weight_len = 12;
+    projs[0].weight.data = w_hidden;         /* (out, in) = (3, 4) */
+    projs[0].weight.ndim = 2;
+    projs[0].weight.shape[0] = 3;
+    projs[0].weight.shape[1] = 4;
     projs[1].op = SNN_OP_DENSE;
     projs[1].source = 1;
     projs[1].target = 2;
-    projs[1].weight = w_out;
-    projs[1].weight_len = 6;
+    projs[1].weight.data = w_out;            /* (2, 3) */
+    projs[1].weight.ndim = 2;
+    projs[1].weight.shape[0] = 2;
+    projs[1].weight.shape[1] = 3;
 
     memset(&desc, 0, sizeof desc);
     desc.populations = pops;

@@ -228,11 +228,8 @@ static int option(int argc, char **argv, int *i, const char *lng, const char *sh
  * surrounding blanks aside); 0 on success. */
 static int parse_isa(const char *text, int32_t *isa)
 {
-    static const struct { const char *name; int32_t isa; } names[] = {
-        {"auto", SNN_ISA_AUTO}, {"", SNN_ISA_AUTO}, {"generic", SNN_ISA_GENERIC},
-        {"avx2", SNN_ISA_AVX2}, {"avx512", SNN_ISA_AVX512}};
     char word[16];
-    size_t n = 0, k;
+    size_t n = 0;
     while (*text == ' ' || *text == '\t') text++;
     for (; *text && *text != ' ' && *text != '\t'; text++) {
         if (n + 1 >= sizeof word) return -1;
@@ -241,21 +238,25 @@ static int parse_isa(const char *text, int32_t *isa)
     while (*text == ' ' || *text == '\t') text++;
     word[n] = '\0';
     if (*text) return -1;
-    for (k = 0; k < sizeof names / sizeof names[0]; k++)
-        if (strcmp(word, names[k].name) == 0) {
-            *isa = names[k].isa;
-            return 0;
-        }
-    return -1;
+    *isa = n == 0 ? SNN_ISA_AUTO : snn_isa_from_name(word);
+    return *isa < 0 ? -1 : 0;
 }
 
-static const char *isa_name(int32_t isa)
+/* "a, b or c": the names a library table gives, counting up from 0. */
+static const char *list_names(const char *(*name_of)(int32_t), char buf[128])
 {
-    return isa == SNN_ISA_AVX512 ? "avx512" : isa == SNN_ISA_AVX2 ? "avx2" : "generic";
+    size_t n = 0;
+    int32_t k;
+    buf[0] = '\0';
+    for (k = 0; name_of(k) && n < 100; k++)
+        n += (size_t)snprintf(buf + n, 128 - n, "%s%s", k == 0 ? "" : name_of(k + 1) ? ", " : " or ",
+                              name_of(k));
+    return buf;
 }
 
 static int parse_args(int argc, char **argv, options *o)
 {
+    char names[128];
     int i, status = EXIT_OK, n_pos = 0, options_done = 0;
     const char *pos[2] = {NULL, NULL};
     const char *env_isa = getenv("SNNCORE_ISA");
@@ -264,7 +265,8 @@ static int parse_args(int argc, char **argv, options *o)
     o->encoding = -1;
     o->isa = SNN_ISA_AUTO;
     if (env_isa && parse_isa(env_isa, &o->isa) != 0)
-        return usage_error("SNNCORE_ISA must be auto, generic, avx2 or avx512, got '%s'", env_isa);
+        return usage_error("SNNCORE_ISA must be %s, got '%s'", list_names(snn_isa_name, names),
+                           env_isa);
     for (i = 1; i < argc && status == EXIT_OK; i++) {
         const char *a = argv[i], *v = NULL;
         long long x;
@@ -293,10 +295,9 @@ static int parse_args(int argc, char **argv, options *o)
                 return usage_error("--timesteps must be an integer in 1..%d, got '%s'", 1 << 30, v);
             if (v) o->timesteps = (int32_t)x;
         } else if (option(argc, argv, &i, "--encoding", "-e", &v, &status)) {
-            if (v && strcmp(v, "analog") == 0) o->encoding = SNN_ENCODING_ANALOG;
-            else if (v && strcmp(v, "poisson") == 0) o->encoding = SNN_ENCODING_POISSON;
-            else if (v && strcmp(v, "regular") == 0) o->encoding = SNN_ENCODING_REGULAR;
-            else if (v) return usage_error("--encoding must be analog, poisson or regular, got '%s'", v);
+            if (v && (o->encoding = snn_encoding_from_name(v)) < 0)
+                return usage_error("--encoding must be %s, got '%s'",
+                                   list_names(snn_encoding_name, names), v);
         } else if (option(argc, argv, &i, "--rate", NULL, &v, &status)) {
             char *end;
             if (v) {
@@ -313,13 +314,12 @@ static int parse_args(int argc, char **argv, options *o)
                 return usage_error("--threads must be an integer in 1..256, got '%s'", v);
             if (v) o->threads = (int32_t)x;
         } else if (option(argc, argv, &i, "--team", NULL, &v, &status)) {
-            if (v && strcmp(v, "auto") == 0) o->team = SNN_TEAM_AUTO;
-            else if (v && strcmp(v, "always") == 0) o->team = SNN_TEAM_ALWAYS;
-            else if (v && strcmp(v, "never") == 0) o->team = SNN_TEAM_NEVER;
-            else if (v) return usage_error("--team must be auto, always or never, got '%s'", v);
+            if (v && (o->team = snn_team_policy_from_name(v)) < 0)
+                return usage_error("--team must be %s, got '%s'",
+                                   list_names(snn_team_policy_name, names), v);
         } else if (option(argc, argv, &i, "--isa", NULL, &v, &status)) {
             if (v && parse_isa(v, &o->isa) != 0)
-                return usage_error("--isa must be auto, generic, avx2 or avx512, got '%s'", v);
+                return usage_error("--isa must be %s, got '%s'", list_names(snn_isa_name, names), v);
         } else if (option(argc, argv, &i, "--checkpoints", "-c", &v, &status)) {
             o->checkpoint_text = v;
             o->checkpoints_given = 1;
@@ -493,7 +493,7 @@ static int read_images(const char *path, const snn_population_desc *in, const sn
     else
         memcpy(values, data + header_size, (size_t)h.count * itemsize);
     free(data);
-    scale = (float)info->uint8_scale;     /* numpy: x.astype(float32) * float32(uint8_scale) */
+    scale = (float)info->hints.uint8_scale;     /* numpy: x.astype(float32) * float32(uint8_scale) */
     for (i = 0; i < (int64_t)h.count; i++)
         out->x[i] = is_u8 ? (float)((const unsigned char *)values)[i] * scale
                           : ((const float *)values)[i];
@@ -531,9 +531,13 @@ static int write_npy(const char *path, const char *descr, int ndim, const int64_
 
 /* ---- --info ----------------------------------------------------------------- */
 
-static const char *const KIND_NAMES[] = {"input", "if", "relay", "accumulate"};
-static const char *const OP_NAMES[] = {"conv2d", "avgpool2d", "dense", "identity"};
-static const char *const ENCODING_NAMES[] = {"analog", "poisson", "regular"};
+static int64_t array_len(const snn_array *a)
+{
+    int64_t n = a->ndim ? 1 : 0;
+    int32_t k;
+    for (k = 0; k < a->ndim; k++) n *= a->shape[k];
+    return n;
+}
 
 static void print_shape(FILE *out, const snn_population_desc *p)
 {
@@ -547,8 +551,10 @@ static int64_t neurons(const snn_population_desc *p)
     return p->ndim == 1 ? p->shape[0] : p->shape[0] * p->shape[1] * p->shape[2];
 }
 
-static void print_threshold(FILE *out, const float *v, int64_t len)
+static void print_threshold(FILE *out, const snn_array *a)
 {
+    const float *v = a->data;
+    const int64_t len = array_len(a);
     int64_t k;
     float lo, hi;
     if (len == 1) {
@@ -579,34 +585,34 @@ static int print_info(const snn_file *file)
     print_name(stdout, info->population_names[d->input]);
     printf(" ");
     print_shape(stdout, &d->populations[d->input]);
-    printf(", encoding %s, rate %g, uint8 scale %.9g\n", ENCODING_NAMES[info->encoding], info->rate,
-           info->uint8_scale);
+    printf(", encoding %s, rate %g, uint8 scale %.9g\n", snn_encoding_name(info->hints.encoding),
+           info->hints.rate, info->hints.uint8_scale);
     printf("output: ");
     print_name(stdout, info->population_names[d->output]);
     printf(" ");
     print_shape(stdout, &d->populations[d->output]);
-    printf(" (%s), read out from step %d\n", KIND_NAMES[d->populations[d->output].kind],
-           (int)info->readout_start);
+    printf(" (%s), read out from step %d\n", snn_kind_name(d->populations[d->output].kind),
+           (int)info->hints.readout_start);
     printf("\npopulations (%d):\n", (int)d->n_populations);
     for (i = 0; i < d->n_populations; i++) {
         const snn_population_desc *p = &d->populations[i];
         printf("  %3d  ", (int)i);
         print_name(stdout, info->population_names[i]);
-        printf("  %s ", KIND_NAMES[p->kind]);
+        printf("  %s ", snn_kind_name(p->kind));
         print_shape(stdout, p);
         printf(" (%lld neurons)", (long long)neurons(p));
         if (p->kind == SNN_KIND_IF) {
             printf(", threshold ");
-            print_threshold(stdout, p->threshold, p->threshold_len);
+            print_threshold(stdout, &p->threshold);
             if (p->is_signed) {
                 printf(", signed, threshold_neg ");
-                print_threshold(stdout, p->threshold_neg, p->threshold_neg_len);
+                print_threshold(stdout, &p->threshold_neg);
             }
-            printf(", reset %s", p->reset == SNN_RESET_ZERO ? "zero" : "subtract");
+            printf(", reset %s", snn_reset_name(p->reset));
             if (p->v_init != 0.0f) printf(", v_init %g", (double)p->v_init);
         }
-        if (p->bias_len)
-            printf(", bias per %s", p->bias_len == p->shape[0] ? "channel" : "neuron");
+        if (p->bias.ndim)
+            printf(", bias per %s", array_len(&p->bias) == p->shape[0] ? "channel" : "neuron");
         printf("\n");
         total_neurons += neurons(p);
     }
@@ -614,20 +620,24 @@ static int print_info(const snn_file *file)
     for (j = 0; j < d->n_projections; j++) {
         const snn_projection_desc *q = &d->projections[j];
         const snn_population_desc *src = &d->populations[q->source], *dst = &d->populations[q->target];
+        /* a conv2d's window is its weight's (the file may leave kernel out) */
+        const int conv = q->op == SNN_OP_CONV2D && q->weight.ndim == 4;
+        const int64_t kh = conv ? q->weight.shape[2] : q->kernel[0];
+        const int64_t kw = conv ? q->weight.shape[3] : q->kernel[1];
         printf("  %3d  ", (int)j);
         print_name(stdout, info->projection_names[j]);
-        printf("  %s  ", OP_NAMES[q->op]);
+        printf("  %s  ", snn_op_name(q->op));
         print_name(stdout, info->population_names[q->source]);
         printf(" -> ");
         print_name(stdout, info->population_names[q->target]);
         if (q->op == SNN_OP_CONV2D || q->op == SNN_OP_AVGPOOL2D)
-            printf("  kernel %dx%d, stride %dx%d, padding %dx%d", (int)q->kernel[0], (int)q->kernel[1],
+            printf("  kernel %dx%d, stride %dx%d, padding %dx%d", (int)kh, (int)kw,
                    (int)q->stride[0], (int)q->stride[1], (int)q->padding[0], (int)q->padding[1]);
-        if (q->weight_len) printf(", %lld weights", (long long)q->weight_len);
+        if (q->weight.ndim) printf(", %lld weights", (long long)array_len(&q->weight));
         printf("\n");
-        total_weights += q->weight_len;
+        total_weights += array_len(&q->weight);
         if (q->op == SNN_OP_CONV2D)
-            macs += neurons(dst) * src->shape[0] * q->kernel[0] * q->kernel[1];
+            macs += neurons(dst) * src->shape[0] * kh * kw;
         else if (q->op == SNN_OP_DENSE)
             macs += neurons(dst) * neurons(src);
     }
@@ -714,13 +724,14 @@ static int run(const options *o, const snn_file *file)
     if (net == NULL) return error(EXIT_NETWORK, "%s: %s", o->net_path, err.message);
     memset(&cfg, 0, sizeof cfg);
     cfg.timesteps = o->timesteps;
-    cfg.encoding = o->encoding >= 0 ? o->encoding : info->encoding;
-    cfg.rate = o->rate > 0 ? o->rate : info->rate;
+    cfg.encoding = o->encoding >= 0 ? o->encoding : info->hints.encoding;
+    cfg.rate = o->rate > 0 ? o->rate : info->hints.rate;
     cfg.seed = o->seed;
     cfg.checkpoints = o->checkpoints;
     cfg.n_checkpoints = o->n_checkpoints;
     cfg.readout_start = o->readout_start > 0 ? o->readout_start
-                        : info->readout_start < o->timesteps ? info->readout_start : o->timesteps;
+                        : info->hints.readout_start < o->timesteps ? info->hints.readout_start
+                                                                   : o->timesteps;
 
     memset(&img, 0, sizeof img);
     status = read_images(o->input_path, &d->populations[d->input], info, cfg.encoding, &img);
@@ -807,9 +818,9 @@ static int run(const options *o, const snn_file *file)
     if (!o->quiet)
         fprintf(stderr, "snnrun: %lld image%s, T=%d, %s encoding: %.1f spikes and %.1f synaptic "
                 "operations per image, %.3f s (%s kernels)\n", (long long)img.n,
-                img.n == 1 ? "" : "s", (int)o->timesteps, ENCODING_NAMES[cfg.encoding],
+                img.n == 1 ? "" : "s", (int)o->timesteps, snn_encoding_name(cfg.encoding),
                 spike_sum / (double)img.n, synop_sum / (double)img.n, seconds,
-                isa_name(snn_net_isa(net)));
+                snn_isa_name(snn_net_isa(net)));
     if (o->profile) print_profile(d, info, profile, synops, img.n, n_cp);
 done:
     free(profile);

@@ -1,8 +1,9 @@
-/* Status names, error details, limits and version. */
+/* Status names, error details, limits, version and the default allocator. */
 #include "internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static const char *const status_names[SNN_STATUS_COUNT] = {
     "no error",
@@ -53,3 +54,15 @@ void snn_get_limits(snn_limits *out)
 }
 
 const char *snn_version_string(void) { return SNN_VERSION_STRING; }
+
+static void *default_alloc(void *opaque, size_t size) { (void)opaque; return malloc(size); }
+static void default_free(void *opaque, void *ptr) { (void)opaque; free(ptr); }
+
+snn_allocator snn__default_allocator(void)
+{
+    snn_allocator a;
+    a.alloc = default_alloc;
+    a.free = default_free;
+    a.opaque = NULL;
+    return a;
+}

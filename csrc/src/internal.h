@@ -221,7 +221,7 @@ int snn__check(const snn_net_desc *desc, int need_data, snn__dims *pd, int32_t *
 /* Whether desc's population count and allocator can be used to size scratch. */
 int snn__check_sane(const snn_net_desc *desc);
 
-/* net.c: malloc and free as an snn_allocator. */
+/* error.c: malloc and free as an snn_allocator. */
 snn_allocator snn__default_allocator(void);
 
 /* error.c */

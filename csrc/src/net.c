@@ -11,17 +11,6 @@
 
 /* ---- memory ------------------------------------------------------------ */
 
-static void *default_alloc(void *opaque, size_t size) { (void)opaque; return malloc(size); }
-static void default_free(void *opaque, void *ptr) { (void)opaque; free(ptr); }
-
-snn_allocator snn__default_allocator(void)
-{
-    snn_allocator a;
-    a.alloc = default_alloc;
-    a.free = default_free;
-    a.opaque = NULL;
-    return a;
-}
 
 /* A zeroed block owned by the net, freed by snn_net_free, aligned to SNN_ALIGN
  * (a cache line), so that a weight row that starts a cache line is read as whole

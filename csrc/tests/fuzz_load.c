@@ -8,8 +8,9 @@
  * the fuzzer straight to the JSON and .npy parsers and to the checks of meaning.)
  *
  * Whatever the loader accepts must also build (snn_net_create checks the description
- * again) and run a few steps; whatever it refuses must come back as SNN_E_FORMAT (or
- * SNN_E_NOMEM) with a NUL-terminated message. AddressSanitizer and
+ * again) and run a few steps; whatever it refuses must come back with the reader's
+ * SNN_E_FORMAT, a status of snn_net_check or SNN_E_NOMEM, at most one item index,
+ * and a NUL-terminated message. AddressSanitizer and
  * UndefinedBehaviorSanitizer catch the rest: leaks, reads out of bounds, overflows.
  *
  * Built with -fsanitize=fuzzer by meson -Dfuzz=true (clang); fuzz_replay.c runs the
@@ -227,7 +228,13 @@ static void load_one(const uint8_t *data, size_t size)
     opt.max_bytes = (int64_t)64 << 20;      /* the fuzzer's memory, not the default 8 GiB */
     file = snn_file_read_memory(data, size, &opt, &err);
     if (file == NULL) {
-        if (err.status != SNN_E_FORMAT && err.status != SNN_E_NOMEM) abort();
+        /* the reader's refusal, the validator's, or out of memory; never I/O */
+        if (err.status == SNN_OK || err.status == SNN_E_IO || err.status == SNN_E_CAPACITY ||
+            err.status == SNN_E_THREAD || err.status >= SNN_STATUS_COUNT)
+            abort();
+        if (err.population < -1 || err.projection < -1 || (err.population >= 0 &&
+                                                            err.projection >= 0))
+            abort();
         if (memchr(err.message, '\0', sizeof err.message) == NULL || err.message[0] == '\0') abort();
         return;
     }

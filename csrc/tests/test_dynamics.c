@@ -25,8 +25,7 @@ static void if_counts(float w, float theta, int32_t reset, float v_init, int32_t
     snn_run_config cfg = run_config(T, SNN_ENCODING_ANALOG);
     snn_net *net;
     float x = 1.0f;
-    pops[1].threshold = &theta;
-    pops[1].threshold_len = 1;
+    pops[1].threshold = vec(&theta, 1);
     pops[1].reset = reset;
     pops[1].v_init = v_init;
     net = make(&d);
@@ -64,11 +63,9 @@ static void test_signed_neuron(void)
     float out[4];
     int k;
     snn_net *net;
-    pops[1].threshold = &theta;
-    pops[1].threshold_len = 1;
+    pops[1].threshold = vec(&theta, 1);
     pops[1].is_signed = 1;
-    pops[1].threshold_neg = &theta_neg;
-    pops[1].threshold_neg_len = 1;
+    pops[1].threshold_neg = vec(&theta_neg, 1);
     net = make(&d);
     CHECK(net != NULL);
     if (!net) return;
@@ -122,8 +119,7 @@ static void test_conv_pool_against_loops(void)
     pops[1].kind = SNN_KIND_RELAY;
     pops[2] = pop_input(CO, PH, PW);
     pops[2].kind = SNN_KIND_ACCUMULATE;
-    pops[2].bias = bias;
-    pops[2].bias_len = CO;
+    pops[2].bias = vec(bias, CO);
     pj[0] = proj_window(SNN_OP_CONV2D, 0, 1, w, CO * CI * KH * KW, KH, KW, S, P);
     pj[1] = proj_window(SNN_OP_AVGPOOL2D, 1, 2, NULL, 0, 2, 2, 2, 0);
     d = net_desc(pops, 3, pj, 2, 2);
@@ -158,8 +154,7 @@ static void small_net_init(small_net *m)
     m->pops[2] = pop_input(4, 4, 4);
     m->pops[2].kind = SNN_KIND_RELAY;
     m->pops[3] = pop_if(3, 3, 3, m->theta, 1, SNN_RESET_ZERO);
-    m->pops[3].bias = m->bias;
-    m->pops[3].bias_len = 3;
+    m->pops[3].bias = vec(m->bias, 3);
     m->pops[4] = pop_vector(SNN_KIND_ACCUMULATE, 27);
     m->projs[0] = proj_window(SNN_OP_CONV2D, 0, 1, m->w1, 36, 3, 3, 1, 1);
     m->projs[1] = proj_window(SNN_OP_AVGPOOL2D, 1, 2, NULL, 0, 2, 2, 2, 0);
@@ -183,7 +178,7 @@ static void test_chunks_reset_workspace(void)
     int i, st;
     small_net_init(&m);
     for (i = 0; i < 27 * 27; i++) dense_w[i] = (float)(i % 7 - 3) / 8.0f;
-    m.projs[3].weight = dense_w;
+    m.projs[3].weight.data = dense_w;
     for (i = 0; i < 64; i++) { x1[i] = (float)(i % 5) / 4.0f; x2[i] = (float)((i * 3) % 5) / 4.0f; }
     net = make(&m.desc);
     CHECK(net != NULL);
@@ -263,7 +258,7 @@ static void test_allocator(void)
     float x[2 * 64], out[2 * 27];
     int i;
     small_net_init(&m);
-    m.projs[3].weight = dense_w;
+    m.projs[3].weight.data = dense_w;
     a.alloc = counting_alloc; a.free = counting_free; a.opaque = NULL;
     m.desc.allocator = &a;
     for (i = 0; i < 128; i++) x[i] = (float)(i % 3) / 2.0f;
@@ -289,8 +284,7 @@ static void test_pool_gain_and_delayed_readout(void)
     float out[4 * 2];
     snn_net *net;
     pops[1].kind = SNN_KIND_ACCUMULATE;
-    pops[1].bias = bias;
-    pops[1].bias_len = 2;
+    pops[1].bias = vec(bias, 2);
     net = make(&d);
     CHECK(net != NULL);
     if (!net) return;

@@ -25,8 +25,7 @@ static void test_team_with_quiet_steps(void)
     int i;
     pops[0] = pop_vector(SNN_KIND_INPUT, 1);
     pops[1] = pop_vector(SNN_KIND_IF, 1);
-    pops[1].threshold = &one;
-    pops[1].threshold_len = 1;
+    pops[1].threshold = vec(&one, 1);
     pops[2] = pop_vector(SNN_KIND_ACCUMULATE, 1);
     pj[0] = proj(SNN_OP_DENSE, 0, 1, &w_in, 1);
     pj[1] = proj(SNN_OP_DENSE, 1, 2, &w_out, 1);
