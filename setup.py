@@ -17,6 +17,7 @@ CORE_SOURCES = [
     "csrc/src/run.c",
     "csrc/src/runner.c",
     "csrc/src/scatter.c",
+    "csrc/src/sync.c",
     "csrc/src/team.c",
 ]
 

@@ -71,7 +71,7 @@ E_UNSUPPORTED = snn.SNN_E_UNSUPPORTED
 E_FORMAT = snn.SNN_E_FORMAT     # a reader's refusal
 VERSION = snn.snn_version_string().decode()
 FORMAT_VERSION = snn.SNN_FORMAT_VERSION
-MAX_RUNNER_THREADS = 64     # snn_runner_create's limit (SNN_MAX_TEAM)
+MAX_THREADS = snn.SNN_MAX_THREADS   # the most threads a run uses (snn.h)
 
 
 class CoreError(ValueError):
@@ -338,10 +338,11 @@ cdef class Engine:
             return
         cdef int64_t *synops_p = &synops[0, 0] if synops.shape[1] else NULL
         cdef snn.snn_runner *runner = NULL
-        # The engine's runner, unless another Python thread is using it (that
-        # run then starts its own threads, as before runners existed) or the
-        # thread count is beyond a runner's.
-        if threads <= MAX_RUNNER_THREADS and self.runner_lock.acquire(blocking=False):
+        # more threads run as the most a run uses, as in snn_run_batch
+        threads = max(1, min(threads, MAX_THREADS))
+        # The engine's runner, unless another Python thread is using it: that
+        # run then has a runner of its own for the call (snn_run_batch).
+        if self.runner_lock.acquire(blocking=False):
             try:
                 runner = self._runner(threads)
                 if policy != self.runner_team:

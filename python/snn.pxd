@@ -6,6 +6,7 @@ cdef extern from "snn.h" nogil:
     int SNN_VERSION_MINOR
     int SNN_VERSION_PATCH
     int SNN_FORMAT_VERSION
+    int SNN_MAX_THREADS
 
     ctypedef enum snn_status:
         SNN_OK

@@ -279,7 +279,7 @@ class Network:
         cps = _check_checkpoints(checkpoints, timesteps)
         seed = _check_int("seed", seed, 0, 2 ** 64 - 1)
         first_index = _check_int("first_index", first_index, 0, 2 ** 62)
-        threads = None if threads is None else _check_int("threads", threads, 1, 256)
+        threads = None if threads is None else _check_int("threads", threads, 1, _core.MAX_THREADS)
         if not isinstance(team, str) or team not in _core.TEAM_POLICIES:   # the engine's names
             *first, last = map(repr, _core.TEAM_POLICIES)
             raise ValueError(f"team must be {', '.join(first)} or {last}, got {team!r}")
@@ -472,6 +472,6 @@ def _check_checkpoints(checkpoints, timesteps):
 
 def _default_threads():
     try:
-        return max(1, min(256, len(os.sched_getaffinity(0))))
+        return max(1, min(_core.MAX_THREADS, len(os.sched_getaffinity(0))))
     except AttributeError:
-        return max(1, min(256, os.cpu_count() or 1))
+        return max(1, min(_core.MAX_THREADS, os.cpu_count() or 1))

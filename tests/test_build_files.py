@@ -182,3 +182,108 @@ def test_csrc_does_not_use_python():
                     offenders.append((os.path.relpath(path, ROOT), needle.decode()))
     assert n_files >= len(source_files()) + 1     # the sources and at least snn.h
     assert not offenders, offenders
+
+
+# ---------------------------------------------------------------------------
+# The C files call each other without a loop
+# ---------------------------------------------------------------------------
+
+def _strip_c(text):
+    """C source without comments, string and character literals, and
+    preprocessor lines (their names are not calls)."""
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.DOTALL)
+    text = re.sub(r"//[^\n]*", " ", text)
+    text = re.sub(r'"(?:\\.|[^"\\\n])*"', '""', text)
+    text = re.sub(r"'(?:\\.|[^'\\\n])*'", "''", text)
+    return re.sub(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", " ", text, flags=re.MULTILINE)
+
+
+# A definition starts at column 0 (with its return type, or on the line below
+# it) and ends its parameter list with "{" (a declaration ends with ";").
+_DEFINITION = re.compile(r"^(?:[A-Za-z_][\w \t\*]*?)?\b(snn_\w+)\s*\(([^;{}]*?)\)\s*\{",
+                         re.MULTILINE)
+_CALL = re.compile(r"\b(snn_\w+)\s*\(")
+_MACRO = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)\(((?:[^\n]*\\\n)*[^\n]*)", re.MULTILINE)
+
+
+def _macro_calls():
+    """{macro: the snn_ functions its body calls}, for the function-like macros
+    of the engine's headers (RETURN_ERROR_IF calls snn__set_error)."""
+    calls = {}
+    for header in ("csrc/include/snn.h", "csrc/src/internal.h"):
+        for m in _MACRO.finditer(read(header)):
+            called = set(_CALL.findall(m.group(2)))
+            if called:
+                calls[m.group(1)] = called
+    return calls
+
+
+def c_call_graph():
+    """({file: set of other files it calls}, {function: files defining it}),
+    for csrc/src/*.c: file A calls file B if A calls a snn_ or snn__ function
+    that B defines, directly or through a macro of the headers (static inline
+    functions of headers belong to no .c file)."""
+    texts = {os.path.basename(f): _strip_c(read(f)) for f in source_files()}
+    macros = _macro_calls()
+    defined_in = {}
+    for name, text in texts.items():
+        for m in _DEFINITION.finditer(text):
+            defined_in.setdefault(m.group(1), set()).add(name)
+    graph = {}
+    for name, text in texts.items():
+        definitions = {m.start(1) for m in _DEFINITION.finditer(text)}
+        called = {m.group(1) for m in _CALL.finditer(text) if m.start(1) not in definitions}
+        for macro, functions in macros.items():
+            if re.search(r"\b%s\s*\(" % re.escape(macro), text):
+                called |= functions
+        graph[name] = {f for c in called for f in defined_in.get(c, ()) if f != name}
+    return graph, defined_in
+
+
+def find_cycle(graph):
+    """A list of nodes forming a cycle of `graph`, or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_c_files_call_each_other_without_a_loop():
+    graph, _ = c_call_graph()
+    assert find_cycle(graph) is None, f"csrc/src calls in a loop: {' -> '.join(find_cycle(graph))}"
+
+
+def test_the_call_graph_check_is_able_to_fail():
+    """The parser finds the definitions and calls the engine is built of, and
+    the cycle search finds a loop."""
+    graph, defined_in = c_call_graph()
+    for function, name in [("snn_run_batch", "runner.c"), ("snn_runner_create", "runner.c"),
+                           ("snn__team_sync", "sync.c"), ("snn__step", "run.c"),
+                           ("snn__team_job_member", "team.c"), ("snn__batch_images", "batch.c"),
+                           ("snn__set_error", "error.c")]:
+        assert defined_in.get(function) == {name}, (function, defined_in.get(function))
+    assert {"sync.c", "team.c", "batch.c"} <= graph["runner.c"], graph["runner.c"]
+    assert "error.c" in graph["batch.c"], graph["batch.c"]     # through RETURN_ERROR_IF
+    assert {"run.c", "sync.c"} <= graph["team.c"], graph["team.c"]
+    assert "sync.c" in graph["run.c"] and not graph["sync.c"] & {"run.c", "team.c", "runner.c"}
+    assert find_cycle({"a.c": {"b.c"}, "b.c": {"c.c"}, "c.c": {"a.c"}}) == [
+        "a.c", "b.c", "c.c", "a.c"]
+    assert find_cycle({"a.c": {"b.c"}, "b.c": set(), "c.c": {"a.c", "b.c"}}) is None

@@ -241,7 +241,8 @@ def test_seed_range_edges_accepted(net):
     net.run(x, timesteps=6, encoding="poisson", seed=0)
 
 
-@pytest.mark.parametrize("threads, exc", [(0, ValueError), (-1, ValueError), (257, ValueError),
+@pytest.mark.parametrize("threads, exc", [(0, ValueError), (-1, ValueError),
+                                          (snncore._core.MAX_THREADS + 1, ValueError),
                                           (2.0, TypeError), (True, TypeError)])
 def test_bad_threads(net, threads, exc):
     with pytest.raises(exc, match="threads"):

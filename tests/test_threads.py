@@ -150,7 +150,7 @@ def test_more_threads_than_images(encoding):
     net = conv_net()
     x = images(3, seed=1)
     one = net.run(x, 10, encoding=encoding, threads=1, seed=5)
-    for threads in (3, 16, 256):
+    for threads in (3, 16, snncore._core.MAX_THREADS):
         assert_same_result(one, net.run(x, 10, encoding=encoding, threads=threads, seed=5))
 
 

@@ -360,13 +360,19 @@ typedef struct snn_run_config {
                                  * [P + j] in projection j's synaptic updates */
 } snn_run_config;
 
+/* The most threads a run uses: snn_run_batch runs with at most this many,
+ * snn_runner_create refuses more. */
+#define SNN_MAX_THREADS 64
+
 /*
  * Runs `n_images` images (each snn_net_input_size floats, CHW order, one after the
  * other in `x`) for cfg->timesteps steps, on `n_threads` threads (<= 1: the calling
- * thread only). With at least as many images as threads, each thread runs whole
- * images; with fewer, all the threads run each image together (a population's rows
- * and each projection's targets split between them). Results are bit-identical
- * either way.
+ * thread only; more than SNN_MAX_THREADS: SNN_MAX_THREADS). With at least as many
+ * images as threads, each thread runs whole images; with fewer, all the threads run
+ * each image together (a population's rows and each projection's targets split
+ * between them). Results are bit-identical either way. The call runs on a runner
+ * of its own (below) with SNN_TEAM_ALWAYS, freed before it returns; if some of
+ * its threads cannot be started, it runs on those that could.
  *
  * For image i (0-based within this call) and checkpoint c, with P populations, J
  * projections, K = snn_net_output_size and n_cp checkpoints:
@@ -394,9 +400,9 @@ SNN_API int snn_run_batch(const snn_net *net, const snn_run_config *cfg,
  * A runner keeps snn_run_batch's threads and states between runs. snn_run_batch
  * starts its threads and makes its states on every call, which costs tens of
  * microseconds: a large part of a short run, such as one image at a time in a
- * product that classifies a stream. A runner with n_threads threads (1..64)
- * starts n_threads - 1 workers once; between runs they spin for about a
- * millisecond, then sleep. snn_runner_run gives exactly the results of
+ * product that classifies a stream. A runner with n_threads threads
+ * (1..SNN_MAX_THREADS) starts n_threads - 1 workers once; between runs they spin
+ * for about a millisecond, then sleep. snn_runner_run gives exactly the results of
  * snn_run_batch with the same arguments and n_threads (for fewer images than
  * threads it may use one thread: snn_runner_set_team). Calls from several threads
  * on one runner run one after the other. Free the runner before its network.

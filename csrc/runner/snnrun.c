@@ -32,6 +32,10 @@ static const char USAGE[] =
     "       snnrun --info NET.npz\n"
     "       snnrun --help | --version\n";
 
+/* A macro's value as a string literal. */
+#define STRING_(x) #x
+#define STRING(x) STRING_(x)
+
 static const char HELP[] =
     "\n"
     "Runs a spiking network stored as .npz (snncore format 1) on the images in a .npy\n"
@@ -47,7 +51,8 @@ static const char HELP[] =
     "      --rate R            spikes per unit input per step for poisson/regular\n"
     "                          (default: the file's hint)\n"
     "  -s, --seed S            seed of the poisson encoder, 0..2^64-1 (default 0)\n"
-    "  -j, --threads N         worker threads, 1..256 (default: the CPUs online, fewer\n"
+    "  -j, --threads N         worker threads, 1.." STRING(SNN_MAX_THREADS)
+    " (default: the CPUs online, fewer\n"
     "                          for a few images on a small network); results do not\n"
     "                          depend on it\n"
     "      --team WAY          with fewer images than threads: always (the threads\n"
@@ -310,8 +315,9 @@ static int parse_args(int argc, char **argv, options *o)
             if (v && parse_u64(v, &o->seed) != 0)
                 return usage_error("--seed must be an integer in 0..2^64-1, got '%s'", v);
         } else if (option(argc, argv, &i, "--threads", "-j", &v, &status)) {
-            if (v && parse_int64(v, 1, 256, &x) != 0)
-                return usage_error("--threads must be an integer in 1..256, got '%s'", v);
+            if (v && parse_int64(v, 1, SNN_MAX_THREADS, &x) != 0)
+                return usage_error("--threads must be an integer in 1..%d, got '%s'",
+                                   SNN_MAX_THREADS, v);
             if (v) o->threads = (int32_t)x;
         } else if (option(argc, argv, &i, "--team", NULL, &v, &status)) {
             if (v && (o->team = snn_team_policy_from_name(v)) < 0)
@@ -654,7 +660,7 @@ static int print_info(const snn_file *file)
 static int32_t default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 256 ? 256 : (int32_t)n;
+    return n < 1 ? 1 : n > SNN_MAX_THREADS ? SNN_MAX_THREADS : (int32_t)n;
 }
 
 static int64_t argmax(const float *v, int64_t n)

@@ -1,22 +1,12 @@
 /*
- * A batch of images on several threads. Each thread owns one state and takes
- * the next image from a shared (atomic) counter; an image's result depends only on the
- * image and its index, so the output is the same for any thread count. A batch
- * with fewer images than threads runs each image on all the threads together
- * (team.c).
+ * A batch's arguments, and its images taken one at a time: each thread of a
+ * runner (runner.c) owns one state and takes the next image from a shared
+ * (atomic) counter; an image's result depends only on the image and its index,
+ * so the output is the same for any thread count. Starts no thread itself.
  */
 #include "internal.h"
 
 #include <math.h>
-#include <pthread.h>
-
-typedef struct batch_job {
-    const snn_net *net;
-    const snn_run_config *cfg;
-    snn__batch_io io;
-    int64_t next;       /* next image to take */
-    int status;         /* first failure, SNN_OK if none */
-} batch_job;
 
 /* Records the first failure of a batch. */
 static void fail(int *status, int s)
@@ -40,20 +30,6 @@ void snn__batch_images(snn_state *s, const snn_run_config *cfg, const snn__batch
                            io->synops ? io->synops + i * io->synops_stride : NULL);
         if (st != SNN_OK) fail(status, st);
     }
-}
-
-static void *worker(void *arg)
-{
-    batch_job *job = arg;
-    int status = SNN_OK;
-    snn_state *s = snn_state_create(job->net, &status);
-    if (s == NULL) {
-        fail(&job->status, status);
-        return NULL;
-    }
-    snn__batch_images(s, job->cfg, &job->io, &job->next, &job->status);
-    snn_state_free(s);
-    return NULL;
 }
 
 /* Every value of x must be finite; checked up front so that the error reported
@@ -110,43 +86,4 @@ int snn__batch_prepare(const snn_net *net, const snn_run_config *cfg, const floa
     io->spikes_stride = n_cp * net->n_pop;
     io->synops_stride = n_cp * net->n_proj;
     return check_images(io, err);
-}
-
-int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
-                  int64_t n_images, int64_t first_index, float *out, int64_t *spikes,
-                  int64_t *synops, int32_t n_threads, snn_error *err)
-{
-    batch_job job;
-    pthread_t threads[256];
-    int32_t t, started = 0;
-
-    FORWARD_IF_ERROR(snn__batch_prepare(net, cfg, x, n_images, first_index, out, spikes, synops,
-                                        &job.io, err));
-    if (n_images == 0) return SNN_OK;
-    job.net = net;
-    job.cfg = cfg;
-    job.next = 0;
-    job.status = SNN_OK;
-
-    if (n_threads > 1 && n_images < n_threads) {
-        const int status = snn__run_team(net, cfg, &job.io, n_threads);
-        if (status != SNN_OK)
-            snn__set_error(err, status, -1, -1, "running the batch failed: %s", snn_strerror(status));
-        return status;
-    }
-
-    if (n_threads > n_images) n_threads = (int32_t)n_images;
-    if (n_threads > (int32_t)(sizeof threads / sizeof threads[0]))
-        n_threads = (int32_t)(sizeof threads / sizeof threads[0]);
-    /* The calling thread works too, so n_threads <= 1 starts no thread at all. */
-    for (t = 1; t < n_threads; t++) {
-        if (pthread_create(&threads[started], NULL, worker, &job) != 0) break;
-        started++;
-    }
-    worker(&job);
-    for (t = 0; t < started; t++) pthread_join(threads[t], NULL);
-    if (job.status != SNN_OK)
-        snn__set_error(err, job.status, -1, -1, "running the batch failed: %s",
-                       snn_strerror(job.status));
-    return job.status;
 }

@@ -474,7 +474,7 @@ static uint64_t state_bound(const snn_net_desc *desc, const snn__dims *pd)
         const uint64_t n = (uint64_t)pd[i].n;
         total += 28 * n + 8 * (uint64_t)(pd[i].H * pd[i].W) + 8 * SNN_ALIGN;
         if (desc->populations[i].kind == SNN_KIND_IF)
-            total += 4 * SNN_AHEAD_STEPS * n + 16 * SNN_AHEAD_STEPS * SNN_MAX_TEAM;
+            total += 4 * SNN_AHEAD_STEPS * n + 16 * SNN_AHEAD_STEPS * SNN_MAX_THREADS;
     }
     return total;
 }

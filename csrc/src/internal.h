@@ -79,7 +79,7 @@ typedef struct snn_pop {
     size_t off_count;   /* output population only: net spike count per neuron (int32) */
     size_t off_ahead;   /* ahead: `ahead` slots of its fold target's current (float),
                          * then per slot and team member its spikes and the fold's
-                         * synaptic operations (int64 [ahead][SNN_MAX_TEAM][2]) */
+                         * synaptic operations (int64 [ahead][SNN_MAX_THREADS][2]) */
 } snn_pop;
 
 /* The steps of a block that a population driven by constant current alone runs
@@ -245,7 +245,21 @@ void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay,
 int snn__cpu_has_avx2(void);
 int snn__cpu_has_avx512(void);
 
-/* team.c: the threads that run one image together, sharing its state. Each
+/* sync.c: a barrier for the `size` members of a team (at most
+ * SNN_MAX_THREADS), ranks 0..size-1. snn__barrier_init readies it for use;
+ * members then meet with snn__team_sync. Its memory is shared by the members
+ * and owned by whoever embeds it. */
+typedef struct snn_barrier {
+    int32_t size;
+    int32_t arrived;
+    int32_t sense;
+    int32_t sleepers;
+    int32_t spins;          /* before sleeping: snn__spins(size) */
+    int32_t member_sense[SNN_MAX_THREADS];
+} snn_barrier;
+void snn__barrier_init(snn_barrier *b, int32_t size);
+
+/* The threads that run one image together, sharing its state (team.c). Each
  * member has its rank, its own synaptic operation counters, the steps it has run
  * and their parity; the barrier and `counts` are shared. counts[parity]
  * [population][member] is the number of events the member emitted in a step of
@@ -253,7 +267,6 @@ int snn__cpu_has_avx512(void);
  * have read this step's counts, never two steps ahead (each step with events
  * has a barrier). A team of one has no barrier or counts, and counts its
  * synaptic operations straight into its state. */
-typedef struct snn_barrier snn_barrier;
 typedef struct snn_team {
     int32_t rank, size;
     int32_t parity;
@@ -270,12 +283,22 @@ static inline int64_t *snn__team_count(const snn_team *tm, int32_t n_pop, int64_
     return tm->counts + ((int64_t)tm->parity * n_pop + pop) * tm->size + rank;
 }
 
-/* Waits until every member of the team has arrived (nothing for a team of one). */
+/* sync.c: waits until every member of the team has arrived (nothing for a
+ * team of one). */
 void snn__team_sync(const snn_team *tm);
 
-#define SNN_MAX_TEAM 64
+/* sync.c: waiting for other threads. snn__wait_change waits until *word !=
+ * value (and returns the new value), spinning `spins` steps, then sleeping
+ * (a futex on Linux, a yield elsewhere) counted in *sleepers, so that the
+ * writer, after changing the word, calls snn__wake_all(word) if *sleepers > 0.
+ * snn__spins: the spin steps for a thread of a group of `members`: about a
+ * millisecond when the group fits the CPUs this process may use (waking a
+ * sleeper costs tens of microseconds), briefly if not. */
+int32_t snn__wait_change(int32_t *word, int32_t value, int32_t *sleepers, int32_t spins);
+void snn__wake_all(int32_t *word);
+int32_t snn__spins(int32_t members);
 
-/* A batch's images and where its results go (batch.c, team.c): image i at
+/* A batch's images and where its results go (batch.c, team.c, runner.c): image i at
  * x + i * in_size; its outputs, spikes and synops (one block per checkpoint) at
  * out + i * out_stride, and so on (spikes, synops may be NULL). */
 typedef struct snn__batch_io {
@@ -286,11 +309,6 @@ typedef struct snn__batch_io {
     int64_t in_size, out_stride, spikes_stride, synops_stride;
 } snn__batch_io;
 
-/* Runs every image of io in turn on a team of n_threads threads (fewer if some
- * cannot be started); returns a status. */
-int snn__run_team(const snn_net *net, const snn_run_config *cfg, const snn__batch_io *io,
-                  int32_t n_threads);
-
 /* team.c: a team's shared state and buffers for `size` members, reusable over
  * runs (runner.c): set a run, have each member call snn__team_job_member with
  * its rank at the same time, then read the status. */
@@ -300,17 +318,6 @@ void snn__team_job_free(snn__team_job *job);
 void snn__team_job_set(snn__team_job *job, const snn_run_config *cfg, const snn__batch_io *io);
 void snn__team_job_member(snn__team_job *job, int32_t rank);
 int snn__team_job_status(const snn__team_job *job);
-
-/* team.c: waiting for other threads. snn__wait_change waits until *word !=
- * value (and returns the new value), spinning `spins` steps, then sleeping
- * (a futex on Linux, a yield elsewhere) counted in *sleepers, so that the
- * writer, after changing the word, calls snn__wake_all(word) if *sleepers > 0.
- * snn__spins: the spin steps for a thread of a group of `members`: about a
- * millisecond when the group fits the CPUs this process may use (waking a
- * sleeper costs tens of microseconds), briefly if not. */
-int32_t snn__wait_change(int32_t *word, int32_t value, int32_t *sleepers, int32_t spins);
-void snn__wake_all(int32_t *word);
-int32_t snn__spins(int32_t members);
 
 /* runner.c: under SNN_TEAM_AUTO, which way a runner runs a batch smaller than
  * its threads: on its team or on the calling thread alone (the same bits). The

@@ -86,7 +86,7 @@ static void plan_state(snn_net *net, uint64_t *total)
         if (p->ahead) {
             const uint64_t slot = (uint64_t)net->pops[net->projs[p->fold_proj].target].n;
             p->off_ahead = reserve(&cur, 4 * slot * (uint64_t)p->ahead +
-                                             16 * (uint64_t)p->ahead * SNN_MAX_TEAM);
+                                             16 * (uint64_t)p->ahead * SNN_MAX_THREADS);
         }
     }
     *total = cur;

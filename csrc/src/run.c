@@ -227,7 +227,7 @@ static int64_t share_row(int64_t H, int32_t rank, int32_t size)
 
 /* Where each team member's events of population p are in its queue (its
  * segments: see snn_events); the input's queue is one segment, filled by
- * member 0. `start` and `len` hold SNN_MAX_TEAM values. */
+ * member 0. `start` and `len` hold SNN_MAX_THREADS values. */
 static snn_events queue_of(snn_state *s, const snn_pop *p, int64_t n_ev, const snn_team *tm,
                            int64_t *start, int64_t *len)
 {
@@ -298,7 +298,7 @@ static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev, int const_cu
                       const snn_team *tm)
 {
     const snn_net *net = s->net;
-    int64_t start[SNN_MAX_TEAM], len[SNN_MAX_TEAM];
+    int64_t start[SNN_MAX_THREADS], len[SNN_MAX_THREADS];
     snn_events ev;
     int32_t k;
     if (n_ev == 0) return;
@@ -361,7 +361,7 @@ static float *ahead_current(snn_state *s, const snn_pop *p, int32_t b)
 static int64_t *ahead_counts(snn_state *s, const snn_pop *p, int32_t b, int32_t r)
 {
     int64_t *base = (int64_t *)(void *)ahead_current(s, p, p->ahead);
-    return base + 2 * ((int64_t)b * SNN_MAX_TEAM + r);
+    return base + 2 * ((int64_t)b * SNN_MAX_THREADS + r);
 }
 
 /* p's events this step when it runs ahead: at the first step of a block, the
@@ -461,7 +461,7 @@ static void accumulate(snn_state *s, const snn_pop *p)
 static void count_output_spikes(snn_state *s, const snn_pop *p, int64_t n_ev, const snn_team *tm)
 {
     int32_t *count = snn__at(s, p->off_count);
-    int64_t start[SNN_MAX_TEAM], len[SNN_MAX_TEAM], e;
+    int64_t start[SNN_MAX_THREADS], len[SNN_MAX_THREADS], e;
     const snn_events ev = queue_of(s, p, n_ev, tm, start, len);
     int32_t k;
     for (k = 0; k < ev.n_seg; k++)

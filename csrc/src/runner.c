@@ -1,15 +1,14 @@
 /*
- * A runner: snn_run_batch's threads and states, kept between runs. Starting a
- * thread costs tens of microseconds on this kind of machine (more in a virtual
- * machine, where the thread's CPU may have to be woken), and a state is about a
- * megabyte to allocate and clear: for a stream of short runs (one image at a
- * time, as a product classifies what arrives) that is a large part of each
- * run. A runner's workers wait for the next run, spinning about a millisecond
- * and then sleeping, and its states are made once. Each run does what
- * snn_run_batch does with the runner's thread count: whole images per thread
- * when there are at least as many images as threads, else every thread on each
- * image (team.c), or the calling thread alone where that has been faster of
- * late (snn_runner_set_team). Same results, bit for bit.
+ * A runner: the engine's one way of running threads. Its workers and states
+ * are kept between runs, since starting a thread costs tens of microseconds
+ * (more in a virtual machine) and a state is about a megabyte to allocate and
+ * clear: for a stream of short runs (one image at a time, as a product
+ * classifies what arrives) that is a large part of each run. Between runs the
+ * workers wait (sync.c: spinning about a millisecond, then sleeping). A run has
+ * whole images per thread (batch.c) when there are at least as many images as
+ * threads, else every thread on each image (team.c), or the calling thread
+ * alone where that has been faster of late (snn_runner_set_team). snn_run_batch
+ * is a runner made for one call. Same results, bit for bit, every way.
  */
 #include "internal.h"
 
@@ -149,23 +148,16 @@ void snn_runner_free(snn_runner *r)
     a->free(a->opaque, r);
 }
 
-snn_runner *snn_runner_create(const snn_net *net, int32_t n_threads, snn_error *err)
+/* A runner of n_threads (1..SNN_MAX_THREADS) members. If a worker cannot be
+ * started: with `fewer_ok`, the runner has the members that could be (at least
+ * the calling thread); else NULL with SNN_E_THREAD in *err. */
+static snn_runner *runner_start(const snn_net *net, int32_t n_threads, int fewer_ok,
+                                snn_error *err)
 {
-    const snn_allocator *a;
+    const snn_allocator *a = &net->alloc;
     runner_worker *workers;
     snn_runner *r;
     int32_t k;
-    if (err) { err->status = SNN_OK; err->population = err->projection = -1; err->message[0] = 0; }
-    if (net == NULL) {
-        snn__set_error(err, SNN_E_INVALID_ARG, -1, -1, "network is NULL");
-        return NULL;
-    }
-    if (n_threads < 1 || n_threads > SNN_MAX_TEAM) {
-        snn__set_error(err, SNN_E_INVALID_ARG, -1, -1, "a runner takes 1..%d threads, got %d",
-                       SNN_MAX_TEAM, (int)n_threads);
-        return NULL;
-    }
-    a = &net->alloc;
     r = a->alloc(a->opaque, sizeof *r + (size_t)n_threads * sizeof *workers);
     if (r == NULL) {
         snn__set_error(err, SNN_E_NOMEM, -1, -1, "out of memory creating a runner");
@@ -193,6 +185,12 @@ snn_runner *snn_runner_create(const snn_net *net, int32_t n_threads, snn_error *
         workers[k].runner = r;
         workers[k].rank = k;
         if (pthread_create(&r->threads[r->n_started], NULL, worker_main, &workers[k]) != 0) {
+            if (fewer_ok) {
+                /* the workers read neither size nor anything sized by it
+                 * before the first run */
+                r->size = k;
+                break;
+            }
             snn_runner_free(r);
             snn__set_error(err, SNN_E_THREAD, -1, -1, "could not start thread %d of %d",
                            (int)k + 1, (int)n_threads);
@@ -201,6 +199,21 @@ snn_runner *snn_runner_create(const snn_net *net, int32_t n_threads, snn_error *
         r->n_started++;
     }
     return r;
+}
+
+snn_runner *snn_runner_create(const snn_net *net, int32_t n_threads, snn_error *err)
+{
+    if (err) { err->status = SNN_OK; err->population = err->projection = -1; err->message[0] = 0; }
+    if (net == NULL) {
+        snn__set_error(err, SNN_E_INVALID_ARG, -1, -1, "network is NULL");
+        return NULL;
+    }
+    if (n_threads < 1 || n_threads > SNN_MAX_THREADS) {
+        snn__set_error(err, SNN_E_INVALID_ARG, -1, -1, "a runner takes 1..%d threads, got %d",
+                       SNN_MAX_THREADS, (int)n_threads);
+        return NULL;
+    }
+    return runner_start(net, n_threads, 0, err);
 }
 
 int32_t snn_runner_threads(const snn_runner *r) { return r ? r->size : 0; }
@@ -283,6 +296,21 @@ static int run_small_batch(snn_runner *r, int64_t n_images)
     return status;
 }
 
+/* The batch described by r->cfg and r->io (n_images > 0), on the members as
+ * r->team_policy says. The caller holds r->lock or owns r alone. */
+static int run_batch(snn_runner *r, int64_t n_images)
+{
+    int status;
+    if (r->size > 1 && n_images < r->size) return run_small_batch(r, n_images);
+    status = make_states(r);
+    if (status != SNN_OK) return status;
+    r->task = TASK_IMAGES;
+    r->next = 0;
+    r->status = SNN_OK;
+    run_task(r);
+    return r->status;
+}
+
 int snn_runner_run(snn_runner *r, const snn_run_config *cfg, const float *x, int64_t n_images,
                    int64_t first_index, float *out, int64_t *spikes, int64_t *synops,
                    snn_error *err)
@@ -296,23 +324,37 @@ int snn_runner_run(snn_runner *r, const snn_run_config *cfg, const float *x, int
     r->cfg = cfg;
     status = snn__batch_prepare(r->net, cfg, x, n_images, first_index, out, spikes, synops,
                                 &r->io, err);
-    if (status != SNN_OK || n_images == 0) {
-        pthread_mutex_unlock(&r->lock);
-        return status;
-    }
-    if (r->size > 1 && n_images < r->size) {
-        status = run_small_batch(r, n_images);
-    } else {
-        status = make_states(r);
-        if (status == SNN_OK) {
-            r->task = TASK_IMAGES;
-            r->next = 0;
-            r->status = SNN_OK;
-            run_task(r);
-            status = r->status;
-        }
+    if (status == SNN_OK && n_images > 0) {
+        status = run_batch(r, n_images);
+        if (status != SNN_OK)
+            snn__set_error(err, status, -1, -1, "running the batch failed: %s",
+                           snn_strerror(status));
     }
     pthread_mutex_unlock(&r->lock);
+    return status;
+}
+
+int snn_run_batch(const snn_net *net, const snn_run_config *cfg, const float *x,
+                  int64_t n_images, int64_t first_index, float *out, int64_t *spikes,
+                  int64_t *synops, int32_t n_threads, snn_error *err)
+{
+    snn__batch_io io;
+    snn_error mine;
+    snn_runner *r;
+    int status;
+    /* the arguments are checked before any thread starts */
+    FORWARD_IF_ERROR(snn__batch_prepare(net, cfg, x, n_images, first_index, out, spikes, synops,
+                                        &io, err));
+    if (n_images == 0) return SNN_OK;
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > SNN_MAX_THREADS) n_threads = SNN_MAX_THREADS;
+    r = runner_start(net, n_threads, 1, err ? err : &mine);
+    if (r == NULL) return err ? err->status : mine.status;
+    r->team_policy = SNN_TEAM_ALWAYS;
+    r->cfg = cfg;
+    r->io = io;
+    status = run_batch(r, n_images);
+    snn_runner_free(r);
     if (status != SNN_OK)
         snn__set_error(err, status, -1, -1, "running the batch failed: %s", snn_strerror(status));
     return status;

@@ -141,7 +141,8 @@ static void test_runner(const snn_net *net, const snn_run_config *base, const fl
     float bad[IN];
     CHECK(snn_runner_create(NULL, 2, &e) == NULL && e.status == SNN_E_INVALID_ARG);
     CHECK(snn_runner_create(net, 0, &e) == NULL && e.status == SNN_E_INVALID_ARG);
-    CHECK(snn_runner_create(net, 65, &e) == NULL && e.status == SNN_E_INVALID_ARG);
+    CHECK(snn_runner_create(net, SNN_MAX_THREADS + 1, &e) == NULL &&
+          e.status == SNN_E_INVALID_ARG);
     CHECK_STATUS(snn_runner_run(NULL, &cfg, x, 1, 0, got, NULL, NULL, &e), SNN_E_INVALID_ARG);
     CHECK(snn_runner_threads(NULL) == 0);
     CHECK_STATUS(snn_runner_set_team(NULL, SNN_TEAM_AUTO), SNN_E_INVALID_ARG);
@@ -189,6 +190,17 @@ static void test_runner(const snn_net *net, const snn_run_config *base, const fl
         CHECK_STATUS(snn_runner_run(r, &cfg, x, 2, 100, got, NULL, NULL, &e), SNN_OK);
         CHECK(memcmp(want, got, 2 * NCP * OUT * sizeof(float)) == 0);
         snn_runner_free(r);
+    }
+    /* snn_run_batch runs on SNN_MAX_THREADS threads when asked for more (here a
+     * team of them on each image), on the caller alone when asked for fewer
+     * than 1: the same bits */
+    CHECK_STATUS(snn_run_batch(net, &cfg, x, 2, 100, want, NULL, NULL, 1, &e), SNN_OK);
+    for (k = 0; k < 2; k++) {
+        const int32_t n_threads[2] = {SNN_MAX_THREADS + 1000, 0};
+        memset(got, 0xff, sizeof got);
+        CHECK_STATUS(snn_run_batch(net, &cfg, x, 2, 100, got, NULL, NULL, n_threads[k], &e),
+                     SNN_OK);
+        CHECK(memcmp(want, got, 2 * NCP * OUT * sizeof(float)) == 0);
     }
 }
 
