@@ -1,25 +1,41 @@
 """Builds snncore's one extension module, snncore._core: the Cython glue in
 python/ compiled together with the C engine in csrc/src (the same sources and
-flags as meson.build, so both builds produce the same numbers)."""
+flags as meson.build, so both builds produce the same numbers).
+
+Two facts come from files that meson.build reads too, so the builds cannot drift:
+the C core's sources (csrc/src/sources.txt, one path per line) and the version
+(SNN_VERSION_STRING in csrc/include/snn.h)."""
 import os
+import re
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-# Keep this list in step with meson.build (tests/test_build.py checks it).
-CORE_SOURCES = [
-    "csrc/src/batch.c",
-    "csrc/src/check.c",
-    "csrc/src/error.c",
-    "csrc/src/fire.c",
-    "csrc/src/names.c",
-    "csrc/src/net.c",
-    "csrc/src/run.c",
-    "csrc/src/runner.c",
-    "csrc/src/scatter.c",
-    "csrc/src/sync.c",
-    "csrc/src/team.c",
-]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_text(relpath):
+    with open(os.path.join(HERE, relpath), encoding="utf-8") as f:
+        return f.read()
+
+
+def core_sources():
+    """The C core's sources, as listed in csrc/src/sources.txt (paths from the
+    repository's root; blank lines ignored)."""
+    return [line.strip() for line in read_text("csrc/src/sources.txt").splitlines()
+            if line.strip()]
+
+
+def header_version():
+    """SNN_VERSION_STRING of csrc/include/snn.h: the package's one version number."""
+    m = re.search(r'^#define\s+SNN_VERSION_STRING\s+"([^"]+)"',
+                  read_text("csrc/include/snn.h"), re.MULTILINE)
+    if not m:
+        raise RuntimeError("csrc/include/snn.h defines no SNN_VERSION_STRING")
+    return m.group(1)
+
+
+CORE_SOURCES = core_sources()
 
 # No fused multiply-add contraction: every build rounds every sum identically.
 COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-D_POSIX_C_SOURCE=200809L"]
@@ -36,5 +52,6 @@ extension = Extension(
     libraries=["m", "pthread"],
 )
 
-setup(ext_modules=cythonize([extension], compiler_directives=DIRECTIVES,
+setup(version=header_version(),
+      ext_modules=cythonize([extension], compiler_directives=DIRECTIVES,
                             include_path=["python"]))

@@ -10,8 +10,8 @@ engine change must not move a bit.
     python bench/compare_builds.py OLD/snnrun NEW/snnrun NET.npz IMAGES.npy \\
         [--reps 9] [snnrun options, e.g. -T 64 -j 1 --isa avx2]
 
-Build the old runner from another checkout (`git worktree add /tmp/old REV`, then
-`meson setup /tmp/old/build-c && meson compile -C /tmp/old/build-c` there).
+Build the old runner from another checkout (`git worktree add ../old REV`, then
+`meson setup ../old/build-c && meson compile -C ../old/build-c` there).
 """
 
 import argparse

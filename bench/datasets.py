@@ -1,7 +1,8 @@
 """Real image data for the benchmarks, offline.
 
-Fashion-MNIST comes from Debian's package `dataset-fashion-mnist`
-(IDX files in /usr/share/datasets/fashion-mnist/).
+Fashion-MNIST comes from Debian's package `dataset-fashion-mnist`, whose IDX
+files the package installs in /usr/share/datasets/fashion-mnist/ (the default);
+SNNCORE_FASHION_MNIST names another directory with the same files.
 """
 
 import functools

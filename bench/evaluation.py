@@ -30,7 +30,7 @@ MAIN_MODELS = ("fashion_cnn", "vgg", "resnet_small", "leaky_cnn")
 
 # The VGG-style and residual nets cost about 4 times the CNN per image, and the
 # residual net's MNIST has 1,000 test digits in all: their full run uses 1,000
-# test images, as PEERS.md's tables do.
+# test images, as bench/README.md's peer tables do.
 FULL_IMAGES = {"vgg": 1000, "resnet_small": 1000}
 
 # The low-latency settings: name -> from_torch options (analog input). Those

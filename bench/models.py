@@ -1,9 +1,9 @@
 """The benchmark architectures, and a loader for their trained weights.
 
-DESIGN.md ("The benchmark networks") names them: the Fashion-MNIST CNN that
+The benchmark networks: the Fashion-MNIST CNN that
 snncore's figures quote, and deeper nets for the hard cases (a VGG-style net
 with BatchNorm and dropout, a small residual net, a leaky-ReLU net). Two more
-serve the Cao 2015 claim of PAPERS.md section 7: the tailored CNN (no bias,
+serve the Cao 2015 claim of bench/test_claims.py: the tailored CNN (no bias,
 average pooling) and its untailored max-pooling twin.
 
 Every activation is its own module instance (no module is called twice), so
@@ -29,7 +29,7 @@ WEIGHTS_DIR = os.environ.get("SNNCORE_BENCH_WEIGHTS",
 
 
 def _cnn_layers(activation, pool, bias):
-    """DESIGN.md's Fashion-MNIST CNN with a chosen activation, pooling and bias."""
+    """The Fashion-MNIST CNN with a chosen activation, pooling and bias."""
     return OrderedDict([
         ("conv1", nn.Conv2d(1, 32, 3, padding=1, bias=bias)),
         ("act1", activation()),
@@ -45,7 +45,7 @@ def _cnn_layers(activation, pool, bias):
 
 
 class FashionCNN(nn.Sequential):
-    """DESIGN.md's Fashion-MNIST CNN: Conv2d(1,32,3,p1)-ReLU-AvgPool2d(2)-
+    """The Fashion-MNIST CNN: Conv2d(1,32,3,p1)-ReLU-AvgPool2d(2)-
     Conv2d(32,64,3,p1)-ReLU-AvgPool2d(2)-Flatten-Linear(3136,128)-ReLU-
     Linear(128,10), with biases; 4.24 M multiply-accumulates per image."""
 

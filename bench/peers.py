@@ -1,5 +1,5 @@
-"""Harnesses for the peers snncore is compared with, run the way the team's peer
-notes (PEERS.md) describe, on the SAME trained PyTorch model, calibration images
+"""Harnesses for the peers snncore is compared with, run the way bench/README.md
+("The peers") describes, on the SAME trained PyTorch model, calibration images
 and test images.
 
 - SpikingJelly 2.0.0: `spikingjelly_convert` (its rate-coding recipe through
@@ -14,7 +14,8 @@ and test images.
 
 Every run function returns a `PeerResult`: summed outputs at each checkpoint,
 accuracy curve, wall-clock time, and, when counted, spikes and synaptic
-operations per image at each checkpoint. Synaptic operations follow PEERS.md:
+operations per image at each checkpoint. Synaptic operations are counted as
+bench/README.md says:
 each spike times the number of next-layer synapses it drives, pooling kept
 linear (a first-layer spike of the Fashion-MNIST CNN drives 576 synapses of
 the second convolution); see `fanout_maps`.
@@ -493,7 +494,7 @@ def _normalize_exact(ann, x, outputs, percentile):
 def sinabs_convert(model, x_calib, percentile=99.9, threads=2, normalization="sinabs"):
     """Convert `model` with sinabs 3.1.3.
 
-    normalization="sinabs" (default, what PEERS.md measured):
+    normalization="sinabs" (default: sinabs's own normalisation):
     `sinabs.utils.normalize_weights(ann, x_calib, output_layers, param_layers,
     percentile)` scales, layer by layer, the parameters of the layer before
     each ReLU so that the ReLU's `percentile` (over all its outputs, zeros

@@ -300,7 +300,7 @@ def claims_section(data):
     out = ["## The papers' claims on our data", ""]
     if not recs:
         return out + missing("claim records", "run bench/test_claims.py")
-    out += ["Each claim as PAPERS.md section 7 restates it, the runs that test it, and a "
+    out += ["Each claim as bench/test_claims.py states it, the runs that test it, and a "
             "verdict computed from the numbers (the first T within 1 point of the ANN decides "
             "who converges faster).", ""]
     for r in recs:

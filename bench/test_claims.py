@@ -1,11 +1,11 @@
-"""The papers' central claims (PAPERS.md section 7), checked on our data.
+"""The papers' central claims (CLAIMS below; docs/methods.md), checked on our data.
 
     pytest bench/test_claims.py --benchmark-only --benchmark-json=bench/results/claims.json
 
 Each benchmark converts and runs the settings a claim compares (sharing every
 conversion and run with the quality and energy benchmarks through the
 session's evaluator), and records in extra_info (kind="claim"): claim (a
-short name), paper, statement (the claim as PAPERS.md restates it), setup,
+short name), paper, statement (the claim as CLAIMS states it), setup,
 checkpoints, rows (one per model and setting: model, setting, encoding, reset,
 ann_accuracy, accuracy at each checkpoint, t_within_1, t_within_0_1, images), and a
 verdict: one sentence computed from the numbers, starting with "agrees",

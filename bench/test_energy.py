@@ -20,7 +20,8 @@ one if never: at_t), energy_ratio_at, energy_per_image_j_at and per_projection
 step at which the SNN has spent the ANN's energy, None if it never does),
 break_even_exact (every step recorded up to it) and accuracy_at_break_even.
 
-SpikingJelly's counts (bench/peers.py SpikingJellyCounter) follow PEERS.md:
+SpikingJelly's counts (bench/peers.py SpikingJellyCounter) count, as
+bench/README.md says,
 each spike times the synapses it drives, pooling kept linear, so they are not
 the same count as snncore's, which goes through relay events; its first
 convolution runs on the analog image every step and is counted as

@@ -6,8 +6,8 @@ The trained Fashion-MNIST CNN of bench/models.py is converted with snncore
 percentile, channel-wise thresholds, half-threshold start), both calibrated on
 the same 500 training images, and run on the first 200 test images for T=8
 steps: each must stay within a few points of the ANN on those images (at T=8
-both recipes reach the ANN's accuracy on this net; PEERS.md measured
-SpikingJelly's at 89.75% against the ANN's 89.70% on 2,000 images).
+both recipes reach the ANN's accuracy on this net: see the peer tables of
+bench/RESULTS.md).
 
 Skips, saying why, when PyTorch, the trained weights (bench/train.py),
 Fashion-MNIST (dataset-fashion-mnist) or SpikingJelly
@@ -59,7 +59,7 @@ def test_spikingjelly_close_to_ann(case):
 
 
 def test_fanout_of_first_layer_is_576(case):
-    """PEERS.md's synaptic-operation count: a first-layer spike drives
+    """The peers' synaptic-operation count: a first-layer spike drives
     3x3x64 = 576 synapses of the second conv through the (linear) pooling."""
     import peers
 

@@ -7,7 +7,7 @@ analog input. snncore converts it with
 ``snncore.convert.from_torch(model, x_calib, norm="percentile")``; SpikingJelly
 2.0 with its default recipe (mode="max") and its best one (mode="99.9%",
 channel_wise=True, half_threshold=True); sinabs with its weight
-normalisation (bench/peers.py runs all of them as PEERS.md describes). All
+normalisation (bench/peers.py runs them as bench/README.md describes). All
 calibrate on the same first 1,000 training images, and every comparison runs
 the same model on the same images with the same T and the same number of
 threads (``threads=`` for snncore, ``torch.set_num_threads`` for the rest).
@@ -167,16 +167,14 @@ def _rounds(case):
 
 
 # Every timed case warms up for at least this long (or its rounds above, if
-# longer): a core that sat idle runs slower for a while on this virtual machine
-# (a 1-thread run right after a 2 s sleep took 1.35x as long, and a team of two
-# after single-threaded cases up to 1.6x), and a fixed count of warm-up rounds
-# gave the fast cases (snncore at batch 1: 0.02 to 0.1 s a round) far less
-# warm-up time than the peers' (0.4 s and more).
+# longer), so that a fast call gets as much warm-up time as a slow one: a core
+# that sat idle may run slower for a while (clock and cache warm-up), whatever
+# the case's own duration. At most MAX_WARMUP_ROUNDS calls.
 WARMUP_SECONDS = 1.0
 MAX_WARMUP_ROUNDS = 50
-# ... and is timed over at least this long (or its rounds above): the median of
-# 3 rounds of a 45 ms call (snncore, T=16, batch 100) moved by 15 % when one
-# round met another tenant's burst; the peers' calls take 0.3 s and more.
+# ... and is timed over at least this long (or its rounds above), so that the
+# median of a fast case rests on enough rounds that one disturbed round does
+# not move it. At most MAX_ROUNDS calls.
 TIMED_SECONDS = 1.0
 MAX_ROUNDS = 30
 

@@ -1,11 +1,15 @@
 """The two builds (setup.py for the Python extension, meson.build for the C
 library) must compile the same sources with the same floating-point flags, and
-every place that states the version must agree. The C core must stay free of
-Python."""
+the version must have one source. Both builds read the C core's source list from
+csrc/src/sources.txt and the version from csrc/include/snn.h. The C core must
+stay free of Python."""
 
 import ast
+import json
 import os
 import re
+import shutil
+import subprocess
 import tomllib
 
 import pytest
@@ -28,6 +32,23 @@ def setup_constant(name):
                 isinstance(t, ast.Name) and t.id == name for t in node.targets):
             return ast.literal_eval(node.value)
     raise AssertionError(f"setup.py has no top-level {name} = ...")
+
+
+def setup_functions(root=ROOT):
+    """setup.py's top-level functions, run against the files under `root`
+    (setup.py itself is not run: it would build)."""
+    tree = ast.parse(read("setup.py"))
+    keep = [n for n in tree.body
+            if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef))
+            and not (isinstance(n, ast.ImportFrom) and n.module in ("Cython.Build", "setuptools"))]
+    namespace = {"HERE": root}
+    exec(compile(ast.Module(body=keep, type_ignores=[]), "setup.py", "exec"), namespace)
+    return namespace
+
+
+def source_list():
+    """csrc/src/sources.txt: the C core's sources, one path per line."""
+    return [line.strip() for line in read("csrc/src/sources.txt").splitlines() if line.strip()]
 
 
 def _strip_meson_comments(text):
@@ -55,24 +76,56 @@ def source_files():
 
 
 # ---------------------------------------------------------------------------
-# Sources
+# Sources: csrc/src/sources.txt is the one list
 # ---------------------------------------------------------------------------
 
-def test_setup_py_sources_equal_the_c_files():
-    sources = setup_constant("CORE_SOURCES")
+def test_source_list_names_every_c_file_once():
+    sources = source_list()
     assert len(sources) == len(set(sources)), sources
     assert sorted(sources) == source_files()
 
 
-def test_meson_sources_equal_the_c_files():
-    sources = meson_call_strings("core_sources", "files")
-    assert len(sources) == len(set(sources)), sources
-    assert sorted(sources) == source_files()
+def test_setup_py_reads_the_source_list():
+    core_sources = setup_functions()["core_sources"]
+    assert core_sources() == source_list()
+    tree = ast.parse(read("setup.py"))
+    assigned = [n.value for n in tree.body if isinstance(n, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == "CORE_SOURCES" for t in n.targets)]
+    assert len(assigned) == 1 and ast.unparse(assigned[0]) == "core_sources()", \
+        "setup.py's CORE_SOURCES is not core_sources()"
 
 
-def test_setup_py_and_meson_list_the_same_sources():
-    assert sorted(setup_constant("CORE_SOURCES")) == sorted(
-        meson_call_strings("core_sources", "files"))
+def test_setup_py_follows_an_edit_of_the_source_list(tmp_path):
+    (tmp_path / "csrc" / "src").mkdir(parents=True)
+    (tmp_path / "csrc" / "src" / "sources.txt").write_text(
+        "csrc/src/a.c\n\ncsrc/src/b.c\n", encoding="utf-8")
+    assert setup_functions(str(tmp_path))["core_sources"]() == ["csrc/src/a.c", "csrc/src/b.c"]
+
+
+def test_meson_reads_the_source_list():
+    text = _strip_meson_comments(read("meson.build"))
+    assert re.search(r"fs\.read\(\s*'csrc/src/sources\.txt'\s*\)", text), \
+        "meson.build does not read csrc/src/sources.txt"
+    assert not re.search(r"'csrc/src/[^']+\.c'", text), \
+        "meson.build names a core source itself instead of reading csrc/src/sources.txt"
+
+
+def test_meson_library_sources_are_the_source_list(tmp_path):
+    """Configure meson (no compiling) and ask it which files the library compiles."""
+    meson = shutil.which("meson")
+    if meson is None:
+        pytest.skip("meson is not installed (the [dev] extra)")
+    build = tmp_path / "build"
+    subprocess.run([meson, "setup", str(build), "-Dtests=false", "-Dloader=disabled",
+                    "-Drunner=disabled"], cwd=ROOT, check=True, capture_output=True)
+    out = subprocess.run([meson, "introspect", str(build), "--targets"], cwd=ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    libs = [t for t in json.loads(out) if t["name"] == "snncore" and t["type"] == "shared library"]
+    assert len(libs) == 1, out
+    compiled = {os.path.relpath(src, ROOT).replace(os.sep, "/")
+                for ts in libs[0]["target_sources"] for src in ts.get("sources", [])}
+    core = {s for s in compiled if s.startswith("csrc/src/")}
+    assert sorted(core) == sorted(source_list())
 
 
 def test_the_c_sources_exist_and_are_not_empty():
@@ -123,11 +176,9 @@ def test_both_builds_define_the_same_macros():
 
 
 def test_the_meson_check_is_able_to_fail():
-    """The parser finds exactly the arguments and sources, not other strings."""
+    """The parser finds exactly the arguments, not other strings."""
     args = meson_call_strings("core_args", "cc.get_supported_arguments")
     assert all(a.startswith("-") for a in args), args
-    assert all(s.startswith("csrc/src/") and s.endswith(".c")
-               for s in meson_call_strings("core_sources", "files"))
     with pytest.raises(AssertionError):
         meson_call_strings("no_such_variable", "files")
 
@@ -143,10 +194,22 @@ def header_version():
     return m.group(1)
 
 
-def test_versions_agree():
+def test_the_version_is_stated_once():
+    """pyproject.toml leaves the version to setup.py, which reads snn.h; the
+    Python package reports the compiled library's version."""
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        project_version = tomllib.load(f)["project"]["version"]
-    assert header_version() == project_version == snncore.__version__
+        project = tomllib.load(f)["project"]
+    assert "version" not in project
+    assert "version" in project.get("dynamic", [])
+    assert setup_functions()["header_version"]() == header_version() == snncore.__version__
+    assert re.search(r"setup\((.|\n)*\bversion\s*=\s*header_version\(\)", read("setup.py"))
+
+
+def test_meson_takes_the_version_from_the_header():
+    # (not through _strip_meson_comments: the command's "#define" would go too)
+    m = re.search(r"^project\((.*?)\n\s*meson_version", read("meson.build"), re.DOTALL | re.MULTILINE)
+    assert m, "meson.build's project() does not start with the name and version"
+    assert "SNN_VERSION_STRING" in m.group(1) and "csrc/include/snn.h" in m.group(1)
 
 
 def test_header_version_parts_agree_with_the_string():

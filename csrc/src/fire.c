@@ -108,8 +108,9 @@
 /* The passes by pool window (fire_windows, ahead_windows: SNN_WINDOWS), with
  * per-lane spike counters, a masked add each (32 registers hold one per step
  * of a run-ahead block); SNN_AHEAD_G membranes at a time in a run-ahead
- * block. With 16 registers (SSE2, AVX2) the counters and a block's pooled
- * currents spill, and the position-by-position passes were faster there. */
+ * block. Only this set defines SNN_WINDOWS: with 16 vector registers (SSE2,
+ * AVX2) the counters and a block's pooled currents would not stay in
+ * registers, so those sets take the position-by-position passes. */
 #define SNN_WINDOWS 1
 #define SNN_VCNT __m512i
 #define SNN_VCNT_ZERO _mm512_setzero_si512
@@ -121,9 +122,10 @@
 #define SNN_VSTORE _mm512_storeu_ps
 #define SNN_VZERO _mm512_setzero_ps
 #define SNN_VADD _mm512_add_ps
-/* u - th as -(th x 1) + u: the same single rounding as a subtraction, but on
- * the multiply-add pipes, which the threshold pass leaves idle while its adds,
- * subtractions and pool additions queue for the two add pipes (Zen 4) */
+/* u - th as -(th x 1) + u: exactly rounded once, as a subtraction, so the
+ * result is the same bits; it issues as a multiply-add, which on cores with
+ * separate add and multiply-add units relieves the adds that the rest of the
+ * threshold pass (integration, resets, pool additions) is made of. */
 #define SNN_VSUB(a, b) _mm512_fnmadd_ps((b), _mm512_set1_ps(1.0f), (a))
 #define SNN_VNEG(a) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), \
                                                          _mm512_set1_epi32(INT32_MIN)))

@@ -6,10 +6,10 @@
  * of all-ones lanes or an AVX-512 mask register), which the end of this file
  * undefines. A block of SNN_VW neurons is integrated, compared and reset in one
  * go, and its events are stored with one compress (SNN_VSTORE_LANES) whichever
- * lanes fired: at the firing rates of a converted network (a few to 30 % of
- * neurons a step) a branch on "did this block fire" is a coin toss, and its
- * mispredictions cost more than the pass itself. Every membrane is computed by
- * the same float operations whatever the path, so all builds agree bit for bit.
+ * lanes fired: the pass has no branch on whether a block fired, which at the
+ * firing rates of a converted network would be unpredictable. Every membrane is
+ * computed by the same float operations whatever the path, so all builds agree
+ * bit for bit.
  */
 
 #ifndef SNN_FIRE_SHARED

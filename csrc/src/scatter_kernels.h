@@ -120,11 +120,11 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
  * s0 + j (s0 = oy - ph) is kernel row j - r of output row oy + r, so one pass
  * over the events of a pixel's window columns in source row s0 + j serves up
  * to three of the four pixels (each event loaded once for up to three weight
- * rows, adjacent in memory: [kw][Ci][kh][Co]), and
- * each pixel's accumulators stay in registers over its three kernel rows: half
- * the loops of gather_rows, whose exits are most of its cost beyond the
- * multiplies and adds. Per pixel the additions are those of gather_rows, in
- * the same order. n[r][ox]: the events in each pixel's window. */
+ * rows, adjacent in memory: [kw][Ci][kh][Co]), and each pixel's accumulators
+ * stay in registers over its three kernel rows: half the loops (and loop
+ * exits) of gather_rows for the same work. Per pixel the additions are those
+ * of gather_rows, in the same order. n[r][ox]: the events in each pixel's
+ * window. */
 #define SNN_QUAD_ADD(VT, L, R, ACC)                                                             \
     do {                                                                                        \
         VT w_;                                                                                  \

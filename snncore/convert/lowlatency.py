@@ -1,5 +1,5 @@
 """Post-training corrections that bring the spiking network to the ANN's
-accuracy in few timesteps (LOWLATENCY.md): light bias calibration and the
+accuracy in few timesteps (docs/methods.md): light bias calibration and the
 choice of a delayed read-out, both measured with snncore's own engine at the
 timestep count the network is meant for. (Per-channel thresholds and the
 half-threshold start are threshold and neuron options: norm='ltb' or
@@ -25,9 +25,8 @@ def low_latency_options(model, timesteps):
     default 40 batches set the junctions' thresholds too low) and the delayed
     read-out, which lets the deep path charge up before the output counts
     (``norm="channel", v_init=0.5, readout_delay="auto", bias_calibration=True``).
-    On the benchmark models this is +0.10 points against the ANN at T=8 on the
-    Fashion-MNIST CNN, -0.50 at T=16 on the VGG-style net, -0.10 at T=32 on the
-    residual net and 0.00 at T=64 on the leaky-ReLU net.
+    docs/conversion.md tabulates what each option gives on the benchmark
+    models (bench/conversion_sweep.py measures it).
 
     Parameters
     ----------
