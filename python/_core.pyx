@@ -241,7 +241,7 @@ cdef class Engine:
     cdef readonly int n_populations, n_projections
     cdef readonly Py_ssize_t input_size, output_size
     # The snn_runner of the last run (its threads and states kept between runs,
-    # which saves tens of microseconds per run: see snn.h), the process that
+    # which saves starting them on every run: see snn.h), the process that
     # made it, and a lock held while it is in use.
     cdef snn.snn_runner *runner
     cdef long runner_pid

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from . import __version__, load
+from . import ENCODINGS, __version__, load
 from ._summary import format_table
 from .errors import FormatError
 
@@ -29,7 +29,7 @@ def _parser():
     run.add_argument("images", help=".npy of float32 or uint8 images, (N, *input_shape)")
     run.add_argument("--labels", help=".npy of integer labels (N,): print the accuracy curve")
     run.add_argument("--timesteps", "-T", type=int, default=64)
-    run.add_argument("--encoding", choices=["analog", "poisson", "regular"])
+    run.add_argument("--encoding", choices=ENCODINGS)
     run.add_argument("--checkpoints", type=_checkpoint_list, default=None,
                      help="comma-separated steps, e.g. 8,16,32")
     run.add_argument("--seed", type=int, default=0)

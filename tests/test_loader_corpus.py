@@ -249,8 +249,8 @@ def _agree(data):
     c = c_verdict(data)
     if py[:3] == c[:3]:
         return
-    assert py[0] == "ok" and c[1] == str(FormatError.FORMAT) and _stricter(data), (
-        f"Python: {py}; C: {c}")
+    # C may refuse what Python reads, or refuse it sooner (when it parses the JSON)
+    assert c[1] == str(FormatError.FORMAT) and _stricter(data), f"Python: {py}; C: {c}"
 
 
 @settings(max_examples=200, deadline=None, derandomize=True,

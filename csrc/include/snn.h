@@ -398,9 +398,8 @@ SNN_API int snn_run_batch(const snn_net *net, const snn_run_config *cfg,
 
 /*
  * A runner keeps snn_run_batch's threads and states between runs. snn_run_batch
- * starts its threads and makes its states on every call, which costs tens of
- * microseconds: a large part of a short run, such as one image at a time in a
- * product that classifies a stream. A runner with n_threads threads
+ * starts its threads and makes its states on every call: a large part of a short
+ * run, such as one image at a time in a product that classifies a stream. A runner with n_threads threads
  * (1..SNN_MAX_THREADS) starts n_threads - 1 workers once; between runs they spin
  * for about a millisecond, then sleep. snn_runner_run gives exactly the results of
  * snn_run_batch with the same arguments and n_threads (for fewer images than

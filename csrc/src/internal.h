@@ -293,7 +293,7 @@ void snn__team_sync(const snn_team *tm);
  * writer, after changing the word, calls snn__wake_all(word) if *sleepers > 0.
  * snn__spins: the spin steps for a thread of a group of `members`: about a
  * millisecond when the group fits the CPUs this process may use (waking a
- * sleeper costs tens of microseconds), briefly if not. */
+ * sleeper costs more than a phase of a step), briefly if not. */
 int32_t snn__wait_change(int32_t *word, int32_t value, int32_t *sleepers, int32_t spins);
 void snn__wake_all(int32_t *word);
 int32_t snn__spins(int32_t members);

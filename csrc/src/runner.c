@@ -1,9 +1,9 @@
 /*
  * A runner: the engine's one way of running threads. Its workers and states
- * are kept between runs, since starting a thread costs tens of microseconds
- * (more in a virtual machine) and a state is about a megabyte to allocate and
- * clear: for a stream of short runs (one image at a time, as a product
- * classifies what arrives) that is a large part of each run. Between runs the
+ * are kept between runs, since starting threads and allocating and clearing
+ * states (about a megabyte each for a small CNN) on every call would be a large
+ * part of each run in a stream of short runs (one image at a time, as a product
+ * classifies what arrives). Between runs the
  * workers wait (sync.c: spinning about a millisecond, then sleeping). A run has
  * whole images per thread (batch.c) when there are at least as many images as
  * threads, else every thread on each image (team.c), or the calling thread

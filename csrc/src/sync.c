@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 /* Spin steps before sleeping: about a millisecond when the group fits the
- * CPUs (waking a sleeping thread costs tens of microseconds, more in a virtual
- * machine), briefly when it does not (a spinning thread would keep the one
- * still working from running). */
+ * CPUs (waking a sleeping thread costs more than a phase of a step, so a short
+ * spin would make a team slower than one thread), briefly when it does not (a
+ * spinning thread would keep the one still working from running). */
 #define SPINS_FITTING 50000
 #define SPINS_OVERSUBSCRIBED 2000
 
