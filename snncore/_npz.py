@@ -148,29 +148,11 @@ class Archive:
             raise FormatError("no %s.npy member: this is not an snncore network file"
                               % META_MEMBER)
         self.meta = _read_meta(self._zf, members.pop(META_MEMBER))
-        self.headers = {key: self._header(info) for key, info in members.items()}
-
-    def _header(self, info):
-        name = info.filename
-        try:
-            with self._zf.open(info) as stream:
-                shape, fortran, dtype, offset = _parse_npy_header(stream, name)
-        except FormatError:
-            raise
-        except _ARCHIVE_ERRORS as e:
-            raise FormatError("member %r: damaged or truncated (%s)" % (name, _short(e))) from None
-        _check_dtype(dtype, name, _F32)
-        nbytes = math.prod(shape) * dtype.itemsize
-        if info.file_size != offset + nbytes:
-            raise FormatError("member %r: the .npy header declares shape %r (%d data bytes) but "
-                              "the member holds %d data bytes"
-                              % (name, shape, nbytes, info.file_size - offset))
-        return Header(shape, fortran, offset, info)
+        self.headers = {key: _member_header(self._zf, info, _F32) for key, info in members.items()}
 
     def read(self, key):
         """The array `key` (its header already checked): C-contiguous float32."""
-        h = self.headers[key]
-        return _read_data(self._zf, h.info, h.offset, h.shape, h.fortran, _F32)
+        return _read_data(self._zf, self.headers[key], _F32)
 
 
 def read_npz(path_or_file):
@@ -282,10 +264,30 @@ def _check_dtype(dtype, name, expected):
     raise FormatError("member %r: dtype %s (%s), expected %s" % (name, dtype, dtype.str, want))
 
 
-def _read_data(zf, info, offset, shape, fortran, dtype):
+def _member_header(zf, info, dtype):
+    """A member's checked .npy header: of `dtype`, declaring the member's size."""
+    name = info.filename
+    try:
+        with zf.open(info) as stream:
+            shape, fortran, got, offset = _parse_npy_header(stream, name)
+    except FormatError:
+        raise
+    except _ARCHIVE_ERRORS as e:
+        raise FormatError("member %r: damaged or truncated (%s)" % (name, _short(e))) from None
+    _check_dtype(got, name, dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if info.file_size != offset + nbytes:
+        raise FormatError("member %r: the .npy header declares shape %r (%d data bytes) but "
+                          "the member holds %d data bytes"
+                          % (name, shape, nbytes, info.file_size - offset))
+    return Header(shape, fortran, offset, info)
+
+
+def _read_data(zf, header, dtype):
     """Read a member's data after its header: exactly the bytes the header
     declares (already checked against the member's size), then the end of the
     member, which checks its CRC."""
+    info, offset, shape = header.info, header.offset, header.shape
     name = info.filename
     count = math.prod(shape)
     nbytes = count * dtype.itemsize
@@ -308,34 +310,20 @@ def _read_data(zf, info, offset, shape, fortran, dtype):
         raise
     except _ARCHIVE_ERRORS as e:
         raise FormatError("member %r: damaged or truncated (%s)" % (name, _short(e))) from None
-    if len(shape) > 1 and fortran:
+    if len(shape) > 1 and header.fortran:
         return np.ascontiguousarray(arr.reshape(shape[::-1]).T)
     return arr.reshape(shape)
 
 
 def _read_meta(zf, info):
-    name = info.filename
-    try:
-        with zf.open(info) as stream:
-            shape, fortran, dtype, offset = _parse_npy_header(stream, name)
-    except FormatError:
-        raise
-    except _ARCHIVE_ERRORS as e:
-        raise FormatError("member %r: damaged or truncated (%s)" % (name, _short(e))) from None
-    _check_dtype(dtype, name, _U8)
-    count = math.prod(shape)
-    if count > _limits.MAX_META_BYTES:
-        raise FormatError("member %r: %d elements, more than the %d allowed"
-                          % (name, count, _limits.MAX_META_BYTES))
-    if info.file_size != offset + count:
-        raise FormatError("member %r: the .npy header declares shape %r (%d data bytes) but "
-                          "the member holds %d data bytes"
-                          % (name, shape, count, info.file_size - offset))
-    if len(shape) != 1:
+    h = _member_header(zf, info, _U8)
+    if len(h.shape) != 1:
         raise FormatError("member %r: metadata must be a 1-D uint8 array, got shape %r"
-                          % (name, shape))
-    raw = _read_data(zf, info, offset, shape, fortran, _U8).tobytes()
-    return parse_meta(raw)
+                          % (info.filename, h.shape))
+    if h.shape[0] > _limits.MAX_META_BYTES:
+        raise FormatError("member %r: %d elements, more than the %d allowed"
+                          % (info.filename, h.shape[0], _limits.MAX_META_BYTES))
+    return parse_meta(_read_data(zf, h, _U8).tobytes())
 
 
 def parse_meta(raw):

@@ -41,17 +41,10 @@ static void item_label(const snn_net_desc *d, int32_t pop, int32_t proj, char *b
     snprintf(buf, cap, "%s '%.*s%s': ", what, shown, name, shown < (int)strlen(name) ? "..." : "");
 }
 
-static int fault(snn_error *err, const snn_net_desc *d, int status, int32_t pop, int32_t proj,
-                 const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 6, 7)))
-#endif
-    ;
-
 /* Records a fault of population `pop` or projection `proj` (or of neither: -1,
  * -1), its message prefixed by the item's label, and returns `status`. */
-static int fault(snn_error *err, const snn_net_desc *d, int status, int32_t pop, int32_t proj,
-                 const char *fmt, ...)
+static SNN__FORMAT(6, 7) int fault(snn_error *err, const snn_net_desc *d, int status, int32_t pop,
+                                   int32_t proj, const char *fmt, ...)
 {
     char label[128] = "";
     char text[sizeof err->message];
@@ -61,8 +54,7 @@ static int fault(snn_error *err, const snn_net_desc *d, int status, int32_t pop,
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    snn__set_error(err, status, pop, proj, "%s%s", label, text);
-    return status;
+    return snn__set_error(err, status, pop, proj, "%s%s", label, text);
 }
 
 #define CHECK(cond, status, pop, proj, ...)                                    \
@@ -95,7 +87,7 @@ static const char *shape_text(const snn_array *a, char *buf, size_t cap)
     size_t n = 0;
     int32_t k;
     n += (size_t)snprintf(buf + n, cap - n, "(");
-    for (k = 0; k < a->ndim && n < cap; k++)
+    for (k = 0; k < a->ndim && k < 4 && n < cap; k++)
         n += (size_t)snprintf(buf + n, cap - n, k ? ", %lld" : "%lld", (long long)a->shape[k]);
     if (n < cap) snprintf(buf + n, cap - n, a->ndim == 1 ? ",)" : ")");
     return buf;
@@ -121,20 +113,13 @@ static int64_t utf8_chars(const char *s)
 
 /* ---- arrays --------------------------------------------------------------- */
 
-/* An array's declared shape is sane (every dimension >= 0, ndim 0..4), and its
- * values, if given, are finite (and > 0 when `positive`). */
+/* The values of an array whose shape its caller has checked, if given: finite,
+ * and > 0 when `positive`. */
 static int check_array(const snn_net_desc *desc, const snn_array *a, const char *role, int32_t pop,
                        int32_t proj, int positive, int need_data, snn_error *err)
 {
-    int64_t i, n = 1;
-    int32_t k;
-    CHECK(a->ndim >= 0 && a->ndim <= 4, SNN_E_SHAPE, pop, proj, "%s has %d dimensions (0..4)",
-          role, (int)a->ndim);
-    for (k = 0; k < a->ndim; k++) {
-        CHECK(a->shape[k] >= 0, SNN_E_SHAPE, pop, proj, "%s has a negative dimension", role);
-        CHECK(mul_within(n, a->shape[k], INT64_MAX / 8, &n), SNN_E_LIMIT, pop, proj,
-              "%s is too large", role);
-    }
+    const int64_t n = array_len(a);
+    int64_t i;
     if (a->ndim == 0) return SNN_OK;
     CHECK(a->data != NULL || !need_data, SNN_E_INVALID_ARG, pop, proj, "%s has no data", role);
     if (a->data == NULL) return SNN_OK;

@@ -26,17 +26,17 @@ const char *snn_strerror(int status)
     return status_names[status];
 }
 
-void snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj,
-                    const char *fmt, ...)
+int snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj, const char *fmt, ...)
 {
     va_list ap;
-    if (err == NULL) return;
+    if (err == NULL) return status;
     err->status = status;
     err->population = pop;
     err->projection = proj;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+    return status;
 }
 
 void snn_get_limits(snn_limits *out)

@@ -7,6 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* printf-style checking of a function's format (argument `f`, values from `a`). */
+#if defined(__GNUC__)
+#define SNN__FORMAT(f, a) __attribute__((format(printf, f, a)))
+#else
+#define SNN__FORMAT(f, a)
+#endif
+
 /* Report `code` with a formatted message and return it from the current function. */
 #define RETURN_ERROR_IF(cond, err, code, pop, proj, ...)                     \
     do {                                                                     \
@@ -224,13 +231,9 @@ int snn__check_sane(const snn_net_desc *desc);
 /* error.c: malloc and free as an snn_allocator. */
 snn_allocator snn__default_allocator(void);
 
-/* error.c */
-void snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj,
-                    const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
+/* error.c: records a failure in *err (which may be NULL) and returns `status`. */
+int snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj, const char *fmt, ...)
+    SNN__FORMAT(5, 6);
 
 /* Checks a run configuration (timesteps, encoding, rate, checkpoints). */
 int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *err);

@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from .. import __version__
+from .._spec import ENCODINGS, RESETS
 from .ann import AnnRunner
 from .assemble import Assembler
 from .calibrate import CHANNEL_BINS, LAYER_BINS, Calibration
@@ -17,7 +18,6 @@ from .normalize import (NORMS, check_percentile, data_thresholds, ltb_thresholds
 
 __all__ = ["from_torch"]
 
-_RESETS = ("subtract", "zero")
 _READOUTS = ("membrane", "spikes")
 
 
@@ -32,15 +32,15 @@ def _positive_int(name, value, allow_none=False):
 def _check_options(norm, reset, readout, v_init, encoding):
     if norm not in NORMS:
         raise ValueError(f"unknown norm {norm!r}; expected one of {', '.join(NORMS)}")
-    if reset not in _RESETS:
-        raise ValueError(f"reset must be 'subtract' or 'zero', got {reset!r}")
+    if reset not in RESETS:
+        raise ValueError(f"reset must be one of {', '.join(RESETS)}, got {reset!r}")
     if readout not in _READOUTS:
         raise ValueError(f"readout must be 'membrane' or 'spikes', got {readout!r}")
     if isinstance(v_init, bool) or not isinstance(v_init, numbers.Real) or not -1 <= v_init <= 1:
         raise ValueError(f"v_init must be a number in [-1, 1] (a fraction of the threshold), "
                          f"got {v_init!r}")
-    if encoding not in ("analog", "poisson", "regular"):
-        raise ValueError(f"unknown encoding {encoding!r}")
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
 
 
 def _refuse_biases(graph):
