@@ -32,19 +32,20 @@ static SNN__PRINTF(2, 3) int refuse(ctx *c, const char *fmt, ...)
     const int32_t i = c->proj >= 0 ? c->proj : c->pop;
     const char *name = c->proj >= 0 ? c->f->proj_names[i] : c->f->pop_names[i];
     va_list ap;
-    if (c->err == NULL) return SNN_E_FORMAT;
     va_start(ap, fmt);
     vsnprintf(problem, sizeof problem, fmt, ap);
     va_end(ap);
     if (name && name[0])
-        return snn__fail(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s '%s': %s", what, name, problem);
-    return snn__fail(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s %d: %s", what, (int)i, problem);
+        return snn__set_error(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s '%s': %s", what, name,
+                              problem);
+    return snn__set_error(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s %d: %s", what, (int)i,
+                          problem);
 }
 
 static int meta_key(ctx *c, const char *key, const char *problem, const char *arg)
 {
-    return snn__fail(c->err, SNN_E_FORMAT, -1, -1, "metadata key '%s': %s%s%s%s", key, problem,
-                     arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+    return FORMAT_ERROR(c->err, "metadata key '%s': %s%s%s%s", key, problem, arg ? " '" : "",
+                        arg ? arg : "", arg ? "'" : "");
 }
 
 /* ---- the JSON ------------------------------------------------------------- */
@@ -74,20 +75,18 @@ int snn__parse_json(const unsigned char *raw, size_t n, json_t **out, snn_error 
     *out = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (*out == NULL && json_error_code(&je) == json_error_out_of_memory) return snn__nomem(err);
     if (*out == NULL)
-        return snn__fail(err, SNN_E_FORMAT, -1, -1, "metadata: not valid JSON (%s, line %d column %d)",
-                         je.text, je.line, je.column);
-    if (!json_is_object(*out))
-        return snn__fail(err, SNN_E_FORMAT, -1, -1, "metadata: not a JSON object");
+        return FORMAT_ERROR(err, "metadata: not valid JSON (%s, line %d column %d)", je.text,
+                            je.line, je.column);
+    if (!json_is_object(*out)) return FORMAT_ERROR(err, "metadata: not a JSON object");
     if (!depth_ok(*out, 1, L.max_json_depth))
-        return snn__fail(err, SNN_E_FORMAT, -1, -1, "metadata: nested more than %lld deep",
-                         (long long)L.max_json_depth);
+        return FORMAT_ERROR(err, "metadata: nested more than %lld deep",
+                            (long long)L.max_json_depth);
     fmt = json_object_get(*out, "format");
     version = json_object_get(*out, "version");
     if (json_is_string(fmt) && strcmp(json_string_value(fmt), "snncore") == 0 &&
         json_is_integer(version) && json_integer_value(version) > SNN_FORMAT_VERSION)
-        return snn__fail(err, SNN_E_FORMAT, -1, -1, "metadata: format version %lld is newer than "
-                         "this snncore supports; upgrade snncore",
-                         (long long)json_integer_value(version));
+        return FORMAT_ERROR(err, "metadata: format version %lld is newer than this snncore "
+                            "supports; upgrade snncore", (long long)json_integer_value(version));
     return SNN_OK;
 }
 
@@ -122,12 +121,11 @@ static int int_list(const json_t *v, size_t n1, size_t n2, int32_t *out32, int64
 {
     size_t i, n = json_array_size(v);
     if (!json_is_array(v) || (n != n1 && n != n2)) return 0;
-    for (i = 0; i < n; i++)
-        if (!json_is_integer(json_array_get(v, i))) return 0;
-    for (i = 0; i < n; i++) {
-        const json_int_t x = json_integer_value(json_array_get(v, i));
-        if (out32) out32[i] = clamp32(x);
-        else out64[i] = (int64_t)x;
+    for (i = 0; i < n; i++) {   /* on failure, what was stored is not used */
+        const json_t *x = json_array_get(v, i);
+        if (!json_is_integer(x)) return 0;
+        if (out32) out32[i] = clamp32(json_integer_value(x));
+        else out64[i] = (int64_t)json_integer_value(x);
     }
     if (count) *count = (int32_t)n;
     return 1;
@@ -156,8 +154,7 @@ static int array_ref(ctx *c, const json_t *o, const char *key, snn_array *slot)
         return refuse(c, "'%s' names no array '%s'", key, s);
     if (m->h.ndim > 4)
         return refuse(c, "'%s': the array '%s' has %d dimensions, more than 4", key, s, m->h.ndim);
-    slot->data = NULL;
-    slot->ndim = m->h.ndim ? m->h.ndim : 1;
+    slot->ndim = m->h.ndim ? m->h.ndim : 1;   /* slot->data stays NULL until it is read */
     slot->shape[0] = 1;
     for (k = 0; k < m->h.ndim; k++) slot->shape[k] = (int64_t)m->h.shape[k];
     c->refs[c->n_refs].slot = slot;
@@ -208,16 +205,22 @@ static int item_name(ctx *c, const json_t *o, char **slot)
     return (*slot = strdup(json_string_value(v))) ? SNN_OK : snn__nomem(c->err);
 }
 
-/* A required string naming one of a table's values (`from_name`). */
+/* A string key: *out is its value, or NULL when it is absent and optional. */
+static int string_key(ctx *c, const json_t *o, const char *key, int required, const char **out)
+{
+    const json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (v == NULL) return required ? refuse(c, "'%s' is missing", key) : SNN_OK;
+    return (*out = plain_string(v)) ? SNN_OK : refuse(c, "'%s' must be a string", key);
+}
+
+/* A string naming one of a table's values (`from_name`). */
 static int enum_key(ctx *c, const json_t *o, const char *key, int required,
                     int32_t (*from_name)(const char *), int32_t *out)
 {
-    const json_t *v = json_object_get(o, key);
-    if (v == NULL && !required) return SNN_OK;
-    if (v == NULL) return refuse(c, "'%s' is missing", key);
-    if (plain_string(v) == NULL) return refuse(c, "'%s' must be a string", key);
-    if ((*out = from_name(json_string_value(v))) < 0)
-        return refuse(c, "unknown %s '%s'", key, json_string_value(v));
+    const char *s;
+    FORWARD(string_key(c, o, key, required, &s));
+    if (s && (*out = from_name(s)) < 0) return refuse(c, "unknown %s '%s'", key, s);
     return SNN_OK;
 }
 
@@ -266,11 +269,10 @@ static int32_t find_population(const ctx *c, const char *name)
 
 static int endpoint(ctx *c, const json_t *o, const char *key, int32_t *out)
 {
-    const json_t *v = json_object_get(o, key);
-    if (v == NULL) return refuse(c, "'%s' is missing", key);
-    if (plain_string(v) == NULL) return refuse(c, "'%s' must be a string", key);
-    if ((*out = find_population(c, json_string_value(v))) < 0)
-        return refuse(c, "'%s' names no population '%s'", key, json_string_value(v));
+    const char *s;
+    FORWARD(string_key(c, o, key, 1, &s));
+    if ((*out = find_population(c, s)) < 0)
+        return refuse(c, "'%s' names no population '%s'", key, s);
     return SNN_OK;
 }
 
@@ -289,10 +291,7 @@ static int projection(ctx *c, int32_t j, const json_t *o)
     FORWARD(array_ref(c, o, "weight", &p->weight));
     FORWARD(pair(c, o, "kernel", p->kernel));
     if (p->op == SNN_OP_CONV2D) p->stride[0] = p->stride[1] = 1;
-    if (p->op == SNN_OP_AVGPOOL2D) {
-        p->stride[0] = p->kernel[0];
-        p->stride[1] = p->kernel[1];
-    }
+    if (p->op == SNN_OP_AVGPOOL2D) memcpy(p->stride, p->kernel, sizeof p->stride);
     FORWARD(pair(c, o, "stride", p->stride));
     return pair(c, o, "padding", p->padding);
 }
@@ -306,7 +305,7 @@ static int top(ctx *c, const json_t *meta, const char *key, json_type type, cons
     *out = json_object_get(meta, key);
     if (*out == NULL) return required ? meta_key(c, key, "missing", NULL) : SNN_OK;
     if (json_typeof(*out) != type)
-        return snn__fail(c->err, SNN_E_FORMAT, -1, -1, "metadata key '%s': must be %s", key, what);
+        return FORMAT_ERROR(c->err, "metadata key '%s': must be %s", key, what);
     return SNN_OK;
 }
 
@@ -410,14 +409,8 @@ static int describe(ctx *c, const json_t *meta)
 int snn__describe(const json_t *meta, const snn__archive *a, snn_file *f, snn__ref **refs,
                   size_t *n_refs, snn_error *err)
 {
-    ctx c;
-    int status;
-    memset(&c, 0, sizeof c);
-    c.a = a;
-    c.f = f;
-    c.err = err;
-    c.pop = c.proj = -1;
-    status = describe(&c, meta);
+    ctx c = {.a = a, .f = f, .pop = -1, .proj = -1, .err = err};
+    const int status = describe(&c, meta);
     free(c.by_name);
     *refs = c.refs;
     *n_refs = c.n_refs;

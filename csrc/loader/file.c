@@ -8,28 +8,14 @@
 #include "loader.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-int snn__fail(snn_error *err, int status, int32_t pop, int32_t proj, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL) return status;
-    err->status = status;
-    err->population = pop;
-    err->projection = proj;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
 int snn__nomem(snn_error *err)
 {
-    return snn__fail(err, SNN_E_NOMEM, -1, -1, "out of memory while reading the network file");
+    return snn__set_error(err, SNN_E_NOMEM, -1, -1, "out of memory while reading the network file");
 }
 
 void snn_file_free(snn_file *f)
@@ -77,8 +63,8 @@ static int read_file(snn__archive *a, const snn_load_options *opt, snn_file *f, 
     size_t n_refs = 0;
     int status;
     if ((meta = snn__archive_find(a, SNN__META_KEY)) == NULL)
-        return snn__fail(err, SNN_E_FORMAT, -1, -1, "member '" SNN__META_KEY ".npy': missing; "
-                         "this is not an snncore network file");
+        return FORMAT_ERROR(err, "member '" SNN__META_KEY ".npy': missing; "
+                            "this is not an snncore network file");
     FORWARD(snn__archive_read_meta(a, meta, &raw, err));
     status = snn__parse_json(raw, (size_t)meta->h.count, &json, err);
     free(raw);
@@ -93,12 +79,13 @@ static int read_file(snn__archive *a, const snn_load_options *opt, snn_file *f, 
     return status;
 }
 
+/* Reads the archive in `src`: NULL when creating the source failed (out of memory). */
 static snn_file *read_source(zip_source_t *src, uint64_t size, const snn_load_options *opt,
                              snn_error *err)
 {
-    snn__archive a;
+    snn__archive a = {.za = NULL};   /* closable even when never opened */
     snn_file *f = NULL;
-    int status = snn__archive_open(&a, src, size, err);
+    int status = src ? snn__archive_open(&a, src, size, err) : snn__nomem(err);
     if (status == SNN_OK) {
         f = calloc(1, sizeof *f);
         status = f ? read_file(&a, opt, f, err) : snn__nomem(err);
@@ -108,39 +95,31 @@ static snn_file *read_source(zip_source_t *src, uint64_t size, const snn_load_op
         snn_file_free(f);
         return NULL;
     }
-    snn__fail(err, SNN_OK, -1, -1, "%s", "");
+    snn__set_error(err, SNN_OK, -1, -1, "%s", "");
     return f;
 }
 
 snn_file *snn_file_read(const char *path, const snn_load_options *opt, snn_error *err)
 {
-    FILE *fp;
+    FILE *fp = NULL;
     struct stat st;
-    zip_source_t *src;
+    zip_source_t *src = NULL;
     zip_error_t ze;
-    snn__fail(err, SNN_OK, -1, -1, "%s", "");
+    snn__set_error(err, SNN_OK, -1, -1, "%s", "");
     if (path == NULL) {
-        snn__fail(err, SNN_E_INVALID_ARG, -1, -1, "path is NULL");
-        return NULL;
+        snn__set_error(err, SNN_E_INVALID_ARG, -1, -1, "path is NULL");
+    } else if ((fp = fopen(path, "rb")) == NULL) {
+        snn__set_error(err, SNN_E_IO, -1, -1, "%s: cannot open: %s", path, strerror(errno));
+    } else if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snn__set_error(err, SNN_E_IO, -1, -1, "%s: not a regular file", path);
+    } else {
+        zip_error_init(&ze);
+        src = zip_source_filep_create(fp, 0, -1, &ze);   /* takes fp, unless it fails */
+        zip_error_fini(&ze);
+        if (src == NULL) snn__nomem(err);
     }
-    if ((fp = fopen(path, "rb")) == NULL) {
-        snn__fail(err, SNN_E_IO, -1, -1, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        snn__fail(err, SNN_E_IO, -1, -1, "%s: not a regular file", path);
-        fclose(fp);
-        return NULL;
-    }
-    zip_error_init(&ze);
-    src = zip_source_filep_create(fp, 0, -1, &ze);   /* takes fp, unless it fails */
-    zip_error_fini(&ze);
-    if (src == NULL) {
-        fclose(fp);
-        snn__nomem(err);
-        return NULL;
-    }
-    return read_source(src, (uint64_t)st.st_size, opt, err);
+    if (src == NULL && fp) fclose(fp);
+    return src ? read_source(src, (uint64_t)st.st_size, opt, err) : NULL;
 }
 
 snn_file *snn_file_read_memory(const void *data, size_t size, const snn_load_options *opt,
@@ -149,18 +128,14 @@ snn_file *snn_file_read_memory(const void *data, size_t size, const snn_load_opt
     static const unsigned char empty[1] = {0};
     zip_source_t *src;
     zip_error_t ze;
-    snn__fail(err, SNN_OK, -1, -1, "%s", "");
+    snn__set_error(err, SNN_OK, -1, -1, "%s", "");
     if (data == NULL && size > 0) {
-        snn__fail(err, SNN_E_INVALID_ARG, -1, -1, "data is NULL but size is not 0");
+        snn__set_error(err, SNN_E_INVALID_ARG, -1, -1, "data is NULL but size is not 0");
         return NULL;
     }
     zip_error_init(&ze);
     src = zip_source_buffer_create(data ? data : empty, size, 0, &ze);
     zip_error_fini(&ze);
-    if (src == NULL) {
-        snn__nomem(err);
-        return NULL;
-    }
     return read_source(src, (uint64_t)size, opt, err);
 }
 
@@ -172,7 +147,7 @@ snn_net *snn_file_build(const snn_file *file, const snn_allocator *allocator, sn
 {
     snn_net_desc d;
     if (file == NULL) {
-        snn__fail(err, SNN_E_INVALID_ARG, -1, -1, "file is NULL");
+        snn__set_error(err, SNN_E_INVALID_ARG, -1, -1, "file is NULL");
         return NULL;
     }
     d = file->desc;

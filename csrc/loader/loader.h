@@ -24,6 +24,7 @@ typedef struct snn__member {
     char *key;                  /* the name without ".npy" */
     zip_uint64_t index, size, comp_size;
     int method, encrypted;      /* compression method (-1: unknown); 1 when encrypted */
+    int dup;                    /* 1 when an earlier member has this name */
     uint64_t header_size;       /* bytes before the data */
     snn_npy_header h;
     float *data;                /* C-order values once read, else NULL */
@@ -63,9 +64,11 @@ typedef struct snn__ref {
 #define SNN__PRINTF(f, a)
 #endif
 
-/* Records a failure in *err (which may be NULL) and returns `status`. */
-int snn__fail(snn_error *err, int status, int32_t pop, int32_t proj, const char *fmt, ...)
+/* error.c: records a failure in *err (which may be NULL) and returns `status`. */
+int snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj, const char *fmt, ...)
     SNN__PRINTF(5, 6);
+/* A refusal of the reader (SNN_E_FORMAT, no item at fault). */
+#define FORMAT_ERROR(err, ...) snn__set_error((err), SNN_E_FORMAT, -1, -1, __VA_ARGS__)
 int snn__nomem(snn_error *err);
 
 #define FORWARD(expr)                       \
