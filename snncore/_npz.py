@@ -34,6 +34,7 @@ META_MEMBER = "__snncore__"
 _MAX_MEMBERS = 100_000
 _MAX_HEADER = 10_000          # bytes of a .npy header dict (numpy's own default bound)
 _MAX_NDIM = 32
+_MAX_NPY_DIM = 1 << 62        # the largest dimension a header may give (as csrc/loader/npy.h)
 _CHUNK = 1 << 20
 _DEFLATE_MAX_RATIO = 1100     # deflate cannot expand more than ~1032:1
 _NPY_MAGIC = b"\x93NUMPY"
@@ -246,7 +247,7 @@ def _parse_npy_header(stream, name):
     if not isinstance(shape, tuple) or len(shape) > _MAX_NDIM:
         raise FormatError("member %r: .npy header has an invalid shape" % (name,))
     for d in shape:
-        if type(d) is not int or d < 0:
+        if type(d) is not int or not 0 <= d <= _MAX_NPY_DIM:
             raise FormatError("member %r: .npy header has an invalid shape %r" % (name, shape))
     return shape, bool(fortran_order), dtype, len(prefix) + len(len_bytes) + hlen
 

@@ -1191,3 +1191,16 @@ def test_compressed_bomb_is_refused_from_its_header():
     assert f.bytes_read < 256 * 1024 < BOMB.stat().st_size
     assert peak < 16 * 2 ** 20
     assert cpu < 1.0
+
+
+@pytest.mark.parametrize("shape, status", [((0, 2 ** 70), FormatError.FORMAT),
+                                           ((0, 2 ** 61), E_SHAPE)])
+def test_empty_array_with_a_huge_dimension(shape, status):
+    """A header may declare no data with a dimension beyond any int64 product: the
+    reader refuses dimensions over 2^62 (as the C reader), the check the rest."""
+    meta, arrays = network()
+    del arrays["out.weight"]
+    data = with_members(meta, arrays, [("out.weight.npy", raw_npy("<f4", shape, b""))])
+    with pytest.raises(FormatError) as info:
+        snncore.load(io.BytesIO(data))
+    assert info.value.status == status, str(info.value)
