@@ -158,6 +158,8 @@ class _Reader:
         if value not in self.arrays:
             self.fail("%s: array %r names no member" % (role, value))
         a = self.arrays[value]
+        if not isinstance(a, np.ndarray) and not isinstance(getattr(a, "shape", None), tuple):
+            self.fail("%s: array %r is a %s, not a numpy array" % (role, value, type(a).__name__))
         if isinstance(a, np.ndarray) and a.dtype.str != "<f4":
             if a.dtype.hasobject:
                 self.fail("%s: array %r is an object array; only float32 is allowed"
