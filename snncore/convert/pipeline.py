@@ -171,6 +171,9 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
                   "norm": norm, "reset": reset, "v_init": float(v_init), "readout": readout,
                   "bias": "none" if strict_bias else "constant current per step",
                   "notes": list(graph.notes)}
+    if graph.output_function is not None:
+        # left out of the read-out: the network's outputs are the logits before it
+        provenance["output_function"] = graph.output_function
     n_calib = data.count()
     provenance["calibration_images"] = n_calib
     input_max = max(float(b.max()) for b in data)
