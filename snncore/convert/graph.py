@@ -90,6 +90,10 @@ def _arg(args, kwargs, i, name, default=None):
     return args[i] if len(args) > i else kwargs.get(name, default)
 
 
+_SIZE_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv,
+                    operator.getitem, operator.neg)
+
+
 def _GATES_AND_CURVES(nn):
     """Activation modules that are neither ReLU nor an output function."""
     return tuple(getattr(nn, n) for n in (
@@ -313,7 +317,9 @@ class _Capture:
         if not isinstance(keepdim, bool):
             self.refuse(node, f"mean with keepdim={keepdim!r}; {how}")
         src = self.nodes[x].shape
-        if src is None and not self.strict:                  # survey: shapes unknown
+        if src is None and not self.strict:   # survey: shapes unknown, taken as (N, C, H, W)
+            if sorted(d % 4 for d in dims) != [2, 3]:
+                self.refuse(node, f"mean over dims {tuple(dims)}; {how}")
             pooled = self.add(node, "avgpool2d", [x])
             return pooled if keepdim else self.add(node, "flatten", [pooled], suffix="_flatten")
         if src is None or len(src) != 3 or sorted(d % 4 for d in dims) != [2, 3]:
@@ -393,8 +399,11 @@ class _Capture:
             if not isinstance(dim, (int, type(None))) or isinstance(dim, bool):
                 self.refuse(node, f"{kind} over dim={dim!r} is not supported")
             ndim = None if src is None else len(src) + 1
-            d = 1 if dim is None else dim if ndim is None else dim % ndim
-            if d != 1:
+            if ndim is None:            # survey: shapes unknown; only dim 0 is surely wrong
+                over_classes = dim != 0
+            else:
+                over_classes = dim is None or dim % ndim == 1
+            if not over_classes:
                 self.refuse(node, f"{kind} over dim {dim} of a per-sample {src} output is "
                                   "not over the classes; snncore drops a final softmax only "
                                   "over dim 1 (the classes; dim=-1 for (N, classes) logits)")
@@ -461,6 +470,9 @@ class _Capture:
         torch, F = self.torch, self.F
         fn = node.target
         args, kw = node.args, node.kwargs
+        if fn in _SIZE_ARITHMETIC and any(getattr(a, "name", None) in self.shape_values
+                                          for a in args):
+            return self.shape_value(node)       # x.size(0) * 4, x.shape[0] // 2
         if fn in (operator.add, operator.iadd, torch.add):
             if kw.get("alpha", 1) != 1:
                 self.refuse(node, "torch.add with alpha is not supported")
@@ -493,8 +505,6 @@ class _Capture:
             return self.global_mean(node, self.ref(args[0], node), _arg(args, kw, 1, "dim"),
                                     _arg(args, kw, 2, "keepdim", False))
         if fn is builtins.getattr and len(args) == 2 and args[1] == "shape":
-            return self.shape_value(node)
-        if fn is operator.getitem and getattr(args[0], "name", None) in self.shape_values:
             return self.shape_value(node)
         if fn in (F.dropout, F.dropout2d):
             self.notes.append(f"{self.readable_name(node)}: dropout removed")
