@@ -328,3 +328,9 @@ def test_softmax_then_something_is_refused():
 ])
 def test_reshape_that_is_not_a_flatten_is_refused(head, fc_in, node, fragments):
     refused(build(head, fc_in=fc_in), *fragments, node=node, check_knows=node == "mean")
+
+
+def test_pooling_window_from_the_input_size_is_refused():
+    model = build(lambda s, h: F.avg_pool2d(h, h.size()[2:]).flatten(1))
+    refused(model, "window computed from the input's size", "x.mean((2, 3))",
+            node="avg_pool2d", check_knows=False)

@@ -241,6 +241,12 @@ class _Capture:
 
     def avgpool(self, node, x, kernel, stride, padding, ceil_mode, count_include_pad,
                 divisor_override):
+        fx = self.torch.fx
+        if any(isinstance(v, fx.Node) for v in (kernel if isinstance(kernel, (tuple, list))
+                                                 else (kernel, stride))):
+            self.refuse(node, "average pooling with a window computed from the input's size "
+                              "is not supported; write global average pooling as "
+                              "x.mean((2, 3)) or nn.AdaptiveAvgPool2d(1)")
         kernel = _pair(kernel)
         stride = kernel if stride is None or stride == [] else _pair(stride)
         padding = _pair(padding)
