@@ -77,6 +77,11 @@ def summary_text(spec, macs):
         f"{n_neurons:,} neurons, {n_weights:,} weights, "
         f"{sum(macs.values()):,} ANN multiply-accumulates per image",
     ]
+    fn = (spec["provenance"] or {}).get("output_function")
+    if fn:
+        parts.append(f"outputs are pre-activation (logits): the model's final {fn} is left out "
+                     f"of the read-out (the argmax is unchanged; apply {fn} to the outputs for "
+                     "its values)")
     if spec["provenance"]:
         parts.append("provenance: " + ", ".join(f"{k}={v!r}" for k, v in spec["provenance"].items()))
     return "\n".join(parts)

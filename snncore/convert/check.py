@@ -19,8 +19,12 @@ RULES = {
     "leaky": ("ReLU activations", "Cao 2015",
               "yes: signed neurons with imbalanced thresholds (Kim 2020, Spiking-YOLO)"),
     "activation": ("ReLU activations", "Cao 2015", "no: no rate-coded spiking equivalent"),
-    "softmax": ("no softmax output", "Cao 2015", "yes: a final softmax is dropped (the argmax "
-                                                 "is unchanged)"),
+    "softmax": ("no softmax output", "Cao 2015", "yes: a final softmax or log_softmax is "
+                                                 "left out of the read-out (the argmax is "
+                                                 "unchanged; the outputs are logits)"),
+    "sigmoid": ("ReLU activations", "Cao 2015", "yes as the last operation: a final sigmoid is "
+                                                "left out of the read-out (monotone: the argmax "
+                                                "is unchanged; the outputs are logits)"),
 }
 
 
@@ -33,11 +37,15 @@ class CheckReport:
         One per departure: rule, papers, found (which layer), converts.
     refusal : str or None
         Why snncore cannot convert the model, if it cannot.
+    notes : list of str
+        What the conversion leaves out without changing the argmax (a final
+        softmax, log_softmax or sigmoid: the outputs are the logits before it).
     """
 
-    def __init__(self, rows, refusal):
+    def __init__(self, rows, refusal, notes=()):
         self.rows = rows
         self.refusal = refusal
+        self.notes = list(notes)
 
     @property
     def convertible(self):
@@ -51,6 +59,7 @@ class CheckReport:
                              [[r["rule"], r["papers"], r["found"], r["converts"]]
                               for r in self.rows])
         lines = [table]
+        lines.extend(f"note: {n}" for n in self.notes)
         if self.refusal:
             lines.append(f"\nnot convertible: {self.refusal}")
         else:
@@ -64,7 +73,7 @@ class CheckReport:
 def check(model):
     """Report every way `model` departs from the tailoring rules of Cao et al.
     2015, Diehl et al. 2015 and Sengupta et al. 2019 (biases, max pooling,
-    non-ReLU activations, batch normalisation, a softmax output), the paper
+    non-ReLU activations, batch normalisation, a softmax or sigmoid output), the paper
     each rule comes from, and whether snncore can still convert it.
 
     Returns
@@ -72,10 +81,10 @@ def check(model):
     CheckReport
         Printable as a table; ``.convertible`` and ``.rows`` for programs.
     """
-    departures, refusal = survey(model)
+    departures, refusal, notes = survey(model)
     rows = []
     for key, found in departures:
         rule, papers, converts = RULES[key]
         rows.append({"key": key, "rule": rule, "papers": papers, "found": found,
                      "converts": converts})
-    return CheckReport(rows, refusal)
+    return CheckReport(rows, refusal, notes)

@@ -6,19 +6,24 @@ IR ops (every shape excludes the batch dimension):
     input                      shape (C, H, W) or (N,)
     conv2d     weight (Co, Ci, kh, kw), bias (Co,) or None, stride, padding
     linear     weight (out, in), bias (out,) or None
-    avgpool2d  kernel, stride, padding
+    avgpool2d  kernel, stride, padding   (also global average pooling: x.mean((2, 3)),
+                                         AdaptiveAvgPool2d(1), and adaptive pooling to a
+                                         divisor of the input size)
     affine     scale (C,), shift (C,)       a BatchNorm that could not be folded
     add        two or more inputs of one shape (a residual junction)
-    flatten    (C, H, W) -> (C*H*W,)
+    flatten    (C, H, W) -> (C*H*W,)    (flatten, view, reshape, squeeze: any order-keeping
+                                         reshape whose end result is this one)
     relu
     leaky_relu alpha in (0, 1)
 
 Dropout and Identity vanish; a BatchNorm right after a conv or linear with no
-other user is folded into it; a final softmax is dropped (the argmax is
-unchanged). Anything else is refused with the node's name, what it is and the
-source line.
+other user is folded into it; a monotone output function (softmax, log_softmax
+or sigmoid) as the last operation of forward() is dropped from the read-out
+(the argmax is unchanged) and named in Graph.output_function. Anything else is
+refused with the node's name, what it is and the source line.
 """
 
+import builtins
 import operator
 import os
 import warnings
@@ -48,6 +53,7 @@ class Graph:
     output: str
     notes: list = field(default_factory=list)   # what the capture changed, for the user
     departures: list = field(default_factory=list)  # (rule key, detail) for check()
+    output_function: str = None   # 'softmax', 'log_softmax' or 'sigmoid' left out of the read-out
 
     def users(self, name):
         return [n for n in self.nodes.values() if name in n.inputs]
@@ -79,6 +85,23 @@ def _pair(v):
     return (int(v), int(v))
 
 
+def _arg(args, kwargs, i, name, default=None):
+    """Argument `i` of a call, given by position or as `name`."""
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+_SIZE_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv,
+                    operator.getitem, operator.neg)
+
+
+def _GATES_AND_CURVES(nn):
+    """Activation modules that are neither ReLU nor an output function."""
+    return tuple(getattr(nn, n) for n in (
+        "Tanh", "GELU", "SiLU", "ELU", "ReLU6", "Hardtanh", "Softplus", "PReLU", "Hardswish",
+        "Hardsigmoid", "Mish", "SELU", "CELU", "Softsign", "LogSigmoid", "Tanhshrink",
+        "Softshrink", "Hardshrink", "RReLU", "GLU") if hasattr(nn, n))
+
+
 class _Capture:
     """One pass over an fx graph, turning nodes into IR nodes."""
 
@@ -95,6 +118,11 @@ class _Capture:
         self.departures = []
         self.input = None
         self.output = None
+        self.shape_values = set()     # fx names of shape arithmetic (x.size(0), x.shape[0])
+        self.pending = {}             # fx name -> (IR source, shape, fx node): a reshape on its
+        #                               way to a flatten (x.squeeze(-1) before .squeeze(-1))
+        self.output_function = None
+        self.output_note = None
 
     # -- helpers -------------------------------------------------------------
 
@@ -133,12 +161,17 @@ class _Capture:
         fx = self.torch.fx
         if not isinstance(arg, fx.Node):
             self.refuse(node, f"expects a tensor argument, got {type(arg).__name__} {arg!r}")
+        if arg.name in self.pending:
+            src, out, where = self.pending[arg.name]
+            self.refuse(where, self._reshape_reason(self.nodes[src].shape, out))
+        if arg.name in self.shape_values:
+            self.refuse(node, f"uses {arg.name!r}, a size and not a tensor")
         name = self.alias.get(arg.name, arg.name)
         if name not in self.nodes:
             self.refuse(node, f"uses {arg.name!r}, which is not a tensor the converter knows")
         return name
 
-    def readable_name(self, node):
+    def readable_name(self, node, suffix=""):
         """'input', a module's path ('features.3', or 'conv2d_0' for a bare index
         in a Sequential), or fx's name for functions ('relu_1', 'add')."""
         if node.op == "placeholder":
@@ -150,15 +183,21 @@ class _Capture:
                 base = f"{kind}_{base.replace('.', '_')}"
         else:
             base = node.name
+        base += suffix
         name, k = base, 1
         while name in self.nodes:
             k += 1
             name = f"{base}_{k}"
         return name
 
-    def add(self, node, op, inputs, **params):
+    def add(self, node, op, inputs, shape=None, suffix="", **params):
+        """An IR node for fx `node` (its shape, unless `shape` is given; a
+        `suffix` when one fx node becomes two IR nodes)."""
         name = self.readable_name(node)
-        self.nodes[name] = Node(name, op, inputs, self.shape(node), params, self.where(node))
+        if suffix:
+            name = self.readable_name(node, suffix)
+        shape = self.shape(node) if shape is None else shape
+        self.nodes[name] = Node(name, op, inputs, shape, params, self.where(node))
         self.alias[node.name] = name
         return name
 
@@ -202,6 +241,12 @@ class _Capture:
 
     def avgpool(self, node, x, kernel, stride, padding, ceil_mode, count_include_pad,
                 divisor_override):
+        fx = self.torch.fx
+        if any(isinstance(v, fx.Node) for v in (kernel if isinstance(kernel, (tuple, list))
+                                                 else (kernel, stride))):
+            self.refuse(node, "average pooling with a window computed from the input's size "
+                              "is not supported; write global average pooling as "
+                              "x.mean((2, 3)) or nn.AdaptiveAvgPool2d(1)")
         kernel = _pair(kernel)
         stride = kernel if stride is None or stride == [] else _pair(stride)
         padding = _pair(padding)
@@ -266,16 +311,68 @@ class _Capture:
         self.departure("leaky", f"{node.name}: LeakyReLU({alpha})")
         return self.add(node, "leaky_relu", [x], alpha=float(alpha))
 
-    def flatten(self, node, x):
+    def global_mean(self, node, x, dims, keepdim):
+        """x.mean((2, 3)) and its spellings: global average pooling, an
+        avgpool2d over the whole map (then a flatten unless keepdim)."""
+        dims = (dims,) if isinstance(dims, int) else dims
+        how = "snncore converts a mean over the height and width of a (N, C, H, W) map " \
+              "(global average pooling: x.mean((2, 3)), x.mean(dim=[-1, -2]))"
+        if not isinstance(dims, (tuple, list)) or not all(
+                isinstance(d, int) and not isinstance(d, bool) for d in dims):
+            self.refuse(node, f"mean over {dims!r}; {how}")
+        if not isinstance(keepdim, bool):
+            self.refuse(node, f"mean with keepdim={keepdim!r}; {how}")
+        src = self.nodes[x].shape
+        if src is None and not self.strict:   # survey: shapes unknown, taken as (N, C, H, W)
+            if sorted(d % 4 for d in dims) != [2, 3]:
+                self.refuse(node, f"mean over dims {tuple(dims)}; {how}")
+            pooled = self.add(node, "avgpool2d", [x])
+            return pooled if keepdim else self.add(node, "flatten", [pooled], suffix="_flatten")
+        if src is None or len(src) != 3 or sorted(d % 4 for d in dims) != [2, 3]:
+            self.refuse(node, f"mean over dims {tuple(dims)} of a per-sample {src} tensor; {how}")
+        kernel = (src[1], src[2])
+        pooled = self.add(node, "avgpool2d", [x], shape=(src[0], 1, 1), kernel=kernel,
+                          stride=kernel, padding=(0, 0))
+        if keepdim:
+            return pooled
+        return self.add(node, "flatten", [pooled], shape=(src[0],), suffix="_flatten")
+
+    @staticmethod
+    def _reshape_reason(src, out):
+        n = None if src is None else int(np.prod(src))
+        return (f"reshapes the per-sample {src} tensor to {out}; snncore converts only a "
+                f"flatten of the channel, height and width dims, to ({n},) (x.flatten(1), "
+                "torch.flatten(x, 1), nn.Flatten(), x.view(x.size(0), -1), "
+                "x.reshape(x.shape[0], -1), x.squeeze() of a 1x1 map)")
+
+    def reshape(self, node, arg):
+        """flatten, view, reshape, squeeze: each keeps the order of the
+        elements, so only the end shape matters. A flatten of everything after
+        the batch dim becomes one; a reshape to the same shape vanishes; another
+        shape waits for the next reshape (x.squeeze(-1).squeeze(-1)) and is
+        refused if anything else uses it."""
+        name = getattr(arg, "name", None)
+        if name in self.pending:
+            x = self.pending[name][0]
+        else:
+            x = self.ref(arg, node)
         src, out = self.nodes[x].shape, self.shape(node)
         if not self.strict and (src is None or out is None):
             return self.add(node, "flatten", [x])        # survey: shapes unknown
-        if out is None or src is None or out != (int(np.prod(src)),):
-            self.refuse(node, f"only a flatten of everything after the batch dimension is "
-                              f"supported (from {src} to {out})")
-        if len(src) == 1:
+        if out is None or src is None or int(np.prod(out)) != int(np.prod(src)):
+            self.refuse(node, self._reshape_reason(src, out))
+        if out == src:
             return self.passthrough(node, x)
-        return self.add(node, "flatten", [x])
+        if out == (int(np.prod(src)),):
+            if len(src) == 1:
+                return self.passthrough(node, x)
+            return self.add(node, "flatten", [x])
+        self.pending[node.name] = (x, out, node)
+
+    def shape_value(self, node):
+        """x.size(0), x.shape, x.shape[0]: arithmetic on sizes, which only
+        feeds shape arguments (checked where it is used)."""
+        self.shape_values.add(node.name)
 
     def junction(self, node, args):
         if len(args) != 2:
@@ -287,26 +384,59 @@ class _Capture:
                               "is not supported")
         return self.add(node, "add", inputs)
 
-    def softmax(self, node, x):
+    def output_fn(self, node, arg, kind, dim=None, label=None):
+        """A softmax, log_softmax or sigmoid as the last operation of forward():
+        monotone on the logits, so it is left out of the read-out (the argmax
+        is unchanged) and recorded. Anywhere else it is refused."""
+        x = self.ref(arg, node)
+        label = label or kind
         users = list(node.users)
-        if len(users) == 1 and users[0].op == "output":
-            self.notes.append(f"{self.readable_name(node)}: final softmax dropped (the argmax is unchanged)")
-            self.departure("softmax", f"{node.name}: final softmax (dropped)")
-            return self.passthrough(node, x)
-        self.refuse(node, "softmax is only supported as the last operation, where it is "
-                          "dropped")
+        if not (len(users) == 1 and users[0].op == "output"):
+            fed = ", ".join(repr(u.name) for u in users) or "nothing"
+            where = (f"; only as the last operation of forward() is {kind} converted, as an "
+                     f"output function left out of the read-out, and here it feeds {fed}")
+            if kind == "sigmoid":
+                return self.unsupported_activation(node, label, where)
+            self.refuse(node, f"{kind} is only supported as the last operation, where it is "
+                              f"dropped from the read-out (the argmax is unchanged); here it "
+                              f"feeds {fed}: remove it, or apply it to the network's outputs")
+        if kind != "sigmoid":
+            src = self.nodes[x].shape
+            if not isinstance(dim, (int, type(None))) or isinstance(dim, bool):
+                self.refuse(node, f"{kind} over dim={dim!r} is not supported")
+            ndim = None if src is None else len(src) + 1
+            if ndim is None:            # survey: shapes unknown; only dim 0 is surely wrong
+                over_classes = dim != 0
+            else:
+                over_classes = dim is None or dim % ndim == 1
+            if not over_classes:
+                self.refuse(node, f"{kind} over dim {dim} of a per-sample {src} output is "
+                                  "not over the classes; snncore drops a final softmax only "
+                                  "over dim 1 (the classes; dim=-1 for (N, classes) logits)")
+        name = self.readable_name(node)
+        self.output_function = kind
+        self.output_note = (f"the final {kind} ({name}) is left out of the read-out: the "
+                            f"outputs are the logits before it (its argmax is the same)")
+        self.notes.append(f"{name}: final {kind} dropped (the argmax is unchanged; the outputs "
+                          "are the logits before it)")
+        self.departure("sigmoid" if kind == "sigmoid" else "softmax",
+                       f"{node.name}: final {label} (dropped)")
+        return self.passthrough(node, x)
 
-    def unsupported_activation(self, node, what):
+    def unsupported_activation(self, node, what, where=""):
         self.departure("activation", f"{node.name}: {what}")
         self.refuse(node, f"{what} has no spiking equivalent in rate-coded conversion; the "
                           "tailoring rule (Cao et al. 2015) is ReLU (or LeakyReLU, converted to "
-                          "signed neurons as in Spiking-YOLO)")
+                          f"signed neurons as in Spiking-YOLO){where}; retrain with ReLU in "
+                          "its place")
 
     # -- dispatch ------------------------------------------------------------
 
     def call_module(self, node):
         nn = self.nn
         m = self.gm.get_submodule(node.target)
+        if isinstance(m, nn.Flatten):
+            return self.reshape(node, node.args[0])
         x = self.ref(node.args[0], node) if node.args else None
         if isinstance(m, nn.Conv2d):
             return self.conv(node, m, x)
@@ -327,16 +457,16 @@ class _Capture:
             if not isinstance(m, nn.Identity):
                 self.notes.append(f"{self.readable_name(node)}: dropout removed")
             return self.passthrough(node, x)
-        if isinstance(m, nn.Flatten):
-            return self.flatten(node, x)
         if isinstance(m, nn.ReLU):
             return self.activation(node, x)
         if isinstance(m, nn.LeakyReLU):
             return self.activation(node, x, m.negative_slope)
         if isinstance(m, (nn.Softmax, nn.LogSoftmax)):
-            return self.softmax(node, x)
-        if isinstance(m, (nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU, nn.ELU, nn.ReLU6, nn.Hardtanh,
-                          nn.Softplus, nn.PReLU)):
+            kind = "softmax" if isinstance(m, nn.Softmax) else "log_softmax"
+            return self.output_fn(node, node.args[0], kind, m.dim, type(m).__name__)
+        if isinstance(m, nn.Sigmoid):
+            return self.output_fn(node, node.args[0], "sigmoid", label="Sigmoid")
+        if isinstance(m, _GATES_AND_CURVES(nn)):
             return self.unsupported_activation(node, type(m).__name__)
         self.refuse(node, f"layer {type(m).__name__} is not supported (snncore converts Conv2d, "
                           "Linear, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d/2d, Dropout, "
@@ -346,6 +476,9 @@ class _Capture:
         torch, F = self.torch, self.F
         fn = node.target
         args, kw = node.args, node.kwargs
+        if fn in _SIZE_ARITHMETIC and any(getattr(a, "name", None) in self.shape_values
+                                          for a in args):
+            return self.shape_value(node)       # x.size(0) * 4, x.shape[0] // 2
         if fn in (operator.add, operator.iadd, torch.add):
             if kw.get("alpha", 1) != 1:
                 self.refuse(node, "torch.add with alpha is not supported")
@@ -372,33 +505,51 @@ class _Capture:
             vals = [args[i + 1] if len(args) > i + 1 else kw.get(n, d)
                     for i, (n, d) in enumerate(zip(names, defaults))]
             return self.maxpool_node(node, self.ref(args[0], node), *vals)
-        if fn is torch.flatten:
-            return self.flatten(node, self.ref(args[0], node))
+        if fn in (torch.flatten, torch.reshape, torch.squeeze):
+            return self.reshape(node, args[0])
+        if fn is torch.mean:
+            return self.global_mean(node, self.ref(args[0], node), _arg(args, kw, 1, "dim"),
+                                    _arg(args, kw, 2, "keepdim", False))
+        if fn is builtins.getattr and len(args) == 2 and args[1] == "shape":
+            return self.shape_value(node)
         if fn in (F.dropout, F.dropout2d):
             self.notes.append(f"{self.readable_name(node)}: dropout removed")
             return self.passthrough(node, self.ref(args[0], node))
-        if fn in (F.softmax, torch.softmax, F.log_softmax):
-            return self.softmax(node, self.ref(args[0], node))
-        if fn in (torch.sigmoid, torch.tanh, F.sigmoid, F.tanh, F.gelu, F.silu, F.elu):
+        if fn in (F.softmax, torch.softmax, F.log_softmax, torch.log_softmax):
+            kind = "softmax" if fn in (F.softmax, torch.softmax) else "log_softmax"
+            return self.output_fn(node, args[0], kind, _arg(args, kw, 1, "dim"))
+        if fn in (torch.sigmoid, F.sigmoid):
+            return self.output_fn(node, args[0], "sigmoid")
+        if fn in (torch.tanh, F.tanh, F.gelu, F.silu, F.elu, F.hardswish, F.hardsigmoid,
+                  F.mish, F.relu6, F.hardtanh, F.softplus, F.selu, F.celu, F.logsigmoid):
             return self.unsupported_activation(node, getattr(fn, "__name__", str(fn)))
         self.refuse(node, f"function {getattr(fn, '__name__', fn)} is not supported")
 
     def call_method(self, node):
         name = node.target
-        if name == "size" or name == "dim":
-            return None        # only feeds shape arguments; checked where it is used
+        if name in ("size", "dim"):
+            return self.shape_value(node)   # only feeds shape arguments; checked where used
+        if name in ("view", "reshape", "flatten", "squeeze"):
+            return self.reshape(node, node.args[0])
+        if name in ("contiguous", "clone", "detach") and node.args[0].name in self.pending:
+            self.pending[node.name] = self.pending[node.args[0].name]
+            return None
+        if name in ("softmax", "log_softmax"):
+            return self.output_fn(node, node.args[0], name,
+                                        _arg(node.args, node.kwargs, 1, "dim"))
+        if name == "sigmoid":
+            return self.output_fn(node, node.args[0], "sigmoid")
         x = self.ref(node.args[0], node)
-        if name in ("view", "reshape", "flatten"):
-            return self.flatten(node, x)
+        if name == "mean":
+            return self.global_mean(node, x, _arg(node.args, node.kwargs, 1, "dim"),
+                                    _arg(node.args, node.kwargs, 2, "keepdim", False))
         if name in ("relu", "relu_"):
             return self.activation(node, x)
         if name in ("add", "add_", "__add__"):
             return self.junction(node, list(node.args[:2]))
         if name in ("contiguous", "clone", "detach"):
             return self.passthrough(node, x)
-        if name == "softmax":
-            return self.softmax(node, x)
-        if name in ("sigmoid", "tanh"):
+        if name in ("tanh", "sigmoid_", "tanh_"):
             return self.unsupported_activation(node, name)
         self.refuse(node, f"tensor method .{name}() is not supported")
 
@@ -502,14 +653,17 @@ def capture(model, sample, maxpool="refuse"):
             raise ConversionError(f"{n.origin}: tensor of shape {n.shape} per sample; snncore "
                                   "handles (C, H, W) feature maps and (N,) vectors")
     return Graph(nodes=nodes, input=cap.input, output=output, notes=cap.notes,
-                 departures=cap.departures)
+                 departures=cap.departures, output_function=cap.output_function)
 
 
 def survey(model):
-    """Trace without running: the departures from the tailoring rules, and the
-    first refusal if any (for `check`). Returns (departures, refusal or None)."""
+    """Trace without running: the departures from the tailoring rules, the
+    first refusal if any, and notes on what the conversion leaves out (a final
+    output function), for `check`. Returns (departures, refusal or None, notes)."""
     cap, refusal = _survey_capture(model)
-    return ([], refusal) if cap is None else (cap.departures, refusal)
+    if cap is None:
+        return [], refusal, []
+    return cap.departures, refusal, [cap.output_note] if cap.output_note else []
 
 
 def has_junctions(model):

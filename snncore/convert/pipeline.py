@@ -70,8 +70,11 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
     ----------
     model : torch.nn.Module
         A ReLU or leaky-ReLU network of Conv2d, Linear, AvgPool2d,
-        AdaptiveAvgPool2d, BatchNorm1d/2d (folded), Dropout, Flatten and
-        residual additions, traceable by torch.fx. It is not modified.
+        AdaptiveAvgPool2d, global means (x.mean((2, 3))), BatchNorm1d/2d
+        (folded), Dropout, flattening (Flatten, view, reshape, squeeze) and
+        residual additions, traceable by torch.fx. It is not modified. A final
+        softmax, log_softmax or sigmoid is left out of the read-out (the
+        outputs are the logits; provenance["output_function"] names it).
     calibration : ndarray or torch.Tensor (N, C, H, W), or re-iterable batches
         Unlabelled training images, scaled as the model expects (a DataLoader
         yielding (images, labels) works; uint8 images are scaled by 1/255, as
@@ -171,6 +174,9 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
                   "norm": norm, "reset": reset, "v_init": float(v_init), "readout": readout,
                   "bias": "none" if strict_bias else "constant current per step",
                   "notes": list(graph.notes)}
+    if graph.output_function is not None:
+        # left out of the read-out: the network's outputs are the logits before it
+        provenance["output_function"] = graph.output_function
     n_calib = data.count()
     provenance["calibration_images"] = n_calib
     input_max = max(float(b.max()) for b in data)
