@@ -22,13 +22,19 @@ Projection = namedtuple("Projection", "name op source target")
 Projection.__doc__ = "A projection: name, op, and the names of its source and target populations."
 
 
-def load(path):
+def load(path, max_bytes=None):
     """Read and validate a network file written by `Network.save` (or by any
     writer following docs/format.md).
+
+    The file is checked from its metadata and its arrays' headers before any
+    array is read, and only the arrays the network references are read.
 
     Parameters
     ----------
     path : str or os.PathLike or binary file object
+    max_bytes : int, optional
+        Refuse a network whose weights and one image's state would need more
+        memory than this (default: ``snncore.limits()["max_bytes"]``, 8 GiB).
 
     Returns
     -------
@@ -38,12 +44,14 @@ def load(path):
     ------
     FormatError
         The file is not a valid snncore network; the message names the
-        member, population or projection at fault.
+        member, population or projection at fault, and ``status``,
+        ``population`` and ``projection`` give the C library's status and the
+        index of the item at fault.
     """
     with Archive(path) as ar:
         # checked from the headers before any array is read; only what the
         # network references is read
-        spec = normalize_unread(describe(ar.meta, ar.headers), ar.read)
+        spec = normalize_unread(describe(ar.meta, ar.headers), ar.read, max_bytes=max_bytes)
     return Network._from_spec(spec)
 
 

@@ -1204,3 +1204,11 @@ def test_empty_array_with_a_huge_dimension(shape, status):
     with pytest.raises(FormatError) as info:
         snncore.load(io.BytesIO(data))
     assert info.value.status == status, str(info.value)
+
+
+def test_load_takes_a_memory_bound():
+    data = file_bytes()
+    snncore.load(io.BytesIO(data))
+    with pytest.raises(FormatError) as info:
+        snncore.load(io.BytesIO(data), max_bytes=1000)
+    assert info.value.status == E_LIMIT
