@@ -329,7 +329,7 @@ class _Capture:
                                   "c) with min=0 and max=c > 0 (the clipped ReLU, such as "
                                   "ReLU6)")
         if low is None:
-            self.refuse(node, f"{what} with no min is not a ReLU: values below any floor pass "
+            self.refuse(node, f"{what} with no min is not a ReLU: negative values pass "
                               "unchanged, and unsigned spiking neurons carry no negative "
                               "values; snncore converts clamp(x, 0, c) with min=0 and max=c > 0")
         if low < 0:
