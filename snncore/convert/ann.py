@@ -51,7 +51,10 @@ class AnnRunner:
         if op == "flatten":
             return x.flatten(1)
         if op == "relu":
-            return F.relu(x)
+            clip = node.params.get("clip")
+            # clamp with a python float clips at float32(c), the value an IF
+            # threshold of c holds once stored as float32
+            return F.relu(x) if clip is None else x.clamp(min=0.0, max=clip)
         if op == "leaky_relu":
             return F.leaky_relu(x, node.params["alpha"])
         raise AssertionError(f"unknown IR op {op}")

@@ -112,6 +112,7 @@ class Assembler:
         self.used_names = {graph.input}
         self.proj_names = set()
         self.chosen = {}        # activation -> lambda actually used (model norm fills it)
+        self.capped = {}        # clipped ReLU -> largest lambda before its clip capped it
         self.kinds = {}         # population name -> kind
 
     # -- naming --------------------------------------------------------------
@@ -223,15 +224,24 @@ class Assembler:
     # -- the walk ----------------------------------------------------------------
 
     def _threshold(self, node, lin):
+        """lambda of an activation, at most its clip c for a clipped ReLU (an IF
+        neuron's rate saturates at its threshold: min(lambda, c) computes the clip)."""
+        clip = node.params.get("clip")
         if self.model_norm:
             lam = float(self._bound(lin).max())
             if lam <= 0:
                 lam = 1.0
+            if clip is not None and lam > clip:
+                self.capped[node.name] = lam
+                lam = clip
             self.chosen[node.name] = np.array([lam])
             return np.array([lam])
         if node.name not in self.thresholds:
             raise ConversionError(f"{node.origin}: no threshold was computed for this layer")
-        return self.thresholds[node.name]
+        theta = self.thresholds[node.name]
+        if clip is not None:
+            theta = np.minimum(np.asarray(theta, np.float64), clip)
+        return theta
 
     def _node_value(self, node, vals):
         op, p = node.op, node.params

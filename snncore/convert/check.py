@@ -38,8 +38,11 @@ class CheckReport:
     refusal : str or None
         Why snncore cannot convert the model, if it cannot.
     notes : list of str
-        What the conversion leaves out without changing the argmax (a final
-        softmax, log_softmax or sigmoid: the outputs are the logits before it).
+        What the conversion does beside the rules: a clipped ReLU (ReLU6,
+        hardtanh(x, 0, c), clamp(x, 0, c)) converts with its clip as a ceiling on
+        the layer's threshold; a final softmax, log_softmax or sigmoid is left
+        out of the read-out without changing the argmax (the outputs are the
+        logits before it).
     """
 
     def __init__(self, rows, refusal, notes=()):
@@ -74,7 +77,9 @@ def check(model):
     """Report every way `model` departs from the tailoring rules of Cao et al.
     2015, Diehl et al. 2015 and Sengupta et al. 2019 (biases, max pooling,
     non-ReLU activations, batch normalisation, a softmax or sigmoid output), the paper
-    each rule comes from, and whether snncore can still convert it.
+    each rule comes from, and whether snncore can still convert it. A clipped
+    ReLU (ReLU6 and its spellings) is no departure: it is noted, since its clip
+    becomes a ceiling on the layer's threshold.
 
     Returns
     -------

@@ -13,7 +13,8 @@ IR ops (every shape excludes the batch dimension):
     add        two or more inputs of one shape (a residual junction)
     flatten    (C, H, W) -> (C*H*W,)    (flatten, view, reshape, squeeze: any order-keeping
                                          reshape whose end result is this one)
-    relu
+    relu       clip c > 0 or absent: min(max(x, 0), c) (ReLU6, hardtanh(x, 0, c),
+               clamp(x, 0, c)); the clip becomes a ceiling on the layer's threshold
     leaky_relu alpha in (0, 1)
 
 Dropout and Identity vanish; a BatchNorm right after a conv or linear with no
@@ -97,7 +98,7 @@ _SIZE_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv,
 def _GATES_AND_CURVES(nn):
     """Activation modules that are neither ReLU nor an output function."""
     return tuple(getattr(nn, n) for n in (
-        "Tanh", "GELU", "SiLU", "ELU", "ReLU6", "Hardtanh", "Softplus", "PReLU", "Hardswish",
+        "Tanh", "GELU", "SiLU", "ELU", "Softplus", "PReLU", "Hardswish",
         "Hardsigmoid", "Mish", "SELU", "CELU", "Softsign", "LogSigmoid", "Tanhshrink",
         "Softshrink", "Hardshrink", "RReLU", "GLU") if hasattr(nn, n))
 
@@ -123,6 +124,7 @@ class _Capture:
         #                               way to a flatten (x.squeeze(-1) before .squeeze(-1))
         self.output_function = None
         self.output_note = None
+        self.clip_notes = []          # for check(): each clipped ReLU and its ceiling
 
     # -- helpers -------------------------------------------------------------
 
@@ -311,6 +313,49 @@ class _Capture:
         self.departure("leaky", f"{node.name}: LeakyReLU({alpha})")
         return self.add(node, "leaky_relu", [x], alpha=float(alpha))
 
+    def clipped(self, node, x, low, high, what):
+        """min(max(x, low), high) (ReLU6, hardtanh, clamp, clip): with low 0
+        and high c > 0 the clipped ReLU, an IF population whose threshold has
+        the ceiling c (an IF neuron fires at most once per step, so its rate
+        saturates at its threshold); with low 0 and no high a plain ReLU.
+        Anything else is refused with the reason."""
+        fx = self.torch.fx
+        for label, v in (("min", low), ("max", high)):
+            if isinstance(v, fx.Node) or (v is not None and (
+                    isinstance(v, bool) or not isinstance(v, (int, float))
+                    or not np.isfinite(v))):
+                self.refuse(node, f"{what} with {label}={getattr(v, 'name', v)!r}: snncore "
+                                  "converts a clamp only with constant numbers, clamp(x, 0, "
+                                  "c) with min=0 and max=c > 0 (the clipped ReLU, such as "
+                                  "ReLU6)")
+        if low is None:
+            self.refuse(node, f"{what} with no min is not a ReLU: negative values pass "
+                              "unchanged, and unsigned spiking neurons carry no negative "
+                              "values; snncore converts clamp(x, 0, c) with min=0 and max=c > 0")
+        if low < 0:
+            self.refuse(node, f"{what} with min={low} < 0 has no spiking equivalent: a negative "
+                              "floor needs signed neurons, and snncore's signed neurons carry "
+                              "only leaky ReLU; snncore converts clamp(x, 0, c) with min=0 and "
+                              "max=c > 0 (the clipped ReLU, such as ReLU6)")
+        if low > 0:
+            self.refuse(node, f"{what} with min={low} > 0 is not a ReLU (its output never "
+                              "falls to 0, which an IF neuron's silence stands for); snncore "
+                              "converts clamp(x, 0, c) with min=0 and max=c > 0 (the clipped "
+                              "ReLU, such as ReLU6)")
+        if high is None:
+            return self.activation(node, x)
+        if high <= 0:
+            self.refuse(node, f"{what} with min=0 and max={high} <= 0 is constant, not a "
+                              "ReLU; snncore converts clamp(x, 0, c) with max=c > 0")
+        c = float(high)
+        name = self.readable_name(node)
+        self.notes.append(f"{name}: {what} clips at {c:g}: the clip is a ceiling on the "
+                          f"layer's threshold (min(lambda, {c:g}))")
+        self.clip_notes.append(f"{name}: {what} (a ReLU clipped at {c:g}) converts to IF "
+                               f"neurons whose threshold is at most {c:g} (the clip is a "
+                               "ceiling on the threshold)")
+        return self.add(node, "relu", [x], clip=c)
+
     def global_mean(self, node, x, dims, keepdim):
         """x.mean((2, 3)) and its spellings: global average pooling, an
         avgpool2d over the whole map (then a flatten unless keepdim)."""
@@ -459,6 +504,8 @@ class _Capture:
             return self.passthrough(node, x)
         if isinstance(m, nn.ReLU):
             return self.activation(node, x)
+        if isinstance(m, nn.Hardtanh):       # ReLU6 is Hardtanh(0, 6)
+            return self.clipped(node, x, m.min_val, m.max_val, type(m).__name__)
         if isinstance(m, nn.LeakyReLU):
             return self.activation(node, x, m.negative_slope)
         if isinstance(m, (nn.Softmax, nn.LogSoftmax)):
@@ -470,7 +517,7 @@ class _Capture:
             return self.unsupported_activation(node, type(m).__name__)
         self.refuse(node, f"layer {type(m).__name__} is not supported (snncore converts Conv2d, "
                           "Linear, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d/2d, Dropout, "
-                          "Flatten, Identity, ReLU and LeakyReLU)")
+                          "Flatten, Identity, ReLU, ReLU6, Hardtanh(0, c) and LeakyReLU)")
 
     def call_function(self, node):
         torch, F = self.torch, self.F
@@ -485,6 +532,15 @@ class _Capture:
             return self.junction(node, list(args[:2]))
         if fn in (F.relu, torch.relu, torch.relu_):
             return self.activation(node, self.ref(args[0], node))
+        if fn is F.relu6:
+            return self.clipped(node, self.ref(args[0], node), 0.0, 6.0, "relu6")
+        if fn in (F.hardtanh, getattr(F, "hardtanh_", None)):
+            return self.clipped(node, self.ref(args[0], node), _arg(args, kw, 1, "min_val", -1.0),
+                                _arg(args, kw, 2, "max_val", 1.0), fn.__name__)
+        if fn in (torch.clamp, torch.clip, getattr(torch, "clamp_", None),
+                  getattr(torch, "clip_", None)):
+            return self.clipped(node, self.ref(args[0], node), _arg(args, kw, 1, "min"),
+                                _arg(args, kw, 2, "max"), f"torch.{fn.__name__}")
         if fn is F.leaky_relu:
             alpha = args[1] if len(args) > 1 else kw.get("negative_slope", 0.01)
             return self.activation(node, self.ref(args[0], node), alpha)
@@ -521,7 +577,7 @@ class _Capture:
         if fn in (torch.sigmoid, F.sigmoid):
             return self.output_fn(node, args[0], "sigmoid")
         if fn in (torch.tanh, F.tanh, F.gelu, F.silu, F.elu, F.hardswish, F.hardsigmoid,
-                  F.mish, F.relu6, F.hardtanh, F.softplus, F.selu, F.celu, F.logsigmoid):
+                  F.mish, F.softplus, F.selu, F.celu, F.logsigmoid):
             return self.unsupported_activation(node, getattr(fn, "__name__", str(fn)))
         self.refuse(node, f"function {getattr(fn, '__name__', fn)} is not supported")
 
@@ -545,6 +601,9 @@ class _Capture:
                                     _arg(node.args, node.kwargs, 2, "keepdim", False))
         if name in ("relu", "relu_"):
             return self.activation(node, x)
+        if name in ("clamp", "clamp_", "clip", "clip_"):
+            return self.clipped(node, x, _arg(node.args, node.kwargs, 1, "min"),
+                                _arg(node.args, node.kwargs, 2, "max"), f".{name}()")
         if name in ("add", "add_", "__add__"):
             return self.junction(node, list(node.args[:2]))
         if name in ("contiguous", "clone", "detach"):
@@ -659,11 +718,13 @@ def capture(model, sample, maxpool="refuse"):
 def survey(model):
     """Trace without running: the departures from the tailoring rules, the
     first refusal if any, and notes on what the conversion leaves out (a final
-    output function), for `check`. Returns (departures, refusal or None, notes)."""
+    output function) or changes (a clipped ReLU's clip becomes a ceiling on its
+    threshold), for `check`. Returns (departures, refusal or None, notes)."""
     cap, refusal = _survey_capture(model)
     if cap is None:
         return [], refusal, []
-    return cap.departures, refusal, [cap.output_note] if cap.output_note else []
+    notes = list(cap.clip_notes) + ([cap.output_note] if cap.output_note else [])
+    return cap.departures, refusal, notes
 
 
 def has_junctions(model):

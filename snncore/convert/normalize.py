@@ -27,6 +27,13 @@ norm           lambda of activation layer l
                itself runs on calibration images with Poisson input, the
                layers below already balanced
 =============  ==============================================================
+
+A clipped ReLU min(max(x, 0), c) (ReLU6, hardtanh(x, 0, c), clamp(x, 0, c))
+caps every one of these: an IF neuron fires at most once per step, so its
+rate-coded output saturates at its threshold, and a threshold of min(lambda, c)
+in the activation's units makes the layer compute the clip exactly (for rate
+codes, as T grows). `ceilings` and `apply_ceilings` give and apply the cap;
+the statistics already see the clipped activations (the ANN runner clips).
 """
 
 import math
@@ -38,9 +45,31 @@ from .assemble import Assembler
 from .calibrate import collect_stats
 from .errors import ConversionError
 
-__all__ = ["NORMS", "data_thresholds", "ltb_thresholds", "spike_norm_thresholds"]
+__all__ = ["NORMS", "data_thresholds", "ltb_thresholds", "spike_norm_thresholds", "ceilings",
+           "apply_ceilings"]
 
 NORMS = ("none", "model", "max", "percentile", "channel", "ltb", "spike")
+
+
+def ceilings(graph):
+    """{activation: c} for each clipped ReLU of the graph."""
+    return {n.name: float(n.params["clip"]) for n in graph.nodes.values()
+            if n.op == "relu" and n.params.get("clip") is not None}
+
+
+def apply_ceilings(graph, thresholds):
+    """The thresholds with each clipped ReLU's lambda (per layer or per
+    channel) capped at its clip c, and {activation: largest lambda before the
+    cap} for those whose lambda exceeded c."""
+    out, capped = dict(thresholds), {}
+    for name, c in ceilings(graph).items():
+        if name not in out:
+            continue
+        theta = np.asarray(out[name], np.float64)
+        if np.any(theta > c):
+            capped[name] = float(np.max(theta))
+        out[name] = np.minimum(theta, c)
+    return out, capped
 
 
 def _feeding_weights(graph, name):
@@ -93,11 +122,14 @@ def data_thresholds(graph, runner, calibration, norm, percentile, channel_stat, 
     return out, stats
 
 
-def ltb_thresholds(runner, calibration, names, batches):
-    """Local threshold balancing over `batches` updates (cycling the data)."""
+def ltb_thresholds(runner, calibration, names, batches, ceiling=None):
+    """Local threshold balancing over `batches` updates (cycling the data);
+    `ceiling` {activation: c} caps the thresholds of clipped ReLUs at every
+    update, so the activation the next layer sees is clipped at min(theta, c)."""
     import torch
 
     theta = {}
+    ceiling = ceiling or {}
 
     def hook(name, t):
         y = torch.clamp(t, min=0)
@@ -107,6 +139,8 @@ def ltb_thresholds(runner, calibration, names, batches):
         dims = [0] + list(range(2, t.dim()))
         overflow = torch.clamp(y.double() - theta[name].view(view), min=0).mean(dim=dims)
         theta[name] = torch.clamp(theta[name] + 2 * overflow, min=1e-6)
+        if name in ceiling:
+            theta[name] = torch.clamp(theta[name], max=ceiling[name])
         return torch.minimum(t, theta[name].view(view).to(t.dtype))
 
     done = 0
@@ -140,11 +174,13 @@ def spike_norm_thresholds(graph, calibration, names, steps, images, seed, option
     """Sengupta's Spike-Norm, one layer at a time, with snncore's engine."""
     x = calibration.images(images)
     thresholds = {}
+    cap = ceilings(graph)
     for name in names:
         probe = Assembler(graph, thresholds, probe=name, probe_kind="accumulate",
                           **options).build()
         peak = _largest_step_current(probe, x, steps, seed)
-        thresholds[name] = np.array([_safe(peak, name)])
+        # a clipped ReLU's ceiling applies before the layers above are balanced
+        thresholds[name] = np.array([min(_safe(peak, name), cap.get(name, np.inf))])
     return thresholds
 
 

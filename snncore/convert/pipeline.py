@@ -13,8 +13,8 @@ from .calibrate import CHANNEL_BINS, LAYER_BINS, Calibration
 from .errors import ConversionError
 from .graph import capture
 from .lowlatency import calibrate_biases, choose_readout_start
-from .normalize import (NORMS, check_percentile, data_thresholds, ltb_thresholds,
-                        spike_norm_thresholds, spiking_output_threshold)
+from .normalize import (NORMS, apply_ceilings, ceilings, check_percentile, data_thresholds,
+                        ltb_thresholds, spike_norm_thresholds, spiking_output_threshold)
 
 __all__ = ["from_torch"]
 
@@ -69,7 +69,8 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
     Parameters
     ----------
     model : torch.nn.Module
-        A ReLU or leaky-ReLU network of Conv2d, Linear, AvgPool2d,
+        A ReLU, clipped-ReLU (ReLU6, hardtanh(x, 0, c), clamp(x, 0, c): the
+        clip c caps the layer's threshold) or leaky-ReLU network of Conv2d, Linear, AvgPool2d,
         AdaptiveAvgPool2d, global means (x.mean((2, 3))), BatchNorm1d/2d
         (folded), Dropout, flattening (Flatten, view, reshape, squeeze) and
         residual additions, traceable by torch.fx. It is not modified. A final
@@ -194,7 +195,7 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         if norm == "channel":
             provenance["channel_stat"] = channel_stat
     elif norm == "ltb":
-        thresholds = ltb_thresholds(runner, data, names, ltb_batches)
+        thresholds = ltb_thresholds(runner, data, names, ltb_batches, ceilings(graph))
         provenance.update(ltb_batches=ltb_batches, batch_size=batch_size)
     else:
         thresholds = spike_norm_thresholds(graph, data, names, spike_norm_steps,
@@ -214,6 +215,24 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         probe.build()
         thresholds.update(probe.chosen)
         assemble["model_norm"] = False
+    # a clipped ReLU's clip c is a ceiling on its threshold, whatever the norm
+    thresholds, capped = apply_ceilings(graph, thresholds)
+    if norm == "model":
+        capped = probe.capped
+    clips = ceilings(graph)
+    if clips:
+        provenance["threshold_ceilings"] = clips
+        for name, c in clips.items():
+            top = float(np.max(thresholds[name]))
+            if name in capped:
+                how = f"capped there (lambda by norm={norm!r} was {capped[name]:.6g})"
+            elif top >= c:
+                how = (f"lambda by norm={norm!r} reaches it (the statistics and threshold "
+                       "balancing see the clipped activations)")
+            else:
+                how = f"not reached (lambda by norm={norm!r} is at most {top:.6g})"
+            provenance["notes"].append(f"{name}: its clip {c:g} is a ceiling on the threshold; "
+                                       + how)
 
     bias_delta = None
     if bias_calibration:
