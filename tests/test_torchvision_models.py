@@ -44,7 +44,7 @@ VERDICTS = {
     "shufflenet_v2_x0_5": ("maxpool", "max pooling has no exact spiking equivalent"),
     "densenet121": ("features_pool0", "max pooling has no exact spiking equivalent"),
     "googlenet": ("maxpool1", "max pooling has no exact spiking equivalent"),
-    "mobilenet_v2": ("features_0_2", "ReLU6 has no spiking equivalent"),
+    "mobilenet_v2": ("features_1_conv_0_0", "grouped convolution (groups=32)"),  # its ReLU6 converts
     "mobilenet_v3_small": ("features_0_2", "Hardswish has no spiking equivalent"),
     "regnet_x_400mf": ("trunk_output_block1_block1_0_f_b_0",
                        "grouped convolution (groups=2) is not supported"),
