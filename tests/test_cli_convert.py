@@ -1,0 +1,258 @@
+"""`snncore convert`, driven as a user drives it: `python -m snncore ...` in a
+subprocess, on real files (a model factory module, its state dict, calibration
+arrays) written into a temporary directory."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+FACTORY = textwrap.dedent("""
+    import torch.nn as nn
+
+
+    class TinyNet(nn.Module):
+        def __init__(self, num_classes=10):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 6, 3, padding=1)
+            self.pool = nn.AvgPool2d(2)
+            self.fc = nn.Linear(6 * 4 * 4, num_classes)
+
+        def forward(self, x):
+            x = self.pool(self.conv(x).relu())
+            return self.fc(x.flatten(1))
+
+
+    def make(num_classes=10):
+        return TinyNet(num_classes)
+""")
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """A directory holding tinynet.py (the factory), its trained weights
+    net.pt, calibration images x.npy / x.npz (uint8), test images and labels."""
+    from snncore.datasets import digits
+
+    d = tmp_path_factory.mktemp("cli")
+    (d / "tinynet.py").write_text(FACTORY)
+    sys.path.insert(0, str(d))
+    try:
+        import tinynet
+    finally:
+        sys.path.remove(str(d))
+    x_train, y_train = digits("train")
+    x_test, y_test = digits("test")
+    torch.manual_seed(0)
+    model = tinynet.make()
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    for _ in range(60):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(xt), yt).backward()
+        opt.step()
+    model.eval()
+    torch.save(model.state_dict(), d / "net.pt")
+    torch.save(model, d / "whole.pt")
+    u8 = np.rint(x_train[:200] * 255).astype(np.uint8)
+    np.save(d / "x.npy", u8)
+    np.savez(d / "x.npz", labels=y_train[:200], images=x_train[:200])
+    np.save(d / "x_test.npy", x_test)
+    np.save(d / "y_test.npy", y_test)
+    return d
+
+
+def _env(work):
+    path = [str(work)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+
+
+def snncore(work, *args):
+    """`python -m snncore ARGS...` in `work`, with `work` on PYTHONPATH."""
+    return snncore_all(work, args)[0]
+
+
+def snncore_all(work, *commands):
+    """Several `python -m snncore` commands at once (each imports torch, which
+    takes seconds), in order of `commands`."""
+    procs = [subprocess.Popen([sys.executable, "-m", "snncore", *map(str, args)], cwd=work,
+                              env=_env(work), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for args in commands]
+    results = []
+    for p, args in zip(procs, commands):
+        out, err = p.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(p.args, p.returncode, out, err))
+    return results
+
+
+FACTORY_ARGS = ("--factory", "tinynet:make", "--weights", "net.pt")
+
+
+def one_line_error(r):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert len(lines) == 1 and lines[0].startswith("snncore: error: "), r.stderr
+    assert "Traceback" not in r.stderr
+    return lines[0]
+
+
+def test_factory_and_weights_convert_and_run(work):
+    r = snncore(work, "convert", *FACTORY_ARGS, "--factory-args", '{"num_classes": 10}',
+                "--calibration", "x.npy", "-o", "net.npz")
+    assert r.returncode == 0, r.stderr
+    assert "population" in r.stdout.lower() or "layer" in r.stdout.lower(), r.stdout
+    assert (work / "net.npz").exists()
+    r = snncore(work, "run", "net.npz", "x_test.npy", "--labels", "y_test.npy", "-T", "32")
+    assert r.returncode == 0, r.stderr
+    header, row = r.stdout.splitlines()[:2], r.stdout.splitlines()[-1]
+    assert "accuracy %" in header[0]
+    accuracy = float(row.split()[1])
+    assert accuracy > 80, r.stdout
+    r = snncore(work, "info", "net.npz")
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+
+
+def test_low_latency_recipe_with_an_override(work):
+    import snncore as sc
+
+    recipe, override = snncore_all(
+        work,
+        ["convert", *FACTORY_ARGS, "--dataset", "digits", "--calibration-images", "100",
+         "--recipe", "low-latency", "-T", "8", "--ltb-batches", "5", "-o", "ll.npz", "-q"],
+        ["convert", *FACTORY_ARGS, "--calibration", "x.npy", "--recipe", "low-latency", "-T", "8",
+         "--no-bias-calibration", "--norm", "percentile", "-o", "ll2.npz", "-q"])
+    assert recipe.returncode == 0, recipe.stderr
+    prov = sc.load(work / "ll.npz").provenance
+    assert prov["norm"] == "ltb" and prov["v_init"] == 0.5 and prov["ltb_batches"] == 5
+    assert prov["bias_calibration"]["timesteps"] == 8
+    assert prov["calibration_images"] == 100
+    assert override.returncode == 0, override.stderr
+    prov = sc.load(work / "ll2.npz").provenance
+    assert prov["norm"] == "percentile" and prov["v_init"] == 0.5
+    assert "bias_calibration" not in prov
+
+
+def test_calibration_from_npz_by_key_and_options(work):
+    import snncore as sc
+
+    # the first array is the labels (int64, not images); a key that is not there
+    first, missing = snncore_all(
+        work, ["convert", *FACTORY_ARGS, "--calibration", "x.npz", "-o", "k.npz"],
+        ["convert", *FACTORY_ARGS, "--calibration", "x.npz", "--calibration-key", "nope",
+         "-o", "k.npz"])
+    assert "uint8 or float" in one_line_error(first)
+    assert "labels, images" in one_line_error(missing)
+    r = snncore(work, "convert", *FACTORY_ARGS, "--calibration", "x.npz", "--calibration-key",
+                "images", "--calibration-images", "50", "-o", "k.npz", "--quiet",
+                "--norm", "max", "--reset", "zero", "--v-init", "0.5", "--encoding", "poisson",
+                "--readout-delay", "3")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and r.stderr == ""
+    prov = sc.load(work / "k.npz").provenance
+    assert prov["calibration_images"] == 50
+    assert prov["norm"] == "max" and prov["reset"] == "zero" and prov["v_init"] == 0.5
+    assert prov["readout_delay"] == {"start": 3}
+
+
+def test_an_empty_calibration_set_is_refused(work):
+    np.save(work / "empty.npy", np.zeros((0, 1, 8, 8), np.float32))
+    r = snncore(work, "convert", *FACTORY_ARGS, "--calibration", "empty.npy", "-o", "e.npz")
+    assert "empty" in one_line_error(r)
+    assert not (work / "e.npz").exists()
+
+
+def test_images_the_model_does_not_take_are_one_line(work):
+    np.save(work / "big.npy", np.zeros((4, 1, 28, 28), np.float32))
+    r = snncore(work, "convert", *FACTORY_ARGS, "--calibration", "big.npy", "-o", "b.npz")
+    assert "(2, 1, 28, 28)" in one_line_error(r)
+
+
+def test_a_pickled_module_needs_trust_pickle(work):
+    refused, trusted, as_weights, state_dict = snncore_all(
+        work, ["convert", "--model", "whole.pt", "--calibration", "x.npy", "-o", "p.npz"],
+        ["convert", "--model", "whole.pt", "--trust-pickle", "--calibration", "x.npy",
+         "-o", "p2.npz", "-q"],
+        # given as --weights it is refused too, pointing at --model --trust-pickle
+        ["convert", "--factory", "tinynet:make", "--weights", "whole.pt", "--calibration",
+         "x.npy", "-o", "p3.npz"],
+        # and a state dict given as --model points at --factory
+        ["convert", "--model", "net.pt", "--calibration", "x.npy", "-o", "p4.npz"])
+    line = one_line_error(refused)
+    assert "--trust-pickle" in line and "arbitrary code" in line
+    assert not (work / "p.npz").exists()
+    assert trusted.returncode == 0, trusted.stderr
+    assert (work / "p2.npz").exists()
+    assert "--trust-pickle" in one_line_error(as_weights)
+    assert "--factory" in one_line_error(state_dict)
+
+
+def test_torchscript_is_refused_saying_what_to_give(work):
+    import tinynet  # noqa: F401  (on sys.path through the fixture's directory)
+
+    model = torch.load(work / "whole.pt", weights_only=False)
+    torch.jit.script(model).save(str(work / "scripted.pt"))
+    r = snncore(work, "convert", "--model", "scripted.pt", "--calibration", "x.npy",
+                "-o", "ts.npz")
+    line = one_line_error(r)
+    assert "TorchScript" in line and "--factory" in line and "--weights" in line
+
+
+def test_an_export_program_is_refused_saying_what_to_give(work):
+    import tinynet  # noqa: F401
+
+    model = torch.load(work / "whole.pt", weights_only=False)
+    ep = torch.export.export(model, (torch.zeros(2, 1, 8, 8),))
+    torch.export.save(ep, str(work / "exported.pt2"))
+    r = snncore(work, "convert", "--model", "exported.pt2", "--calibration", "x.npy",
+                "-o", "ex.npz")
+    line = one_line_error(r)
+    assert "torch.export" in line and "--factory" in line
+
+
+@pytest.mark.parametrize("args", [
+    [],                                                              # no subcommand
+    ["convert", "--factory", "tinynet:make", "--weights", "net.pt", "-o", "x.npz"],  # no data
+    ["convert", "--factory", "tinynet:make", "--calibration", "x.npy"],             # no -o
+    ["convert", "--factory", "tinynet", "--calibration", "x.npy", "-o", "x.npz"],   # no :
+    ["convert", *FACTORY_ARGS, "--calibration", "x.npy", "-o", "x.npz", "--norm", "bogus"],
+    ["convert", *FACTORY_ARGS, "--factory-args", "[1]", "--calibration", "x.npy", "-o", "x.npz"],
+    ["convert", *FACTORY_ARGS, "--dataset", "digits", "--recipe", "low-latency", "-o", "x.npz"],
+    ["convert", "--model", "m.pt", "--weights", "net.pt", "--dataset", "digits", "-o", "x.npz"],
+    ["run", "net.npz"],
+])
+def test_bad_arguments_exit_2(work, args):
+    r = snncore(work, *args)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "usage:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_missing_weights_file_is_one_line(work):
+    r = snncore(work, "convert", "--factory", "tinynet:make", "--weights", "missing.pt",
+                "--calibration", "x.npy", "-o", "m.npz")
+    assert "missing.pt" in one_line_error(r)
+
+
+def test_debug_shows_the_traceback(work):
+    r = snncore(work, "convert", "--factory", "tinynet:make", "--weights", "missing.pt",
+                "--calibration", "x.npy", "-o", "m.npz", "--debug")
+    assert r.returncode == 1 and "Traceback" in r.stderr and "missing.pt" in r.stderr
+    r = snncore(work, "--debug", "info", "missing.npz")
+    assert r.returncode == 1 and "Traceback" in r.stderr
+
+
+def test_info_and_run_failures_are_one_line(work):
+    assert "missing.npz" in one_line_error(snncore(work, "info", "missing.npz"))
+    (work / "bad.npz").write_bytes(b"not a zip")
+    one_line_error(snncore(work, "info", "bad.npz"))
+
+
+@pytest.mark.parametrize("command", ["convert", "info", "run"])
+def test_help_has_examples(work, command):
+    r = snncore(work, command, "--help")
+    assert r.returncode == 0 and "examples:" in r.stdout and f"snncore {command}" in r.stdout
