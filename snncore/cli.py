@@ -68,7 +68,8 @@ def _json_kwargs(text):
     except json.JSONDecodeError as e:
         raise argparse.ArgumentTypeError(f"not valid JSON ({e}): {text!r}")
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"must be a JSON object of keyword arguments, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a JSON object of keyword arguments, "
+                                         f"got {text!r}")
     return value
 
 
@@ -166,7 +167,8 @@ def _add_convert(sub):
     o.add_argument("--batch-size", type=_positive, metavar="N")
     o.add_argument("--seed", type=int)
 
-    c.add_argument("--output", "-o", required=True, metavar="NET.npz", help="the network file to write")
+    c.add_argument("--output", "-o", required=True, metavar="NET.npz",
+                   help="the network file to write")
     c.add_argument("--quiet", "-q", action="store_true",
                    help="print nothing and show no progress bars")
     _add_common(c)
@@ -287,19 +289,19 @@ def _archive_kind(path):
     return None
 
 
-def _refuse_model_kind(path):
+def _refuse_model_kind(path, flag="--model"):
     """Refuse the model files snncore cannot convert, before loading them."""
     kind = _archive_kind(path)
     if kind == "torchscript":
         # torch.fx cannot trace a ScriptModule (scripted or traced): its forward is
         # TorchScript, not Python; from_torch refuses it
-        raise CliError(f"--model {path} is TorchScript, which torch.fx (and so snncore) cannot "
+        raise CliError(f"{flag} {path} is TorchScript, which torch.fx (and so snncore) cannot "
                        "trace; give the model's code and weights instead: --factory "
                        "MODULE:CALLABLE --weights STATE_DICT.pt")
     if kind == "export":
         # its .module() is an fx graph, but of ATen ops on raw parameters (get_attr
         # nodes), not of the nn modules snncore converts, and it refuses eval()
-        raise CliError(f"--model {path} is a torch.export program, whose ATen-level graph "
+        raise CliError(f"{flag} {path} is a torch.export program, whose ATen-level graph "
                        "(ops on raw parameters) snncore does not convert; give the model's "
                        "code and weights instead: --factory MODULE:CALLABLE --weights "
                        "STATE_DICT.pt")
@@ -396,6 +398,7 @@ def _convert(args, parser):
     # the cheap checks first: files, the kind of model file, the calibration data
     if args.weights:
         _need_file(args.weights, "--weights")
+        _refuse_model_kind(args.weights, "--weights")
     if args.model:
         _need_file(args.model, "--model")
         _refuse_model_kind(args.model)

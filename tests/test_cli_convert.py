@@ -201,6 +201,9 @@ def test_torchscript_is_refused_saying_what_to_give(work):
                 "-o", "ts.npz")
     line = one_line_error(r)
     assert "TorchScript" in line and "--factory" in line and "--weights" in line
+    r = snncore(work, "convert", "--factory", "tinynet:make", "--weights", "scripted.pt",
+                "--calibration", "x.npy", "-o", "ts.npz")
+    assert "--weights scripted.pt is TorchScript" in one_line_error(r)
 
 
 def test_an_export_program_is_refused_saying_what_to_give(work):
