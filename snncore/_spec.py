@@ -21,7 +21,7 @@ A spec is a plain dict::
                       "kernel": (kh, kw), "stride": (sh, sw), "padding": (ph, pw)}, ...],
      "input": int, "output": int, "order": [int, ...],
      "encoding": str, "rate": float, "uint8_scale": float,
-     "producer": str | None, "provenance": dict,
+     "producer": str | None, "provenance": dict, "version": int,   # the file's format version
      "readout_start": int}   # delayed read-out hint (1: read every step)
 
 Before ``check``, an array may be a reader's header (anything with ``.shape``)
@@ -295,7 +295,7 @@ def describe(meta, arrays):
         r.fail("unknown encoding %r (expected one of %s)" % (encoding, ", ".join(ENCODINGS)))
     spec = {"encoding": encoding, "rate": r.number(inp, "rate", 1.0),
             "uint8_scale": r.number(inp, "uint8_scale", _DEFAULT_UINT8_SCALE),
-            "readout_start": _clamp(start, _INT32), "producer": producer,
+            "readout_start": _clamp(start, _INT32), "producer": producer, "version": version,
             "provenance": copy.deepcopy(provenance), "order": None}
 
     pops = [_population(r, i, obj) for i, obj in enumerate(pops_raw)]

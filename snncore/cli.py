@@ -20,12 +20,24 @@ _FORMATTER = argparse.RawDescriptionHelpFormatter
 
 INFO_EXAMPLES = """examples:
   snncore info net.npz
+  snncore info net.npz --json > net.json              # the same as JSON (Network.describe())
 """
 
 RUN_EXAMPLES = """examples:
   snncore run net.npz x.npy                          # one predicted class per line
   snncore run net.npz x.npy --labels y.npy -T 64 --checkpoints 8,16,32
   snncore run net.npz x.npy -T 32 --encoding poisson --seed 3 -o outputs.npy
+  snncore run net.npz x.npy --labels y.npy --checkpoints 8,16 --format json > run.json
+  snncore run net.npz x.npy --labels y.npy --checkpoints 8,16,32 --format csv > curve.csv
+
+--format table (the default) prints one row per checkpoint: accuracy with --labels,
+spikes and synaptic operations per image, and the estimated energy as a fraction of
+the ANN's (snncore.estimate_energy), then the predictions when neither --labels nor
+-o is given. --format csv prints the same rows as CSV (T, accuracy, spikes_per_image,
+synaptic_ops_per_image, energy_j_per_image, energy_ratio). --format json prints one
+object: checkpoints, accuracy (null without --labels), spikes and synaptic operations
+per image in total and per population / projection, the energy estimate and the
+predictions at T.
 """
 
 CONVERT_EXAMPLES = """model (one of):
@@ -187,6 +199,8 @@ def _parser():
     info = sub.add_parser("info", help="print a network's summary", epilog=INFO_EXAMPLES,
                           formatter_class=_FORMATTER)
     info.add_argument("network", help="a .npz network file")
+    info.add_argument("--json", action="store_true",
+                      help="print the description as JSON (snncore.Network.describe())")
     _add_common(info)
     run = sub.add_parser("run", help="run a network on images stored as .npy",
                          epilog=RUN_EXAMPLES, formatter_class=_FORMATTER)
@@ -200,27 +214,87 @@ def _parser():
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--threads", type=int, default=None)
     run.add_argument("--output", "-o", help="write the decoded outputs (N, K) at T to this .npy")
+    run.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                     help="how to print the results (default: table; see below)")
     _add_common(run)
     return p
 
 
 # -- run ----------------------------------------------------------------------------------
 
+def _finite(value):
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _run_report(res, energy, accuracy, args):
+    """The run as plain values for --format json (fixed key order, no NaN)."""
+    def curve(values):
+        return [float(v) for v in values]
+
+    return {
+        "network": args.network,
+        "images": int(res.outputs.shape[0]),
+        "timesteps": int(res.timesteps),
+        "encoding": res.encoding,
+        "seed": args.seed,
+        "readout_start": int(res.readout_start),
+        "checkpoints": [int(t) for t in res.checkpoints],
+        "accuracy": None if accuracy is None else curve(accuracy),
+        "spikes_per_image": {
+            "total": curve(res.spikes.total_per_image()),
+            "populations": {n: curve(v) for n, v in
+                            zip(res.spikes.names, res.spikes.at_checkpoints().T)}},
+        "synaptic_ops_per_image": {
+            "total": curve(res.synaptic_ops.total_per_image()),
+            "projections": {n: curve(v) for n, v in
+                            zip(res.synaptic_ops.names, res.synaptic_ops.at_checkpoints().T)}},
+        "energy": {
+            "joules_per_image": curve(energy.total),
+            "ann_joules_per_image": float(energy.ann),
+            "ratio": [_finite(v) for v in energy.ratio],
+            "e_ac": float(energy.e_ac), "e_mac": float(energy.e_mac)},
+        "predictions": [int(p) for p in res.predictions],
+    }
+
+
 def _run(args):
+    from .energy import estimate_energy
+
     net = load(args.network)
     x = np.load(args.images, allow_pickle=False)
+    y = np.load(args.labels, allow_pickle=False) if args.labels else None
     res = net.run(x, args.timesteps, encoding=args.encoding, checkpoints=args.checkpoints,
                   seed=args.seed, threads=args.threads)
     if args.output:
         np.save(args.output, res.output)
+    accuracy = None if y is None else res.curve(y)
+    energy = estimate_energy(res, net)
     spikes = res.spikes.total_per_image()
     synops = res.synaptic_ops.total_per_image()
-    headers = ["T", "spikes/img", "synaptic ops/img"]
-    columns = [res.checkpoints, [f"{s:,.0f}" for s in spikes], [f"{o:,.0f}" for o in synops]]
-    if args.labels:
-        y = np.load(args.labels, allow_pickle=False)
+    if args.format == "json":
+        print(json.dumps(_run_report(res, energy, accuracy, args), indent=2,
+                         allow_nan=False))
+        return 0
+    if args.format == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(["T"] + ([] if accuracy is None else ["accuracy"]) +
+                   ["spikes_per_image", "synaptic_ops_per_image", "energy_j_per_image",
+                    "energy_ratio"])
+        for i, t in enumerate(res.checkpoints):
+            ratio = _finite(energy.ratio[i])
+            w.writerow([int(t)] + ([] if accuracy is None else [repr(float(accuracy[i]))]) +
+                       [repr(float(spikes[i])), repr(float(synops[i])),
+                        repr(float(energy.total[i])), "" if ratio is None else repr(ratio)])
+        return 0
+    headers = ["T", "spikes/img", "synaptic ops/img", "energy vs ANN"]
+    columns = [res.checkpoints, [f"{s:,.0f}" for s in spikes], [f"{o:,.0f}" for o in synops],
+               [f"{r:.3g}" if np.isfinite(r) else "-" for r in energy.ratio]]
+    if accuracy is not None:
         headers.insert(1, "accuracy %")
-        columns.insert(1, [f"{100 * a:.2f}" for a in res.curve(y)])
+        columns.insert(1, [f"{100 * a:.2f}" for a in accuracy])
     print(format_table(headers, list(zip(*columns)), [">"] * len(headers)))
     if not args.output and not args.labels:
         for row in res.predictions:
@@ -439,7 +513,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
-            print(load(args.network).summary())
+            net = load(args.network)
+            if args.json:
+                print(json.dumps(net.describe(), indent=2, allow_nan=False))
+            else:
+                print(net.summary())
             return 0
         if args.command == "convert":
             return _convert(args, parser)

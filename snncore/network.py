@@ -165,6 +165,76 @@ class Network:
                 macs[q["name"]] = 0
         return macs
 
+    def describe(self):
+        """The network's description as plain Python values (dicts, lists,
+        str, int, float, bool, None), ready for ``json.dumps``: what
+        `summary` shows, with a fixed key order and no NaN or infinity.
+
+        Returns
+        -------
+        dict
+            ``format_version`` (the file's, or the newest for a network made
+            in memory), ``producer`` (str or None), ``input`` (``population``,
+            ``shape``, ``encoding``, ``rate``, ``uint8_scale``), ``output``
+            (``name``, ``kind``, ``shape``), ``readout_start``,
+            ``populations`` (a list in file order of ``name``, ``kind``,
+            ``shape``, ``neurons``, ``bias`` (None, 'per channel' or 'per
+            neuron'), and for ``if`` neurons ``threshold``, ``reset``,
+            ``v_init``, ``signed``, and ``threshold_neg`` when signed; a
+            threshold is a number, or ``{"channels", "min", "max"}`` when
+            it is per channel), ``order`` (population names in simulation
+            order), ``projections`` (a list in file order of ``name``, ``op``,
+            ``source``, ``target``, ``weights`` (the count), ``kernel``,
+            ``stride``, ``padding`` (for conv2d and avgpool2d), ``ann_macs``),
+            ``totals`` (``neurons`` (input excluded), ``weights``,
+            ``ann_macs``) and ``provenance`` (dict; non-finite numbers become
+            None).
+        """
+        spec = self._spec
+        pops = spec["populations"]
+        macs = self.ann_macs()
+        populations = []
+        for i, p in enumerate(pops):
+            item = {"name": p["name"], "kind": p["kind"], "shape": list(self._pop_shape(i)),
+                    "neurons": int(np.prod(p["shape"]))}
+            if p["kind"] == "if":
+                item["threshold"] = _values(p["threshold"])
+                if p["signed"]:
+                    item["threshold_neg"] = _values(p["threshold_neg"])
+                item["reset"] = p["reset"]
+                item["v_init"] = _finite(p["v_init"])
+                item["signed"] = bool(p["signed"])
+            item["bias"] = None if p["bias"] is None else (
+                "per channel" if p["bias"].size == p["shape"][0] else "per neuron")
+            populations.append(item)
+        projections = []
+        for q in spec["projections"]:
+            item = {"name": q["name"], "op": q["op"], "source": pops[q["source"]]["name"],
+                    "target": pops[q["target"]]["name"],
+                    "weights": 0 if q["weight"] is None else int(q["weight"].size)}
+            if q["op"] in ("conv2d", "avgpool2d"):
+                for key in ("kernel", "stride", "padding"):
+                    item[key] = [int(v) for v in q[key]]
+            item["ann_macs"] = int(macs[q["name"]])
+            projections.append(item)
+        out = pops[spec["output"]]
+        return {
+            "format_version": int(spec.get("version") or _limits.FORMAT_VERSION),
+            "producer": spec["producer"],
+            "input": {"population": pops[spec["input"]]["name"], "shape": list(self.input_shape),
+                      "encoding": spec["encoding"], "rate": _finite(spec["rate"]),
+                      "uint8_scale": _finite(spec["uint8_scale"])},
+            "output": {"name": out["name"], "kind": out["kind"], "shape": list(self.output_shape)},
+            "readout_start": int(spec["readout_start"]),
+            "populations": populations,
+            "order": [pops[i]["name"] for i in spec["order"]],
+            "projections": projections,
+            "totals": {"neurons": sum(p["neurons"] for p in populations if p["kind"] != "input"),
+                       "weights": sum(q["weights"] for q in projections),
+                       "ann_macs": int(sum(macs.values()))},
+            "provenance": _plain(spec["provenance"]),
+        }
+
     # -- validation and files ------------------------------------------------
 
     def validate(self):
@@ -453,6 +523,40 @@ class Simulation:
         self._state.read_counters(spikes, synops)
         return ({p.name: int(v) for p, v in zip(self._network.populations, spikes)},
                 {q.name: int(v) for q, v in zip(self._network.projections, synops)})
+
+
+def _finite(value):
+    """A float, or None for NaN and infinity (JSON has neither)."""
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _values(arr):
+    """A threshold: its number, or {"channels", "min", "max"} when per channel."""
+    if arr is None:
+        return None
+    arr = np.asarray(arr).reshape(-1)
+    if arr.size == 1:
+        return _finite(arr[0])
+    return {"channels": int(arr.size), "min": _finite(arr.min()), "max": _finite(arr.max())}
+
+
+def _plain(value):
+    """A JSON-like value with tuples as lists, numpy scalars as Python ones and
+    non-finite floats as None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return _finite(value)
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
 
 
 def _check_int(name, value, low, high):

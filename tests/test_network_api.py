@@ -208,6 +208,45 @@ def test_summary_mentions_everything():
     assert "percentile=99.9" in text
 
 
+def test_describe_is_plain_json_in_a_fixed_order(tmp_path):
+    import json
+
+    net = small_net()
+    d = net.describe()
+    assert json.loads(json.dumps(d, allow_nan=False)) == d
+    assert list(d) == ["format_version", "producer", "input", "output", "readout_start",
+                       "populations", "order", "projections", "totals", "provenance"]
+    assert d["format_version"] == _limits.FORMAT_VERSION
+    assert d["input"] == {"population": "input", "shape": [2, 6, 6], "encoding": "analog",
+                          "rate": 0.75, "uint8_scale": pytest.approx(1 / 255)}
+    assert d["output"] == {"name": "out", "kind": "accumulate", "shape": [5]}
+    assert [p["name"] for p in d["populations"]] == [p.name for p in net.populations]
+    assert [p["shape"] for p in d["populations"]] == [list(p.shape) for p in net.populations]
+    pops = {p["name"]: p for p in d["populations"]}
+    assert pops["c1"]["threshold"] == {"channels": 4, "min": 0.25, "max": 1.0}
+    assert pops["c1"]["v_init"] == 0.5 and pops["c1"]["reset"] == "subtract"
+    assert pops["c1"]["signed"] is False and "threshold_neg" not in pops["c1"]
+    assert pops["c1"]["bias"] == "per channel" and pops["g"]["bias"] == "per neuron"
+    assert pops["c2"]["threshold"] == 1.0 and pops["c2"]["threshold_neg"] == 0.5
+    assert pops["c2"]["signed"] is True and pops["c2"]["reset"] == "zero"
+    assert "threshold" not in pops["p1"] and pops["p1"]["neurons"] == 36
+    projs = {q["name"]: q for q in d["projections"]}
+    assert [q["name"] for q in d["projections"]] == list(SMALL_MACS)
+    assert {n: q["ann_macs"] for n, q in projs.items()} == SMALL_MACS
+    assert projs["conv1"]["kernel"] == [3, 3] and projs["conv1"]["padding"] == [1, 1]
+    assert projs["pool"]["stride"] == [2, 2] and projs["pool"]["weights"] == 0
+    assert "kernel" not in projs["fc"] and projs["fc"]["weights"] == 60
+    assert (projs["gain"]["source"], projs["gain"]["target"]) == ("c2", "g")
+    assert d["totals"] == {"neurons": 144 + 36 + 12 + 12 + 5, "weights": 72 + 48 + 3 + 60,
+                           "ann_macs": SMALL_TOTAL}
+    assert d["provenance"] == {"norm": "max", "percentile": 99.9, "note": [1, 2]}
+    net.save(tmp_path / "n.npz")
+    back = snncore.load(tmp_path / "n.npz").describe()
+    assert back["producer"].startswith("snncore ")
+    assert {k: v for k, v in back.items() if k != "producer"} == \
+        {k: v for k, v in d.items() if k != "producer"}
+
+
 def test_summary_changes_with_the_network():
     """The summary is computed from the network, not canned."""
     b = snncore.NetworkBuilder((3, 5, 5))
