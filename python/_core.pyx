@@ -178,7 +178,7 @@ cdef class _Description:
             self.hints.encoding = ENCODINGS.index(spec["encoding"])
             self.hints.rate = spec["rate"]
             self.hints.uint8_scale = spec["uint8_scale"]
-            self.hints.readout_start = max(-2**31, min(2**31 - 1, spec["readout_start"]))
+            self.hints.readout_start = spec["readout_start"]      # int32: the reader clamps it
             self.desc.hints = &self.hints
 
     def __dealloc__(self):
@@ -205,7 +205,7 @@ cdef class _Description:
         d.is_signed = 1 if p["signed"] else 0
         _set_array(&d.threshold_neg, p["threshold_neg"], self.keep)
         d.reset = RESETS.index(p["reset"])
-        d.v_init = max(-1e30, min(1e30, p["v_init"]))   # a float cast must not overflow
+        d.v_init = p["v_init"]      # a float32 value: the reader rounds it
         _set_array(&d.bias, p["bias"], self.keep)
 
     cdef _projection(self, snn.snn_projection_desc *d, q):

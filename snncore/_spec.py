@@ -85,6 +85,13 @@ def _clamp(value, bounds):
     return max(bounds[0], min(bounds[1], int(value)))
 
 
+def _float32(x):
+    """float32(x) as a Python float: IEEE rounding, infinity beyond the range (the
+    check then refuses it), as the C reader converts."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.float32(x))
+
+
 def _float(x):
     """A JSON number as a Python float (out of range: infinity, for the check)."""
     try:
@@ -179,8 +186,7 @@ class _Reader:
             return None, None
         value = obj[key]
         if _is_number(value):
-            with np.errstate(over="ignore", under="ignore"):
-                return np.array([_float(value)], dtype=np.float32), None
+            return np.array([_float32(_float(value))], dtype=np.float32), None
         if not isinstance(value, str):
             self.fail("%s must be a number or an array name, not %s" % (key, _tname(value)))
         return self.array(value, key)
@@ -211,7 +217,7 @@ def _population(r, i, obj):
     if reset not in RESETS:
         r.fail("unknown reset mode %r (expected one of %s)" % (reset, ", ".join(RESETS)))
     pop["reset"] = reset
-    pop["v_init"] = r.number(obj, "v_init", 0.0)
+    pop["v_init"] = _float32(r.number(obj, "v_init", 0.0))
     pop["signed"] = bool(r.typed(obj, "signed", bool, "true or false", False))
     pop["threshold_neg"], pop["threshold_neg_key"] = r.threshold(obj, "threshold_neg")
     pop["bias"], pop["bias_key"] = r.array(obj["bias"], "bias") if "bias" in obj else (None, None)

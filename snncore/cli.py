@@ -96,12 +96,10 @@ def _readout_delay(text):
     if text in ("auto", "none"):
         return text
     try:
-        step = int(text)
-    except ValueError:
-        step = 0
-    if step < 1:
-        raise argparse.ArgumentTypeError(f"must be 'auto', 'none' or a step >= 1, got {text!r}")
-    return step
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto', 'none' or a step >= 1, got {text!r}") from None
 
 
 def _positive(text):

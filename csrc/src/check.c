@@ -550,29 +550,26 @@ static int check_all(const snn_net_desc *desc, const snn_limits *L, int need_dat
     return topological_order(desc, indeg, done, order, err);
 }
 
+int snn__check_counts(const snn_net_desc *desc, snn_error *err)
+{
+    snn_limits L;
+    if (err) { err->status = SNN_OK; err->population = err->projection = -1; err->message[0] = 0; }
+    if (desc == NULL) return snn__set_error(err, SNN_E_INVALID_ARG, -1, -1, "the description is NULL");
+    snn_get_limits(&L);
+    return check_counts(desc, &L, err);
+}
+
 int snn__check(const snn_net_desc *desc, int need_data, snn__dims *pd, int32_t *order,
                snn_error *err)
 {
     snn_limits L;
-    snn_allocator a;
-    int32_t P, J;
-    named *names;
-    int32_t *indeg;
-    unsigned char *done;
+    const snn_allocator a = desc->allocator ? *desc->allocator : snn__default_allocator();
+    const int32_t P = desc->n_populations, J = desc->n_projections;
+    named *names = a.alloc(a.opaque, (size_t)(P > J ? P : J) * sizeof *names);
+    int32_t *indeg = a.alloc(a.opaque, (size_t)P * sizeof *indeg);
+    unsigned char *done = a.alloc(a.opaque, (size_t)P);
     int status;
-    if (err) { err->status = SNN_OK; err->population = err->projection = -1; err->message[0] = 0; }
-    if (desc == NULL) {
-        snn__set_error(err, SNN_E_INVALID_ARG, -1, -1, "the description is NULL");
-        return SNN_E_INVALID_ARG;
-    }
     snn_get_limits(&L);
-    FORWARD_IF_ERROR(check_counts(desc, &L, err));
-    a = desc->allocator ? *desc->allocator : snn__default_allocator();
-    P = desc->n_populations;
-    J = desc->n_projections;
-    names = a.alloc(a.opaque, (size_t)(P > J ? P : J) * sizeof *names);
-    indeg = a.alloc(a.opaque, (size_t)P * sizeof *indeg);
-    done = a.alloc(a.opaque, (size_t)P);
     if (names && indeg && done)
         status = check_all(desc, &L, need_data, pd, names, indeg, done, order, err);
     else
@@ -583,21 +580,13 @@ int snn__check(const snn_net_desc *desc, int need_data, snn__dims *pd, int32_t *
     return status;
 }
 
-int snn__check_sane(const snn_net_desc *desc)
-{
-    snn_limits L;
-    snn_get_limits(&L);
-    return desc != NULL && desc->n_populations >= 1 && desc->n_populations <= L.max_populations &&
-           (desc->allocator == NULL || (desc->allocator->alloc && desc->allocator->free));
-}
-
 int snn_net_check(const snn_net_desc *desc, int32_t *order, snn_error *err)
 {
     snn_allocator a;
     snn__dims *pd;
     int32_t *ord;
     int status;
-    if (!snn__check_sane(desc)) return snn__check(desc, 0, NULL, NULL, err);  /* refuses */
+    FORWARD_IF_ERROR(snn__check_counts(desc, err));      /* before the counts size anything */
     a = desc->allocator ? *desc->allocator : snn__default_allocator();
     pd = a.alloc(a.opaque, (size_t)desc->n_populations * sizeof *pd);
     ord = order ? order : a.alloc(a.opaque, (size_t)desc->n_populations * sizeof *ord);

@@ -220,13 +220,14 @@ struct snn_state {
 /* check.c: the sizes of a population as the engine keeps them. */
 typedef struct snn__dims { int32_t ndim; int64_t C, H, W, n; } snn__dims;
 
-/* check.c: snn_net_check's rules; with need_data, every array given must have
- * its data. Fills pd and order (n_populations each), which may be NULL only
- * when snn__check_sane(desc) is false (then it refuses before using them). */
+/* check.c: snn_net_check in two parts. snn__check_counts checks what sizes
+ * scratch (the description's counts, pointers, isa and allocator) and clears
+ * *err; snn__check, on a description that passed it, checks the rest (with
+ * need_data, every array given must have its data) and fills pd and order
+ * (n_populations each). */
+int snn__check_counts(const snn_net_desc *desc, snn_error *err);
 int snn__check(const snn_net_desc *desc, int need_data, snn__dims *pd, int32_t *order,
                snn_error *err);
-/* Whether desc's population count and allocator can be used to size scratch. */
-int snn__check_sane(const snn_net_desc *desc);
 
 /* error.c: malloc and free as an snn_allocator. */
 snn_allocator snn__default_allocator(void);

@@ -341,11 +341,8 @@ snn_net *snn_net_create(const snn_net_desc *desc, snn_error *err)
     uint64_t state_bytes = 0;
     int status;
 
-    if (!snn__check_sane(desc)) {     /* refused before the counts size anything */
-        snn__check(desc, 1, NULL, NULL, err);
-        return NULL;
-    }
-    status = SNN_OK;
+    status = snn__check_counts(desc, err);     /* before the counts size anything */
+    if (status != SNN_OK) return NULL;
     a = desc->allocator ? *desc->allocator : snn__default_allocator();
     pd = a.alloc(a.opaque, (size_t)desc->n_populations * sizeof *pd);
     net = a.alloc(a.opaque, sizeof *net);
