@@ -105,6 +105,12 @@ cdef int _check(int status, snn.snn_error *err=NULL) except -1:
     raise CoreError(status, message, pop, proj)
 
 
+def window_out(int64_t n, int32_t kernel, int32_t stride, int32_t padding, bint ceil_mode=False):
+    """Output size along one axis of a window op on n rows or columns (the
+    format's rule: snn_window_out); -1 when the kernel does not fit."""
+    return snn.snn_window_out(n, kernel, stride, padding, ceil_mode)
+
+
 def limits():
     cdef snn.snn_limits lim
     snn.snn_get_limits(&lim)
@@ -218,6 +224,7 @@ cdef class _Description:
         d.kernel[0], d.kernel[1] = q["kernel"]
         d.stride[0], d.stride[1] = q["stride"]
         d.padding[0], d.padding[1] = q["padding"]
+        d.ceil_mode = 1 if q.get("ceil_mode") else 0
         _set_array(&d.weight, q["weight"], self.keep)
 
 

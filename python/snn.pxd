@@ -43,6 +43,8 @@ cdef extern from "snn.h" nogil:
         int64_t max_json_depth    # deepest metadata nesting (readers)
 
     void snn_get_limits(snn_limits *out) noexcept
+    int64_t snn_window_out(int64_t n, int32_t kernel, int32_t stride, int32_t padding,
+                           int32_t ceil_mode) noexcept
     const char *snn_version_string() noexcept
 
     ctypedef enum snn_kind:
@@ -88,9 +90,10 @@ cdef extern from "snn.h" nogil:
         int32_t op                    # an snn_op
         int32_t source                # population index
         int32_t target                # population index
-        int32_t kernel[2]             # avgpool2d: the window; conv2d: 0 or the weight's
-        int32_t stride[2]             # conv2d, avgpool2d: >= 1
+        int32_t kernel[2]             # the pools: the window; conv2d: 0 or the weight's
+        int32_t stride[2]             # conv2d and the pools: >= 1
         int32_t padding[2]            # 0 <= padding < kernel
+        int32_t ceil_mode             # maxpool2d: nonzero rounds the output size up
         snn_array weight              # PyTorch layout (OIHW, [out, in], [C])
 
     ctypedef struct snn_hints:

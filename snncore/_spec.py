@@ -36,13 +36,18 @@ import numpy as np
 from . import _core, _limits
 from .errors import FormatError
 
-__all__ = ["describe", "check", "fill", "normalize", "denormalize", "KINDS", "OPS", "RESETS",
+__all__ = ["describe", "check", "fill", "normalize", "denormalize", "KINDS", "OPS", "WINDOWED",
+           "POOLS", "RESETS",
            "ENCODINGS"]
 
 KINDS = _core.KINDS
 OPS = _core.OPS
 RESETS = _core.RESETS
 ENCODINGS = _core.ENCODINGS
+# the ops with a window (kernel, stride and padding keys), and among them the pools
+# (whose file gives the kernel, and whose stride defaults to it)
+WINDOWED = tuple(op for op in OPS if "padding" in _core.OP_KEYS[op])
+POOLS = tuple(op for op in WINDOWED if "kernel" in _core.OP_KEYS[op])
 
 _DEFAULT_UINT8_SCALE = 1.0 / 255.0
 _ALL_POP_KEYS = frozenset(k for keys in _core.KIND_KEYS.values() for k in keys)
@@ -243,11 +248,11 @@ def _projection(r, j, obj, index_of):
     proj["weight"], proj["weight_key"] = (r.array(obj["weight"], "weight") if "weight" in obj
                                           else (None, None))
     zero = (0, 0)
-    windowed = op in ("conv2d", "avgpool2d")
     proj["kernel"] = r.ints(obj, "kernel", (2,), zero, _INT32)
-    proj["stride"] = r.ints(obj, "stride", (2,), (proj["kernel"] if op == "avgpool2d"
-                                                  else (1, 1)) if windowed else zero, _INT32)
+    proj["stride"] = r.ints(obj, "stride", (2,), (proj["kernel"] if op in POOLS else (1, 1))
+                            if op in WINDOWED else zero, _INT32)
     proj["padding"] = r.ints(obj, "padding", (2,), zero, _INT32)
+    proj["ceil_mode"] = bool(r.typed(obj, "ceil_mode", bool, "true or false", False))
     return proj
 
 
@@ -447,11 +452,13 @@ def denormalize(spec):
                "source": names[int(pr["source"])], "target": names[int(pr["target"])]}
         if pr.get("weight") is not None:
             obj["weight"] = out.put(pr.get("weight_key"), "%s.weight" % pr["name"], pr["weight"])
-        if pr["op"] == "avgpool2d":
+        if pr["op"] in POOLS:
             obj["kernel"] = [int(v) for v in pr["kernel"]]
-        if pr["op"] in ("conv2d", "avgpool2d"):
+        if pr["op"] in WINDOWED:
             obj["stride"] = [int(v) for v in pr["stride"]]
             obj["padding"] = [int(v) for v in pr["padding"]]
+        if pr.get("ceil_mode"):
+            obj["ceil_mode"] = True
         proj_objs.append(obj)
 
     meta = {"format": "snncore", "version": _limits.FORMAT_VERSION}

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._spec import WINDOWED
+
 __all__ = ["summary_text", "format_table"]
 
 
@@ -47,9 +49,9 @@ def _population_row(pop):
 
 def _projection_row(q, pops, macs):
     src, dst = pops[q["source"]], pops[q["target"]]
-    if q["op"] in ("conv2d", "avgpool2d"):
+    if q["op"] in WINDOWED:
         params = f"k={q['kernel'][0]}x{q['kernel'][1]} s={q['stride'][0]},{q['stride'][1]} " \
-                 f"p={q['padding'][0]},{q['padding'][1]}"
+                 f"p={q['padding'][0]},{q['padding'][1]}" + (" ceil" if q["ceil_mode"] else "")
     else:
         params = "-"
     weights = 0 if q["weight"] is None else int(q["weight"].size)

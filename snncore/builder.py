@@ -4,10 +4,11 @@ import numbers
 
 import numpy as np
 
+from . import _core
 from ._spec import KINDS, RESETS
 from .network import Network
 
-__all__ = ["NetworkBuilder", "conv2d_shape", "avgpool2d_shape"]
+__all__ = ["NetworkBuilder", "conv2d_shape", "avgpool2d_shape", "maxpool2d_shape"]
 
 
 def _pair(v, what):
@@ -19,21 +20,36 @@ def _pair(v, what):
     return [int(a) for a in v]
 
 
+def _window_shape(channels, input_shape, kernel, stride, padding, ceil_mode=False):
+    """(channels, OH, OW) of a window op on a (C, H, W) input (the format's
+    rule, snn_window_out); ValueError when the kernel does not fit."""
+    _, h, w = input_shape
+    kernel = _pair(kernel, "kernel")
+    stride = _pair(kernel if stride is None else stride, "stride")
+    padding = _pair(padding, "padding")
+    out = [_core.window_out(n, k, s, p, ceil_mode)
+           for n, k, s, p in zip((h, w), kernel, stride, padding)]
+    if min(out) < 1:
+        raise ValueError(f"kernel {tuple(kernel)} with stride {tuple(stride)} and padding "
+                         f"{tuple(padding)} does not fit an input of {(h, w)}")
+    return (int(channels), out[0], out[1])
+
+
 def conv2d_shape(input_shape, weight_shape, stride=1, padding=0):
     """Output shape (Co, OH, OW) of a conv2d on a (Ci, H, W) input with an
     OIHW weight of `weight_shape`."""
-    (c, h, w), (co, ci, kh, kw) = input_shape, weight_shape
-    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding")
-    return (co, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    return _window_shape(weight_shape[0], input_shape, weight_shape[2:], stride, padding)
 
 
 def avgpool2d_shape(input_shape, kernel, stride=None, padding=0):
     """Output shape (C, OH, OW) of an average pool on a (C, H, W) input."""
-    c, h, w = input_shape
-    (kh, kw) = _pair(kernel, "kernel")
-    (sh, sw) = _pair(kernel if stride is None else stride, "stride")
-    (ph, pw) = _pair(padding, "padding")
-    return (c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    return _window_shape(input_shape[0], input_shape, kernel, stride, padding)
+
+
+def maxpool2d_shape(input_shape, kernel, stride=None, padding=0, ceil_mode=False):
+    """Output shape (C, OH, OW) of a max pool on a (C, H, W) input, with
+    PyTorch's ceil_mode."""
+    return _window_shape(input_shape[0], input_shape, kernel, stride, padding, ceil_mode)
 
 
 class NetworkBuilder:
@@ -168,6 +184,23 @@ class NetworkBuilder:
                "kernel": _pair(kernel, "kernel"),
                "stride": _pair(kernel if stride is None else stride, "stride"),
                "padding": _pair(padding, "padding")}
+        if gain is not None:
+            obj["weight"] = self._array(f"{name}.weight", gain)
+        return self._add_projection(obj)
+
+    def maxpool2d(self, name, source, target, kernel, stride=None, padding=0, ceil_mode=False,
+                  gain=None):
+        """Max pooling of spike counts (docs/format.md): `source` must be an
+        unsigned 'if' population; each step a target neuron receives gain[c]
+        when the largest spike count in its window grows. Padded cells never
+        count; `ceil_mode` rounds the output size up as PyTorch does."""
+        self._new_projection(name)
+        obj = {"name": name, "op": "maxpool2d", "source": source, "target": target,
+               "kernel": _pair(kernel, "kernel"),
+               "stride": _pair(kernel if stride is None else stride, "stride"),
+               "padding": _pair(padding, "padding")}
+        if ceil_mode:
+            obj["ceil_mode"] = True
         if gain is not None:
             obj["weight"] = self._array(f"{name}.weight", gain)
         return self._add_projection(obj)

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import ENCODINGS, __version__, load
 from ._summary import format_table
+from .convert.graph import MAXPOOL_MODES
 
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
@@ -163,7 +164,7 @@ def _add_convert(sub):
     o.add_argument("--readout", choices=("membrane", "spikes"))
     o.add_argument("--encoding", choices=ENCODINGS)
     o.add_argument("--strict-bias", action=argparse.BooleanOptionalAction, default=None)
-    o.add_argument("--maxpool", choices=("refuse", "avg"))
+    o.add_argument("--maxpool", choices=MAXPOOL_MODES)
     o.add_argument("--ltb-batches", type=_positive, metavar="N")
     o.add_argument("--spike-norm-steps", type=_positive, metavar="N")
     o.add_argument("--spike-norm-images", type=_positive, metavar="N")

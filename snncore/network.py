@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _core, _limits
 from ._progress import Progress
-from ._spec import ENCODINGS, denormalize, describe, normalize, normalize_unread
+from ._spec import ENCODINGS, WINDOWED, denormalize, describe, normalize, normalize_unread
 from ._npz import Archive, write_npz
 from .errors import FormatError
 from .result import Counters, RunResult
@@ -185,7 +185,8 @@ class Network:
             it is per channel), ``order`` (population names in simulation
             order), ``projections`` (a list in file order of ``name``, ``op``,
             ``source``, ``target``, ``weights`` (the count), ``kernel``,
-            ``stride``, ``padding`` (for conv2d and avgpool2d), ``ann_macs``),
+            ``stride``, ``padding``, ``ceil_mode`` (for the ops with a window),
+            ``ann_macs``),
             ``totals`` (``neurons`` (input excluded), ``weights``,
             ``ann_macs``) and ``provenance`` (dict; non-finite numbers become
             None).
@@ -212,9 +213,10 @@ class Network:
             item = {"name": q["name"], "op": q["op"], "source": pops[q["source"]]["name"],
                     "target": pops[q["target"]]["name"],
                     "weights": 0 if q["weight"] is None else int(q["weight"].size)}
-            if q["op"] in ("conv2d", "avgpool2d"):
+            if q["op"] in WINDOWED:
                 for key in ("kernel", "stride", "padding"):
                     item[key] = [int(v) for v in q[key]]
+                item["ceil_mode"] = bool(q["ceil_mode"])
             item["ann_macs"] = int(macs[q["name"]])
             projections.append(item)
         out = pops[spec["output"]]

@@ -36,7 +36,9 @@ THRESHOLDS = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
 
 
 def _neuron(draw, b, name, shape, allow_accumulate=False):
-    """Declare a population of a random kind with random neuron parameters."""
+    """Declare a population of a random kind with random neuron parameters;
+    returns 'spikes' for an unsigned 'if' population (a maxpool2d may read it),
+    'plain relay' for a relay without bias, else ''."""
     kinds = ["if", "if", "relay"] + (["accumulate"] if allow_accumulate else [])
     kind = draw(st.sampled_from(kinds))
     c = shape[0]
@@ -45,25 +47,28 @@ def _neuron(draw, b, name, shape, allow_accumulate=False):
         per_neuron = draw(st.booleans())
         bias = dyadic(draw, tuple(shape) if per_neuron else (c,), -4, 4, 16)
     if kind != "if":
-        return b.population(name, shape, kind=kind, bias=bias)
+        b.population(name, shape, kind=kind, bias=bias)
+        return "plain relay" if kind == "relay" and bias is None else ""
     if draw(st.booleans()):
         theta = np.array(draw(st.lists(st.sampled_from(THRESHOLDS), min_size=c, max_size=c)),
                          dtype=np.float32)
     else:
         theta = draw(st.sampled_from(THRESHOLDS))
     signed = draw(st.integers(0, 3)) == 0
-    return b.population(
+    b.population(
         name, shape, kind="if", threshold=theta,
         reset=draw(st.sampled_from(["subtract", "zero"])),
         v_init=draw(st.sampled_from([0.0, 0.5, -0.25, 1.0])),
         bias=bias, signed=signed,
         threshold_neg=draw(st.sampled_from([1.0, 4.0, 8.0])) if signed else None)
+    return "" if signed else "spikes"
 
 
 @st.composite
 def networks(draw, max_layers=4):
     """(Network, input_shape): a random chain of conv/pool/dense/identity layers
-    with occasional junctions (a second projection into a population)."""
+    with occasional junctions (a second projection into a population); max
+    pools follow unsigned 'if' populations."""
     vector_input = draw(st.integers(0, 4)) == 0
     if vector_input:
         shape = (draw(st.integers(1, 12)),)
@@ -71,12 +76,15 @@ def networks(draw, max_layers=4):
         shape = (draw(st.integers(1, 3)), draw(st.integers(2, 8)), draw(st.integers(2, 8)))
     b = snncore.NetworkBuilder(shape)
     layers = [("input", shape)]
+    poolable = False        # whether the last layer may feed a maxpool2d
     n_layers = draw(st.integers(1, max_layers))
     for k in range(n_layers):
         src, src_shape = layers[-1]
         name = f"p{k}"
         ops = ["dense", "identity"] if len(src_shape) == 1 else ["conv2d", "conv2d", "avgpool2d",
                                                                  "dense", "identity"]
+        if poolable and len(src_shape) == 3:
+            ops += ["maxpool2d", "maxpool2d"]
         op = draw(st.sampled_from(ops))
         if op == "conv2d":
             c, h, w = src_shape
@@ -86,7 +94,7 @@ def networks(draw, max_layers=4):
             co = draw(st.sampled_from(CONV_CHANNELS))
             weight = dyadic(draw, (co, c, kh, kw))
             out = snncore.conv2d_shape(src_shape, weight.shape, (sh, sw), (ph, pw))
-            _neuron(draw, b, name, out)
+            made = _neuron(draw, b, name, out)
             b.conv2d(f"j{k}", src, name, weight, stride=(sh, sw), padding=(ph, pw))
         elif op == "avgpool2d":
             c, h, w = src_shape
@@ -94,23 +102,36 @@ def networks(draw, max_layers=4):
             stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
             pad = (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)))
             out = snncore.avgpool2d_shape(src_shape, (kh, kw), stride, pad)
-            _neuron(draw, b, name, out)
+            made = _neuron(draw, b, name, out)
             gain = dyadic(draw, (c,), 1, 8, 4) if draw(st.booleans()) else None
             b.avgpool2d(f"j{k}", src, name, (kh, kw), stride, pad, gain=gain)
+        elif op == "maxpool2d":
+            c, h, w = src_shape
+            kh, kw = draw(st.integers(1, min(3, h))), draw(st.integers(1, min(3, w)))
+            stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+            pad = (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2)))
+            ceil = draw(st.booleans())
+            out = snncore.maxpool2d_shape(src_shape, (kh, kw), stride, pad, ceil)
+            made = _neuron(draw, b, name, out)
+            gain = dyadic(draw, (c,), 1, 8, 4) if draw(st.booleans()) else None
+            b.maxpool2d(f"j{k}", src, name, (kh, kw), stride, pad, ceil, gain=gain)
         elif op == "dense":
             n_out = draw(st.integers(1, 8))
             out = (n_out,)
-            _neuron(draw, b, name, out)
+            made = _neuron(draw, b, name, out)
             b.dense(f"j{k}", src, name, dyadic(draw, (n_out, int(np.prod(src_shape)))))
         else:
             out = src_shape
-            _neuron(draw, b, name, out)
+            made = _neuron(draw, b, name, out)
             gain = dyadic(draw, (out[0],), 1, 8, 4) if draw(st.booleans()) else None
             b.identity(f"j{k}", src, name, gain)
+        # a maxpool2d reads spikes, or the events of a relay fed by a maxpool2d alone
+        poolable = made == "spikes" or (op == "maxpool2d" and made == "plain relay")
         # a junction: a second path from an earlier population of a compatible shape
         earlier = [(n, s) for n, s in layers[:-1] if s == out or
                    (len(s) == 3 and len(out) == 3 and s[1:] == out[1:])]
         if earlier and draw(st.booleans()):
+            poolable = poolable and made == "spikes"
             skip, skip_shape = draw(st.sampled_from(earlier))
             if skip_shape == out and draw(st.booleans()):
                 b.identity(f"skip{k}", skip, name)

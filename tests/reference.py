@@ -19,6 +19,7 @@ __all__ = [
     "mix64",
     "conv2d",
     "avgpool2d",
+    "maxpool2d",
     "dense",
     "identity",
     "fanout_map",
@@ -72,22 +73,30 @@ def poisson_u24(seed, image, t, n):
 # Projection ops on dense (N, C, H, W) float32 event tensors
 # ---------------------------------------------------------------------------
 
-def _out_size(size, k, s, p):
-    return (size + 2 * p - k) // s + 1
+def _out_size(size, k, s, p, ceil=False):
+    """PyTorch's output size; with ceil_mode, a last window starting in the
+    right padding is dropped."""
+    if not ceil:
+        return (size + 2 * p - k) // s + 1
+    out = -(-(size + 2 * p - k) // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
 
 
-def _windows(ev, kernel, stride, padding):
+def _windows(ev, kernel, stride, padding, ceil=False, fill=0):
     """Yield (i, j, slab) for every kernel offset; slab is (N, C, Ho, Wo).
 
-    slab[n, c, oy, ox] = padded_ev[n, c, oy*sh + i, ox*sw + j].
+    slab[n, c, oy, ox] = padded_ev[n, c, oy*sh + i, ox*sw + j], the padding
+    (`fill`) on the left `padding` and on the right as far as the windows reach.
     """
     kh, kw = kernel
     sh, sw = stride
     ph, pw = padding
     _, _, h, w = ev.shape
-    ho = _out_size(h, kh, sh, ph)
-    wo = _out_size(w, kw, sw, pw)
-    padded = np.pad(ev, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ho = _out_size(h, kh, sh, ph, ceil)
+    wo = _out_size(w, kw, sw, pw, ceil)
+    right_h = max(ph, (ho - 1) * sh + kh - h - ph)
+    right_w = max(pw, (wo - 1) * sw + kw - w - pw)
+    padded = np.pad(ev, ((0, 0), (0, 0), (ph, right_h), (pw, right_w)), constant_values=fill)
     for i in range(kh):
         for j in range(kw):
             slab = padded[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
@@ -118,6 +127,14 @@ def avgpool2d(ev, kernel, stride, padding=(0, 0)):
     return (total / np.float32(kh * kw)).astype(np.float32, copy=False)
 
 
+def maxpool2d(counts, kernel, stride, padding=(0, 0), ceil=False):
+    """Largest value of each window (padding never wins: counts are >= 0)."""
+    best = None
+    for _, _, slab in _windows(counts, kernel, stride, padding, ceil, fill=-1):
+        best = slab.copy() if best is None else np.maximum(best, slab)
+    return best
+
+
 def dense(ev, weight):
     """W @ flatten_CHW(ev); result shaped (N, out, 1, 1)."""
     ev = np.asarray(ev, dtype=np.float32)
@@ -139,10 +156,10 @@ def identity(ev, gain=None):
     return ev * gain[None, :, None, None]
 
 
-def _axis_coverage(size, k, s, p):
+def _axis_coverage(size, k, s, p, ceil=False):
     """For each source index along one axis: number of output indices whose
     window [o*s - p, o*s - p + k - 1] contains it."""
-    out = _out_size(size, k, s, p)
+    out = _out_size(size, k, s, p, ceil)
     cover = np.zeros(size, dtype=np.int64)
     for o in range(out):
         lo = o * s - p
@@ -155,11 +172,12 @@ def fanout_map(proj, source_shape, target_shape):
     """Synapses driven by one event at each source neuron: int64 (C, H, W)."""
     c, h, w = source_shape
     op = proj["op"]
-    if op in ("conv2d", "avgpool2d"):
+    if op in ("conv2d", "avgpool2d", "maxpool2d"):
         kh, kw = proj["kernel"]
         sh, sw = proj["stride"]
         ph, pw = proj["padding"]
-        cov = np.outer(_axis_coverage(h, kh, sh, ph), _axis_coverage(w, kw, sw, pw))
+        ceil = bool(proj.get("ceil_mode", False))
+        cov = np.outer(_axis_coverage(h, kh, sh, ph, ceil), _axis_coverage(w, kw, sw, pw, ceil))
         if op == "conv2d":
             cov = cov * int(target_shape[0])  # every output channel
         return np.broadcast_to(cov, (c, h, w)).astype(np.int64)
@@ -260,6 +278,12 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
         incoming[int(pr["target"])].append(k)
     fanouts = [fanout_map(pr, shapes[int(pr["source"])], shapes[int(pr["target"])])
                for pr in projs]
+    # max pooling: each source's spikes since the run began, and each pool's
+    # largest window count so far
+    fired = {int(pr["source"]): np.zeros((n_img,) + shapes[int(pr["source"])], np.int64)
+             for pr in projs if pr["op"] == "maxpool2d"}
+    best = {k: np.zeros((n_img,) + shapes[int(pr["target"])], np.int64)
+            for k, pr in enumerate(projs) if pr["op"] == "maxpool2d"}
 
     # --- per-population state -------------------------------------------
     state = {}
@@ -341,7 +365,13 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
                 pr = projs[k]
                 src = int(pr["source"])
                 ev = events[src]
-                if encoding == "analog" and src == in_idx:
+                if pr["op"] == "maxpool2d":
+                    pooled = maxpool2d(fired[src], pr["kernel"], pr["stride"], pr["padding"],
+                                       bool(pr.get("ceil_mode", False)))
+                    term = identity((pooled - best[k]).astype(np.float32), pr.get("weight"))
+                    best[k] = pooled
+                    synops[:, k] += _synops(ev, fanouts[k])
+                elif encoding == "analog" and src == in_idx:
                     if k not in analog_current:
                         analog_current[k] = _apply(pr, ev)
                         synops[:, k] += _synops(ev, fanouts[k])
@@ -356,6 +386,8 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
 
             if kind == "relay":
                 events[p] = current
+                if p in fired:      # fed by one max pool: one event per growth
+                    fired[p] += current != 0
                 spikes[:, p] += np.count_nonzero(current.reshape(n_img, -1), axis=1)
             elif kind == "accumulate":
                 state[p] = state[p] + current
@@ -380,6 +412,8 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
                     neg = np.zeros_like(pos)
                 state[p] = v.astype(np.float32)
                 events[p] = out
+                if p in fired:
+                    fired[p] += out > 0
                 spikes[:, p] += np.count_nonzero(out.reshape(n_img, -1), axis=1)
                 if p == out_idx:
                     pos_count += pos

@@ -139,14 +139,44 @@ def maxpool_net():
     return nn.Sequential(*conv_relu(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10))
 
 
-def test_maxpool_is_refused_with_the_tailoring_rule():
-    msg = refused(maxpool_net(), "average pooling", "maxpool='avg'", "Cao et al. 2015",
-                  node="_2")
+def test_maxpool_is_refused_on_request():
+    msg = refused(maxpool_net(), "maxpool='refuse'", "maxpool='spike'", "maxpool='avg'",
+                  node="_2", maxpool="refuse")
     assert "call_module 2" in msg
+    refused(FunctionalMaxPool(), "maxpool='refuse'", node="max_pool2d", maxpool="refuse")
 
 
-def test_functional_maxpool_is_refused():
-    refused(FunctionalMaxPool(), "average pooling", "maxpool='avg'", node="max_pool2d")
+@pytest.mark.parametrize("model", [maxpool_net, FunctionalMaxPool])
+def test_maxpool_converts_to_spiking_max_pooling(model):
+    """The default pools spike counts: the SNN follows the ANN with max pooling."""
+    torch.manual_seed(3)
+    src = model().eval()
+    net = from_torch(src, X, percentile=100)
+    assert [q.op for q in net.projections].count("maxpool2d") == 1
+    with torch.no_grad():
+        ann = src(X).numpy()
+    out = net.run(X.numpy(), 1024).output
+    assert np.corrcoef(out.ravel(), ann.ravel())[0, 1] > 0.999
+    np.testing.assert_allclose(out, ann, atol=0.05)
+
+
+@pytest.mark.parametrize("before, what", [
+    (lambda: [nn.Conv2d(1, 4, 3, padding=1), nn.LeakyReLU(0.1)], "leaky ReLU"),
+    (lambda: [nn.Conv2d(1, 4, 3, padding=1)], "the output of conv2d, not of a ReLU"),
+    (lambda: [], "the input image"),
+])
+def test_maxpool_needs_a_relu_before_it(before, what):
+    layers = before()
+    channels = 4 if layers else 1
+    model = nn.Sequential(*layers, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * channels, 10))
+    refused(model, "max pooling converts only right after a ReLU", what, "maxpool='avg'")
+
+
+def test_maxpool_options_are_checked():
+    with pytest.raises(ValueError, match="'spike', 'avg', 'refuse'"):
+        from_torch(maxpool_net(), X, maxpool="max")
+    refused(nn.Sequential(*conv_relu(), nn.MaxPool2d(2, dilation=2), nn.Flatten(),
+                          nn.Linear(36, 10)), "dilated max pooling")
 
 
 @pytest.mark.parametrize("model", [maxpool_net, FunctionalMaxPool])
@@ -278,7 +308,7 @@ def test_unsupported_function_is_refused():
 def test_sequential_refusals_do_not_point_into_torch():
     """An nn.Sequential has no forward() of the user's: the node's module path
     names it, and no torch-internal file is given as its 'source line'."""
-    msg = refused(maxpool_net(), node="_2")
+    msg = refused(maxpool_net(), node="_2", maxpool="refuse")
     assert ".py:" not in msg, msg
 
 
@@ -356,16 +386,17 @@ def test_model_must_be_a_module():
 
 def test_check_names_each_departure_and_its_paper():
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.LeakyReLU(0.1),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10), nn.Softmax(dim=1))
+                          nn.Conv2d(4, 4, 1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(64, 10), nn.Softmax(dim=1))
     report = check(model)
-    assert report.convertible                      # with maxpool='avg'
+    assert report.convertible
     rows = {r["key"]: r for r in report.rows}
     assert set(rows) == {"bias", "batchnorm", "leaky", "maxpool", "softmax"}
     assert "Cao" in rows["bias"]["papers"]
     assert "Sengupta" in rows["batchnorm"]["papers"]
     assert "Cao" in rows["maxpool"]["papers"]
     assert "Kim 2020" in rows["leaky"]["converts"] and "Spiking-YOLO" in rows["leaky"]["converts"]
-    assert sum(r["key"] == "bias" for r in report.rows) == 2      # the conv and the linear
+    assert sum(r["key"] == "bias" for r in report.rows) == 3      # the convs and the linear
     text = str(report)
     lines = text.splitlines()
     assert lines[0].split() == ["rule", "paper", "found", "snncore", "converts", "it"]
@@ -373,7 +404,7 @@ def test_check_names_each_departure_and_its_paper():
                    "Sengupta 2019", "LeakyReLU(0.1)", "Spiking-YOLO", "Kim 2020",
                    "final softmax"):
         assert needle in text, needle
-    assert "convertible with maxpool='avg'" in text
+    assert text.endswith("\nconvertible")
     assert repr(report) == text
 
 
@@ -426,3 +457,12 @@ def test_check_agrees_with_from_torch_on_refused_models(model):
         from_torch(model(), X)
     # the same node (or source line) is blamed
     assert report.refusal.split(":")[0] == str(info.value).split(":")[0]
+
+
+def test_check_refuses_max_pooling_of_signed_spikes():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.LeakyReLU(0.1), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(64, 10))
+    report = check(model)
+    assert not report.convertible
+    assert "max pooling converts only right after a ReLU" in report.refusal
+    assert "leaky ReLU" in report.refusal

@@ -120,6 +120,14 @@ typedef struct snn_limits {
 
 SNN_API void snn_get_limits(snn_limits *out);
 
+/* The output size along one axis of a window op (conv2d and the pools) on `in`
+ * source rows or columns: (in + 2 padding - kernel) / stride + 1, rounded up
+ * under ceil_mode but for a last window that would start in the right padding;
+ * -1 when the kernel does not fit the padded source or an argument is out of
+ * range (in, kernel, stride >= 1; padding >= 0). */
+SNN_API int64_t snn_window_out(int64_t in, int32_t kernel, int32_t stride, int32_t padding,
+                               int32_t ceil_mode);
+
 /* The library's version, "MAJOR.MINOR.PATCH". */
 SNN_API const char *snn_version_string(void);
 
@@ -143,7 +151,8 @@ typedef enum snn_op {
     SNN_OP_CONV2D = 0,
     SNN_OP_AVGPOOL2D = 1,
     SNN_OP_DENSE = 2,
-    SNN_OP_IDENTITY = 3
+    SNN_OP_IDENTITY = 3,
+    SNN_OP_MAXPOOL2D = 4    /* spiking max pooling: see snn_projection_desc */
 } snn_op;
 
 typedef enum snn_encoding {
@@ -189,8 +198,17 @@ typedef struct snn_population_desc {
 /*
  * One projection from `source` to `target` (indices into the population array).
  * Weights are in PyTorch's layouts: conv2d (Co, Ci, kh, kw); dense (out, in) with
- * `in` the source flattened in CHW order; identity and avgpool2d an optional gain
- * per channel (C,).
+ * `in` the source flattened in CHW order; identity, avgpool2d and maxpool2d an
+ * optional gain per channel (C,).
+ *
+ * maxpool2d pools spike counts: its source is an unsigned IF population (or a
+ * relay without bias fed by one maxpool2d alone, whose events count the growths
+ * of that pool's largest counts: nested pooling), and each step target neuron o
+ * receives gain[c] times the growth, in that step, of
+ * the largest cumulative spike count (since the run began) among the source
+ * neurons of its window (positions outside the source never count). That growth
+ * is 0 or 1, so the target sees a spike train whose count is the window's
+ * largest count: max pooling of the rates, exact as the steps grow.
  */
 typedef struct snn_projection_desc {
     const char *name;           /* UTF-8, 1..max_name characters, unique among the
@@ -198,10 +216,14 @@ typedef struct snn_projection_desc {
     int32_t op;                 /* an snn_op */
     int32_t source;             /* population index */
     int32_t target;             /* population index */
-    int32_t kernel[2];          /* avgpool2d: the window; conv2d: (0, 0) or the weight's
-                                 * (kh, kw); others: (0, 0) */
-    int32_t stride[2];          /* conv2d, avgpool2d: >= 1; others: (0, 0) */
-    int32_t padding[2];         /* conv2d, avgpool2d: 0 <= padding < kernel (zeros) */
+    int32_t kernel[2];          /* avgpool2d, maxpool2d: the window; conv2d: (0, 0) or the
+                                 * weight's (kh, kw); others: (0, 0) */
+    int32_t stride[2];          /* conv2d and the pools: >= 1; others: (0, 0) */
+    int32_t padding[2];         /* conv2d and the pools: 0 <= padding < kernel (zeros;
+                                 * for maxpool2d, positions that never count) */
+    int32_t ceil_mode;          /* maxpool2d only: nonzero to round the output size up
+                                 * as PyTorch's ceil_mode does (a last window that would
+                                 * start in the right padding is dropped) */
     snn_array weight;           /* see above; absent for a unit-gain identity or avgpool2d */
 } snn_projection_desc;
 
@@ -242,7 +264,7 @@ typedef enum snn_team_policy {
 /*
  * The names that files, Python and snnrun use for the values of the enums above:
  * kinds "input", "if", "relay", "accumulate"; ops "conv2d", "avgpool2d", "dense",
- * "identity"; resets "subtract", "zero"; encodings "analog", "poisson", "regular";
+ * "identity", "maxpool2d"; resets "subtract", "zero"; encodings "analog", "poisson", "regular";
  * isas "auto", "generic", "avx2", "avx512"; team policies "auto", "always", "never".
  * snn_*_name returns a static string, or NULL for a value out of range (so a
  * caller lists all names by counting up from 0 until NULL); snn_*_from_name

@@ -224,6 +224,15 @@ static int enum_key(ctx *c, const json_t *o, const char *key, int required,
     return SNN_OK;
 }
 
+/* An optional boolean key: *out is 1 for true, 0 for false or absent. */
+static int bool_key(ctx *c, const json_t *o, const char *key, int32_t *out)
+{
+    const json_t *v = json_object_get(o, key);
+    if (v != NULL && !json_is_boolean(v)) return refuse(c, "'%s' must be true or false", key);
+    *out = v != NULL && json_is_true(v);
+    return SNN_OK;
+}
+
 /* ---- populations and projections ---------------------------------------------- */
 
 static int population(ctx *c, int32_t i, const json_t *o)
@@ -247,9 +256,7 @@ static int population(ctx *c, int32_t i, const json_t *o)
     if ((v = json_object_get(o, "v_init")) != NULL && !is_number(v))
         return refuse(c, "'v_init' must be a number");
     p->v_init = v ? to_f32(json_number_value(v)) : 0.0f;
-    if ((v = json_object_get(o, "signed")) != NULL && !json_is_boolean(v))
-        return refuse(c, "'signed' must be true or false");
-    p->is_signed = v && json_is_true(v);
+    FORWARD(bool_key(c, o, "signed", &p->is_signed));
     FORWARD(threshold(c, o, "threshold_neg", &p->threshold_neg, &c->f->scalars[2 * i + 1]));
     return array_ref(c, o, "bias", &p->bias);
 }
@@ -291,9 +298,11 @@ static int projection(ctx *c, int32_t j, const json_t *o)
     FORWARD(array_ref(c, o, "weight", &p->weight));
     FORWARD(pair(c, o, "kernel", p->kernel));
     if (p->op == SNN_OP_CONV2D) p->stride[0] = p->stride[1] = 1;
-    if (p->op == SNN_OP_AVGPOOL2D) memcpy(p->stride, p->kernel, sizeof p->stride);
+    if (p->op == SNN_OP_AVGPOOL2D || p->op == SNN_OP_MAXPOOL2D)
+        memcpy(p->stride, p->kernel, sizeof p->stride);
     FORWARD(pair(c, o, "stride", p->stride));
-    return pair(c, o, "padding", p->padding);
+    FORWARD(pair(c, o, "padding", p->padding));
+    return bool_key(c, o, "ceil_mode", &p->ceil_mode);
 }
 
 /* ---- the top level ------------------------------------------------------------ */

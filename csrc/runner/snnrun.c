@@ -636,9 +636,10 @@ static int print_info(const snn_file *file)
         print_name(stdout, info->population_names[q->source]);
         printf(" -> ");
         print_name(stdout, info->population_names[q->target]);
-        if (q->op == SNN_OP_CONV2D || q->op == SNN_OP_AVGPOOL2D)
-            printf("  kernel %dx%d, stride %dx%d, padding %dx%d", (int)kh, (int)kw,
-                   (int)q->stride[0], (int)q->stride[1], (int)q->padding[0], (int)q->padding[1]);
+        if (q->op != SNN_OP_DENSE && q->op != SNN_OP_IDENTITY)
+            printf("  kernel %dx%d, stride %dx%d, padding %dx%d%s", (int)kh, (int)kw,
+                   (int)q->stride[0], (int)q->stride[1], (int)q->padding[0], (int)q->padding[1],
+                   q->ceil_mode ? ", ceil_mode" : "");
         if (q->weight.ndim) printf(", %lld weights", (long long)array_len(&q->weight));
         printf("\n");
         total_weights += array_len(&q->weight);

@@ -207,12 +207,16 @@ static int check_population(const snn_net_desc *desc, int32_t i, const snn_limit
 
 /* ---- projections ---------------------------------------------------------- */
 
-/* Output size of a strided window along one axis, or -1 if the window does not fit. */
-static int64_t window_out(int64_t in, int32_t k, int32_t s, int32_t p)
+int64_t snn_window_out(int64_t in, int32_t k, int32_t s, int32_t p, int32_t ceil_mode)
 {
-    int64_t span = in + 2 * (int64_t)p - k;
+    int64_t span, out;
+    if (in < 1 || k < 1 || s < 1 || p < 0) return -1;
+    span = in + 2 * (int64_t)p - k;
     if (span < 0) return -1;
-    return span / s + 1;
+    if (!ceil_mode) return span / s + 1;
+    out = (span + s - 1) / s + 1;
+    if ((out - 1) * s >= in + p) out--;
+    return out;
 }
 
 /* Upper bound of the engine's taps table of one axis: out * min(k, in). */
@@ -241,8 +245,8 @@ static int check_window(const snn_net_desc *desc, int32_t j, const int32_t kerne
         CHECK(d->padding[a] >= 0 && d->padding[a] < kernel[a], SNN_E_SHAPE, -1, j,
               "padding (%d, %d) must be in 0..kernel-1", (int)d->padding[0], (int)d->padding[1]);
     }
-    oh = window_out(src->H, kernel[0], d->stride[0], d->padding[0]);
-    ow = window_out(src->W, kernel[1], d->stride[1], d->padding[1]);
+    oh = snn_window_out(src->H, kernel[0], d->stride[0], d->padding[0], d->ceil_mode);
+    ow = snn_window_out(src->W, kernel[1], d->stride[1], d->padding[1], d->ceil_mode);
     CHECK(oh >= 1 && ow >= 1, SNN_E_SHAPE, -1, j,
           "kernel (%d, %d) does not fit the padded source (%lld, %lld)", (int)kernel[0],
           (int)kernel[1], (long long)src->H, (long long)src->W);
@@ -253,7 +257,25 @@ static int check_window(const snn_net_desc *desc, int32_t j, const int32_t kerne
     return SNN_OK;
 }
 
-/* An optional gain per channel (identity, avgpool2d). */
+/* Whether population i emits events that count spikes, one per spike, so that
+ * the largest count of a window only grows, by at most one a step: an unsigned
+ * IF population, or a relay whose one input is a maxpool2d (whose events are
+ * the growths of its largest counts: nested max pooling). */
+static int counts_spikes(const snn_net_desc *desc, int32_t i)
+{
+    const snn_population_desc *p = &desc->populations[i];
+    int32_t j, fed = 0, pooled = 0;
+    if (p->kind == SNN_KIND_IF) return !p->is_signed;
+    if (p->kind != SNN_KIND_RELAY || p->bias.ndim != 0) return 0;
+    for (j = 0; j < desc->n_projections; j++)
+        if (desc->projections[j].target == i) {
+            fed++;
+            pooled += desc->projections[j].op == SNN_OP_MAXPOOL2D;
+        }
+    return fed == 1 && pooled == 1;
+}
+
+/* An optional gain per channel (identity and the pools). */
 static int check_gain(const snn_net_desc *desc, int32_t j, int64_t C, int need_data,
                       snn_error *err)
 {
@@ -310,6 +332,11 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims
               (long long)src->C);
         FORWARD_IF_ERROR(check_window(desc, j, kernel, src, dst, w->shape[0], L, err));
         break;
+    case SNN_OP_MAXPOOL2D:
+        CHECK(counts_spikes(desc, d->source), SNN_E_GRAPH, -1, j,
+              "maxpool2d pools spike counts: its source must be an unsigned if population, "
+              "or a relay fed by one maxpool2d alone");
+        /* fall through */
     case SNN_OP_AVGPOOL2D:
         FORWARD_IF_ERROR(check_window(desc, j, kernel, src, dst, src->C, L, err));
         FORWARD_IF_ERROR(check_gain(desc, j, src->C, need_data, err));
@@ -326,6 +353,8 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims
         FORWARD_IF_ERROR(check_gain(desc, j, src->C, need_data, err));
         break;
     }
+    CHECK(!d->ceil_mode || d->op == SNN_OP_MAXPOOL2D, SNN_E_INVALID_ARG, -1, j,
+          "%s takes no ceil_mode", snn_op_name(d->op));
     if (d->op == SNN_OP_DENSE || d->op == SNN_OP_IDENTITY)
         CHECK(!d->kernel[0] && !d->kernel[1] && !d->stride[0] && !d->stride[1] &&
               !d->padding[0] && !d->padding[1], SNN_E_INVALID_ARG, -1, j,
@@ -333,7 +362,7 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims
     FORWARD_IF_ERROR(check_array(desc, w, "weight", -1, j, 0, need_data, err));
     /* the engine's copy of the weight (or gain), and its taps tables at 2 floats a tap */
     mine = w->ndim ? array_len(w) : (d->op == SNN_OP_DENSE ? 0 : src->C);
-    if (d->op == SNN_OP_CONV2D || d->op == SNN_OP_AVGPOOL2D)
+    if (d->op != SNN_OP_DENSE && d->op != SNN_OP_IDENTITY)
         mine += 2 * (taps_bound(src->H, dst->H, kernel[0]) + taps_bound(src->W, dst->W, kernel[1]));
     CHECK(mine <= max_floats, SNN_E_LIMIT, -1, j,
           "its weights need %lld bytes, more than the memory limit", (long long)(4 * mine));
@@ -447,12 +476,18 @@ static int topological_order(const snn_net_desc *desc, int32_t *indeg, unsigned 
  * more): per population its membranes or current (4 bytes a neuron), a constant
  * current (4), an event queue (8), per-position event ranges (8 a position), the
  * output's spike counts (4), and for an IF population the slots of a run-ahead
- * block (32 a neuron plus per-member counters); each block aligned.
+ * block (32 a neuron plus per-member counters); per maxpool2d, its source's
+ * spike counts and its target's largest counts (4 a neuron each); each block
+ * aligned.
  */
 static uint64_t state_bound(const snn_net_desc *desc, const snn__dims *pd)
 {
     uint64_t total = sizeof(struct snn_state) + 5 * SNN_ALIGN;
     int32_t i;
+    for (i = 0; i < desc->n_projections; i++)
+        if (desc->projections[i].op == SNN_OP_MAXPOOL2D)
+            total += 4 * (uint64_t)(pd[desc->projections[i].source].n +
+                                    pd[desc->projections[i].target].n) + 2 * SNN_ALIGN;
     total += 8 * (uint64_t)pd[desc->input].n + 8 * (uint64_t)desc->n_populations +
              8 * (uint64_t)desc->n_projections;
     for (i = 0; i < desc->n_populations; i++) {

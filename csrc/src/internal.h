@@ -66,8 +66,9 @@ typedef struct snn_pop {
     int32_t n_out;
     int32_t has_const;  /* receives a per-image constant current (bias or analog input) */
     int32_t has_queue;  /* emits events (input, IF, relay) */
-    int32_t has_index;  /* feeds a conv2d or avgpool2d: its queue gets a per-position
+    int32_t has_index;  /* feeds a conv2d or a pool: its queue gets a per-position
                          * index each step */
+    int32_t has_fired;  /* feeds a maxpool2d: keeps its spikes per neuron (off_fired) */
     int32_t fold_proj;  /* IF only: the avgpool2d folded into its threshold pass
                          * (net.c, fold_pools), or -1 */
     int32_t *fold_tpos; /* with fold_proj: per position, the target position whose
@@ -84,6 +85,7 @@ typedef struct snn_pop {
     size_t off_first;   /* has_index: per position, its first event in the queue (int32) */
     size_t off_end;     /* has_index: per position, one past its last event (int32) */
     size_t off_count;   /* output population only: net spike count per neuron (int32) */
+    size_t off_fired;   /* has_fired: its spikes per neuron since the run began (int32) */
     size_t off_ahead;   /* ahead: `ahead` slots of its fold target's current (float),
                          * then per slot and team member its spikes and the fold's
                          * synaptic operations (int64 [ahead][SNN_MAX_THREADS][2]) */
@@ -104,8 +106,10 @@ typedef struct snn_proj {
     int64_t tap_stride; /* conv: floats from one (kernel column, input channel) to
                          * the next: kh * Co */
     float *w;           /* repacked: conv [kw][Ci][kh][Co]; dense [in, HWC
-                         * order][out]; identity: the gain [C]; avgpool2d:
-                         * gain / area [C] */
+                         * order][out]; identity, maxpool2d: the gain [C];
+                         * avgpool2d: gain / area [C] */
+    size_t off_best;    /* maxpool2d: in a state's workspace, per target neuron
+                         * the largest spike count of its window so far (int32) */
     /* conv2d, avgpool2d: for output row o, the taps grow_taps[grow_start[o] ..
      * grow_start[o+1]) are the (kernel row, source row) pairs of its window that
      * fall inside the source; the same for columns. Precomputed so that a window needs no division or bounds test. */
@@ -151,6 +155,15 @@ typedef struct snn_fold {
     snn_windows win;
     int64_t ops;            /* out: synaptic operations (spikes inside a window) */
 } snn_fold;
+
+/* maxpool.c: part `part` of `parts` of maxpool2d q's step (the target rows a
+ * conv of the same target would give that part): for the events ev of its
+ * source, whose spike counts since the run began (this step's included) are
+ * `fired`, raises `best` (its window's largest count per target neuron) and adds
+ * the gain to dst where it grew. Returns the synaptic operations (events times
+ * the windows that hold them). */
+int64_t snn__maxpool(const struct snn_net *net, const snn_proj *q, const snn_events *ev,
+                     const int32_t *fired, int32_t *best, float *dst, int32_t part, int32_t parts);
 
 /* fire.c: the threshold pass of an IF population (membranes V, constant current
  * K or NULL) and the relay pass, over the positions of rows [row0, row1). Both

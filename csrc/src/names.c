@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char *const KINDS[] = {"input", "if", "relay", "accumulate", NULL};
-static const char *const OPS[] = {"conv2d", "avgpool2d", "dense", "identity", NULL};
+static const char *const OPS[] = {"conv2d", "avgpool2d", "dense", "identity", "maxpool2d", NULL};
 static const char *const RESETS[] = {"subtract", "zero", NULL};
 static const char *const ENCODINGS[] = {"analog", "poisson", "regular", NULL};
 static const char *const ISAS[] = {"auto", "generic", "avx2", "avx512", NULL};
@@ -22,11 +22,12 @@ static const char *const KIND_KEYS[][10] = {
     {"name", "kind", "shape", "bias", NULL},
     {"name", "kind", "shape", "bias", NULL},
 };
-static const char *const OP_KEYS[][9] = {
+static const char *const OP_KEYS[][10] = {
     {"name", "op", "source", "target", "weight", "stride", "padding", NULL},
     {"name", "op", "source", "target", "kernel", "stride", "padding", "weight", NULL},
     {"name", "op", "source", "target", "weight", NULL},
     {"name", "op", "source", "target", "weight", NULL},
+    {"name", "op", "source", "target", "kernel", "stride", "padding", "ceil_mode", "weight", NULL},
 };
 
 static int32_t count(const char *const *table)

@@ -83,12 +83,16 @@ static void plan_state(snn_net *net, uint64_t *total)
             p->off_end = reserve(&cur, 4 * (uint64_t)(p->H * p->W));
         }
         if (i == net->output && p->kind == SNN_KIND_IF) p->off_count = reserve(&cur, 4 * n);
+        if (p->has_fired) p->off_fired = reserve(&cur, 4 * n);
         if (p->ahead) {
             const uint64_t slot = (uint64_t)net->pops[net->projs[p->fold_proj].target].n;
             p->off_ahead = reserve(&cur, 4 * slot * (uint64_t)p->ahead +
                                              16 * (uint64_t)p->ahead * SNN_MAX_THREADS);
         }
     }
+    for (i = 0; i < net->n_proj; i++)
+        if (net->projs[i].op == SNN_OP_MAXPOOL2D)
+            net->projs[i].off_best = reserve(&cur, 4 * (uint64_t)net->pops[net->projs[i].target].n);
     *total = cur;
 }
 
@@ -178,7 +182,7 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
     q->kw = d->op == SNN_OP_CONV2D ? (int32_t)d->weight.shape[3] : d->kernel[1];
     q->sh = d->stride[0]; q->sw = d->stride[1];
     q->ph = d->padding[0]; q->pw = d->padding[1];
-    if (d->op == SNN_OP_CONV2D || d->op == SNN_OP_AVGPOOL2D) {
+    if (d->op == SNN_OP_CONV2D || d->op == SNN_OP_AVGPOOL2D || d->op == SNN_OP_MAXPOOL2D) {
         FORWARD_IF_ERROR(build_gather_taps(net, src->H, dst->H, q->kh, q->sh, q->ph,
                                            &q->grow_start, &q->grow_taps));
         FORWARD_IF_ERROR(build_gather_taps(net, src->W, dst->W, q->kw, q->sw, q->pw,
@@ -215,6 +219,7 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
         break;
     }
     case SNN_OP_IDENTITY:
+    case SNN_OP_MAXPOOL2D:
         if ((q->w = net_alloc(net, (size_t)src->C * sizeof(float))) == NULL) return SNN_E_NOMEM;
         for (i = 0; i < src->C; i++) q->w[i] = d->weight.ndim ? d->weight.data[i] : 1.0f;
         break;
@@ -229,8 +234,9 @@ static int link_projections(snn_net *net)
     for (j = 0; j < net->n_proj; j++) {
         net->pops[net->projs[j].source].n_out++;
         if (net->projs[j].source == net->input) net->pops[net->projs[j].target].has_const = 1;
-        if (net->projs[j].op == SNN_OP_CONV2D || net->projs[j].op == SNN_OP_AVGPOOL2D)
+        if (net->projs[j].op != SNN_OP_DENSE && net->projs[j].op != SNN_OP_IDENTITY)
             net->pops[net->projs[j].source].has_index = 1;
+        if (net->projs[j].op == SNN_OP_MAXPOOL2D) net->pops[net->projs[j].source].has_fired = 1;
     }
     for (i = 0; i < net->n_pop; i++) {
         snn_pop *p = &net->pops[i];

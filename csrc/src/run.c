@@ -255,7 +255,7 @@ static snn_events queue_of(snn_state *s, const snn_pop *p, int64_t n_ev, const s
 }
 
 /* Whether the members may go on without meeting after their parts of p's k-th
- * outgoing projection: a conv2d or avgpool2d part writes the rows of the target
+ * outgoing projection: a conv2d or pool part writes the rows of the target
  * whose threshold or relay pass the same member runs next, so nothing needs to
  * wait, unless a later projection of p writes the same target split otherwise
  * (a junction fed twice by p) or the target accumulates (member 0 reads it
@@ -264,7 +264,7 @@ static int rows_stay_with_member(const snn_net *net, const snn_pop *p, int32_t k
 {
     const snn_proj *q = &net->projs[p->out_proj[k]];
     int32_t later;
-    if (q->op != SNN_OP_CONV2D && q->op != SNN_OP_AVGPOOL2D) return 0;
+    if (q->op == SNN_OP_DENSE || q->op == SNN_OP_IDENTITY) return 0;
     if (net->pops[q->target].kind == SNN_KIND_ACCUMULATE) return 0;
     for (later = k + 1; later < p->n_out; later++)
         if (net->projs[p->out_proj[later]].target == q->target) return 0;
@@ -311,7 +311,11 @@ static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev, int const_cu
         int64_t started;
         if (j == p->fold_proj && !const_current && fold_in_pass(net, p, tm)) continue;
         started = profile_start(s);
-        tm->synops[j] += net->scatter(net, q, &ev, dst, tm->rank, tm->size);
+        if (q->op == SNN_OP_MAXPOOL2D)
+            tm->synops[j] += snn__maxpool(net, q, &ev, snn__at(s, p->off_fired),
+                                          snn__at(s, q->off_best), dst, tm->rank, tm->size);
+        else
+            tm->synops[j] += net->scatter(net, q, &ev, dst, tm->rank, tm->size);
         profile_add(s, net->n_pop + j, started);
         if (const_current || !rows_stay_with_member(net, p, k)) snn__team_sync(tm);
     }
@@ -395,6 +399,15 @@ static int64_t emit_ahead(snn_state *s, const snn_pop *p, const snn_team *tm, in
     return counts[0];
 }
 
+/* Adds the n spikes of a member's queue segment qi to p's counts since the run
+ * began (a maxpool2d reads them once the team has met after the pass). */
+static void count_fired(snn_state *s, const snn_pop *p, const int32_t *qi, int64_t n)
+{
+    int32_t *fired = snn__at(s, p->off_fired);
+    int64_t e;
+    for (e = 0; e < n; e++) fired[qi[e]]++;
+}
+
 /* Returned by emit for a population that a team only counts (below). */
 #define SNN_COUNTED_LATER (-1)
 
@@ -439,6 +452,7 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
         n = fn(p, A, K, qi, snn__at(s, p->off_qval), first_events(s, p), end_events(s, p), row0,
                row1, fp);
         if (fp) tm->synops[p->fold_proj] += fold.ops;
+        if (p->has_fired) count_fired(s, p, qi + row0 * p->W * p->C, n);
     }
     profile_add(s, index, started);
     if (tm->size == 1) return n;
@@ -579,6 +593,7 @@ static void reset_population(snn_state *s, const snn_pop *p, int is_output, int3
     if (p->ahead && steps_before % p->ahead != 0)
         memset(snn__at(s, p->off_ahead), 0,
                (size_t)(p->ahead * ahead_slot(s->net, p)) * sizeof(float));
+    if (p->has_fired) memset(snn__at(s, p->off_fired), 0, (size_t)p->n * sizeof(int32_t));
     if (p->has_const) {
         float *K = snn__at(s, p->off_const);
         if (p->bias) memcpy(K, p->bias, (size_t)p->n * sizeof(float));
@@ -638,6 +653,10 @@ int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int
     memset(s->synops, 0, (size_t)net->n_proj * sizeof(int64_t));
     for (i = 0; i < net->n_pop; i++)
         reset_population(s, &net->pops[i], i == net->output, steps_before);
+    for (i = 0; i < net->n_proj; i++)
+        if (net->projs[i].op == SNN_OP_MAXPOOL2D)
+            memset(snn__at(s, net->projs[i].off_best), 0,
+                   (size_t)net->pops[net->projs[i].target].n * sizeof(int32_t));
     if (s->encoding == SNN_ENCODING_ANALOG) precompute_analog_current(s);
     return SNN_OK;
 }

@@ -40,6 +40,9 @@ class AnnRunner:
         if op == "avgpool2d":
             return F.avg_pool2d(x, node.params["kernel"], node.params["stride"],
                                 node.params["padding"], count_include_pad=True)
+        if op == "maxpool2d":
+            return F.max_pool2d(x, node.params["kernel"], node.params["stride"],
+                                node.params["padding"], ceil_mode=node.params["ceil_mode"])
         if op == "affine":
             view = (1, -1) + (1,) * (x.dim() - 2)
             return x * self._p(node, "scale").view(view) + self._p(node, "shift").view(view)

@@ -114,6 +114,8 @@ class Assembler:
         self.chosen = {}        # activation -> lambda actually used (model norm fills it)
         self.capped = {}        # clipped ReLU -> largest lambda before its clip capped it
         self.kinds = {}         # population name -> kind
+        self.signed = set()     # the signed IF populations (leaky ReLU)
+        self.pooled = set()     # the relays of max pools
 
     # -- naming --------------------------------------------------------------
 
@@ -196,6 +198,7 @@ class Assembler:
             kwargs.update(threshold=float(np.float32(theta[0])) if scalar else theta.astype(np.float32),
                           reset=self.reset, v_init=self.v_init)
             if signed_alpha is not None:
+                self.signed.add(name)
                 neg = theta / signed_alpha
                 kwargs.update(signed=True, threshold_neg=float(np.float32(neg[0])) if scalar
                               else neg.astype(np.float32))
@@ -264,6 +267,8 @@ class Assembler:
             return _Lin(node.name, [_term("avgpool2d", src, node.name, kernel=p["kernel"],
                                           stride=p["stride"], padding=p["padding"])], None,
                         node.shape)
+        if op == "maxpool2d":
+            return self._max_pool(node, self._spiking_source(x, where))
         if op == "affine":
             lin = self.as_lin(x, where)
             scale = p["scale"].astype(np.float64)
@@ -287,6 +292,27 @@ class Assembler:
                 return self.population(node.name, "accumulate", lin)
             return self.population(node.name, "if", lin, self._threshold(node, lin), alpha)
         raise AssertionError(op)
+
+    def _spiking_source(self, value, where):
+        """The population a max pool reads: an unsigned IF population, or a max
+        pool's relay (the capture refused max pooling anywhere else)."""
+        if not (isinstance(value, _Pop) and value.name not in self.signed and
+                (self.kinds.get(value.name) == "if" or value.name in self.pooled)):
+            raise ConversionError(f"{where}: max pooling reads no ReLU's spikes")
+        return value
+
+    def _max_pool(self, node, src):
+        """A relay fed by a maxpool2d of `src`. Its events are src's spikes
+        passed on (one per growth of a window's largest count, of value 1), so it
+        keeps src's unit, and a max pool may read it in turn."""
+        p = node.params
+        name = self._unique(node.name, self.used_names)
+        self.kinds[name] = "relay"
+        self.pooled.add(name)
+        self.builder.population(name, node.shape, kind="relay")
+        self.builder.maxpool2d(self._unique(node.name, self.proj_names), src.name, name,
+                               p["kernel"], p["stride"], p["padding"], p["ceil_mode"])
+        return _Pop(name, node.shape, src.unit, src.bound)
 
     def _output(self, value):
         graph = self.graph

@@ -14,8 +14,8 @@ RULES = {
     "batchnorm": ("no batch normalisation", "Sengupta 2019 (and the bias rule of Cao, Diehl)",
                   "yes: folded into the layer before it (Rueckauer 2017), which gives it a bias"),
     "maxpool": ("average pooling, not max pooling", "Cao 2015",
-                "only with maxpool='avg', which substitutes average pooling (accuracy may "
-                "drop; retraining with AvgPool2d is better)"),
+                "yes, right after a ReLU: spiking max pooling of spike counts (exact as the "
+                "timesteps grow); maxpool='avg' substitutes average pooling instead"),
     "leaky": ("ReLU activations", "Cao 2015",
               "yes: signed neurons with imbalanced thresholds (Kim 2020, Spiking-YOLO)"),
     "activation": ("ReLU activations", "Cao 2015", "no: no rate-coded spiking equivalent"),
@@ -66,8 +66,7 @@ class CheckReport:
         if self.refusal:
             lines.append(f"\nnot convertible: {self.refusal}")
         else:
-            lines.append("\nconvertible" + (" with maxpool='avg'" if any(
-                r["key"] == "maxpool" for r in self.rows) else ""))
+            lines.append("\nconvertible")
         return "\n".join(lines)
 
     __repr__ = __str__

@@ -9,6 +9,8 @@ IR ops (every shape excludes the batch dimension):
     avgpool2d  kernel, stride, padding   (also global average pooling: x.mean((2, 3)),
                                          AdaptiveAvgPool2d(1), and adaptive pooling to a
                                          divisor of the input size)
+    maxpool2d  kernel, stride, padding, ceil_mode   (also adaptive max pooling to a
+                                         divisor of the input size)
     affine     scale (C,), shift (C,)       a BatchNorm that could not be folded
     add        two or more inputs of one shape (a residual junction)
     flatten    (C, H, W) -> (C*H*W,)    (flatten, view, reshape, squeeze: any order-keeping
@@ -34,7 +36,11 @@ import numpy as np
 
 from .errors import ConversionError
 
-__all__ = ["Node", "Graph", "capture"]
+__all__ = ["Node", "Graph", "capture", "MAXPOOL_MODES"]
+
+# How max pooling converts (from_torch's maxpool): 'spike' pools spike counts (the
+# spiking maxpool2d op), 'avg' substitutes average pooling, 'refuse' refuses it.
+MAXPOOL_MODES = ("spike", "avg", "refuse")
 
 
 @dataclass
@@ -261,34 +267,78 @@ class _Capture:
                               "supported (snncore divides by the full window)")
         return self.add(node, "avgpool2d", [x], kernel=kernel, stride=stride, padding=padding)
 
+    def _adaptive_kernel(self, node, src, output_size, what):
+        """The window (= stride) of adaptive pooling from (C, H, W) `src` to
+        `output_size`, when the output size divides the input size."""
+        if src is None or len(src) != 3:
+            self.refuse(node, f"adaptive {what} pooling needs a (C, H, W) input")
+        out = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+        out = tuple(src[1 + i] if o is None else int(o) for i, o in enumerate(out))
+        if src[1] % out[0] or src[2] % out[1]:
+            self.refuse(node, f"adaptive {what} pooling from {src[1:]} to {out} has unequal "
+                              "windows; snncore converts it only when the output size divides "
+                              "the input size")
+        return (src[1] // out[0], src[2] // out[1])
+
     def adaptive_avgpool(self, node, x, output_size):
         src = self.nodes[x].shape
         if src is None and not self.strict:
             return self.add(node, "avgpool2d", [x])      # survey: shapes unknown
-        if src is None or len(src) != 3:
-            self.refuse(node, "adaptive average pooling needs a (C, H, W) input")
-        out = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
-        out = tuple(src[1 + i] if o is None else int(o) for i, o in enumerate(out))
-        if src[1] % out[0] or src[2] % out[1]:
-            self.refuse(node, f"adaptive average pooling from {src[1:]} to {out} has unequal "
-                              "windows; snncore converts it only when the output size divides "
-                              "the input size")
-        kernel = (src[1] // out[0], src[2] // out[1])
+        kernel = self._adaptive_kernel(node, src, output_size, "average")
         return self.add(node, "avgpool2d", [x], kernel=kernel, stride=kernel, padding=(0, 0))
 
     def maxpool_node(self, node, x, kernel, stride, padding, dilation=1, ceil_mode=False):
-        if self.maxpool != "avg":
-            self.refuse(node, "max pooling has no exact spiking equivalent; the tailoring rule "
-                              "(Cao et al. 2015) is average pooling. Retrain with AvgPool2d, or "
-                              "pass maxpool='avg' to substitute average pooling (accuracy may "
-                              "drop)")
+        if self.maxpool == "refuse":
+            self.refuse(node, "max pooling is refused (maxpool='refuse'); the default, "
+                              "maxpool='spike', pools spike counts, and maxpool='avg' "
+                              "substitutes average pooling")
         if _pair(dilation) != (1, 1):
             self.refuse(node, "dilated max pooling is not supported")
+        kernel = _pair(kernel)
+        stride = kernel if stride is None or stride == [] else _pair(stride)
+        padding = _pair(padding)
+        if self.maxpool == "spike":
+            self._check_spiking_maxpool_input(node, x)
+            return self.add(node, "maxpool2d", [x], kernel=kernel, stride=stride,
+                            padding=padding, ceil_mode=bool(ceil_mode))
         warnings.warn(f"{self.where(node)}: max pooling replaced by average pooling "
                       "(maxpool='avg'); accuracy may drop, and the network should be retrained "
                       "with average pooling", stacklevel=4)
         self.notes.append(f"{self.readable_name(node)}: max pooling replaced by average pooling")
         return self.avgpool(node, x, kernel, stride, padding, ceil_mode, True, None)
+
+    # IR ops whose every input channel passes through unchanged into the output
+    CHANNEL_VIEWS = ()
+
+    def _reads_spikes(self, name):
+        """Whether IR node `name` emits spike counts: a ReLU's IF neurons, a
+        max pool of them (nested pooling), or a channel view of those."""
+        n = self.nodes[name]
+        if n.op in self.CHANNEL_VIEWS:
+            return all(self._reads_spikes(i) for i in n.inputs)
+        return n.op in ("relu", "maxpool2d")
+
+    def _check_spiking_maxpool_input(self, node, x):
+        """Spiking max pooling pools spike counts: refuse it where its input is
+        not the output of a ReLU."""
+        if x not in self.nodes or self.nodes[x].op == "unknown" or self._reads_spikes(x):
+            return
+        op = self.nodes[x].op
+        what = {"leaky_relu": "a leaky ReLU's output (signed spikes)",
+                "input": "the input image"}.get(op, f"the output of {op}, not of a ReLU")
+        self.refuse(node, f"max pooling converts only right after a ReLU (it pools spike "
+                          f"counts), but it reads {what}; place it after the ReLU "
+                          "(conv-BN-ReLU-maxpool computes the same as conv-BN-maxpool-ReLU), "
+                          "or pass maxpool='avg' to substitute average pooling")
+
+    def adaptive_maxpool(self, node, x, output_size, return_indices=False):
+        if return_indices:
+            self.refuse(node, "adaptive max pooling that returns indices is not supported")
+        src = self.nodes[x].shape
+        if src is None and not self.strict:
+            return self.add(node, "maxpool2d", [x])      # survey: shapes unknown
+        kernel = self._adaptive_kernel(node, src, output_size, "max")
+        return self.maxpool_node(node, x, kernel, kernel, 0)
 
     def batchnorm(self, node, m, x):
         if m.running_mean is None or m.running_var is None:
@@ -494,8 +544,13 @@ class _Capture:
             return self.adaptive_avgpool(node, x, m.output_size)
         if isinstance(m, nn.MaxPool2d):
             self.departure("maxpool", f"{node.name}: MaxPool2d")
+            if m.return_indices:
+                self.refuse(node, "max pooling that returns indices is not supported")
             return self.maxpool_node(node, x, m.kernel_size, m.stride, m.padding, m.dilation,
                                      m.ceil_mode)
+        if isinstance(m, nn.AdaptiveMaxPool2d):
+            self.departure("maxpool", f"{node.name}: AdaptiveMaxPool2d")
+            return self.adaptive_maxpool(node, x, m.output_size, m.return_indices)
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             return self.batchnorm(node, m, x)
         if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Identity)):
@@ -516,8 +571,9 @@ class _Capture:
         if isinstance(m, _GATES_AND_CURVES(nn)):
             return self.unsupported_activation(node, type(m).__name__)
         self.refuse(node, f"layer {type(m).__name__} is not supported (snncore converts Conv2d, "
-                          "Linear, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d/2d, Dropout, "
-                          "Flatten, Identity, ReLU, ReLU6, Hardtanh(0, c) and LeakyReLU)")
+                          "Linear, AvgPool2d, AdaptiveAvgPool2d, MaxPool2d, AdaptiveMaxPool2d, "
+                          "BatchNorm1d/2d, Dropout, Flatten, Identity, ReLU, ReLU6, "
+                          "Hardtanh(0, c) and LeakyReLU)")
 
     def call_function(self, node):
         torch, F = self.torch, self.F
@@ -561,6 +617,11 @@ class _Capture:
             vals = [args[i + 1] if len(args) > i + 1 else kw.get(n, d)
                     for i, (n, d) in enumerate(zip(names, defaults))]
             return self.maxpool_node(node, self.ref(args[0], node), *vals)
+        if fn is F.adaptive_max_pool2d:
+            self.departure("maxpool", f"{node.name}: adaptive_max_pool2d")
+            size = args[1] if len(args) > 1 else kw["output_size"]
+            return self.adaptive_maxpool(node, self.ref(args[0], node), size,
+                                         _arg(args, kw, 2, "return_indices", False))
         if fn in (torch.flatten, torch.reshape, torch.squeeze):
             return self.reshape(node, args[0])
         if fn is torch.mean:
@@ -678,7 +739,7 @@ def _fold_batchnorms(nodes, notes):
         notes.append(f"{name}: {node.params['kind']} folded into {prev.name}")
 
 
-def capture(model, sample, maxpool="refuse"):
+def capture(model, sample, maxpool="spike"):
     """Trace `model` on `sample` (a torch tensor (N, ...)) into a Graph.
 
     Raises
@@ -689,8 +750,9 @@ def capture(model, sample, maxpool="refuse"):
     import torch
     from torch.fx.passes.shape_prop import ShapeProp
 
-    if maxpool not in ("refuse", "avg"):
-        raise ValueError(f"maxpool must be 'refuse' or 'avg', got {maxpool!r}")
+    if maxpool not in MAXPOOL_MODES:
+        raise ValueError(f"maxpool must be one of {', '.join(map(repr, MAXPOOL_MODES))}, "
+                         f"got {maxpool!r}")
     gm = _trace(torch, model)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) > 1:      # before ShapeProp, which would fail on the missing input
@@ -751,7 +813,7 @@ def _survey_capture(model):
         gm = _trace(torch, model)
     except ConversionError as e:     # untraceable: nothing to survey
         return None, str(e)
-    cap = _Capture(torch, gm, maxpool="avg", strict=False)
+    cap = _Capture(torch, gm, maxpool="spike", strict=False)
     refusal = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -61,7 +61,7 @@ def _refuse_biases(graph):
 
 def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_stat="percentile",
                reset="subtract", v_init=0.0, readout="membrane", encoding="analog",
-               strict_bias=False, maxpool="refuse", ltb_batches=40, spike_norm_steps=64,
+               strict_bias=False, maxpool="spike", ltb_batches=40, spike_norm_steps=64,
                spike_norm_images=256, bias_calibration=False, readout_delay=None, timesteps=None,
                calibration_images=256, batch_size=128, seed=0, progress=None):
     """Convert a trained PyTorch network to a spiking `snncore.Network`.
@@ -100,9 +100,11 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         the calibrations below simulate).
     strict_bias : bool
         Refuse biases (and BatchNorm) instead of injecting them as a current.
-    maxpool : {'refuse', 'avg'}
-        Max pooling is refused with the tailoring rule; 'avg' substitutes
-        average pooling with a warning.
+    maxpool : {'spike', 'avg', 'refuse'}
+        'spike' converts max pooling after a ReLU into spiking max pooling
+        (each output follows the largest spike count of its window: exact as
+        the timesteps grow); 'avg' substitutes average pooling with a warning
+        (Cao 2015's tailoring rule); 'refuse' refuses it.
     ltb_batches : int
         For norm='ltb': number of threshold updates (calibration batches; the
         data is cycled if it has fewer). More batches, higher thresholds.

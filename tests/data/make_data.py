@@ -129,6 +129,27 @@ def relay_fortran_arrays():
     return b.build("out")
 
 
+def maxpool_stem():
+    """input [2,9,9] -conv2d (3x3, padding 1)-> c (if) -maxpool2d (3x3, stride 2,
+    padding 1, gain)-> m (relay) and -maxpool2d (2x2, stride 2, ceil_mode)-> n (relay);
+    m and n -conv2d-> h (if, a junction) -dense-> out (accumulate): torchvision's
+    stem and a ceil-mode pool (SqueezeNet's)."""
+    rng = np.random.default_rng(16)
+    b = snncore.NetworkBuilder((2, 9, 9))
+    b.population("c", (4, 9, 9), threshold=np.array([0.5, 1.0, 0.75, 0.25], np.float32))
+    b.conv2d("c", "input", "c", dyadic(rng, (4, 2, 3, 3), -4, 8, 16), padding=1)
+    b.population("m", (4, 5, 5), kind="relay")
+    b.maxpool2d("m", "c", "m", 3, stride=2, padding=1, gain=dyadic(rng, (4,), 1, 8, 4))
+    b.population("n", (4, 5, 5), kind="relay")
+    b.maxpool2d("n", "c", "n", 2, stride=2, ceil_mode=True)
+    b.population("h", (3, 5, 5), threshold=0.5)
+    b.conv2d("hm", "m", "h", dyadic(rng, (3, 4, 3, 3), -4, 8, 16), padding=1)
+    b.conv2d("hn", "n", "h", dyadic(rng, (3, 4, 1, 1), -4, 8, 16))
+    b.population("out", (3,), kind="accumulate")
+    b.dense("out", "h", "out", dyadic(rng, (3, 75), -8, 8, 16))
+    return b.build("out")
+
+
 def save_numpy_style(net, path):
     """Members as numpy.savez writes them (zip64 local headers), arrays of 2 or more
     dimensions in Fortran order."""
@@ -152,6 +173,7 @@ NETS = {
     "junction": (junction, "deflated"),
     "uint8_readout": (uint8_readout, "stored"),
     "relay_fortran": (relay_fortran_arrays, "numpy"),
+    "maxpool_stem": (maxpool_stem, "deflated"),
 }
 
 
@@ -717,6 +739,43 @@ def corpus_cases():
     add("kernel_not_pair.npz", edited(set_in([J("p1"), "kernel"], 2)))
     add("kernel_missing.npz", edited(set_in([J("p1"), "kernel"], DELETE)))
     add("projection_not_object.npz", edited(set_in(["projections", 1], 5)))
+
+    # max pooling: p1 as a maxpool2d of c1 (an unsigned if population)
+    def as_maxpool(**keys):
+        def edit(m, a):
+            proj(m, "p1")["op"] = "maxpool2d"
+            for k, v in keys.items():
+                if v is DELETE:
+                    del proj(m, "p1")[k]
+                else:
+                    proj(m, "p1")[k] = v
+        return edit
+    add("ok_maxpool.npz", edited(as_maxpool()))
+    add("ok_maxpool_ceil.npz", edited(as_maxpool(kernel=[3, 3], stride=[3, 3], padding=[0, 0],
+                                                 ceil_mode=True)))
+    add("ok_maxpool_default_stride.npz", edited(as_maxpool(stride=DELETE, ceil_mode=False)))
+    add("maxpool_ceil_target_mismatch.npz", edited(as_maxpool(kernel=[3, 3], stride=[3, 3],
+                                                              ceil_mode=False)))
+    add("maxpool_ceil_not_bool.npz", edited(as_maxpool(ceil_mode=1)))
+    add("maxpool_gain_shape.npz", edited(as_maxpool(weight="out.weight")))
+
+    def maxpool_of_relay(nested):
+        def edit(m, a):
+            if nested:          # p1 a relay fed by one maxpool2d alone
+                as_maxpool()(m, a)
+            m["populations"].append({"name": "q", "kind": "relay", "shape": [3, 1, 1]})
+            m["projections"].append({"name": "q", "op": "maxpool2d", "source": "p1",
+                                     "target": "q", "kernel": [2, 2]})
+        return edit
+    add("ok_maxpool_nested.npz", edited(maxpool_of_relay(True)))
+    add("maxpool_from_relay.npz", edited(maxpool_of_relay(False)))
+
+    def maxpool_of_signed(m, a):
+        m["populations"].append({"name": "q", "kind": "relay", "shape": [3, 1, 1]})
+        m["projections"].append({"name": "q", "op": "maxpool2d", "source": "s", "target": "q",
+                                 "kernel": [2, 2]})
+    add("maxpool_from_signed.npz", edited(maxpool_of_signed))
+    add("avgpool_ceil_mode.npz", edited(set_in([J("p1"), "ceil_mode"], True)))
     return cases
 
 
