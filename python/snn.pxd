@@ -94,6 +94,7 @@ cdef extern from "snn.h" nogil:
         int32_t stride[2]             # conv2d and the pools: >= 1
         int32_t padding[2]            # 0 <= padding < kernel
         int32_t ceil_mode             # maxpool2d: nonzero rounds the output size up
+        int32_t scale[2]              # upsample2d: the factors (sh, sw)
         snn_array weight              # PyTorch layout (OIHW, [out, in], [C])
 
     ctypedef struct snn_hints:

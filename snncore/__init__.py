@@ -12,7 +12,8 @@ the converter lives in `snncore.convert` and needs PyTorch.
 
 from . import _core
 from ._spec import ENCODINGS
-from .builder import NetworkBuilder, avgpool2d_shape, conv2d_shape, maxpool2d_shape
+from .builder import (NetworkBuilder, avgpool2d_shape, conv2d_shape, maxpool2d_shape,
+                      upsample2d_shape)
 from .energy import E_AC, E_MAC, EnergyEstimate, estimate_energy
 from .errors import FormatError
 from .network import Network, Population, Projection, Simulation, load
@@ -22,7 +23,7 @@ __version__ = _core.VERSION
 
 __all__ = ["load", "Network", "NetworkBuilder", "RunResult", "Counters", "Simulation",
            "Population", "Projection", "FormatError", "ENCODINGS", "limits",
-           "conv2d_shape", "avgpool2d_shape", "maxpool2d_shape", "estimate_energy", "EnergyEstimate", "E_AC",
+           "conv2d_shape", "avgpool2d_shape", "maxpool2d_shape", "upsample2d_shape", "estimate_energy", "EnergyEstimate", "E_AC",
            "E_MAC", "__version__"]
 
 

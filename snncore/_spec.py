@@ -253,6 +253,7 @@ def _projection(r, j, obj, index_of):
                             if op in WINDOWED else zero, _INT32)
     proj["padding"] = r.ints(obj, "padding", (2,), zero, _INT32)
     proj["ceil_mode"] = bool(r.typed(obj, "ceil_mode", bool, "true or false", False))
+    proj["scale"] = r.ints(obj, "scale", (2,), zero, _INT32)
     return proj
 
 
@@ -459,6 +460,8 @@ def denormalize(spec):
             obj["padding"] = [int(v) for v in pr["padding"]]
         if pr.get("ceil_mode"):
             obj["ceil_mode"] = True
+        if pr["op"] == "upsample2d":
+            obj["scale"] = [int(v) for v in pr["scale"]]
         proj_objs.append(obj)
 
     meta = {"format": "snncore", "version": _limits.FORMAT_VERSION}

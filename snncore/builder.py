@@ -8,7 +8,8 @@ from . import _core
 from ._spec import KINDS, RESETS
 from .network import Network
 
-__all__ = ["NetworkBuilder", "conv2d_shape", "avgpool2d_shape", "maxpool2d_shape"]
+__all__ = ["NetworkBuilder", "conv2d_shape", "avgpool2d_shape", "maxpool2d_shape",
+           "upsample2d_shape"]
 
 
 def _pair(v, what):
@@ -50,6 +51,14 @@ def maxpool2d_shape(input_shape, kernel, stride=None, padding=0, ceil_mode=False
     """Output shape (C, OH, OW) of a max pool on a (C, H, W) input, with
     PyTorch's ceil_mode."""
     return _window_shape(input_shape[0], input_shape, kernel, stride, padding, ceil_mode)
+
+
+def upsample2d_shape(input_shape, scale):
+    """Output shape (C, H * sh, W * sw) of nearest upsampling of a (C, H, W) input
+    by the integer factors `scale` (an int or a pair)."""
+    c, h, w = input_shape
+    sh, sw = _pair(scale, "scale")
+    return (c, h * sh, w * sw)
 
 
 class NetworkBuilder:
@@ -201,6 +210,17 @@ class NetworkBuilder:
                "padding": _pair(padding, "padding")}
         if ceil_mode:
             obj["ceil_mode"] = True
+        if gain is not None:
+            obj["weight"] = self._array(f"{name}.weight", gain)
+        return self._add_projection(obj)
+
+    def upsample2d(self, name, source, target, scale, gain=None):
+        """Nearest-neighbour upsampling by integer factors `scale` (an int or a
+        pair (sh, sw)): each source position's events reach its sh x sw target
+        positions, times an optional gain per channel (C,)."""
+        self._new_projection(name)
+        obj = {"name": name, "op": "upsample2d", "source": source, "target": target,
+               "scale": _pair(scale, "scale")}
         if gain is not None:
             obj["weight"] = self._array(f"{name}.weight", gain)
         return self._add_projection(obj)

@@ -186,6 +186,7 @@ class Network:
             order), ``projections`` (a list in file order of ``name``, ``op``,
             ``source``, ``target``, ``weights`` (the count), ``kernel``,
             ``stride``, ``padding``, ``ceil_mode`` (for the ops with a window),
+            ``scale`` (upsample2d),
             ``ann_macs``),
             ``totals`` (``neurons`` (input excluded), ``weights``,
             ``ann_macs``) and ``provenance`` (dict; non-finite numbers become
@@ -217,6 +218,8 @@ class Network:
                 for key in ("kernel", "stride", "padding"):
                     item[key] = [int(v) for v in q[key]]
                 item["ceil_mode"] = bool(q["ceil_mode"])
+            if q["op"] == "upsample2d":
+                item["scale"] = [int(v) for v in q["scale"]]
             item["ann_macs"] = int(macs[q["name"]])
             projections.append(item)
         out = pops[spec["output"]]

@@ -82,7 +82,8 @@ def networks(draw, max_layers=4):
         src, src_shape = layers[-1]
         name = f"p{k}"
         ops = ["dense", "identity"] if len(src_shape) == 1 else ["conv2d", "conv2d", "avgpool2d",
-                                                                 "dense", "identity"]
+                                                                 "dense", "identity",
+                                                                 "upsample2d"]
         if poolable and len(src_shape) == 3:
             ops += ["maxpool2d", "maxpool2d"]
         op = draw(st.sampled_from(ops))
@@ -115,6 +116,12 @@ def networks(draw, max_layers=4):
             made = _neuron(draw, b, name, out)
             gain = dyadic(draw, (c,), 1, 8, 4) if draw(st.booleans()) else None
             b.maxpool2d(f"j{k}", src, name, (kh, kw), stride, pad, ceil, gain=gain)
+        elif op == "upsample2d":
+            scale = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+            out = snncore.upsample2d_shape(src_shape, scale)
+            made = _neuron(draw, b, name, out)
+            gain = dyadic(draw, (src_shape[0],), 1, 8, 4) if draw(st.booleans()) else None
+            b.upsample2d(f"j{k}", src, name, scale, gain=gain)
         elif op == "dense":
             n_out = draw(st.integers(1, 8))
             out = (n_out,)

@@ -20,6 +20,7 @@ __all__ = [
     "conv2d",
     "avgpool2d",
     "maxpool2d",
+    "upsample2d",
     "dense",
     "identity",
     "fanout_map",
@@ -135,6 +136,11 @@ def maxpool2d(counts, kernel, stride, padding=(0, 0), ceil=False):
     return best
 
 
+def upsample2d(ev, scale):
+    """Nearest-neighbour upsampling: every value repeated sh x sw times."""
+    return np.repeat(np.repeat(ev, scale[0], axis=2), scale[1], axis=3)
+
+
 def dense(ev, weight):
     """W @ flatten_CHW(ev); result shaped (N, out, 1, 1)."""
     ev = np.asarray(ev, dtype=np.float32)
@@ -185,6 +191,8 @@ def fanout_map(proj, source_shape, target_shape):
         return np.full((c, h, w), int(np.prod(target_shape)), dtype=np.int64)
     if op == "identity":
         return np.ones((c, h, w), dtype=np.int64)
+    if op == "upsample2d":
+        return np.full((c, h, w), int(proj["scale"][0]) * int(proj["scale"][1]), dtype=np.int64)
     raise ValueError("unknown op %r" % (op,))
 
 
@@ -199,6 +207,8 @@ def _apply(proj, ev):
         return dense(ev, proj["weight"])
     if op == "identity":
         return identity(ev, proj.get("weight"))
+    if op == "upsample2d":
+        return identity(upsample2d(ev, proj["scale"]), proj.get("weight"))
     raise ValueError("unknown op %r" % (op,))
 
 

@@ -152,7 +152,8 @@ typedef enum snn_op {
     SNN_OP_AVGPOOL2D = 1,
     SNN_OP_DENSE = 2,
     SNN_OP_IDENTITY = 3,
-    SNN_OP_MAXPOOL2D = 4    /* spiking max pooling: see snn_projection_desc */
+    SNN_OP_MAXPOOL2D = 4,   /* spiking max pooling: see snn_projection_desc */
+    SNN_OP_UPSAMPLE2D = 5   /* nearest-neighbour upsampling by integer factors */
 } snn_op;
 
 typedef enum snn_encoding {
@@ -198,8 +199,10 @@ typedef struct snn_population_desc {
 /*
  * One projection from `source` to `target` (indices into the population array).
  * Weights are in PyTorch's layouts: conv2d (Co, Ci, kh, kw); dense (out, in) with
- * `in` the source flattened in CHW order; identity, avgpool2d and maxpool2d an
- * optional gain per channel (C,).
+ * `in` the source flattened in CHW order; identity, the pools and upsample2d an
+ * optional gain per channel (C,). upsample2d copies source position (y, x) to the
+ * target positions (y * sh + i, x * sw + j), 0 <= i < sh, 0 <= j < sw (PyTorch's
+ * nearest interpolation by integer scale factors).
  *
  * maxpool2d pools spike counts: its source is an unsigned IF population (or a
  * relay without bias fed by one maxpool2d alone, whose events count the growths
@@ -224,6 +227,7 @@ typedef struct snn_projection_desc {
     int32_t ceil_mode;          /* maxpool2d only: nonzero to round the output size up
                                  * as PyTorch's ceil_mode does (a last window that would
                                  * start in the right padding is dropped) */
+    int32_t scale[2];           /* upsample2d only: the factors (sh, sw), >= 1 */
     snn_array weight;           /* see above; absent for a unit-gain identity or avgpool2d */
 } snn_projection_desc;
 
@@ -264,7 +268,7 @@ typedef enum snn_team_policy {
 /*
  * The names that files, Python and snnrun use for the values of the enums above:
  * kinds "input", "if", "relay", "accumulate"; ops "conv2d", "avgpool2d", "dense",
- * "identity", "maxpool2d"; resets "subtract", "zero"; encodings "analog", "poisson", "regular";
+ * "identity", "maxpool2d", "upsample2d"; resets "subtract", "zero"; encodings "analog", "poisson", "regular";
  * isas "auto", "generic", "avx2", "avx512"; team policies "auto", "always", "never".
  * snn_*_name returns a static string, or NULL for a value out of range (so a
  * caller lists all names by counting up from 0 until NULL); snn_*_from_name

@@ -302,6 +302,7 @@ static int projection(ctx *c, int32_t j, const json_t *o)
         memcpy(p->stride, p->kernel, sizeof p->stride);
     FORWARD(pair(c, o, "stride", p->stride));
     FORWARD(pair(c, o, "padding", p->padding));
+    FORWARD(pair(c, o, "scale", p->scale));
     return bool_key(c, o, "ceil_mode", &p->ceil_mode);
 }
 

@@ -347,6 +347,19 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims
               "weight has shape %s, expected (%lld, %lld) (target size, source size)",
               shape_text(w, s, sizeof s), (long long)dst->n, (long long)src->n);
         break;
+    case SNN_OP_UPSAMPLE2D:
+        CHECK(src->ndim == 3 && dst->ndim == 3, SNN_E_SHAPE, -1, j,
+              "upsample2d needs 3-D source and target populations");
+        CHECK(d->scale[0] >= 1 && d->scale[1] >= 1 && d->scale[0] <= L->max_dim &&
+              d->scale[1] <= L->max_dim, SNN_E_SHAPE, -1, j, "scale (%d, %d) must be in 1..%lld",
+              (int)d->scale[0], (int)d->scale[1], (long long)L->max_dim);
+        CHECK(dst->C == src->C && dst->H == src->H * d->scale[0] && dst->W == src->W * d->scale[1],
+              SNN_E_SHAPE, -1, j,
+              "the target's shape (%lld, %lld, %lld) is not the upsample2d output (%lld, %lld, %lld)",
+              (long long)dst->C, (long long)dst->H, (long long)dst->W, (long long)src->C,
+              (long long)(src->H * d->scale[0]), (long long)(src->W * d->scale[1]));
+        FORWARD_IF_ERROR(check_gain(desc, j, src->C, need_data, err));
+        break;
     default: /* SNN_OP_IDENTITY */
         CHECK(src->ndim == dst->ndim && src->C == dst->C && src->H == dst->H && src->W == dst->W,
               SNN_E_SHAPE, -1, j, "identity needs a target of the source's shape");
@@ -355,14 +368,16 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims
     }
     CHECK(!d->ceil_mode || d->op == SNN_OP_MAXPOOL2D, SNN_E_INVALID_ARG, -1, j,
           "%s takes no ceil_mode", snn_op_name(d->op));
-    if (d->op == SNN_OP_DENSE || d->op == SNN_OP_IDENTITY)
+    CHECK((!d->scale[0] && !d->scale[1]) || d->op == SNN_OP_UPSAMPLE2D, SNN_E_INVALID_ARG, -1, j,
+          "%s takes no scale", snn_op_name(d->op));
+    if (!snn__windowed(d->op))
         CHECK(!d->kernel[0] && !d->kernel[1] && !d->stride[0] && !d->stride[1] &&
               !d->padding[0] && !d->padding[1], SNN_E_INVALID_ARG, -1, j,
               "%s takes no kernel, stride or padding", snn_op_name(d->op));
     FORWARD_IF_ERROR(check_array(desc, w, "weight", -1, j, 0, need_data, err));
     /* the engine's copy of the weight (or gain), and its taps tables at 2 floats a tap */
     mine = w->ndim ? array_len(w) : (d->op == SNN_OP_DENSE ? 0 : src->C);
-    if (d->op != SNN_OP_DENSE && d->op != SNN_OP_IDENTITY)
+    if (snn__windowed(d->op))
         mine += 2 * (taps_bound(src->H, dst->H, kernel[0]) + taps_bound(src->W, dst->W, kernel[1]));
     CHECK(mine <= max_floats, SNN_E_LIMIT, -1, j,
           "its weights need %lld bytes, more than the memory limit", (long long)(4 * mine));

@@ -45,6 +45,19 @@
  * channels (the others take the AVX2 passes). */
 #define SNN_HAVE_AVX512 SNN_HAVE_AVX2
 
+/* The ops with a window (kernel, stride, padding): conv2d and the pools. */
+static inline int snn__windowed(int32_t op)
+{
+    return op == SNN_OP_CONV2D || op == SNN_OP_AVGPOOL2D || op == SNN_OP_MAXPOOL2D;
+}
+
+/* The ops whose work splits by target rows, reading the source's events by
+ * position (snn_events.first, .end): the windowed ones and upsample2d. */
+static inline int snn__by_rows(int32_t op)
+{
+    return snn__windowed(op) || op == SNN_OP_UPSAMPLE2D;
+}
+
 /* One tap of a window along an axis: a kernel offset and the source row or
  * column it reads. */
 typedef struct snn_tap {
@@ -98,7 +111,7 @@ typedef struct snn_pop {
 typedef struct snn_proj {
     int32_t op;
     int32_t source, target;
-    int32_t kh, kw, sh, sw, ph, pw;
+    int32_t kh, kw, sh, sw, ph, pw;     /* upsample2d: its scale in sh, sw */
     int64_t row_stride; /* conv: floats from one kernel row's weights to the next
                          * (Co: an event's rows for the kernel rows are adjacent,
                          * so the three that gather_quad reads are 3 * Co floats
@@ -106,7 +119,7 @@ typedef struct snn_proj {
     int64_t tap_stride; /* conv: floats from one (kernel column, input channel) to
                          * the next: kh * Co */
     float *w;           /* repacked: conv [kw][Ci][kh][Co]; dense [in, HWC
-                         * order][out]; identity, maxpool2d: the gain [C];
+                         * order][out]; identity, maxpool2d, upsample2d: the gain [C];
                          * avgpool2d: gain / area [C] */
     size_t off_best;    /* maxpool2d: in a state's workspace, per target neuron
                          * the largest spike count of its window so far (int32) */
@@ -164,6 +177,12 @@ typedef struct snn_fold {
  * the windows that hold them). */
 int64_t snn__maxpool(const struct snn_net *net, const snn_proj *q, const snn_events *ev,
                      const int32_t *fired, int32_t *best, float *dst, int32_t part, int32_t parts);
+
+/* upsample.c: part `part` of `parts` of upsample2d q (the target rows a conv of
+ * the same target would give that part): each event adds value x gain to its
+ * sh x sw target positions. Returns the synaptic operations. */
+int64_t snn__upsample(const struct snn_net *net, const snn_proj *q, const snn_events *ev,
+                      float *dst, int32_t part, int32_t parts);
 
 /* fire.c: the threshold pass of an IF population (membranes V, constant current
  * K or NULL) and the relay pass, over the positions of rows [row0, row1). Both

@@ -8,7 +8,8 @@
 #include <string.h>
 
 static const char *const KINDS[] = {"input", "if", "relay", "accumulate", NULL};
-static const char *const OPS[] = {"conv2d", "avgpool2d", "dense", "identity", "maxpool2d", NULL};
+static const char *const OPS[] = {"conv2d", "avgpool2d", "dense", "identity", "maxpool2d",
+                                   "upsample2d", NULL};
 static const char *const RESETS[] = {"subtract", "zero", NULL};
 static const char *const ENCODINGS[] = {"analog", "poisson", "regular", NULL};
 static const char *const ISAS[] = {"auto", "generic", "avx2", "avx512", NULL};
@@ -28,6 +29,7 @@ static const char *const OP_KEYS[][10] = {
     {"name", "op", "source", "target", "weight", NULL},
     {"name", "op", "source", "target", "weight", NULL},
     {"name", "op", "source", "target", "kernel", "stride", "padding", "ceil_mode", "weight", NULL},
+    {"name", "op", "source", "target", "scale", "weight", NULL},
 };
 
 static int32_t count(const char *const *table)

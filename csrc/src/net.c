@@ -182,7 +182,11 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
     q->kw = d->op == SNN_OP_CONV2D ? (int32_t)d->weight.shape[3] : d->kernel[1];
     q->sh = d->stride[0]; q->sw = d->stride[1];
     q->ph = d->padding[0]; q->pw = d->padding[1];
-    if (d->op == SNN_OP_CONV2D || d->op == SNN_OP_AVGPOOL2D || d->op == SNN_OP_MAXPOOL2D) {
+    if (d->op == SNN_OP_UPSAMPLE2D) {
+        q->sh = d->scale[0];
+        q->sw = d->scale[1];
+    }
+    if (snn__windowed(d->op)) {
         FORWARD_IF_ERROR(build_gather_taps(net, src->H, dst->H, q->kh, q->sh, q->ph,
                                            &q->grow_start, &q->grow_taps));
         FORWARD_IF_ERROR(build_gather_taps(net, src->W, dst->W, q->kw, q->sw, q->pw,
@@ -220,6 +224,7 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
     }
     case SNN_OP_IDENTITY:
     case SNN_OP_MAXPOOL2D:
+    case SNN_OP_UPSAMPLE2D:
         if ((q->w = net_alloc(net, (size_t)src->C * sizeof(float))) == NULL) return SNN_E_NOMEM;
         for (i = 0; i < src->C; i++) q->w[i] = d->weight.ndim ? d->weight.data[i] : 1.0f;
         break;
@@ -234,7 +239,7 @@ static int link_projections(snn_net *net)
     for (j = 0; j < net->n_proj; j++) {
         net->pops[net->projs[j].source].n_out++;
         if (net->projs[j].source == net->input) net->pops[net->projs[j].target].has_const = 1;
-        if (net->projs[j].op != SNN_OP_DENSE && net->projs[j].op != SNN_OP_IDENTITY)
+        if (snn__by_rows(net->projs[j].op))
             net->pops[net->projs[j].source].has_index = 1;
         if (net->projs[j].op == SNN_OP_MAXPOOL2D) net->pops[net->projs[j].source].has_fired = 1;
     }

@@ -264,7 +264,7 @@ static int rows_stay_with_member(const snn_net *net, const snn_pop *p, int32_t k
 {
     const snn_proj *q = &net->projs[p->out_proj[k]];
     int32_t later;
-    if (q->op == SNN_OP_DENSE || q->op == SNN_OP_IDENTITY) return 0;
+    if (!snn__by_rows(q->op)) return 0;
     if (net->pops[q->target].kind == SNN_KIND_ACCUMULATE) return 0;
     for (later = k + 1; later < p->n_out; later++)
         if (net->projs[p->out_proj[later]].target == q->target) return 0;
@@ -314,6 +314,8 @@ static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev, int const_cu
         if (q->op == SNN_OP_MAXPOOL2D)
             tm->synops[j] += snn__maxpool(net, q, &ev, snn__at(s, p->off_fired),
                                           snn__at(s, q->off_best), dst, tm->rank, tm->size);
+        else if (q->op == SNN_OP_UPSAMPLE2D)
+            tm->synops[j] += snn__upsample(net, q, &ev, dst, tm->rank, tm->size);
         else
             tm->synops[j] += net->scatter(net, q, &ev, dst, tm->rank, tm->size);
         profile_add(s, net->n_pop + j, started);

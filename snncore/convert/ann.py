@@ -43,6 +43,8 @@ class AnnRunner:
         if op == "maxpool2d":
             return F.max_pool2d(x, node.params["kernel"], node.params["stride"],
                                 node.params["padding"], ceil_mode=node.params["ceil_mode"])
+        if op == "upsample2d":
+            return F.interpolate(x, scale_factor=node.params["scale"], mode="nearest")
         if op == "affine":
             view = (1, -1) + (1,) * (x.dim() - 2)
             return x * self._p(node, "scale").view(view) + self._p(node, "shift").view(view)

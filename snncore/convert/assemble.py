@@ -54,9 +54,11 @@ class _Lin:
         self.shape = tuple(shape)
 
 
-def _term(op, src, name, weight=None, gain=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+def _term(op, src, name, weight=None, gain=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+          scale=(1, 1)):
     return {"op": op, "src": src, "name": name, "weight": weight, "gain": gain,
-            "kernel": tuple(kernel), "stride": tuple(stride), "padding": tuple(padding)}
+            "kernel": tuple(kernel), "stride": tuple(stride), "padding": tuple(padding),
+            "scale": tuple(scale)}
 
 
 def _scale_term(term, scale):
@@ -221,6 +223,8 @@ class Assembler:
         elif term["op"] == "avgpool2d":
             self.builder.avgpool2d(name, src.name, target, term["kernel"], term["stride"],
                                    term["padding"], gain=w)
+        elif term["op"] == "upsample2d":
+            self.builder.upsample2d(name, src.name, target, term["scale"], gain=w)
         else:
             self.builder.identity(name, src.name, target, gain=w)
 
@@ -269,6 +273,9 @@ class Assembler:
                         node.shape)
         if op == "maxpool2d":
             return self._max_pool(node, self._spiking_source(x, where))
+        if op == "upsample2d":
+            return _Lin(node.name, [_term("upsample2d", self.as_pop(x, where), node.name,
+                                          scale=p["scale"])], None, node.shape)
         if op == "affine":
             lin = self.as_lin(x, where)
             scale = p["scale"].astype(np.float64)

@@ -11,6 +11,8 @@ IR ops (every shape excludes the batch dimension):
                                          divisor of the input size)
     maxpool2d  kernel, stride, padding, ceil_mode   (also adaptive max pooling to a
                                          divisor of the input size)
+    upsample2d scale (sh, sw)           nearest-neighbour upsampling by integer factors
+                                         (F.interpolate, nn.Upsample)
     affine     scale (C,), shift (C,)       a BatchNorm that could not be folded
     add        two or more inputs of one shape (a residual junction)
     flatten    (C, H, W) -> (C*H*W,)    (flatten, view, reshape, squeeze: any order-keeping
@@ -340,6 +342,28 @@ class _Capture:
         kernel = self._adaptive_kernel(node, src, output_size, "max")
         return self.maxpool_node(node, x, kernel, kernel, 0)
 
+    def upsample(self, node, x, size=None, scale_factor=None, mode="nearest",
+                 align_corners=None):
+        """Nearest-neighbour upsampling by integer factors, given as factors or
+        as an output size that is a multiple of the input's."""
+        if mode != "nearest":
+            self.refuse(node, f"upsampling with mode={mode!r} is not supported; snncore "
+                              "converts mode='nearest' by integer factors")
+        src, out = self.nodes[x].shape, self.shape(node)
+        if src is None or out is None:
+            if not self.strict:
+                return self.add(node, "upsample2d", [x])     # survey: shapes unknown
+            self.refuse(node, "upsampling needs a (C, H, W) input")
+        if len(src) != 3 or len(out) != 3 or out[1] % src[1] or out[2] % src[2]:
+            self.refuse(node, f"upsampling from {src} to {out} is not by integer factors")
+        scale = (out[1] // src[1], out[2] // src[2])
+        if scale_factor is not None:
+            factors = scale_factor if isinstance(scale_factor, (tuple, list)) else \
+                (scale_factor,) * 2
+            if any(float(f) != int(f) for f in factors):
+                self.refuse(node, f"upsampling by {scale_factor} is not by integer factors")
+        return self.add(node, "upsample2d", [x], scale=scale)
+
     def batchnorm(self, node, m, x):
         if m.running_mean is None or m.running_var is None:
             self.refuse(node, "BatchNorm without running statistics (track_running_stats="
@@ -551,6 +575,8 @@ class _Capture:
         if isinstance(m, nn.AdaptiveMaxPool2d):
             self.departure("maxpool", f"{node.name}: AdaptiveMaxPool2d")
             return self.adaptive_maxpool(node, x, m.output_size, m.return_indices)
+        if isinstance(m, nn.Upsample):
+            return self.upsample(node, x, m.size, m.scale_factor, m.mode, m.align_corners)
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             return self.batchnorm(node, m, x)
         if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Identity)):
@@ -572,7 +598,8 @@ class _Capture:
             return self.unsupported_activation(node, type(m).__name__)
         self.refuse(node, f"layer {type(m).__name__} is not supported (snncore converts Conv2d, "
                           "Linear, AvgPool2d, AdaptiveAvgPool2d, MaxPool2d, AdaptiveMaxPool2d, "
-                          "BatchNorm1d/2d, Dropout, Flatten, Identity, ReLU, ReLU6, "
+                          "Upsample (nearest), BatchNorm1d/2d, Dropout, Flatten, Identity, ReLU, "
+                          "ReLU6, "
                           "Hardtanh(0, c) and LeakyReLU)")
 
     def call_function(self, node):
@@ -617,6 +644,12 @@ class _Capture:
             vals = [args[i + 1] if len(args) > i + 1 else kw.get(n, d)
                     for i, (n, d) in enumerate(zip(names, defaults))]
             return self.maxpool_node(node, self.ref(args[0], node), *vals)
+        if fn is F.interpolate:
+            names = ["size", "scale_factor", "mode", "align_corners"]
+            defaults = [None, None, "nearest", None]
+            vals = [args[i + 1] if len(args) > i + 1 else kw.get(n, d)
+                    for i, (n, d) in enumerate(zip(names, defaults))]
+            return self.upsample(node, self.ref(args[0], node), *vals)
         if fn is F.adaptive_max_pool2d:
             self.departure("maxpool", f"{node.name}: adaptive_max_pool2d")
             size = args[1] if len(args) > 1 else kw["output_size"]

@@ -129,11 +129,12 @@ def relay_fortran_arrays():
     return b.build("out")
 
 
-def maxpool_stem():
+def maxpool_upsample():
     """input [2,9,9] -conv2d (3x3, padding 1)-> c (if) -maxpool2d (3x3, stride 2,
     padding 1, gain)-> m (relay) and -maxpool2d (2x2, stride 2, ceil_mode)-> n (relay);
-    m and n -conv2d-> h (if, a junction) -dense-> out (accumulate): torchvision's
-    stem and a ceil-mode pool (SqueezeNet's)."""
+    m and n -conv2d-> h (if, a junction), and m -upsample2d (x2, gain)-> u (relay)
+    -conv2d (2x2, stride 2)-> h; h -dense-> out (accumulate): torchvision's stem, a
+    ceil-mode pool (SqueezeNet's) and a detection neck's upsampling."""
     rng = np.random.default_rng(16)
     b = snncore.NetworkBuilder((2, 9, 9))
     b.population("c", (4, 9, 9), threshold=np.array([0.5, 1.0, 0.75, 0.25], np.float32))
@@ -145,6 +146,9 @@ def maxpool_stem():
     b.population("h", (3, 5, 5), threshold=0.5)
     b.conv2d("hm", "m", "h", dyadic(rng, (3, 4, 3, 3), -4, 8, 16), padding=1)
     b.conv2d("hn", "n", "h", dyadic(rng, (3, 4, 1, 1), -4, 8, 16))
+    b.population("u", (4, 10, 10), kind="relay")
+    b.upsample2d("u", "m", "u", 2, gain=dyadic(rng, (4,), 1, 8, 4))
+    b.conv2d("hu", "u", "h", dyadic(rng, (3, 4, 2, 2), -4, 8, 16), stride=2)
     b.population("out", (3,), kind="accumulate")
     b.dense("out", "h", "out", dyadic(rng, (3, 75), -8, 8, 16))
     return b.build("out")
@@ -173,7 +177,7 @@ NETS = {
     "junction": (junction, "deflated"),
     "uint8_readout": (uint8_readout, "stored"),
     "relay_fortran": (relay_fortran_arrays, "numpy"),
-    "maxpool_stem": (maxpool_stem, "deflated"),
+    "maxpool_upsample": (maxpool_upsample, "deflated"),
 }
 
 
@@ -776,6 +780,27 @@ def corpus_cases():
                                  "kernel": [2, 2]})
     add("maxpool_from_signed.npz", edited(maxpool_of_signed))
     add("avgpool_ceil_mode.npz", edited(set_in([J("p1"), "ceil_mode"], True)))
+
+    # upsampling: u (relay [3, 8, 4]) fed by p1 ([3, 2, 2]) scaled (4, 2)
+    def with_upsample(shape=(3, 8, 4), **keys):
+        def edit(m, a):
+            m["populations"].append({"name": "u", "kind": "relay", "shape": list(shape)})
+            obj = {"name": "u", "op": "upsample2d", "source": "p1", "target": "u",
+                   "scale": [4, 2]}
+            for k, v in keys.items():
+                if v is DELETE:
+                    del obj[k]
+                else:
+                    obj[k] = v
+            m["projections"].append(obj)
+        return edit
+    add("ok_upsample.npz", edited(with_upsample(weight="s.gain")))
+    add("upsample_target_mismatch.npz", edited(with_upsample((3, 4, 8))))
+    add("upsample_scale_zero.npz", edited(with_upsample(scale=[0, 2])))
+    add("upsample_scale_missing.npz", edited(with_upsample(scale=DELETE)))
+    add("upsample_scale_not_pair.npz", edited(with_upsample(scale=4)))
+    add("upsample_takes_no_kernel.npz", edited(with_upsample(kernel=[2, 2])))
+    add("scale_on_a_pool.npz", edited(set_in([J("p1"), "scale"], [2, 2])))
     return cases
 
 
