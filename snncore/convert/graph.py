@@ -456,6 +456,8 @@ class _Capture:
         channel selection of it, or else a pending rearrangement that only a
         later reshape or transpose may complete."""
         src, out = self.nodes[x].shape, tuple(positions.shape[1:])
+        if positions.numel() == 0:
+            self.refuse(node, f"selects nothing of the per-sample {src} tensor")
         flat = positions.reshape(-1)
         in_order = self.torch.equal(flat, self.torch.arange(flat.numel()))
         if in_order and out == src:
