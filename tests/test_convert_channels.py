@@ -19,14 +19,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from snncore.convert import ConversionError, from_torch  # noqa: E402
+# the same random images, T and structure() as the spellings of pooling and flattening
+from test_convert_spellings import CALIB, T, TEST, structure  # noqa: E402  (tests/ on sys.path)
 
 nn = torch.nn
 F = torch.nn.functional
-
-T = 256
 GEN = torch.Generator().manual_seed(2)
-CALIB = torch.rand(256, 3, 8, 8, generator=GEN)
-TEST = torch.rand(200, 3, 8, 8, generator=GEN)
 
 
 def settle(model, size=8):
@@ -55,15 +53,6 @@ def tracks(model, net, agree=0.9, corr=0.99):
 
 def populations(net):
     return [p["name"] for p in net._spec["populations"]]
-
-
-def structure(net):
-    """The network without its names: populations and projections."""
-    spec = net._spec
-    pops = [(p["kind"], tuple(p["shape"])) for p in spec["populations"]]
-    projs = [(q["op"], tuple(q.get("kernel") or ()), tuple(q.get("stride") or ()))
-             for q in spec["projections"]]
-    return pops, projs
 
 
 def channel_shuffle(x, groups):
@@ -276,9 +265,10 @@ class ViewOps(nn.Module):
     """A concatenation through an unfolded BatchNorm, a leaky ReLU, a ReLU6, a
     residual add with a conv output, an average pool and a Linear on its
     flattened channels; and a ReLU of a slice of a conv output, and a
-    concatenation of a map with itself."""
+    concatenation of a map with itself. `vectors`: the last concatenation is
+    of the flattened maps (refused) instead of the maps."""
 
-    def __init__(self):
+    def __init__(self, vectors=False):
         super().__init__()
         self.a = nn.Conv2d(3, 4, 3, padding=1)
         self.b = nn.Conv2d(3, 4, 3, padding=1)
@@ -286,6 +276,7 @@ class ViewOps(nn.Module):
         self.c = nn.Conv2d(8, 8, 3, padding=1)
         self.d = nn.Conv2d(3, 6, 3, padding=1)
         self.fc = nn.Linear(16 * 16 + 4 * 16, 10)
+        self.vectors = vectors
 
     def forward(self, x):
         h = torch.cat([F.relu(self.a(x)), self.b(x)], 1)
@@ -293,27 +284,19 @@ class ViewOps(nn.Module):
         h = F.relu6(torch.cat([h[:, 4:], h[:, :4]], 1) + self.c(h))
         h = F.avg_pool2d(torch.cat([h, h], 1), 2)
         s = F.avg_pool2d(F.relu(self.d(x)[:, 1:5]), 2)
-        return self.fc(torch.cat([h.flatten(1), s.flatten(1)], 1))
+        if self.vectors:
+            return self.fc(torch.cat([h.flatten(1), s.flatten(1)], 1))
+        return self.fc(torch.cat([h, s], 1).flatten(1))
 
 
 def test_cat_of_vectors_is_refused():
     with pytest.raises(ConversionError, match="not vectors"):
-        from_torch(settle(ViewOps()), CALIB[:16])
-
-
-class ViewOpsMap(ViewOps):
-    def forward(self, x):
-        h = torch.cat([F.relu(self.a(x)), self.b(x)], 1)
-        h = F.leaky_relu(self.bn(h), 0.1)
-        h = F.relu6(torch.cat([h[:, 4:], h[:, :4]], 1) + self.c(h))
-        h = F.avg_pool2d(torch.cat([h, h], 1), 2)
-        s = F.avg_pool2d(F.relu(self.d(x)[:, 1:5]), 2)
-        return self.fc(torch.cat([h, s], 1).flatten(1))
+        from_torch(settle(ViewOps(vectors=True)), CALIB[:16])
 
 
 @pytest.mark.parametrize("norm", ["percentile", "model", "channel"])
 def test_per_channel_ops_act_on_each_part(norm):
-    model = settle(ViewOpsMap())
+    model = settle(ViewOps())
     net = from_torch(model, CALIB, v_init=0.5, norm=norm)
     tracks(model, net, corr=0.98)
 

@@ -53,14 +53,19 @@ VERDICTS = {
 }
 
 # The same with maxpool="avg", for the models refused for max pooling: what is next.
+# alexnet and vgg11_bn: their AdaptiveAvgPool2d((6, 6) / (7, 7)) on a 1x1 map folds into
+# the first Linear; densenet121: its concatenations are channel views. squeezenet1_1 and
+# googlenet are refused for their MaxPool2d(ceil_mode=True) before any concatenation (the
+# Fire and Inception blocks convert: tests/test_convert_channels.py); shufflenet_v2_x0_5
+# for its depthwise convolutions (its split, concatenation and channel shuffle convert).
 VERDICTS_MAXPOOL_AVG = {
-    "alexnet": ("avgpool", "adaptive average pooling from (1, 1) to (6, 6) has unequal windows"),
-    "vgg11_bn": ("avgpool", "adaptive average pooling from (1, 1) to (7, 7) has unequal windows"),
+    "alexnet": CONVERTS,
+    "vgg11_bn": CONVERTS,
     "resnet18": CONVERTS,
     "resnet50": CONVERTS,
     "squeezenet1_1": ("features_2", "AvgPool2d with ceil_mode=True is not supported"),
     "shufflenet_v2_x0_5": ("stage2_0_branch1_0", "grouped convolution (groups=24) is not supported"),
-    "densenet121": ("cat", "function cat is not supported"),
+    "densenet121": CONVERTS,
     "googlenet": ("maxpool1", "AvgPool2d with ceil_mode=True is not supported"),
 }
 

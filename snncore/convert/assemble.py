@@ -430,6 +430,10 @@ class Assembler:
                                        {node.inputs[0]: part}) for part in x.parts]
             return _make_view(pooled, x.part, x.index, node.shape)
         if op == "conv2d":
+            if isinstance(x, _View) and p.get("groups", 1) != 1:
+                # its weight would need splitting by group as well as by part
+                raise ConversionError(f"{where}: a grouped convolution of a concatenated or "
+                                      "channel-sliced feature map is not supported")
             view = _as_view(x)
             terms = [_term("conv2d", self.as_pop(part, where), node.name,
                            weight=_split_columns(p["weight"].astype(np.float64), view, k),
