@@ -102,14 +102,14 @@ class ScaleParameter(nn.Module):
         return F.relu(self.conv(x)) * self.scale
 
 
-class Concat(nn.Module):
+class Maximum(nn.Module):
     def __init__(self):
         super().__init__()
         self.a = nn.Conv2d(1, 4, 3, padding=1)
         self.b = nn.Conv2d(1, 4, 3, padding=1)
 
     def forward(self, x):
-        return torch.cat([F.relu(self.a(x)), F.relu(self.b(x))], dim=1)  # cat-line
+        return torch.maximum(F.relu(self.a(x)), F.relu(self.b(x)))  # maximum-line
 
 
 class FunctionalMaxPool(nn.Module):
@@ -260,9 +260,13 @@ def test_avgpool_ceil_mode_is_refused():
     refused(model, "ceil_mode=True", node="_2")
 
 
-def test_adaptive_pool_to_a_non_divisor_is_refused():
-    model = nn.Sequential(*conv_relu(), nn.AdaptiveAvgPool2d(3), nn.Flatten(), nn.Linear(36, 10))
-    refused(model, "from (8, 8) to (3, 3)", "divides", node="_2")
+def test_adaptive_pool_to_a_non_divisor_is_refused_unless_a_linear_follows():
+    # a ReLU between the pooling and the Linear: the pooling cannot fold into it
+    # (tests/test_convert_channels.py: with the Linear right after, it folds)
+    model = nn.Sequential(*conv_relu(), nn.AdaptiveAvgPool2d(3), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(36, 10))
+    refused(model, "from (8, 8) to (3, 3)", "divides", "a flatten and a Linear follow it",
+            node="_2")
 
 
 @pytest.mark.parametrize("size,kernel", [(1, 8), (2, 4), ((4, 1), (2, 8))])
@@ -301,8 +305,8 @@ def test_parameter_used_in_forward_is_refused():
 
 
 def test_unsupported_function_is_refused():
-    msg = refused(Concat(), "function cat is not supported", node="cat")
-    assert f"at {THIS_FILE}:{_line_of('cat-line')}" in msg, msg
+    msg = refused(Maximum(), "function maximum is not supported", node="maximum")
+    assert f"at {THIS_FILE}:{_line_of('maximum-line')}" in msg, msg
 
 
 def test_sequential_refusals_do_not_point_into_torch():
@@ -442,7 +446,7 @@ def test_check_agrees_with_from_torch_on_convertible_models(model):
 
 
 @pytest.mark.parametrize("model", [
-    SigmoidForward, TwoInputs, TwoOutputs, ControlFlow, ScaleParameter, Concat,
+    SigmoidForward, TwoInputs, TwoOutputs, ControlFlow, ScaleParameter, Maximum,
     lambda: nn.Sequential(*conv_relu(), nn.Conv2d(4, 4, 3, padding=1, groups=2), nn.ReLU()),
     lambda: nn.Sequential(*conv_relu(), nn.AvgPool2d(3, ceil_mode=True)),
     lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Softmax(dim=1), nn.Flatten(),

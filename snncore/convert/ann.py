@@ -21,7 +21,7 @@ class AnnRunner:
         self.graph = graph
         self.params = {}
         for node in graph.nodes.values():
-            for key in ("weight", "bias", "scale", "shift"):
+            for key in ("weight", "bias", "scale", "shift", "index"):
                 value = node.params.get(key)
                 if value is not None:
                     self.params[(node.name, key)] = torch.from_numpy(np.ascontiguousarray(value))
@@ -55,6 +55,10 @@ class AnnRunner:
             return out
         if op == "flatten":
             return x.flatten(1)
+        if op == "cat":
+            return self.torch.cat(inputs, 1)
+        if op == "channels":
+            return x[:, self._p(node, "index")]
         if op == "relu":
             clip = node.params.get("clip")
             # clamp with a python float clips at float32(c), the value an IF

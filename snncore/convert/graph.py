@@ -8,7 +8,10 @@ IR ops (every shape excludes the batch dimension):
     linear     weight (out, in), bias (out,) or None
     avgpool2d  kernel, stride, padding   (also global average pooling: x.mean((2, 3)),
                                          AdaptiveAvgPool2d(1), and adaptive pooling to a
-                                         divisor of the input size)
+                                         divisor of the input size; adaptive pooling with
+                                         unequal windows is folded into the Linear that
+                                         follows it through a flatten, and refused
+                                         elsewhere)
     maxpool2d  kernel, stride, padding, ceil_mode   (also adaptive max pooling to a
                                          divisor of the input size)
     upsample2d scale (sh, sw)           nearest-neighbour upsampling by integer factors
@@ -17,6 +20,13 @@ IR ops (every shape excludes the batch dimension):
     add        two or more inputs of one shape (a residual junction)
     flatten    (C, H, W) -> (C*H*W,)    (flatten, view, reshape, squeeze: any order-keeping
                                          reshape whose end result is this one)
+    cat        two or more (C_i, H, W) inputs -> (sum C_i, H, W): torch.cat, torch.concat
+               on dim 1 (or -3)
+    channels   index (C_out,) int64: output channel c is input channel index[c] of a
+               (C, H, W) input (x[:, a:b], x.chunk(n, 1), x.split(s, 1), x.narrow(1, a,
+               n) and their torch.* spellings, the channel shuffle x.view(n, g, c // g,
+               h, w), torch.transpose(x, 1, 2), x.view(n, c, h, w): any chain of
+               reshapes, transposes and slices whose end result picks whole channels)
     relu       clip c > 0 or absent: min(max(x, 0), c) (ReLU6, hardtanh(x, 0, c),
                clamp(x, 0, c)); the clip becomes a ceiling on the layer's threshold
     leaky_relu alpha in (0, 1)
@@ -103,6 +113,32 @@ _SIZE_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv,
                     operator.getitem, operator.neg)
 
 
+def _CATS(torch):
+    """The spellings of channel concatenation."""
+    return tuple(getattr(torch, n) for n in ("cat", "concat", "concatenate") if hasattr(torch, n))
+
+
+def _CHANNEL_FUNCTIONS(torch):
+    """torch functions that pick or move elements: channel slices and shuffles."""
+    return (torch.chunk, torch.split, torch.narrow, torch.transpose, torch.permute)
+
+
+_CHANNEL_METHODS = ("chunk", "split", "narrow", "transpose", "permute")
+
+
+def _holds_node(node_type, value):
+    """Whether an fx argument (nested tuples, lists, dicts, slices) holds an fx Node."""
+    if isinstance(value, node_type):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_holds_node(node_type, v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_node(node_type, v) for v in value.values())
+    if isinstance(value, slice):
+        return any(_holds_node(node_type, v) for v in (value.start, value.stop, value.step))
+    return False
+
+
 def _GATES_AND_CURVES(nn):
     """Activation modules that are neither ReLU nor an output function."""
     return tuple(getattr(nn, n) for n in (
@@ -126,10 +162,13 @@ class _Capture:
         self.notes = []
         self.departures = []
         self.input = None
+        self.batch = None             # the sample's batch size (the placeholder's first dim)
         self.output = None
         self.shape_values = set()     # fx names of shape arithmetic (x.size(0), x.shape[0])
-        self.pending = {}             # fx name -> (IR source, shape, fx node): a reshape on its
-        #                               way to a flatten (x.squeeze(-1) before .squeeze(-1))
+        self.pending = {}             # fx name -> (IR source, positions, fx node): a reshape or
+        #                               transpose on its way to a flatten or a channel selection
+        #                               (x.squeeze(-1) before .squeeze(-1); the channel shuffle)
+        self.pieces = {}              # fx name -> (IR source, [positions]): x.chunk(), x.split()
         self.output_function = None
         self.output_note = None
         self.clip_notes = []          # for check(): each clipped ReLU and its ceiling
@@ -172,8 +211,12 @@ class _Capture:
         if not isinstance(arg, fx.Node):
             self.refuse(node, f"expects a tensor argument, got {type(arg).__name__} {arg!r}")
         if arg.name in self.pending:
-            src, out, where = self.pending[arg.name]
-            self.refuse(where, self._reshape_reason(self.nodes[src].shape, out))
+            src, positions, where = self.pending[arg.name]
+            self.refuse(where, self._reshape_reason(self.nodes[src].shape,
+                                                    tuple(positions.shape[1:])))
+        if arg.name in self.pieces:
+            self.refuse(node, f"uses {arg.name!r}, the tuple of pieces of a chunk or split; "
+                              "use its pieces (a, b = x.chunk(2, 1))")
         if arg.name in self.shape_values:
             self.refuse(node, f"uses {arg.name!r}, a size and not a tensor")
         name = self.alias.get(arg.name, arg.name)
@@ -269,13 +312,18 @@ class _Capture:
                               "supported (snncore divides by the full window)")
         return self.add(node, "avgpool2d", [x], kernel=kernel, stride=stride, padding=padding)
 
+    @staticmethod
+    def _adaptive_out(src, output_size):
+        """(oh, ow): an adaptive pool's output size (None keeps the input's)."""
+        out = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+        return tuple(src[1 + i] if o is None else int(o) for i, o in enumerate(out))
+
     def _adaptive_kernel(self, node, src, output_size, what):
         """The window (= stride) of adaptive pooling from (C, H, W) `src` to
         `output_size`, when the output size divides the input size."""
         if src is None or len(src) != 3:
             self.refuse(node, f"adaptive {what} pooling needs a (C, H, W) input")
-        out = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
-        out = tuple(src[1 + i] if o is None else int(o) for i, o in enumerate(out))
+        out = self._adaptive_out(src, output_size)
         if src[1] % out[0] or src[2] % out[1]:
             self.refuse(node, f"adaptive {what} pooling from {src[1:]} to {out} has unequal "
                               "windows; snncore converts it only when the output size divides "
@@ -286,7 +334,13 @@ class _Capture:
         src = self.nodes[x].shape
         if src is None and not self.strict:
             return self.add(node, "avgpool2d", [x])      # survey: shapes unknown
-        kernel = self._adaptive_kernel(node, src, output_size, "average")
+        if src is None or len(src) != 3:
+            self.refuse(node, "adaptive average pooling needs a (C, H, W) input")
+        out = self._adaptive_out(src, output_size)
+        if src[1] % out[0] or src[2] % out[1]:
+            # unequal windows: folded into the Linear that must follow (_fold_adaptive_pools)
+            return self.add(node, "adaptive_avgpool2d", [x], output_size=out)
+        kernel = (src[1] // out[0], src[2] // out[1])
         return self.add(node, "avgpool2d", [x], kernel=kernel, stride=kernel, padding=(0, 0))
 
     def maxpool_node(self, node, x, kernel, stride, padding, dilation=1, ceil_mode=False):
@@ -310,7 +364,7 @@ class _Capture:
         return self.avgpool(node, x, kernel, stride, padding, ceil_mode, True, None)
 
     # IR ops whose every input channel passes through unchanged into the output
-    CHANNEL_VIEWS = ()
+    CHANNEL_VIEWS = ("cat", "channels")
 
     def _reads_spikes(self, name):
         """Whether IR node `name` emits spike counts: a ReLU's IF neurons, a
@@ -459,34 +513,139 @@ class _Capture:
     @staticmethod
     def _reshape_reason(src, out):
         n = None if src is None else int(np.prod(src))
-        return (f"reshapes the per-sample {src} tensor to {out}; snncore converts only a "
+        return (f"rearranges the per-sample {src} tensor to {out}; snncore converts only a "
                 f"flatten of the channel, height and width dims, to ({n},) (x.flatten(1), "
                 "torch.flatten(x, 1), nn.Flatten(), x.view(x.size(0), -1), "
-                "x.reshape(x.shape[0], -1), x.squeeze() of a 1x1 map)")
+                "x.reshape(x.shape[0], -1), x.squeeze() of a 1x1 map), and a slice, split or "
+                "permutation of the channels of a (C, H, W) map (x[:, a:b], x.chunk(n, 1), "
+                "x.split(s, 1), x.narrow(1, a, n), the channel shuffle x.view(n, g, c // g, h, "
+                "w).transpose(1, 2) then x.view(n, c, h, w))")
+
+    def source(self, arg, node):
+        """(IR node, positions) of a tensor argument: positions is an int64
+        tensor (1, *shape) of the per-sample flat indices of the IR node's
+        elements that the argument holds, in its order (None when shapes are
+        unknown); the IR node's own order unless the argument is a pending
+        rearrangement of it."""
+        name = getattr(arg, "name", None)
+        if name in self.pending:
+            return self.pending[name][:2]
+        x = self.ref(arg, node)
+        shape = self.nodes[x].shape
+        if shape is None:
+            return x, None
+        return x, self.torch.arange(int(np.prod(shape))).reshape((1,) + tuple(shape))
+
+    def settle(self, node, x, positions):
+        """The IR for fx `node`, whose per-sample result holds the elements
+        `positions` (int64 (1, *shape)) of IR node x: x itself, its flatten, a
+        channel selection of it, or else a pending rearrangement that only a
+        later reshape or transpose may complete."""
+        src, out = self.nodes[x].shape, tuple(positions.shape[1:])
+        if positions.numel() == 0:
+            self.refuse(node, f"selects nothing of the per-sample {src} tensor")
+        flat = positions.reshape(-1)
+        in_order = self.torch.equal(flat, self.torch.arange(flat.numel()))
+        if in_order and out == src:
+            return self.passthrough(node, x)
+        if in_order and out == (int(np.prod(src)),):
+            return self.add(node, "flatten", [x], shape=out)
+        if len(src) == 3 and len(out) == 3 and out[1:] == src[1:]:
+            per_channel = positions[0].reshape(out[0], -1)
+            plane = per_channel.shape[1]
+            channels = per_channel[:, 0] // plane
+            if self.torch.equal(per_channel, channels[:, None] * plane
+                                + self.torch.arange(plane)[None, :]):
+                return self.add(node, "channels", [x], shape=out, index=channels.numpy())
+        self.pending[node.name] = (x, positions, node)
 
     def reshape(self, node, arg):
         """flatten, view, reshape, squeeze: each keeps the order of the
         elements, so only the end shape matters. A flatten of everything after
-        the batch dim becomes one; a reshape to the same shape vanishes; another
-        shape waits for the next reshape (x.squeeze(-1).squeeze(-1)) and is
-        refused if anything else uses it."""
-        name = getattr(arg, "name", None)
-        if name in self.pending:
-            x = self.pending[name][0]
-        else:
-            x = self.ref(arg, node)
+        the batch dim becomes one; a reshape to the same shape vanishes; one
+        that brings a transposed map back to (C, H, W) with its channels
+        permuted (the channel shuffle) is a channel selection; another shape
+        waits for the next reshape (x.squeeze(-1).squeeze(-1)) and is refused
+        if anything else uses it."""
+        x, positions = self.source(arg, node)
         src, out = self.nodes[x].shape, self.shape(node)
         if not self.strict and (src is None or out is None):
             return self.add(node, "flatten", [x])        # survey: shapes unknown
         if out is None or src is None or int(np.prod(out)) != int(np.prod(src)):
             self.refuse(node, self._reshape_reason(src, out))
-        if out == src:
-            return self.passthrough(node, x)
-        if out == (int(np.prod(src)),):
-            if len(src) == 1:
-                return self.passthrough(node, x)
-            return self.add(node, "flatten", [x])
-        self.pending[node.name] = (x, out, node)
+        return self.settle(node, x, positions.reshape((1,) + out))
+
+    def channel_op(self, node, arg, apply, what):
+        """A slice, split, chunk, narrow or transpose of tensor `arg`, done by
+        `apply(t)` on the positions of its elements: the result says which
+        elements land where. A channel selection or permutation becomes a
+        'channels' node; a tuple (chunk, split) waits for its pieces."""
+        fx = self.torch.fx
+        x, positions = self.source(arg, node)
+        if positions is None:                              # survey: shapes unknown
+            if what in ("chunk", "split"):
+                self.pieces[node.name] = (x, None)
+                return None
+            return self.add(node, "channels", [x])
+        try:
+            result = apply(positions)
+        except Exception as e:  # noqa: BLE001  (torch raises many types for bad arguments)
+            self.refuse(node, f"{what} with these arguments: {type(e).__name__}: {e}")
+        if what in ("chunk", "split"):
+            self.pieces[node.name] = (x, list(result))
+            return None
+        self.check_batch_kept(node, result, what)
+        return self.settle(node, x, result)
+
+    def check_batch_kept(self, node, positions, what):
+        """Refuse a `what` that indexes or moves the batch dimension."""
+        meta = node.meta.get("tensor_meta")
+        batch = self.batch
+        if positions.shape[0] != 1 or (meta is not None and hasattr(meta, "shape") and (
+                int(meta.shape[0]) != batch or tuple(positions.shape[1:]) != self.shape(node))):
+            self.refuse(node, f"{what} indexes or moves the batch dimension; snncore converts "
+                              "channel slices and permutations of (N, C, H, W) maps (x[:, a:b])")
+
+    def piece(self, node, arg, i):
+        """Piece i of a chunk or split."""
+        x, pieces = self.pieces[arg.name]
+        if pieces is None:                                 # survey: shapes unknown
+            return self.add(node, "channels", [x])
+        if not isinstance(i, int) or isinstance(i, bool):
+            self.refuse(node, f"indexes the pieces of {arg.name!r} with {i!r}; take one piece "
+                              "at a time (a, b = x.chunk(2, 1))")
+        self.check_batch_kept(node, pieces[i], "a piece of a chunk or split")
+        return self.settle(node, x, pieces[i])
+
+    def getitem(self, node, arg, index):
+        """x[...] on a tensor (a slice of channels), or a piece of a chunk."""
+        if getattr(arg, "name", None) in self.pieces:
+            return self.piece(node, arg, index)
+        self.constant_arguments(node, (index,), {})
+        return self.channel_op(node, arg, lambda t: t[index], "indexing")
+
+    def constant_arguments(self, node, args, kwargs):
+        """Refuse a slice or split whose arguments are computed from the input."""
+        if _holds_node(self.torch.fx.Node, (args, kwargs)):
+            self.refuse(node, "slices or splits with sizes computed from the input's shape; "
+                              "write them as numbers")
+
+    def concat(self, node, tensors, dim):
+        """torch.cat on the channel dim of (C, H, W) maps: a 'cat' node."""
+        if not isinstance(tensors, (tuple, list)) or not tensors:
+            self.refuse(node, f"concatenates {tensors!r}; pass a list of tensors")
+        inputs = [self.ref(t, node) for t in tensors]
+        shapes = [self.nodes[i].shape for i in inputs]
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim not in (1, -3):
+            self.refuse(node, f"concatenation on dim {dim!r}; snncore concatenates (N, C, H, W) "
+                              "maps on the channel dim (dim=1 or dim=-3)")
+        if self.strict and any(s is None or len(s) != 3 for s in shapes):
+            self.refuse(node, f"concatenates per-sample tensors of shapes {shapes}; snncore "
+                              "concatenates (C, H, W) feature maps on the channel dim, not "
+                              "vectors")
+        if len(inputs) == 1:
+            return self.passthrough(node, inputs[0])
+        return self.add(node, "cat", inputs)
 
     def shape_value(self, node):
         """x.size(0), x.shape, x.shape[0]: arithmetic on sizes, which only
@@ -609,6 +768,15 @@ class _Capture:
         if fn in _SIZE_ARITHMETIC and any(getattr(a, "name", None) in self.shape_values
                                           for a in args):
             return self.shape_value(node)       # x.size(0) * 4, x.shape[0] // 2
+        if fn is operator.getitem:
+            return self.getitem(node, args[0], args[1])
+        if fn in _CATS(torch):
+            return self.concat(node, _arg(args, kw, 0, "tensors"),
+                               _arg(args, kw, 1, "dim", kw.get("axis", 0)))
+        if fn in _CHANNEL_FUNCTIONS(torch):
+            self.constant_arguments(node, args[1:], kw)
+            return self.channel_op(node, args[0], lambda t: fn(t, *args[1:], **kw),
+                                   fn.__name__)
         if fn in (operator.add, operator.iadd, torch.add):
             if kw.get("alpha", 1) != 1:
                 self.refuse(node, "torch.add with alpha is not supported")
@@ -684,6 +852,11 @@ class _Capture:
         if name in ("contiguous", "clone", "detach") and node.args[0].name in self.pending:
             self.pending[node.name] = self.pending[node.args[0].name]
             return None
+        if name in _CHANNEL_METHODS:
+            args, kw = node.args[1:], node.kwargs
+            self.constant_arguments(node, args, kw)
+            return self.channel_op(node, node.args[0],
+                                   lambda t: getattr(t, name)(*args, **kw), name)
         if name in ("softmax", "log_softmax"):
             return self.output_fn(node, node.args[0], name,
                                         _arg(node.args, node.kwargs, 1, "dim"))
@@ -712,6 +885,7 @@ class _Capture:
                 if self.input is not None:
                     self.refuse(node, "the model takes more than one input")
                 self.input = self.add(node, "input", [])
+                self.batch = int(node.meta["tensor_meta"].shape[0])
             elif node.op == "get_attr":
                 self.refuse(node, "uses a parameter or buffer directly in forward(); wrap it "
                                   "in a module (nn.Conv2d, nn.Linear, ...)")
@@ -772,6 +946,50 @@ def _fold_batchnorms(nodes, notes):
         notes.append(f"{name}: {node.params['kind']} folded into {prev.name}")
 
 
+def _pooling_matrix(torch, size, out):
+    """(oh*ow, H*W) float64: adaptive average pooling from `size` (H, W) to
+    `out` (oh, ow) as a matrix, made by torch's own pooling of the unit maps."""
+    h, w = size
+    basis = torch.eye(h * w, dtype=torch.float64).reshape(h * w, 1, h, w)
+    pooled = torch.nn.functional.adaptive_avg_pool2d(basis, out)
+    return pooled.reshape(h * w, -1).T.numpy()
+
+
+def _fold_adaptive_pools(nodes, notes):
+    """Fold each adaptive average pooling with unequal windows into the Linear
+    that follows it through a flatten (dropout has vanished): both are linear,
+    so the Linear's weight composed with the pooling matrix reads the map
+    before the pooling. Anything else after it is refused."""
+    import torch
+
+    for name in list(nodes):
+        pool = nodes[name]
+        if pool.op != "adaptive_avgpool2d":
+            continue
+        src = nodes[pool.inputs[0]]
+        out = pool.params["output_size"]
+        flat = [n for n in nodes.values() if name in n.inputs]
+        linear = [n for n in nodes.values() if flat and flat[0].name in n.inputs]
+        if len(flat) != 1 or flat[0].op != "flatten" or len(linear) != 1 \
+                or linear[0].op != "linear":
+            raise ConversionError(
+                f"{pool.origin}: adaptive average pooling from {src.shape[1:]} to {out} has "
+                "unequal windows; snncore converts it only when the output size divides the "
+                "input size, or when a flatten and a Linear follow it (dropout between is "
+                "fine), into which the pooling folds")
+        fc = linear[0]
+        weight = fc.params["weight"].astype(np.float64)
+        c = src.shape[0]
+        matrix = _pooling_matrix(torch, src.shape[1:], out)
+        folded = weight.reshape(weight.shape[0], c, -1) @ matrix       # (out, C, H*W)
+        fc.params["weight"] = folded.reshape(weight.shape[0], -1).astype(np.float32)
+        flat[0].inputs = [src.name]
+        flat[0].shape = (int(np.prod(src.shape)),)
+        del nodes[name]
+        notes.append(f"{name}: adaptive average pooling from {src.shape[1:]} to {out} folded "
+                     f"into {fc.name} (its weight reads the map before the pooling)")
+
+
 def capture(model, sample, maxpool="spike"):
     """Trace `model` on `sample` (a torch tensor (N, ...)) into a Graph.
 
@@ -801,6 +1019,7 @@ def capture(model, sample, maxpool="spike"):
     cap.run(gm.graph)
     nodes = cap.nodes
     _fold_batchnorms(nodes, cap.notes)
+    _fold_adaptive_pools(nodes, cap.notes)
     output = cap.output
     for n in nodes.values():
         if n.shape is None or len(n.shape) not in (1, 3):

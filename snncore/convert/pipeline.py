@@ -72,8 +72,9 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         A ReLU, clipped-ReLU (ReLU6, hardtanh(x, 0, c), clamp(x, 0, c): the
         clip c caps the layer's threshold) or leaky-ReLU network of Conv2d, Linear, AvgPool2d,
         AdaptiveAvgPool2d, global means (x.mean((2, 3))), BatchNorm1d/2d
-        (folded), Dropout, flattening (Flatten, view, reshape, squeeze) and
-        residual additions, traceable by torch.fx. It is not modified. A final
+        (folded), Dropout, flattening (Flatten, view, reshape, squeeze),
+        residual additions, channel concatenation (torch.cat on dim 1) and
+        channel slices, splits and shuffles, traceable by torch.fx. It is not modified. A final
         softmax, log_softmax or sigmoid is left out of the read-out (the
         outputs are the logits; provenance["output_function"] names it).
     calibration : ndarray or torch.Tensor (N, C, H, W), or re-iterable batches
