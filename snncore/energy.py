@@ -51,8 +51,6 @@ E_AC = 0.9e-12
 E_MAC = 4.6e-12
 """Joules per multiply-accumulate (32-bit float multiply + add, 45 nm CMOS)."""
 
-_KINDS = ("mac", "ac")
-
 
 class EnergyEstimate:
     """Energy per image of a spiking run and of its ANN (see `estimate_energy`).
@@ -65,8 +63,9 @@ class EnergyEstimate:
         Projection names, in file order.
     kinds : tuple of str
         Per projection, how its work is counted: ``'mac'`` (dense
-        multiply-accumulates of an analog input, every step) or ``'ac'``
-        (one accumulate per synaptic operation).
+        multiply-accumulates of an analog input, every step), ``'ac'``
+        (one accumulate per synaptic operation) or ``'compare'`` (a max
+        pool's comparisons: no energy, as the ANN's max pooling counts none).
     operations : ndarray of shape (n_checkpoints, n_projections), dtype float64
         Operations per image up to each checkpoint, of the projection's kind.
     per_projection : ndarray of shape (n_checkpoints, n_projections), dtype float64
@@ -96,7 +95,8 @@ class EnergyEstimate:
         self.e_ac = e_ac
         self.e_mac = e_mac
         self.encoding = encoding
-        per_op = np.array([e_mac if k == "mac" else e_ac for k in self.kinds], dtype=np.float64)
+        cost = {"mac": e_mac, "ac": e_ac, "compare": 0.0}
+        per_op = np.array([cost[k] for k in self.kinds], dtype=np.float64)
         self.per_projection = operations * per_op
         self.total = self.per_projection.sum(axis=1)
         self.ann = float(sum(self.ann_macs.values()) * e_mac)
@@ -246,13 +246,16 @@ def _dense_sources(network):
 
 
 def _projection_kinds(network, encoding, graded_as_mac):
-    """(kinds, dense): per projection in file order, 'mac' or 'ac' (list of
-    str), and whether it is dense analog work redone every step (ndarray of
-    bool)."""
+    """(kinds, dense): per projection in file order, 'mac', 'ac' or 'compare'
+    (list of str), and whether it is dense analog work redone every step
+    (ndarray of bool). A max pool's relay passes spikes on (one event per
+    growth of a largest count), so what it feeds counts accumulates."""
     sources = _dense_sources(network) if encoding == "analog" else set()
-    relays = {p.name for p in network.populations if p.kind == "relay"}
+    pooled = {q.target for q in network.projections if q.op == "maxpool2d"}
+    relays = {p.name for p in network.populations if p.kind == "relay"} - pooled
     dense = np.array([q.source in sources for q in network.projections], dtype=bool)
-    kinds = ["mac" if d or (graded_as_mac and q.source in relays) else "ac"
+    kinds = ["compare" if q.op == "maxpool2d" else
+             "mac" if d or (graded_as_mac and q.source in relays) else "ac"
              for q, d in zip(network.projections, dense)]
     return kinds, dense
 

@@ -205,3 +205,20 @@ def test_wrong_types():
         snncore.estimate_energy(res.synaptic_ops, net)
     with pytest.raises(TypeError, match="Network"):
         snncore.estimate_energy(res, "net.npz")
+
+
+def test_max_pool_comparisons_cost_nothing_and_its_relay_feeds_accumulates():
+    b = snncore.NetworkBuilder((1, 4, 4))
+    b.population("h", (2, 4, 4), threshold=0.5)
+    b.conv2d("c", "input", "h", np.full((2, 1, 3, 3), 0.25, np.float32), padding=1)
+    b.population("m", (2, 2, 2), kind="relay")
+    b.maxpool2d("m", "h", "m", 2)
+    b.population("out", (3,), kind="accumulate")
+    b.dense("d", "m", "out", np.full((3, 8), 0.5, np.float32))
+    net = b.build("out")
+    res = net.run(np.ones((2, 1, 4, 4), np.float32), 16)
+    est = snncore.estimate_energy(res, net, graded_as_mac=True)
+    assert est.kinds == ("mac", "compare", "ac")
+    assert res.synaptic_ops.raw[:, -1, 1].min() > 0         # the pool did work
+    assert est.per_projection[-1, 1] == 0.0
+    assert est.accumulates[-1] == est.operations[-1, 2]
