@@ -218,6 +218,7 @@ cdef class _Description:
         d.kernel[0], d.kernel[1] = q["kernel"]
         d.stride[0], d.stride[1] = q["stride"]
         d.padding[0], d.padding[1] = q["padding"]
+        d.groups = q["groups"]
         _set_array(&d.weight, q["weight"], self.keep)
 
 

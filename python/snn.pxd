@@ -92,6 +92,7 @@ cdef extern from "snn.h" nogil:
         int32_t stride[2]             # conv2d, avgpool2d: >= 1
         int32_t padding[2]            # 0 <= padding < kernel
         snn_array weight              # PyTorch layout (OIHW, [out, in], [C])
+        int32_t groups                # conv2d: channel groups (0 or 1: ordinary); others 0
 
     ctypedef struct snn_hints:
         int32_t encoding              # an snn_encoding

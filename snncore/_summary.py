@@ -50,6 +50,8 @@ def _projection_row(q, pops, macs):
     if q["op"] in ("conv2d", "avgpool2d"):
         params = f"k={q['kernel'][0]}x{q['kernel'][1]} s={q['stride'][0]},{q['stride'][1]} " \
                  f"p={q['padding'][0]},{q['padding'][1]}"
+        if q["op"] == "conv2d" and q["groups"] > 1:
+            params += f" g={q['groups']}"
     else:
         params = "-"
     weights = 0 if q["weight"] is None else int(q["weight"].size)

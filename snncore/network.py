@@ -158,7 +158,8 @@ class Network:
             src, dst = pops[q["source"]]["shape"], pops[q["target"]]["shape"]
             if q["op"] == "conv2d":
                 kh, kw = q["kernel"]
-                macs[q["name"]] = dst[0] * dst[1] * dst[2] * src[0] * kh * kw
+                per_group = src[0] // q["groups"]      # each output reads its group's inputs
+                macs[q["name"]] = dst[0] * dst[1] * dst[2] * per_group * kh * kw
             elif q["op"] == "dense":
                 macs[q["name"]] = int(np.prod(dst)) * int(np.prod(src))
             else:
@@ -185,7 +186,8 @@ class Network:
             it is per channel), ``order`` (population names in simulation
             order), ``projections`` (a list in file order of ``name``, ``op``,
             ``source``, ``target``, ``weights`` (the count), ``kernel``,
-            ``stride``, ``padding`` (for conv2d and avgpool2d), ``ann_macs``),
+            ``stride``, ``padding`` (for conv2d and avgpool2d), ``groups``
+            (for conv2d), ``ann_macs``),
             ``totals`` (``neurons`` (input excluded), ``weights``,
             ``ann_macs``) and ``provenance`` (dict; non-finite numbers become
             None).
@@ -215,6 +217,8 @@ class Network:
             if q["op"] in ("conv2d", "avgpool2d"):
                 for key in ("kernel", "stride", "padding"):
                     item[key] = [int(v) for v in q[key]]
+            if q["op"] == "conv2d":
+                item["groups"] = int(q["groups"])
             item["ann_macs"] = int(macs[q["name"]])
             projections.append(item)
         out = pops[spec["output"]]

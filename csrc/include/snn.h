@@ -188,7 +188,7 @@ typedef struct snn_population_desc {
 
 /*
  * One projection from `source` to `target` (indices into the population array).
- * Weights are in PyTorch's layouts: conv2d (Co, Ci, kh, kw); dense (out, in) with
+ * Weights are in PyTorch's layouts: conv2d (Co, Ci / groups, kh, kw); dense (out, in) with
  * `in` the source flattened in CHW order; identity and avgpool2d an optional gain
  * per channel (C,).
  */
@@ -203,6 +203,10 @@ typedef struct snn_projection_desc {
     int32_t stride[2];          /* conv2d, avgpool2d: >= 1; others: (0, 0) */
     int32_t padding[2];         /* conv2d, avgpool2d: 0 <= padding < kernel (zeros) */
     snn_array weight;           /* see above; absent for a unit-gain identity or avgpool2d */
+    int32_t groups;             /* conv2d: input and output channels split into this many
+                                 * groups, output group g fed by input group g alone
+                                 * (PyTorch's groups; groups = Ci: depthwise); it divides
+                                 * Ci and Co. 0 or 1: an ordinary conv. Others: 0 */
 } snn_projection_desc;
 
 /*

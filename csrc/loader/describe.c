@@ -276,6 +276,19 @@ static int endpoint(ctx *c, const json_t *o, const char *key, int32_t *out)
     return SNN_OK;
 }
 
+/* conv2d's channel groups: an integer >= 1 (default 1). The reader refuses 0
+ * and below itself, since the description's 0 means "absent" (snn.h). */
+static int groups(ctx *c, const json_t *o, snn_projection_desc *p)
+{
+    const json_t *v = json_object_get(o, "groups");
+    if (p->op == SNN_OP_CONV2D) p->groups = 1;
+    if (v == NULL) return SNN_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return refuse(c, "'groups' must be an integer >= 1");
+    p->groups = clamp32(json_integer_value(v));
+    return SNN_OK;
+}
+
 static int projection(ctx *c, int32_t j, const json_t *o)
 {
     snn_projection_desc *p = &c->f->projs[j];
@@ -293,7 +306,8 @@ static int projection(ctx *c, int32_t j, const json_t *o)
     if (p->op == SNN_OP_CONV2D) p->stride[0] = p->stride[1] = 1;
     if (p->op == SNN_OP_AVGPOOL2D) memcpy(p->stride, p->kernel, sizeof p->stride);
     FORWARD(pair(c, o, "stride", p->stride));
-    return pair(c, o, "padding", p->padding);
+    FORWARD(pair(c, o, "padding", p->padding));
+    return groups(c, o, p);
 }
 
 /* ---- the top level ------------------------------------------------------------ */
