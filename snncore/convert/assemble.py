@@ -49,14 +49,28 @@ class _Lin:
 
     def __init__(self, name, terms, bias, shape):
         self.name = name
-        self.terms = terms      # list of dicts: op, src (_Pop), weight, gain, kernel, stride, padding
+        self.terms = terms      # list of dicts: op, src (_Pop), weight, gain, kernel, stride,
+                                # padding, groups
         self.bias = bias        # (C,) float64 or None
         self.shape = tuple(shape)
 
 
-def _term(op, src, name, weight=None, gain=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0)):
+def _term(op, src, name, weight=None, gain=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+          groups=1):
     return {"op": op, "src": src, "name": name, "weight": weight, "gain": gain,
-            "kernel": tuple(kernel), "stride": tuple(stride), "padding": tuple(padding)}
+            "kernel": tuple(kernel), "stride": tuple(stride), "padding": tuple(padding),
+            "groups": int(groups)}
+
+
+def _per_weight_column(per_channel, weight, groups):
+    """A per-input-channel value (Ci,) laid out as a conv weight's columns:
+    (Co, Ci / groups, 1, 1), entry [o, j] for input channel
+    (o // (Co / groups)) * (Ci / groups) + j, the one weight column j of output
+    o reads (PyTorch's grouped layout; groups = 1: channel j)."""
+    co, cig = weight.shape[:2]
+    group = np.arange(co) // (co // groups)                     # (Co,) group of each output
+    channel = group[:, None] * cig + np.arange(cig)[None, :]    # (Co, Ci / groups)
+    return np.asarray(per_channel)[channel][:, :, None, None]
 
 
 def _scale_term(term, scale):
@@ -149,7 +163,8 @@ class Assembler:
         src, op = term["src"], term["op"]
         unit = src.unit
         if op == "conv2d":
-            return (term["weight"] * unit[None, :, None, None]).astype(np.float32)
+            return (term["weight"] * _per_weight_column(unit, term["weight"], term["groups"])
+                    ).astype(np.float32)
         if op == "dense":
             per_input = unit if len(src.shape) == 1 else np.repeat(unit, src.shape[1] * src.shape[2])
             return (term["weight"] * per_input[None, :]).astype(np.float32)
@@ -161,7 +176,8 @@ class Assembler:
         """(C_out,) the largest positive input per step the term can deliver."""
         src, op, w = term["src"], term["op"], term["weight"]
         if op == "conv2d":
-            return (np.maximum(w, 0) * src.bound[None, :, None, None]).sum(axis=(1, 2, 3))
+            bound = _per_weight_column(src.bound, w, term["groups"])
+            return (np.maximum(w, 0) * bound).sum(axis=(1, 2, 3))
         if op == "dense":
             b = src.bound if len(src.shape) == 1 else np.repeat(src.bound,
                                                                  src.shape[1] * src.shape[2])
@@ -212,7 +228,8 @@ class Assembler:
         name = self._unique(term["name"], self.proj_names)
         w = self._projection_weight(term)
         if term["op"] == "conv2d":
-            self.builder.conv2d(name, src.name, target, w, term["stride"], term["padding"])
+            self.builder.conv2d(name, src.name, target, w, term["stride"], term["padding"],
+                                term["groups"])
         elif term["op"] == "dense":
             self.builder.dense(name, src.name, target, w)
         elif term["op"] == "avgpool2d":
@@ -253,7 +270,8 @@ class Assembler:
         if op == "conv2d":
             src = self.as_pop(x, where)
             return _Lin(node.name, [_term("conv2d", src, node.name, weight=p["weight"].astype(
-                np.float64), stride=p["stride"], padding=p["padding"])], _bias(p), node.shape)
+                np.float64), stride=p["stride"], padding=p["padding"], groups=p["groups"])],
+                _bias(p), node.shape)
         if op == "linear":
             src = x.pop if isinstance(x, _Flat) else self.as_pop(x, where)
             return _Lin(node.name, [_term("dense", src, node.name,
