@@ -363,6 +363,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
 #define SNN_GROUP_ACC 1024  /* accumulators of a conv_groups block (4 KiB on the stack) */
 #define SNN_DW_BUF 16384    /* floats of conv_depthwise's dense source rows (64 KiB) */
 #define SNN_DW_ROWS 16      /* the most kernel rows conv_depthwise takes */
+#define SNN_DW_TAPS 81      /* the most taps (kh x kw) conv_depthwise takes: 9 x 9 */
 
 /* The dense rows of conv_depthwise: up to SNN_DW_ROWS source rows of SW * ob
  * floats each, kept from one output row to the next (with stride 1 each source
@@ -480,11 +481,12 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_groups)(const snn_net *net, const
 }
 
 /* Whether q takes conv_depthwise: one input channel a group, at most
- * SNN_DW_ROWS kernel rows, and one group's dense rows fit its buffer. */
+ * SNN_DW_ROWS kernel rows and SNN_DW_TAPS taps, and one group's dense rows fit
+ * its buffer. */
 static inline int SNN_KERNEL(depthwise_fits)(const snn_proj *q, int64_t Ci, int64_t SW,
                                              int64_t Co)
 {
-    return q->groups == Ci && q->kh <= SNN_DW_ROWS &&
+    return q->groups == Ci && q->kh <= SNN_DW_ROWS && (int64_t)q->kh * q->kw <= SNN_DW_TAPS &&
            (int64_t)q->kh * SW * (Co / Ci) <= SNN_DW_BUF;
 }
 
@@ -535,37 +537,26 @@ static inline const float *SNN_KERNEL(dw_slot)(snn_dw_ring *ring, const snn_even
 }
 
 #if SNN_HAVE_V8
-/* Outputs [o, o + L * NV) of a block of one pixel of conv_depthwise (window
- * row taps row[0 .. rows), whose dense rows are xr[r]; column taps col ..
- * col_end; w: the weights from the block's first output): acc = 0; acc += x * w
- * over the row taps, then the column taps, skipping positions without events;
+/* Outputs [o, o + L * NV) of a block of one pixel of conv_depthwise, over its
+ * live taps in order (xp[t]: the tap's dense row at its column, wp[t]: its
+ * weights, both from the block's first output): acc = 0; acc += x * w;
  * out += acc. */
 #define SNN_DW_PIXEL(NAME, VT, L, NV)                                                           \
-    SNN_KERNEL_ATTR static inline void NAME(const snn_proj *q, const snn_events *ev,           \
-                                            const snn_tap *row, int64_t rows,                   \
-                                            const snn_tap *col, const snn_tap *col_end,         \
-                                            const float *const *xr, const float *w, int64_t ob, \
-                                            int64_t SW, int64_t Co, int64_t o,                  \
-                                            float *restrict out)                                \
+    SNN_KERNEL_ATTR static inline void NAME(const float *const *xp, const float *const *wp,    \
+                                            int nt, int64_t o, float *restrict out)             \
     {                                                                                           \
         VT acc[NV];                                                                             \
-        int64_t r;                                                                              \
-        const snn_tap *cx;                                                                      \
-        int j;                                                                                  \
+        int t, j;                                                                               \
         _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = (VT){0};                      \
-        for (r = 0; r < rows; r++)                                                              \
-            for (cx = col; cx < col_end; cx++) {                                                \
-                const int64_t pos = (int64_t)row[r].src * SW + cx->src;                         \
-                const float *xv = xr[r] + (int64_t)cx->src * ob + o;                            \
-                const float *wv = w + row[r].k * q->row_stride + (int64_t)cx->k * Co + o;       \
-                if (ev->first[pos] == ev->end[pos]) continue;                                   \
-                _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                              \
-                    VT a, b;                                                                    \
-                    memcpy(&a, xv + L * j, sizeof a);                                           \
-                    memcpy(&b, wv + L * j, sizeof b);                                           \
-                    acc[j] += a * b;                                                            \
-                }                                                                               \
+        for (t = 0; t < nt; t++) {                                                              \
+            const float *xv = xp[t] + o, *wv = wp[t] + o;                                       \
+            _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                  \
+                VT a, b;                                                                        \
+                memcpy(&a, xv + L * j, sizeof a);                                               \
+                memcpy(&b, wv + L * j, sizeof b);                                               \
+                acc[j] += a * b;                                                                \
             }                                                                                   \
+        }                                                                                       \
         _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                      \
             VT d;                                                                               \
             memcpy(&d, out + L * j, sizeof d);                                                  \
@@ -580,31 +571,45 @@ SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_vec), SNN_VT, SNN_VL, 1)
 
 /* Output o of a block of one pixel of conv_depthwise, alone: the tail of the
  * vectors (as dw_pixel). */
-SNN_KERNEL_ATTR static inline void SNN_KERNEL(dw_pixel_one)(
-    const snn_proj *q, const snn_events *ev, const snn_tap *row, int64_t rows, const snn_tap *col,
-    const snn_tap *col_end, const float *const *xr, const float *w, int64_t ob, int64_t SW,
-    int64_t Co, int64_t o, float *out)
+SNN_KERNEL_ATTR static inline void SNN_KERNEL(dw_pixel_one)(const float *const *xp,
+                                                            const float *const *wp, int nt,
+                                                            int64_t o, float *out)
 {
     float acc = 0.0f;
-    int64_t r;
-    const snn_tap *cx;
-    for (r = 0; r < rows; r++)
-        for (cx = col; cx < col_end; cx++) {
-            const int64_t pos = (int64_t)row[r].src * SW + cx->src;
-            if (ev->first[pos] == ev->end[pos]) continue;
-            acc += xr[r][(int64_t)cx->src * ob + o] *
-                   w[row[r].k * q->row_stride + (int64_t)cx->k * Co + o];
-        }
+    int t;
+    for (t = 0; t < nt; t++) acc += xp[t][o] * wp[t][o];
     *out += acc;
 }
 
+/* The live taps of one pixel of conv_depthwise (window g, the dense rows of its
+ * row taps xr): the taps at positions with events, kernel row by kernel row,
+ * into xp (the dense row at the tap's column) and wp (its weights from w, the
+ * block's first output); returns their count. A tap at a position without
+ * events would add only zeros. */
+static inline int SNN_KERNEL(dw_taps)(const snn_proj *q, const snn_events *ev,
+                                      const snn_gather_row *g, const float *const *xr,
+                                      const float *w, int64_t ob, int64_t SW, int64_t Co,
+                                      const float **xp, const float **wp)
+{
+    const snn_tap *ry, *cx;
+    int nt = 0;
+    for (ry = g->row; ry < g->row_end; ry++)
+        for (cx = g->col; cx < g->col_end; cx++) {
+            const int64_t pos = (int64_t)ry->src * SW + cx->src;
+            if (ev->first[pos] == ev->end[pos]) continue;
+            xp[nt] = xr[ry - g->row] + (int64_t)cx->src * ob;
+            wp[nt++] = w + ry->k * q->row_stride + (int64_t)cx->k * Co;
+        }
+    return nt;
+}
+
 /* Output row oy of conv_depthwise, the ring's block of outputs: each pixel
- * whose window holds events summed over its taps; returns those events. */
+ * whose window holds events summed over its live taps; returns those events. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dw_row)(const snn_proj *q, const snn_events *ev,
                                                   snn_dw_ring *ring, int64_t oy, int64_t SW,
                                                   int64_t Ci, int64_t Co, int64_t OW, float *dst)
 {
-    const float *xr[SNN_DW_ROWS];
+    const float *xr[SNN_DW_ROWS], *xp[SNN_DW_TAPS], *wp[SNN_DW_TAPS];
     const float *w = q->w + ring->o0;
     const int64_t ob = ring->ob;
     snn_gather_row g;
@@ -618,21 +623,18 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dw_row)(const snn_proj *q, const snn_e
     for (ox = 0; ox < OW; ox++) {
         float *out = dst + (oy * OW + ox) * Co + ring->o0;
         int64_t o = 0, n;
+        int nt;
         g.col = q->gcol_taps + q->gcol_start[ox];
         g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
         if ((n = SNN_KERNEL(window_events)(ev, &g, SW)) == 0) continue;
         taps += n;
+        nt = SNN_KERNEL(dw_taps)(q, ev, &g, xr, w, ob, SW, Co, xp, wp);
 #if SNN_HAVE_V8
         for (; o + SNN_VL * SNN_NV <= ob; o += SNN_VL * SNN_NV)
-            SNN_KERNEL(dw_pixel)(q, ev, g.row, rows, g.col, g.col_end, xr, w, ob, SW, Co, o,
-                                 out + o);
-        for (; o + SNN_VL <= ob; o += SNN_VL)
-            SNN_KERNEL(dw_pixel_vec)(q, ev, g.row, rows, g.col, g.col_end, xr, w, ob, SW, Co, o,
-                                     out + o);
+            SNN_KERNEL(dw_pixel)(xp, wp, nt, o, out + o);
+        for (; o + SNN_VL <= ob; o += SNN_VL) SNN_KERNEL(dw_pixel_vec)(xp, wp, nt, o, out + o);
 #endif
-        for (; o < ob; o++)
-            SNN_KERNEL(dw_pixel_one)(q, ev, g.row, rows, g.col, g.col_end, xr, w, ob, SW, Co, o,
-                                     out + o);
+        for (; o < ob; o++) SNN_KERNEL(dw_pixel_one)(xp, wp, nt, o, out + o);
     }
     return taps;
 }
