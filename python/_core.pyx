@@ -226,6 +226,7 @@ cdef class _Description:
         d.padding[0], d.padding[1] = q["padding"]
         d.ceil_mode = 1 if q.get("ceil_mode") else 0
         d.scale[0], d.scale[1] = q.get("scale", (0, 0))
+        d.groups = q["groups"]
         _set_array(&d.weight, q["weight"], self.keep)
 
 

@@ -96,6 +96,7 @@ cdef extern from "snn.h" nogil:
         int32_t ceil_mode             # maxpool2d: nonzero rounds the output size up
         int32_t scale[2]              # upsample2d: the factors (sh, sw)
         snn_array weight              # PyTorch layout (OIHW, [out, in], [C])
+        int32_t groups                # conv2d: channel groups (0 or 1: ordinary); others 0
 
     ctypedef struct snn_hints:
         int32_t encoding              # an snn_encoding

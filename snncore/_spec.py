@@ -18,7 +18,8 @@ A spec is a plain dict::
                       "bias_key", "threshold_key", "threshold_neg_key": str | None}, ...],
      "projections": [{"name", "op", "source": int, "target": int,
                       "weight": float32 C-contiguous | None, "weight_key": str | None,
-                      "kernel": (kh, kw), "stride": (sh, sw), "padding": (ph, pw)}, ...],
+                      "kernel": (kh, kw), "stride": (sh, sw), "padding": (ph, pw),
+                      "groups": int}, ...],      # conv2d: >= 1 (1: ordinary); others: 0
      "input": int, "output": int, "order": [int, ...],
      "encoding": str, "rate": float, "uint8_scale": float,
      "producer": str | None, "provenance": dict, "version": int,   # the file's format version
@@ -152,6 +153,18 @@ class _Reader:
             self.fail("%s must be a list of %s integers" % (key, n))
         return tuple(_clamp(v, bounds) for v in value)
 
+    def groups(self, obj, op):
+        """conv2d's channel groups: an integer >= 1 (default 1; clamped to int32);
+        0 for other ops. 0 and below are the reader's to refuse, since the
+        description's 0 means "absent" (snn.h)."""
+        if op != "conv2d":
+            return 0
+        value = obj.get("groups", 1)
+        if not _is_int(value) or value < 1:
+            self.fail("groups must be an integer >= 1, not %s" % (
+                value if _is_int(value) else _tname(value),))
+        return _clamp(value, _INT32)
+
     def keys(self, obj, allowed, every, what):
         for key in obj:
             if key in allowed:
@@ -254,6 +267,7 @@ def _projection(r, j, obj, index_of):
     proj["padding"] = r.ints(obj, "padding", (2,), zero, _INT32)
     proj["ceil_mode"] = bool(r.typed(obj, "ceil_mode", bool, "true or false", False))
     proj["scale"] = r.ints(obj, "scale", (2,), zero, _INT32)
+    proj["groups"] = r.groups(obj, op)
     return proj
 
 
@@ -462,6 +476,8 @@ def denormalize(spec):
             obj["ceil_mode"] = True
         if pr["op"] == "upsample2d":
             obj["scale"] = [int(v) for v in pr["scale"]]
+        if pr["op"] == "conv2d" and int(pr.get("groups", 1)) > 1:
+            obj["groups"] = int(pr["groups"])      # omitted when 1: older files unchanged
         proj_objs.append(obj)
 
     meta = {"format": "snncore", "version": _limits.FORMAT_VERSION}

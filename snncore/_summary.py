@@ -52,6 +52,8 @@ def _projection_row(q, pops, macs):
     if q["op"] in WINDOWED:
         params = f"k={q['kernel'][0]}x{q['kernel'][1]} s={q['stride'][0]},{q['stride'][1]} " \
                  f"p={q['padding'][0]},{q['padding'][1]}" + (" ceil" if q["ceil_mode"] else "")
+        if q["op"] == "conv2d" and q["groups"] > 1:
+            params += f" g={q['groups']}"
     elif q["op"] == "upsample2d":
         params = f"x{q['scale'][0]},{q['scale'][1]}"
     else:

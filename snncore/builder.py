@@ -177,13 +177,19 @@ class NetworkBuilder:
         self._projs.append(obj)
         return obj["name"]
 
-    def conv2d(self, name, source, target, weight, stride=1, padding=0):
-        """A convolution; `weight` is OIHW float32 (Co, Ci, kh, kw), as in PyTorch."""
+    def conv2d(self, name, source, target, weight, stride=1, padding=0, groups=1):
+        """A convolution; `weight` is OIHW float32 (Co, Ci / groups, kh, kw), as in
+        PyTorch. With `groups` G > 1 the channels split into G groups, output
+        group g fed by input group g alone (G = Ci: depthwise); G divides Ci and Co."""
         self._new_projection(name)
-        return self._add_projection({
-            "name": name, "op": "conv2d", "source": source, "target": target,
-            "weight": self._array(f"{name}.weight", weight),
-            "stride": _pair(stride, "stride"), "padding": _pair(padding, "padding")})
+        obj = {"name": name, "op": "conv2d", "source": source, "target": target,
+               "weight": self._array(f"{name}.weight", weight),
+               "stride": _pair(stride, "stride"), "padding": _pair(padding, "padding")}
+        if not (isinstance(groups, numbers.Integral) and not isinstance(groups, bool)):
+            raise ValueError(f"groups must be an int, got {groups!r}")
+        if groups != 1:
+            obj["groups"] = int(groups)     # omitted when 1: the files of ordinary convs unchanged
+        return self._add_projection(obj)
 
     def avgpool2d(self, name, source, target, kernel, stride=None, padding=0, gain=None):
         """Average pooling (divides by the window size; padded cells count as

@@ -158,7 +158,8 @@ class Network:
             src, dst = pops[q["source"]]["shape"], pops[q["target"]]["shape"]
             if q["op"] == "conv2d":
                 kh, kw = q["kernel"]
-                macs[q["name"]] = dst[0] * dst[1] * dst[2] * src[0] * kh * kw
+                per_group = src[0] // q["groups"]      # each output reads its group's inputs
+                macs[q["name"]] = dst[0] * dst[1] * dst[2] * per_group * kh * kw
             elif q["op"] == "dense":
                 macs[q["name"]] = int(np.prod(dst)) * int(np.prod(src))
             else:
@@ -186,8 +187,7 @@ class Network:
             order), ``projections`` (a list in file order of ``name``, ``op``,
             ``source``, ``target``, ``weights`` (the count), ``kernel``,
             ``stride``, ``padding``, ``ceil_mode`` (for the ops with a window),
-            ``scale`` (upsample2d),
-            ``ann_macs``),
+            ``scale`` (upsample2d), ``groups`` (conv2d), ``ann_macs``),
             ``totals`` (``neurons`` (input excluded), ``weights``,
             ``ann_macs``) and ``provenance`` (dict; non-finite numbers become
             None).
@@ -220,6 +220,8 @@ class Network:
                 item["ceil_mode"] = bool(q["ceil_mode"])
             if q["op"] == "upsample2d":
                 item["scale"] = [int(v) for v in q["scale"]]
+            if q["op"] == "conv2d":
+                item["groups"] = int(q["groups"])
             item["ann_macs"] = int(macs[q["name"]])
             projections.append(item)
         out = pops[spec["output"]]

@@ -21,7 +21,7 @@ def digits():
 @pytest.fixture(scope="session")
 def trained():
     """trained(name) -> the model of tests/models.py trained on the digits,
-    once per session ('cnn', 'vgg', 'resnet', 'leaky'). Do not modify it."""
+    once per session ('cnn', 'vgg', 'resnet', 'leaky', 'mobile'). Do not modify it."""
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
     import models

@@ -4,7 +4,8 @@ The data: ``digits.images / 16`` as (N, 1, 8, 8) float32 in [0, 1], shuffled by
 a fixed permutation, split into the first 1300 images (train) and the other
 497 (test). The four architectures are the issue's cases: a ReLU CNN, a
 VGG-style net with BatchNorm and Dropout, a residual net (custom forward with
-``+`` and ``F.relu``) and a leaky-ReLU CNN. `trained(name)` trains each one
+``+`` and ``F.relu``) and a leaky-ReLU CNN; a fifth, MobileNet-style, has
+depthwise (grouped) convolutions. `trained(name)` trains each one
 once per process (deterministically: fixed seeds, one thread) and caches it;
 tests/conftest.py exposes the cache as session fixtures.
 """
@@ -108,8 +109,25 @@ def leaky_cnn(slope=0.1):
         nn.Flatten(), nn.Linear(128, 10))
 
 
-ARCHITECTURES = {"cnn": relu_cnn, "vgg": vgg_bn, "resnet": ResNet, "leaky": leaky_cnn}
-EPOCHS = {"cnn": 40, "vgg": 10, "resnet": 10, "leaky": 40}
+def mobile_block():
+    """(e) MobileNet-style: a stem conv, then depthwise 3x3 (groups = channels) -
+    BN - ReLU6 - pointwise 1x1 - BN - ReLU6 twice, the second depthwise with a
+    channel multiplier of 2 and stride 2, global average pooling, linear head."""
+    def bn_relu6(c):
+        return [nn.BatchNorm2d(c), nn.ReLU6()]
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, bias=False), *bn_relu6(16),
+        nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False), *bn_relu6(16),
+        nn.Conv2d(16, 24, 1, bias=False), *bn_relu6(24),
+        nn.Conv2d(24, 48, 3, stride=2, padding=1, groups=24, bias=False), *bn_relu6(48),
+        nn.Conv2d(48, 32, 1, bias=False), *bn_relu6(32),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
+ARCHITECTURES = {"cnn": relu_cnn, "vgg": vgg_bn, "resnet": ResNet, "leaky": leaky_cnn,
+                 "mobile": mobile_block}
+EPOCHS = {"cnn": 40, "vgg": 10, "resnet": 10, "leaky": 40, "mobile": 15}
 
 
 # -- training ------------------------------------------------------------------

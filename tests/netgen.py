@@ -66,7 +66,8 @@ def _neuron(draw, b, name, shape, allow_accumulate=False):
 
 @st.composite
 def networks(draw, max_layers=4):
-    """(Network, input_shape): a random chain of conv/pool/dense/identity layers
+    """(Network, input_shape): a random chain of conv (a third of them grouped or
+    depthwise where the source has channels to split)/pool/dense/identity layers
     with occasional junctions (a second projection into a population); max
     pools follow unsigned 'if' populations."""
     vector_input = draw(st.integers(0, 4)) == 0
@@ -93,10 +94,16 @@ def networks(draw, max_layers=4):
             sh, sw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
             ph, pw = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
             co = draw(st.sampled_from(CONV_CHANNELS))
-            weight = dyadic(draw, (co, c, kh, kw))
+            groups = 1
+            if c > 1 and draw(st.integers(0, 2)) == 0:
+                # grouped or depthwise (groups = c), channel multiplier 1 to 3
+                groups = draw(st.sampled_from([g for g in range(2, c + 1) if c % g == 0]))
+                co = groups * draw(st.integers(1, 3))
+            weight = dyadic(draw, (co, c // groups, kh, kw))
             out = snncore.conv2d_shape(src_shape, weight.shape, (sh, sw), (ph, pw))
             made = _neuron(draw, b, name, out)
-            b.conv2d(f"j{k}", src, name, weight, stride=(sh, sw), padding=(ph, pw))
+            b.conv2d(f"j{k}", src, name, weight, stride=(sh, sw), padding=(ph, pw),
+                     groups=groups)
         elif op == "avgpool2d":
             c, h, w = src_shape
             kh, kw = draw(st.integers(1, min(2, h))), draw(st.integers(1, min(2, w)))

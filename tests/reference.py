@@ -104,18 +104,26 @@ def _windows(ev, kernel, stride, padding, ceil=False, fill=0):
             yield i, j, slab
 
 
-def conv2d(ev, weight, stride=(1, 1), padding=(0, 0)):
-    """Cross-correlation as torch.nn.functional.conv2d (zero padding, no bias)."""
+def conv2d(ev, weight, stride=(1, 1), padding=(0, 0), groups=1):
+    """Cross-correlation as torch.nn.functional.conv2d (zero padding, no bias):
+    ev float32 (N, Ci, H, W), weight float32 (Co, Ci / groups, kh, kw); output
+    group g (channels g*Co/groups ...) sees input group g alone."""
     ev = np.asarray(ev, dtype=np.float32)
     weight = np.asarray(weight, dtype=np.float32)
-    co, ci, kh, kw = weight.shape
-    assert ev.shape[1] == ci, (ev.shape, weight.shape)
-    out = None
-    for i, j, slab in _windows(ev, (kh, kw), stride, padding):
-        # (N, Ci, Ho, Wo) x (Co, Ci) -> (N, Co, Ho, Wo)
-        term = np.einsum("nchw,oc->nohw", slab, weight[:, :, i, j]).astype(np.float32)
-        out = term if out is None else out + term
-    return out.astype(np.float32, copy=False)
+    co, cig, kh, kw = weight.shape
+    assert ev.shape[1] == cig * groups and co % groups == 0, (ev.shape, weight.shape, groups)
+    cog = co // groups
+    parts = []
+    for g in range(groups):
+        src = ev[:, g * cig:(g + 1) * cig]
+        w = weight[g * cog:(g + 1) * cog]
+        out = None
+        for i, j, slab in _windows(src, (kh, kw), stride, padding):
+            # (N, Cig, Ho, Wo) x (Cog, Cig) -> (N, Cog, Ho, Wo)
+            term = np.einsum("nchw,oc->nohw", slab, w[:, :, i, j]).astype(np.float32)
+            out = term if out is None else out + term
+        parts.append(out)
+    return np.concatenate(parts, axis=1).astype(np.float32, copy=False)
 
 
 def avgpool2d(ev, kernel, stride, padding=(0, 0)):
@@ -185,7 +193,8 @@ def fanout_map(proj, source_shape, target_shape):
         ceil = bool(proj.get("ceil_mode", False))
         cov = np.outer(_axis_coverage(h, kh, sh, ph, ceil), _axis_coverage(w, kw, sw, pw, ceil))
         if op == "conv2d":
-            cov = cov * int(target_shape[0])  # every output channel
+            # every output channel of the event's group
+            cov = cov * (int(target_shape[0]) // int(proj.get("groups", 1)))
         return np.broadcast_to(cov, (c, h, w)).astype(np.int64)
     if op == "dense":
         return np.full((c, h, w), int(np.prod(target_shape)), dtype=np.int64)
@@ -199,7 +208,7 @@ def fanout_map(proj, source_shape, target_shape):
 def _apply(proj, ev):
     op = proj["op"]
     if op == "conv2d":
-        return conv2d(ev, proj["weight"], proj["stride"], proj["padding"])
+        return conv2d(ev, proj["weight"], proj["stride"], proj["padding"], proj.get("groups", 1))
     if op == "avgpool2d":
         pooled = avgpool2d(ev, proj["kernel"], proj["stride"], proj["padding"])
         return identity(pooled, proj.get("weight"))

@@ -244,11 +244,6 @@ def test_final_softmax_is_dropped_with_a_note(model):
 
 # -- convolutions and pooling --------------------------------------------------------------
 
-def test_grouped_conv_is_refused():
-    model = nn.Sequential(*conv_relu(), nn.Conv2d(4, 4, 3, padding=1, groups=2), nn.ReLU())
-    refused(model, "grouped convolution (groups=2)", node="_2")
-
-
 def test_dilated_conv_is_refused():
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=2, dilation=2), nn.ReLU())
     refused(model, "dilated convolution", node="_0")
@@ -440,14 +435,14 @@ def test_check_of_a_model_that_follows_every_rule():
 
 @pytest.mark.parametrize("model", [
     maxpool_net, FunctionalMaxPool, SoftmaxHead,
-    lambda: nn.Sequential(*conv_relu(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64, 10))])
+    lambda: nn.Sequential(*conv_relu(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64, 10)),
+    lambda: nn.Sequential(*conv_relu(), nn.Conv2d(4, 4, 3, padding=1, groups=2), nn.ReLU())])
 def test_check_agrees_with_from_torch_on_convertible_models(model):
     assert check(model()).convertible
 
 
 @pytest.mark.parametrize("model", [
     SigmoidForward, TwoInputs, TwoOutputs, ControlFlow, ScaleParameter, Maximum,
-    lambda: nn.Sequential(*conv_relu(), nn.Conv2d(4, 4, 3, padding=1, groups=2), nn.ReLU()),
     lambda: nn.Sequential(*conv_relu(), nn.AvgPool2d(3, ceil_mode=True)),
     lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Softmax(dim=1), nn.Flatten(),
                           nn.Linear(256, 10))])

@@ -41,14 +41,13 @@ VERDICTS = {
     "resnet18": CONVERTS,
     "resnet50": CONVERTS,
     "squeezenet1_1": CONVERTS,
-    "shufflenet_v2_x0_5": ("stage2_0_branch1_0", "grouped convolution (groups=24)"),
+    "shufflenet_v2_x0_5": CONVERTS,
     "densenet121": CONVERTS,
     "googlenet": CONVERTS,
-    "mobilenet_v2": ("features_1_conv_0_0", "grouped convolution (groups=32)"),  # its ReLU6 converts
+    "mobilenet_v2": CONVERTS,       # depthwise convolutions and ReLU6
     "mobilenet_v3_small": ("features_0_2", "Hardswish has no spiking equivalent"),
-    "regnet_x_400mf": ("trunk_output_block1_block1_0_f_b_0",
-                       "grouped convolution (groups=2) is not supported"),
-    "mnasnet0_5": ("layers_3", "grouped convolution (groups=16) is not supported"),
+    "regnet_x_400mf": CONVERTS,     # grouped convolutions (groups=2 and more)
+    "mnasnet0_5": CONVERTS,         # depthwise convolutions
     "efficientnet_b0": ("features_0_2", "SiLU has no spiking equivalent"),
 }
 

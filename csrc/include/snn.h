@@ -198,7 +198,7 @@ typedef struct snn_population_desc {
 
 /*
  * One projection from `source` to `target` (indices into the population array).
- * Weights are in PyTorch's layouts: conv2d (Co, Ci, kh, kw); dense (out, in) with
+ * Weights are in PyTorch's layouts: conv2d (Co, Ci / groups, kh, kw); dense (out, in) with
  * `in` the source flattened in CHW order; identity, the pools and upsample2d an
  * optional gain per channel (C,). upsample2d copies source position (y, x) to the
  * target positions (y * sh + i, x * sw + j), 0 <= i < sh, 0 <= j < sw (PyTorch's
@@ -229,6 +229,10 @@ typedef struct snn_projection_desc {
                                  * start in the right padding is dropped) */
     int32_t scale[2];           /* upsample2d only: the factors (sh, sw), >= 1 */
     snn_array weight;           /* see above; absent for a unit-gain identity or avgpool2d */
+    int32_t groups;             /* conv2d: input and output channels split into this many
+                                 * groups, output group g fed by input group g alone
+                                 * (PyTorch's groups; groups = Ci: depthwise); it divides
+                                 * Ci and Co. 0 or 1: an ordinary conv. Others: 0 */
 } snn_projection_desc;
 
 /*

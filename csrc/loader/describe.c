@@ -283,6 +283,19 @@ static int endpoint(ctx *c, const json_t *o, const char *key, int32_t *out)
     return SNN_OK;
 }
 
+/* conv2d's channel groups: an integer >= 1 (default 1). The reader refuses 0
+ * and below itself, since the description's 0 means "absent" (snn.h). */
+static int groups(ctx *c, const json_t *o, snn_projection_desc *p)
+{
+    const json_t *v = json_object_get(o, "groups");
+    if (p->op == SNN_OP_CONV2D) p->groups = 1;
+    if (v == NULL) return SNN_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return refuse(c, "'groups' must be an integer >= 1");
+    p->groups = clamp32(json_integer_value(v));
+    return SNN_OK;
+}
+
 static int projection(ctx *c, int32_t j, const json_t *o)
 {
     snn_projection_desc *p = &c->f->projs[j];
@@ -303,7 +316,8 @@ static int projection(ctx *c, int32_t j, const json_t *o)
     FORWARD(pair(c, o, "stride", p->stride));
     FORWARD(pair(c, o, "padding", p->padding));
     FORWARD(pair(c, o, "scale", p->scale));
-    return bool_key(c, o, "ceil_mode", &p->ceil_mode);
+    FORWARD(bool_key(c, o, "ceil_mode", &p->ceil_mode));
+    return groups(c, o, p);
 }
 
 /* ---- the top level ------------------------------------------------------------ */

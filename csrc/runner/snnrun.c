@@ -638,6 +638,7 @@ static int print_info(const snn_file *file)
         const int conv = q->op == SNN_OP_CONV2D && q->weight.ndim == 4;
         const int64_t kh = conv ? q->weight.shape[2] : q->kernel[0];
         const int64_t kw = conv ? q->weight.shape[3] : q->kernel[1];
+        const int64_t groups = q->groups > 1 ? q->groups : 1;
         printf("  %3d  ", (int)j);
         print_name(stdout, info->projection_names[j]);
         printf("  %s  ", snn_op_name(q->op));
@@ -650,11 +651,12 @@ static int print_info(const snn_file *file)
             printf("  kernel %dx%d, stride %dx%d, padding %dx%d%s", (int)kh, (int)kw,
                    (int)q->stride[0], (int)q->stride[1], (int)q->padding[0], (int)q->padding[1],
                    q->ceil_mode ? ", ceil_mode" : "");
+        if (groups > 1) printf(", groups %lld", (long long)groups);
         if (q->weight.ndim) printf(", %lld weights", (long long)array_len(&q->weight));
         printf("\n");
         total_weights += array_len(&q->weight);
         if (q->op == SNN_OP_CONV2D)
-            macs += neurons(dst) * src->shape[0] * kh * kw;
+            macs += neurons(dst) * (src->shape[0] / groups) * kh * kw;
         else if (q->op == SNN_OP_DENSE)
             macs += neurons(dst) * neurons(src);
     }

@@ -288,6 +288,29 @@ static int check_gain(const snn_net_desc *desc, int32_t j, int64_t C, int need_d
     return check_array(desc, w, "weight", -1, j, 0, need_data, err);
 }
 
+/* A conv2d's channel groups against its 4-D weight (Co, Ci / groups, kh, kw)
+ * and its source's Ci channels: groups divide both Ci and Co. */
+static int check_groups(const snn_net_desc *desc, int32_t j, const snn_array *w, int64_t Ci,
+                        snn_error *err)
+{
+    const int64_t g = desc->projections[j].groups ? desc->projections[j].groups : 1;
+    char s[64];
+    CHECK(g >= 1, SNN_E_SHAPE, -1, j, "groups %lld must be >= 1", (long long)g);
+    CHECK(Ci % g == 0 && w->shape[0] % g == 0, SNN_E_SHAPE, -1, j,
+          "groups %lld does not divide both the source's %lld channels and the weight's %lld "
+          "output channels", (long long)g, (long long)Ci, (long long)w->shape[0]);
+    if (g == 1)
+        CHECK(w->shape[1] == Ci, SNN_E_SHAPE, -1, j,
+              "weight has shape %s, but the source has %lld channels", shape_text(w, s, sizeof s),
+              (long long)Ci);
+    else
+        CHECK(w->shape[1] == Ci / g, SNN_E_SHAPE, -1, j,
+              "weight has shape %s, expected (%lld, %lld, kh, kw) for the source's %lld "
+              "channels in %lld groups", shape_text(w, s, sizeof s), (long long)w->shape[0],
+              (long long)(Ci / g), (long long)Ci, (long long)g);
+    return SNN_OK;
+}
+
 /* Checks projection j and adds the floats the engine keeps for it to *floats. */
 static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims *pd,
                             const snn_limits *L, int need_data, int64_t max_floats,
@@ -327,9 +350,7 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims
               (long long)w->shape[2], (long long)w->shape[3]);
         kernel[0] = (int32_t)w->shape[2];
         kernel[1] = (int32_t)w->shape[3];
-        CHECK(w->shape[1] == src->C, SNN_E_SHAPE, -1, j,
-              "weight has shape %s, but the source has %lld channels", shape_text(w, s, sizeof s),
-              (long long)src->C);
+        FORWARD_IF_ERROR(check_groups(desc, j, w, src->C, err));
         FORWARD_IF_ERROR(check_window(desc, j, kernel, src, dst, w->shape[0], L, err));
         break;
     case SNN_OP_MAXPOOL2D:
@@ -374,6 +395,9 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims
         CHECK(!d->kernel[0] && !d->kernel[1] && !d->stride[0] && !d->stride[1] &&
               !d->padding[0] && !d->padding[1], SNN_E_INVALID_ARG, -1, j,
               "%s takes no kernel, stride or padding", snn_op_name(d->op));
+    if (d->op != SNN_OP_CONV2D)
+        CHECK(d->groups == 0 || d->groups == 1, SNN_E_INVALID_ARG, -1, j, "%s takes no groups",
+              snn_op_name(d->op));
     FORWARD_IF_ERROR(check_array(desc, w, "weight", -1, j, 0, need_data, err));
     /* the engine's copy of the weight (or gain), and its taps tables at 2 floats a tap */
     mine = w->ndim ? array_len(w) : (d->op == SNN_OP_DENSE ? 0 : src->C);

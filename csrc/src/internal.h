@@ -113,14 +113,20 @@ typedef struct snn_proj {
     int32_t source, target;
     int32_t kh, kw, sh, sw, ph, pw;     /* upsample2d: its scale in sh, sw */
     int64_t row_stride; /* conv: floats from one kernel row's weights to the next
-                         * (Co: an event's rows for the kernel rows are adjacent,
+                         * (groups > 1: kw * Ci * Co / groups; else Co: an
+                         * event's rows for the kernel rows are adjacent,
                          * so the three that gather_quad reads are 3 * Co floats
                          * in a row, not three blocks in L1 sets of their own) */
     int64_t tap_stride; /* conv: floats from one (kernel column, input channel) to
-                         * the next: kh * Co */
-    float *w;           /* repacked: conv [kw][Ci][kh][Co]; dense [in, HWC
-                         * order][out]; identity, maxpool2d, upsample2d: the gain [C];
-                         * avgpool2d: gain / area [C] */
+                         * the next: kh * Co (groups > 1: Co / groups) */
+    int64_t groups;     /* conv: channel groups (1: an ordinary conv) */
+    float *w;           /* repacked: conv [kw][Ci][kh][Co], with groups
+                         * [kh][kw][Ci][Co / groups] (an input channel meets its
+                         * group's outputs alone); in both, tap (ky, kx) of input
+                         * channel ci starts at ky * row_stride + (kx * Ci + ci) *
+                         * tap_stride; dense [in, HWC
+                         * order][out]; identity, maxpool2d, upsample2d: the gain
+                         * [C]; avgpool2d: gain / area [C] */
     size_t off_best;    /* maxpool2d: in a state's workspace, per target neuron
                          * the largest spike count of its window so far (int32) */
     /* conv2d, avgpool2d: for output row o, the taps grow_taps[grow_start[o] ..

@@ -24,7 +24,7 @@ static const char *const KIND_KEYS[][10] = {
     {"name", "kind", "shape", "bias", NULL},
 };
 static const char *const OP_KEYS[][10] = {
-    {"name", "op", "source", "target", "weight", "stride", "padding", NULL},
+    {"name", "op", "source", "target", "weight", "stride", "padding", "groups", NULL},
     {"name", "op", "source", "target", "kernel", "stride", "padding", "weight", NULL},
     {"name", "op", "source", "target", "weight", NULL},
     {"name", "op", "source", "target", "weight", NULL},

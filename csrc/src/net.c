@@ -194,19 +194,35 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
     }
     switch (d->op) {
     case SNN_OP_CONV2D: {
-        int64_t Co = dst->C, Ci = src->C, kh = q->kh, kw = q->kw, co, ci, ky, kx;
-        /* [kw][Ci][kh][Co]: the weight rows one event meets in the kernel rows
-         * are adjacent, which the four-row gather reads together */
-        q->row_stride = Co;
-        q->tap_stride = kh * Co;
-        if ((q->w = net_alloc(net, (size_t)(kw * Ci * kh * Co) * sizeof(float))) == NULL)
+        const int64_t G = d->groups > 1 ? d->groups : 1;
+        const int64_t Co = dst->C, Ci = src->C, Cog = Co / G, Cig = Ci / G;
+        const int64_t kh = q->kh, kw = q->kw;
+        int64_t co, j, ky, kx;
+        q->groups = G;
+        if (G == 1) {
+            /* [kw][Ci][kh][Co]: the weight rows one event meets in the kernel rows
+             * are adjacent, which the four-row gather reads together */
+            q->row_stride = Co;
+            q->tap_stride = kh * Co;
+        } else {
+            /* [kh][kw][Ci][Co / G]: input channel ci holds the rows of its group's
+             * Cog outputs alone; for a depthwise conv (Cig = 1) a tap's weights
+             * are then Co floats in output order, as its dense kernel reads them */
+            q->row_stride = kw * Ci * Cog;
+            q->tap_stride = Cog;
+        }
+        if ((q->w = net_alloc(net, (size_t)(kw * Ci * kh * Cog) * sizeof(float))) == NULL)
             return SNN_E_NOMEM;
+        /* both layouts: tap (ky, kx) of input channel ci starts at
+         * ky * row_stride + (kx * Ci + ci) * tap_stride, its group's outputs after it */
         for (co = 0; co < Co; co++)
-            for (ci = 0; ci < Ci; ci++)
+            for (j = 0; j < Cig; j++) {
+                const int64_t ci = co / Cog * Cig + j;      /* weight column j's input channel */
                 for (ky = 0; ky < kh; ky++)
                     for (kx = 0; kx < kw; kx++)
-                        q->w[ky * q->row_stride + (kx * Ci + ci) * q->tap_stride + co] =
-                            d->weight.data[((co * Ci + ci) * kh + ky) * kw + kx];
+                        q->w[ky * q->row_stride + (kx * Ci + ci) * q->tap_stride + co % Cog] =
+                            d->weight.data[((co * Cig + j) * kh + ky) * kw + kx];
+            }
         break;
     }
     case SNN_OP_AVGPOOL2D:

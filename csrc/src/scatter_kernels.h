@@ -339,6 +339,336 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
 }
 #endif
 
+/* ---- grouped conv2d as a gather ------------------------------------------------
+ *
+ * With G > 1 groups an event of input channel ci reaches only the Cog = Co / G
+ * outputs of its group ci / Cig (Cig = Ci / G), so gather_rows' vectors over all
+ * Co outputs do not apply: for a depthwise layer (Cig = 1) each event would fill
+ * one lane. Two kernels, with the arithmetic of gather_rows per output channel
+ * (acc = 0; acc += v * w over the kernel rows in order and each row's events of
+ * its group in queue order, that is column by column; out += acc, for every
+ * output of a pixel whose window holds an event):
+ *
+ * - conv_depthwise (Cig = 1): the source rows of an output row's window are
+ *   made dense (each event's value at its Cog outputs, zeros elsewhere) in a
+ *   ring of rows on the stack, and each pixel's outputs are summed in vector
+ *   registers over its taps, all lanes busy. A zero adds nothing (acc is never -0: it starts at
+ *   +0), and taps at positions without events are skipped, so this is the
+ *   event-by-event sum bit for bit, at the cost of the taps of live positions.
+ * - conv_groups (the others): an output pixel keeps the accumulators of a block
+ *   of its outputs (whole groups, or part of a wide one) in memory, walks the
+ *   events of its window tap by tap and adds each event's Cog weights (vectors
+ *   over Cog) to its group's accumulators. */
+#ifndef SNN_GROUP_ACC
+#define SNN_GROUP_ACC 1024  /* accumulators of a conv_groups block (4 KiB on the stack) */
+#define SNN_DW_BUF 16384    /* floats of conv_depthwise's dense source rows (64 KiB) */
+#define SNN_DW_ROWS 16      /* the most kernel rows conv_depthwise takes */
+#define SNN_DW_TAPS 81      /* the most taps (kh x kw) conv_depthwise takes: 9 x 9 */
+
+/* The dense rows of conv_depthwise: up to SNN_DW_ROWS source rows of SW * ob
+ * floats each, kept from one output row to the next (with stride 1 each source
+ * row is made dense once, not once per kernel row). */
+typedef struct snn_dw_ring {
+    float *x;                       /* slot k at x + k * SW * ob */
+    int64_t held[SNN_DW_ROWS];      /* the source row in each slot, or -1 */
+    int64_t slots, SW, ob, o0;
+} snn_dw_ring;
+#endif
+
+/* The first event of e0 .. e1 (one position's, channels ascending) whose
+ * channel idx - base is at least c, or e1. */
+static inline int32_t SNN_KERNEL(first_channel)(const snn_events *ev, int32_t e0, int32_t e1,
+                                                int64_t base, int64_t c)
+{
+    while (e0 < e1) {
+        const int32_t mid = e0 + (e1 - e0) / 2;
+        if ((int64_t)ev->idx[mid] - base < c) e0 = mid + 1;
+        else e1 = mid;
+    }
+    return e0;
+}
+
+/* One event's weights w[0 .. mw) times v into acc[0 .. mw). */
+SNN_KERNEL_ATTR static inline void SNN_KERNEL(add_scaled)(float v, const float *w, int64_t mw,
+                                                          float *restrict acc)
+{
+    int64_t m = 0;
+#if SNN_HAVE_V8
+    const SNN_VT vv = SNN_SPLAT(SNN_VT, v);
+    for (; m + SNN_VL <= mw; m += SNN_VL) {
+        SNN_VT a, wm;
+        memcpy(&a, acc + m, sizeof a);
+        memcpy(&wm, w + m, sizeof wm);
+        a += vv * wm;
+        memcpy(acc + m, &a, sizeof a);
+    }
+#endif
+    for (; m < mw; m++) acc[m] += v * w[m];
+}
+
+/* The block of groups [g0, g1), outputs [m0, m0 + mw) of each, of one output
+ * pixel (window g) into acc[(group - g0) * mw + m - m0], which start at 0. */
+SNN_KERNEL_ATTR static void SNN_KERNEL(group_pixel)(const snn_proj *q, const snn_events *ev,
+                                                    const snn_gather_row *g, int64_t SW,
+                                                    int64_t Ci, int64_t g0, int64_t g1,
+                                                    int64_t m0, int64_t mw, float *restrict acc)
+{
+    const int64_t Cig = Ci / q->groups, c0 = g0 * Cig, c1 = g1 * Cig;
+    const snn_tap *ry, *cx;
+    for (ry = g->row; ry < g->row_end; ry++)
+        for (cx = g->col; cx < g->col_end; cx++) {
+            const int64_t pos = (int64_t)ry->src * SW + cx->src, base = pos * Ci;
+            /* the weights of channel ci at this tap: w + ci * tap_stride */
+            const float *w = q->w + ry->k * q->row_stride + (int64_t)cx->k * Ci * q->tap_stride + m0;
+            const int32_t e1 = ev->end[pos];
+            int32_t e = ev->first[pos];
+            int64_t grp = g0, next = c0;    /* the group of channels [next - Cig, next) */
+            if (e == e1) continue;
+            if (c0 > 0) e = SNN_KERNEL(first_channel)(ev, e, e1, base, c0);
+            for (; e < e1; e++) {
+                const int64_t ci = (int64_t)ev->idx[e] - base;
+                if (ci >= c1) break;
+                if (ci >= next) {           /* a division per group met, not per event */
+                    grp = ci / Cig;
+                    next = (grp + 1) * Cig;
+                }
+                SNN_KERNEL(add_scaled)(ev->val[e], w + ci * q->tap_stride, mw,
+                                       acc + (grp - g0) * mw);
+            }
+        }
+}
+
+/* Output rows [OH * part / parts, OH * (part + 1) / parts) of a grouped conv2d,
+ * pixel by pixel, in blocks of at most SNN_GROUP_ACC outputs; returns its
+ * synaptic operations: the window events of each pixel times Cog. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_groups)(const snn_net *net, const snn_proj *q,
+                                                       const snn_events *ev, float *dst,
+                                                       int32_t part, int32_t parts)
+{
+    const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
+    const int64_t Ci = src->C, SW = src->W, Co = tgt->C, OW = tgt->W, OH = tgt->H;
+    const int64_t G = q->groups, Cog = Co / G;
+    const int64_t mb = Cog < SNN_GROUP_ACC ? Cog : SNN_GROUP_ACC;   /* outputs of a group a block */
+    const int64_t gb = SNN_GROUP_ACC / mb;                           /* groups a block */
+    float acc[SNN_GROUP_ACC];
+    int64_t oy, ox, taps = 0;
+    for (oy = OH * part / parts; oy < OH * (part + 1) / parts; oy++) {
+        snn_gather_row g;
+        g.row = q->grow_taps + q->grow_start[oy];
+        g.row_end = q->grow_taps + q->grow_start[oy + 1];
+        if (SNN_KERNEL(row_events)(ev, g.row, g.row_end, SW) == 0) continue;
+        for (ox = 0; ox < OW; ox++) {
+            float *out = dst + (oy * OW + ox) * Co;
+            int64_t n, g0, m0;
+            g.col = q->gcol_taps + q->gcol_start[ox];
+            g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
+            if ((n = SNN_KERNEL(window_events)(ev, &g, SW)) == 0) continue;
+            taps += n;
+            for (g0 = 0; g0 < G; g0 += gb) {
+                const int64_t g1 = g0 + gb < G ? g0 + gb : G;
+                for (m0 = 0; m0 < Cog; m0 += mb) {
+                    const int64_t mw = m0 + mb < Cog ? mb : Cog - m0;
+                    int64_t k, m;
+                    memset(acc, 0, (size_t)((g1 - g0) * mw) * sizeof *acc);
+                    SNN_KERNEL(group_pixel)(q, ev, &g, SW, Ci, g0, g1, m0, mw, acc);
+                    for (k = g0; k < g1; k++)
+                        for (m = 0; m < mw; m++) out[k * Cog + m0 + m] += acc[(k - g0) * mw + m];
+                }
+            }
+        }
+    }
+    return taps * Cog;
+}
+
+/* Whether q takes conv_depthwise: one input channel a group, at most
+ * SNN_DW_ROWS kernel rows and SNN_DW_TAPS taps, and one group's dense rows fit
+ * its buffer. */
+static inline int SNN_KERNEL(depthwise_fits)(const snn_proj *q, int64_t Ci, int64_t SW,
+                                             int64_t Co)
+{
+    return q->groups == Ci && q->kh <= SNN_DW_ROWS && (int64_t)q->kh * q->kw <= SNN_DW_TAPS &&
+           (int64_t)q->kh * SW * (Co / Ci) <= SNN_DW_BUF;
+}
+
+/* Source row sy of conv_depthwise made dense for outputs [o0, o0 + ob) (input
+ * channels [o0 / Cog, (o0 + ob) / Cog)): x[sx * ob + o - o0] is the value of the
+ * event of input channel o / Cog at column sx, or 0; x is all zeros before. */
+static inline void SNN_KERNEL(dense_row)(const snn_events *ev, int64_t sy, int64_t SW, int64_t Ci,
+                                         int64_t Cog, int64_t o0, int64_t ob, float *x)
+{
+    const int64_t c0 = o0 / Cog, c1 = (o0 + ob) / Cog;
+    int64_t sx, m;
+    for (sx = 0; sx < SW; sx++) {
+        const int64_t pos = sy * SW + sx, base = pos * Ci;
+        float *xr = x + sx * ob - o0;
+        const int32_t e1 = ev->end[pos];
+        int32_t e = ev->first[pos];
+        if (e == e1) continue;
+        if (c0 > 0) e = SNN_KERNEL(first_channel)(ev, e, e1, base, c0);
+        if (Cog == 1 && c1 == Ci) {     /* depthwise, the last block: one store an event */
+            for (xr -= base; e < e1; e++) xr[ev->idx[e]] = ev->val[e];
+            continue;
+        }
+        for (; e < e1 && ev->idx[e] - base < c1; e++)
+            for (m = 0; m < Cog; m++) xr[(ev->idx[e] - base) * Cog + m] = ev->val[e];
+    }
+}
+
+
+/* The slot of source row sy, made dense if no slot holds it, in a slot that
+ * none of the current output row's source rows row[0 .. rows) holds. */
+static inline const float *SNN_KERNEL(dw_slot)(snn_dw_ring *ring, const snn_events *ev,
+                                               const snn_tap *row, int64_t rows, int64_t sy,
+                                               int64_t Ci, int64_t Cog)
+{
+    const int64_t size = ring->SW * ring->ob;
+    int64_t k, r, free_slot = -1;
+    for (k = 0; k < ring->slots; k++) {
+        int needed = 0;
+        if (ring->held[k] == sy) return ring->x + k * size;
+        for (r = 0; r < rows; r++) needed |= ring->held[k] == row[r].src;
+        if (!needed && free_slot < 0) free_slot = k;
+    }
+    if (ring->held[free_slot] >= 0)
+        memset(ring->x + free_slot * size, 0, (size_t)size * sizeof *ring->x);
+    ring->held[free_slot] = sy;
+    SNN_KERNEL(dense_row)(ev, sy, ring->SW, Ci, Cog, ring->o0, ring->ob, ring->x + free_slot * size);
+    return ring->x + free_slot * size;
+}
+
+#if SNN_HAVE_V8
+/* Outputs [o, o + L * NV) of a block of one pixel of conv_depthwise, over its
+ * live taps in order (xp[t]: the tap's dense row at its column, wp[t]: its
+ * weights, both from the block's first output): acc = 0; acc += x * w;
+ * out += acc. */
+#define SNN_DW_PIXEL(NAME, VT, L, NV)                                                           \
+    SNN_KERNEL_ATTR static inline void NAME(const float *const *xp, const float *const *wp,    \
+                                            int nt, int64_t o, float *restrict out)             \
+    {                                                                                           \
+        VT acc[NV];                                                                             \
+        int t, j;                                                                               \
+        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = (VT){0};                      \
+        for (t = 0; t < nt; t++) {                                                              \
+            const float *xv = xp[t] + o, *wv = wp[t] + o;                                       \
+            _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                  \
+                VT a, b;                                                                        \
+                memcpy(&a, xv + L * j, sizeof a);                                               \
+                memcpy(&b, wv + L * j, sizeof b);                                               \
+                acc[j] += a * b;                                                                \
+            }                                                                                   \
+        }                                                                                       \
+        _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                      \
+            VT d;                                                                               \
+            memcpy(&d, out + L * j, sizeof d);                                                  \
+            d += acc[j];                                                                        \
+            memcpy(out + L * j, &d, sizeof d);                                                  \
+        }                                                                                       \
+    }
+SNN_DW_PIXEL(SNN_KERNEL(dw_pixel), SNN_VT, SNN_VL, SNN_NV)
+SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_vec), SNN_VT, SNN_VL, 1)
+#undef SNN_DW_PIXEL
+#endif
+
+/* Output o of a block of one pixel of conv_depthwise, alone: the tail of the
+ * vectors (as dw_pixel). */
+SNN_KERNEL_ATTR static inline void SNN_KERNEL(dw_pixel_one)(const float *const *xp,
+                                                            const float *const *wp, int nt,
+                                                            int64_t o, float *out)
+{
+    float acc = 0.0f;
+    int t;
+    for (t = 0; t < nt; t++) acc += xp[t][o] * wp[t][o];
+    *out += acc;
+}
+
+/* The live taps of one pixel of conv_depthwise (window g, the dense rows of its
+ * row taps xr): the taps at positions with events, kernel row by kernel row,
+ * into xp (the dense row at the tap's column) and wp (its weights from w, the
+ * block's first output); returns their count. A tap at a position without
+ * events would add only zeros. */
+static inline int SNN_KERNEL(dw_taps)(const snn_proj *q, const snn_events *ev,
+                                      const snn_gather_row *g, const float *const *xr,
+                                      const float *w, int64_t ob, int64_t SW, int64_t Co,
+                                      const float **xp, const float **wp)
+{
+    const snn_tap *ry, *cx;
+    int nt = 0;
+    for (ry = g->row; ry < g->row_end; ry++)
+        for (cx = g->col; cx < g->col_end; cx++) {
+            const int64_t pos = (int64_t)ry->src * SW + cx->src;
+            if (ev->first[pos] == ev->end[pos]) continue;
+            xp[nt] = xr[ry - g->row] + (int64_t)cx->src * ob;
+            wp[nt++] = w + ry->k * q->row_stride + (int64_t)cx->k * Co;
+        }
+    return nt;
+}
+
+/* Output row oy of conv_depthwise, the ring's block of outputs: each pixel
+ * whose window holds events summed over its live taps; returns those events. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dw_row)(const snn_proj *q, const snn_events *ev,
+                                                  snn_dw_ring *ring, int64_t oy, int64_t SW,
+                                                  int64_t Ci, int64_t Co, int64_t OW, float *dst)
+{
+    const float *xr[SNN_DW_ROWS], *xp[SNN_DW_TAPS], *wp[SNN_DW_TAPS];
+    const float *w = q->w + ring->o0;
+    const int64_t ob = ring->ob;
+    snn_gather_row g;
+    int64_t r, rows, ox, taps = 0;
+    g.row = q->grow_taps + q->grow_start[oy];
+    g.row_end = q->grow_taps + q->grow_start[oy + 1];
+    rows = g.row_end - g.row;
+    if (SNN_KERNEL(row_events)(ev, g.row, g.row_end, SW) == 0) return 0;
+    for (r = 0; r < rows; r++)
+        xr[r] = SNN_KERNEL(dw_slot)(ring, ev, g.row, rows, g.row[r].src, Ci, Co / Ci);
+    for (ox = 0; ox < OW; ox++) {
+        float *out = dst + (oy * OW + ox) * Co + ring->o0;
+        int64_t o = 0, n;
+        int nt;
+        g.col = q->gcol_taps + q->gcol_start[ox];
+        g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
+        if ((n = SNN_KERNEL(window_events)(ev, &g, SW)) == 0) continue;
+        taps += n;
+        nt = SNN_KERNEL(dw_taps)(q, ev, &g, xr, w, ob, SW, Co, xp, wp);
+#if SNN_HAVE_V8
+        for (; o + SNN_VL * SNN_NV <= ob; o += SNN_VL * SNN_NV)
+            SNN_KERNEL(dw_pixel)(xp, wp, nt, o, out + o);
+        for (; o + SNN_VL <= ob; o += SNN_VL) SNN_KERNEL(dw_pixel_vec)(xp, wp, nt, o, out + o);
+#endif
+        for (; o < ob; o++) SNN_KERNEL(dw_pixel_one)(xp, wp, nt, o, out + o);
+    }
+    return taps;
+}
+
+/* Output rows [OH * part / parts, OH * (part + 1) / parts) of a depthwise conv2d
+ * (depthwise_fits), block of outputs (whole groups) by block, so that a block's
+ * dense source rows fit SNN_DW_BUF; returns its synaptic operations: the
+ * window events of each pixel times Cog. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_depthwise)(const snn_net *net, const snn_proj *q,
+                                                          const snn_events *ev, float *dst,
+                                                          int32_t part, int32_t parts)
+{
+    const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
+    const int64_t Ci = src->C, SW = src->W, Co = tgt->C, OW = tgt->W, OH = tgt->H;
+    const int64_t Cog = Co / Ci, per_group = q->kh * SW * Cog;
+    const int64_t ob = (SNN_DW_BUF / per_group < Ci ? SNN_DW_BUF / per_group : Ci) * Cog;
+    float x[SNN_DW_BUF];
+    snn_dw_ring ring;
+    int64_t oy, k, taps = 0;
+    ring.x = x;
+    ring.slots = q->kh;
+    ring.SW = SW;
+    for (ring.o0 = 0; ring.o0 < Co; ring.o0 += ob) {
+        ring.ob = ring.o0 + ob < Co ? ob : Co - ring.o0;
+        for (k = 0; k < ring.slots; k++) ring.held[k] = -1;
+        memset(x, 0, (size_t)(ring.slots * SW * ring.ob) * sizeof *x);
+        for (oy = OH * part / parts; oy < OH * (part + 1) / parts; oy++) {
+            const int64_t n = SNN_KERNEL(dw_row)(q, ev, &ring, oy, SW, Ci, Co, OW, dst);
+            if (ring.o0 == 0) taps += n;        /* a pixel's events, once */
+        }
+    }
+    return taps * Cog;
+}
+
 /* Output rows [OH * part / parts, OH * (part + 1) / parts) of a conv2d: the rows
  * whose threshold pass the same team member runs (run.c, emit), so that no
  * synchronisation is needed in between. An event's index is pos * Ci + ci, so
@@ -352,6 +682,9 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
     const int64_t Ci = src->C, SW = src->W, Co = tgt->C, OW = tgt->W, OH = tgt->H;
     const int64_t oy1 = OH * (part + 1) / parts;
     int64_t oy = OH * part / parts, taps = 0;
+    if (q->groups > 1 && SNN_KERNEL(depthwise_fits)(q, Ci, SW, Co))
+        return SNN_KERNEL(conv_depthwise)(net, q, ev, dst, part, parts);
+    if (q->groups > 1) return SNN_KERNEL(conv_groups)(net, q, ev, dst, part, parts);
     while (oy < oy1) {
 #if SNN_HAVE_V8 && SNN_QUAD_NV
         if (oy + 4 <= oy1 && SNN_KERNEL(quad_rows)(q, oy, OW, Co)) {

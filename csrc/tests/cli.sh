@@ -97,6 +97,9 @@ expect 1 "unwritable output" -- "$net" "$x" --output "$tmp/no/such/dir/out.npy"
 expect 0 "--info" -- --info "$net"
 check "--info lists populations" "$tmp/stdout" "c1  if [3, 7, 3]"
 check "--info lists projections" "$tmp/stdout" "conv2d  input -> c1  kernel 2x3, stride 1x2, padding 1x1"
+expect 0 "--info on grouped convolutions" -- --info "$data/zz_groups.npz"
+check "--info gives a conv's groups" "$tmp/stdout" "dw  conv2d  input -> a  kernel 3x3, stride 1x1, padding 1x1, groups 4, 72 weights"
+check "--info counts a grouped conv's MACs" "$tmp/stdout" "the ANN needs 3996 multiply-accumulates"
 expect 0 "run" -- "$net" "$x" -T 8 -q
 lines=$(wc -l <"$tmp/stdout")
 if [ "$lines" -eq 3 ]; then passed=$((passed + 1)); else

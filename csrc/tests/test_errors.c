@@ -80,6 +80,27 @@ static void test_bad_networks(void)
     fixture_init(&f); f.projs[0].weight = vec(f.w, 3);
     CHECK_STATUS(create_status(&f.desc, &e), SNN_E_SHAPE);
 
+    fixture_init(&f); f.projs[0].groups = 2;     /* groups on a dense projection */
+    CHECK_STATUS(create_status(&f.desc, &e), SNN_E_INVALID_ARG);
+    CHECK(e.projection == 0 && strstr(e.message, "groups") != NULL);
+
+    /* a depthwise 1x1 conv of 2 channels (weight (2, 1, 1, 1)) builds with groups 2
+     * (and 0, "ordinary", refuses its weight); negative groups are refused */
+    fixture_init(&f);
+    f.pops[0] = pop_input(2, 1, 1);
+    f.pops[1] = pop_if(2, 1, 1, &ONE, 1, SNN_RESET_SUBTRACT);
+    f.projs[0] = proj_window(SNN_OP_CONV2D, 0, 1, f.w, 2, 1, 1, 1, 0);
+    f.projs[0].weight.ndim = 4;
+    f.projs[0].weight.shape[0] = 2;
+    f.projs[0].weight.shape[1] = f.projs[0].weight.shape[2] = f.projs[0].weight.shape[3] = 1;
+    f.projs[0].groups = 2;
+    CHECK_STATUS(create_status(&f.desc, &e), SNN_OK);
+    f.projs[0].groups = 0;
+    CHECK_STATUS(create_status(&f.desc, &e), SNN_E_SHAPE);
+    f.projs[0].groups = -2;
+    CHECK_STATUS(create_status(&f.desc, &e), SNN_E_SHAPE);
+    CHECK(e.projection == 0 && strstr(e.message, "groups -2") != NULL);
+
     fixture_init(&f); f.projs[0].op = 42;
     CHECK_STATUS(create_status(&f.desc, &e), SNN_E_UNSUPPORTED);
 

@@ -135,6 +135,7 @@ static const expect_net NETS[] = {
     {"junction", 5, 5, SNN_ENCODING_ANALOG, 1, 1.0 / 255.0},
     {"uint8_readout", 3, 2, SNN_ENCODING_ANALOG, 3, 1.0 / 16.0},
     {"relay_fortran", 4, 3, SNN_ENCODING_ANALOG, 1, 1.0 / 255.0},
+    {"zz_groups", 4, 3, SNN_ENCODING_ANALOG, 1, 1.0 / 255.0},
 };
 
 /* Runs `net` for 6 steps on a constant image; writes K outputs. */

@@ -34,7 +34,8 @@ class AnnRunner:
         x = inputs[0] if inputs else None
         if op == "conv2d":
             return F.conv2d(x, self._p(node, "weight"), self._p(node, "bias"),
-                            stride=node.params["stride"], padding=node.params["padding"])
+                            stride=node.params["stride"], padding=node.params["padding"],
+                            groups=node.params["groups"])
         if op == "linear":
             return F.linear(x, self._p(node, "weight"), self._p(node, "bias"))
         if op == "avgpool2d":

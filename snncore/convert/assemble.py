@@ -61,7 +61,8 @@ class _Lin:
 
     def __init__(self, name, terms, bias, shape):
         self.name = name
-        self.terms = terms      # list of dicts: op, src (_Pop), weight, gain, kernel, stride, padding
+        self.terms = terms      # list of dicts: op, src (_Pop), weight, gain, kernel, stride,
+                                # padding, groups
         self.bias = bias        # (C,) float64 or None
         self.shape = tuple(shape)
 
@@ -184,10 +185,34 @@ def _split_columns(weight, view, k):
 
 
 def _term(op, src, name, weight=None, gain=None, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
-          scale=(1, 1)):
+          scale=(1, 1), groups=1):
     return {"op": op, "src": src, "name": name, "weight": weight, "gain": gain,
             "kernel": tuple(kernel), "stride": tuple(stride), "padding": tuple(padding),
-            "scale": tuple(scale)}
+            "scale": tuple(scale), "groups": int(groups)}
+
+
+def _per_weight_column(per_channel, weight, groups):
+    """A per-input-channel value (Ci,) laid out as a conv weight's columns:
+    (Co, Ci / groups, 1, 1), entry [o, j] for input channel
+    (o // (Co / groups)) * (Ci / groups) + j, the one weight column j of output
+    o reads (PyTorch's grouped layout; groups = 1: channel j)."""
+    co, cig = weight.shape[:2]
+    group = np.arange(co) // (co // groups)                     # (Co,) group of each output
+    channel = group[:, None] * cig + np.arange(cig)[None, :]    # (Co, Ci / groups)
+    return np.asarray(per_channel)[channel][:, :, None, None]
+
+
+def _ungrouped(weight, groups):
+    """A grouped conv weight (Co, Ci / groups, kh, kw) as the equal ordinary
+    one (Co, Ci, kh, kw), zero outside each output's group."""
+    if groups == 1:
+        return weight
+    co, cig = weight.shape[:2]
+    full = np.zeros((co, cig * groups) + weight.shape[2:], weight.dtype)
+    for o in range(co):
+        start = (o // (co // groups)) * cig
+        full[o, start:start + cig] = weight[o]
+    return full
 
 
 def _scale_term(term, scale):
@@ -312,7 +337,8 @@ class Assembler:
         src, op = term["src"], term["op"]
         unit = src.unit
         if op == "conv2d":
-            return (term["weight"] * unit[None, :, None, None]).astype(np.float32)
+            return (term["weight"] * _per_weight_column(unit, term["weight"], term["groups"])
+                    ).astype(np.float32)
         if op == "dense":
             per_input = unit if len(src.shape) == 1 else np.repeat(unit, src.shape[1] * src.shape[2])
             return (term["weight"] * per_input[None, :]).astype(np.float32)
@@ -324,7 +350,8 @@ class Assembler:
         """(C_out,) the largest positive input per step the term can deliver."""
         src, op, w = term["src"], term["op"], term["weight"]
         if op == "conv2d":
-            return (np.maximum(w, 0) * src.bound[None, :, None, None]).sum(axis=(1, 2, 3))
+            bound = _per_weight_column(src.bound, w, term["groups"])
+            return (np.maximum(w, 0) * bound).sum(axis=(1, 2, 3))
         if op == "dense":
             b = src.bound if len(src.shape) == 1 else np.repeat(src.bound,
                                                                  src.shape[1] * src.shape[2])
@@ -382,7 +409,8 @@ class Assembler:
         name = self._unique(term["name"], self.proj_names)
         w = self._projection_weight(term)
         if term["op"] == "conv2d":
-            self.builder.conv2d(name, src.name, target, w, term["stride"], term["padding"])
+            self.builder.conv2d(name, src.name, target, w, term["stride"], term["padding"],
+                                term["groups"])
         elif term["op"] == "dense":
             self.builder.dense(name, src.name, target, w)
         elif term["op"] == "avgpool2d":
@@ -437,13 +465,19 @@ class Assembler:
                                        {node.inputs[0]: part}) for part in x.parts]
             return _make_view(pooled, x.part, x.index, node.shape)
         if op == "conv2d":
-            if isinstance(x, _View) and p.get("groups", 1) != 1:
-                # its weight would need splitting by group as well as by part
-                raise ConversionError(f"{where}: a grouped convolution of a concatenated or "
-                                      "channel-sliced feature map is not supported")
+            groups = p.get("groups", 1)
+            if not isinstance(x, _View):
+                return _Lin(node.name, [_term("conv2d", self.as_pop(x, where), node.name,
+                                              weight=p["weight"].astype(np.float64),
+                                              stride=p["stride"], padding=p["padding"],
+                                              groups=groups)], _bias(p), node.shape)
+            # a view's parts are read through their own projections, whose weights
+            # are the columns of the whole conv's, so a grouped conv becomes an
+            # ordinary one here (ShuffleNet's downsampling branch: three layers)
             view = _as_view(x)
+            weight = _ungrouped(p["weight"].astype(np.float64), groups)
             terms = [_term("conv2d", self.as_pop(part, where), node.name,
-                           weight=_split_columns(p["weight"].astype(np.float64), view, k),
+                           weight=_split_columns(weight, view, k),
                            stride=p["stride"], padding=p["padding"])
                      for k, part in enumerate(view.parts)]
             return _Lin(node.name, terms, _bias(p), node.shape)

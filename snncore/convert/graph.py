@@ -4,7 +4,8 @@ knows (the IR), with torch.fx.
 IR ops (every shape excludes the batch dimension):
 
     input                      shape (C, H, W) or (N,)
-    conv2d     weight (Co, Ci, kh, kw), bias (Co,) or None, stride, padding
+    conv2d     weight (Co, Ci / groups, kh, kw), bias (Co,) or None, stride, padding,
+               groups (1, or G > 1: output group g reads input group g alone)
     linear     weight (out, in), bias (out,) or None
     avgpool2d  kernel, stride, padding   (also global average pooling: x.mean((2, 3)),
                                          AdaptiveAvgPool2d(1), and adaptive pooling to a
@@ -263,9 +264,6 @@ class _Capture:
     # -- layers --------------------------------------------------------------
 
     def conv(self, node, m, x):
-        if m.groups != 1:
-            self.refuse(node, f"grouped convolution (groups={m.groups}) is not supported; "
-                              "use groups=1")
         if tuple(m.dilation) != (1, 1):
             self.refuse(node, f"dilated convolution (dilation={tuple(m.dilation)}) is not "
                               "supported")
@@ -284,7 +282,7 @@ class _Capture:
             self.departure("bias", f"{node.name}: {type(m).__name__} has a bias")
         return self.add(node, "conv2d", [x], weight=_np(m.weight),
                         bias=None if m.bias is None else _np(m.bias),
-                        stride=_pair(m.stride), padding=_pair(padding))
+                        stride=_pair(m.stride), padding=_pair(padding), groups=int(m.groups))
 
     def linear(self, node, m, x):
         if m.bias is not None:

@@ -5,8 +5,8 @@ in tests/data. Deterministic: running it again rewrites the same bytes.
 
 What it writes (the Python tests and the C tests share all of it):
 
-- ``<net>.npz`` and ``<net>.x.npy``: five tiny networks that between them use every
-  kind, every op, both resets, per-channel and per-neuron biases and thresholds,
+- ``<net>.npz`` and ``<net>.x.npy``: six tiny networks that between them use every
+  kind, every op (grouped and depthwise convolutions too), both resets, per-channel and per-neuron biases and thresholds,
   signed neurons, a junction, v_init, a delayed read-out hint, accumulate and IF
   read-outs, uint8 images, a deflated file, Fortran-ordered arrays and numpy's own
   zip64 member headers. Weights, thresholds, biases and inputs are dyadic (small
@@ -154,6 +154,23 @@ def maxpool_upsample():
     return b.build("out")
 
 
+def grouped():
+    """input [4,6,6] -depthwise conv2d (3x3, padding 1, groups 4, channel multiplier
+    2)-> a (if) -grouped conv2d (3x3, stride 2, padding 1, groups 2)-> b (if, reset
+    zero) -dense-> out (accumulate)."""
+    rng = np.random.default_rng(16)
+    b = snncore.NetworkBuilder((4, 6, 6))
+    b.population("a", (8, 6, 6), threshold=0.5, bias=dyadic(rng, (8,), -2, 2, 16))
+    b.conv2d("dw", "input", "a", dyadic(rng, (8, 1, 3, 3), -4, 8, 8), padding=1, groups=4)
+    b.population("b", (4, 3, 3), threshold=np.array([0.5, 1.0, 0.75, 0.5], np.float32),
+                 reset="zero")
+    b.conv2d("g2", "a", "b", dyadic(rng, (4, 4, 3, 3), -4, 8, 16), stride=2, padding=1,
+             groups=2)
+    b.population("out", (3,), kind="accumulate")
+    b.dense("out", "b", "out", dyadic(rng, (3, 36), -8, 8, 16))
+    return b.build("out")
+
+
 def save_numpy_style(net, path):
     """Members as numpy.savez writes them (zip64 local headers), arrays of 2 or more
     dimensions in Fortran order."""
@@ -178,6 +195,9 @@ NETS = {
     "uint8_readout": (uint8_readout, "stored"),
     "relay_fortran": (relay_fortran_arrays, "numpy"),
     "maxpool_upsample": (maxpool_upsample, "deflated"),
+    # named to sort last: make_inputs seeds each network's images by its place in
+    # sorted(NETS), so a later name leaves the other networks' files unchanged
+    "zz_groups": (grouped, "stored"),
 }
 
 
@@ -801,6 +821,27 @@ def corpus_cases():
     add("upsample_scale_not_pair.npz", edited(with_upsample(scale=4)))
     add("upsample_takes_no_kernel.npz", edited(with_upsample(kernel=[2, 2])))
     add("scale_on_a_pool.npz", edited(set_in([J("p1"), "scale"], [2, 2])))
+
+    # conv2d's groups: c1 is 2 -> 3 channels; a depthwise conv c1 -> dw adds 3 -> 3
+    def depthwise(weight_shape, groups):
+        def edit(m, a):
+            m["populations"].append({"name": "dw", "kind": "relay", "shape": [3, 4, 4]})
+            m["projections"].append({"name": "dw", "op": "conv2d", "source": "c1",
+                                     "target": "dw", "weight": "dw.weight", "padding": [1, 1],
+                                     "groups": groups})
+            a["dw.weight"] = np.full(weight_shape, 0.25, np.float32)
+        return edit
+    add("ok_groups_depthwise.npz", edited(depthwise((3, 1, 3, 3), 3)))
+    add("ok_groups_one.npz", edited(set_in([J("c1"), "groups"], 1)))
+    add("groups_weight_shape.npz", edited(depthwise((3, 3, 3, 3), 3)))
+    add("groups_not_dividing.npz", edited(set_in([J("c1"), "groups"], 2)))
+    add("groups_zero.npz", edited(set_in([J("c1"), "groups"], 0)))
+    add("groups_negative.npz", edited(set_in([J("c1"), "groups"], -3)))
+    add("groups_string.npz", edited(set_in([J("c1"), "groups"], "2")))
+    add("groups_bool.npz", edited(set_in([J("c1"), "groups"], True)))
+    add("groups_float.npz", edited(set_in([J("c1"), "groups"], 1.0)))
+    add("groups_huge.npz", edited(set_in([J("c1"), "groups"], 2 ** 40)))
+    add("groups_on_dense.npz", edited(set_in([J("out"), "groups"], 1)))
     return cases
 
 
