@@ -5,6 +5,7 @@ flags as meson.build, so both builds produce the same numbers).
 Two facts come from files that meson.build reads too, so the builds cannot drift:
 the C core's sources (csrc/src/sources.txt, one path per line) and the version
 (SNN_VERSION_STRING in csrc/include/snn.h)."""
+import glob
 import os
 import re
 
@@ -37,6 +38,10 @@ def header_version():
 
 CORE_SOURCES = core_sources()
 
+# The headers every source may include: a change to one rebuilds the extension
+# (the kernels are compiled from headers included once per instruction set).
+HEADERS = sorted(glob.glob("csrc/include/*.h") + glob.glob("csrc/src/*.h"))
+
 # No fused multiply-add contraction: every build rounds every sum identically.
 COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-D_POSIX_C_SOURCE=200809L"]
 
@@ -48,6 +53,7 @@ extension = Extension(
     "snncore._core",
     sources=["python/_core.pyx"] + CORE_SOURCES,
     include_dirs=["csrc/include", "python"],
+    depends=HEADERS,
     extra_compile_args=COMPILE_ARGS,
     libraries=["m", "pthread"],
 )
