@@ -14,6 +14,8 @@ It reads the ``extra_info`` of every benchmark, by its ``kind``:
 - "claim" (bench/test_claims.py): each paper's claim, its table and verdict;
 - "speed" (bench/test_speed.py): images/s per simulator, and the JSON's
   "speed_targets" table when present;
+- "maxpool_study" (bench/test_maxpool_study.py): the ways of converting max
+  pooling, accuracy against timesteps;
 
 and, from --results-dir, the files ``sweep_*.json`` (bench/conversion_sweep.py
 --json) and ``peers_*.json`` (bench/peers.py --json). Every section is
@@ -39,6 +41,7 @@ from machine import cpu_model, vector_extensions  # noqa: E402
 MATRIX_T = (1, 4, 16, 64, 256, 512)
 LOW_LATENCY_T = (4, 8, 16, 32, 64, 128)
 CLAIM_T = (1, 4, 16, 64, 256, 512)
+MAXPOOL_T = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 METHOD_ORDER = ("none", "model", "max", "percentile", "channel", "spike", "ltb")
 
 COMMANDS = """\
@@ -354,6 +357,39 @@ def speed_section(data, plot_link):
     return out
 
 
+def maxpool_study_section(data):
+    recs = latest(data.of_kind("maxpool_study"), lambda r: (r.get("model"), r.get("variant")))
+    out = ["## Max pooling: the ways of converting it", ""]
+    if not recs:
+        return out + missing("max pooling study records", "run bench/test_maxpool_study.py")
+    first = recs[0]
+    cols = columns(MAXPOOL_T, union_checkpoints(recs))
+    out += [f"**{first.get('model')}** (bench/test_maxpool_study.py): ANN "
+            f"{pct(first.get('ann_accuracy'))}% on the first {num(first.get('images'))} test "
+            f"images; thresholds from {num(first.get('calibration'))} training images; analog "
+            "input. Accuracy in % at T steps; the last column is the first T within 1 point "
+            "of the ANN. The simulator's rules share the thresholds of `snncore spike`.", ""]
+    rows = [[r.get("variant"), r.get("runner")] + [pct(acc_at(r, t)) for t in cols]
+            + [steps(r.get("t_within_1"))] for r in recs]
+    out += table(["variant", "run by"] + [f"T={t}" for t in cols] + ["T to 1 pt"], rows)
+    out += [""] + [f"- `{r.get('variant')}`: {r.get('description')}" for r in recs] + [""]
+    for r in recs:
+        if r.get("ann_avg_pool_accuracy") is not None:
+            out += [f"The ANN with its max pooling swapped for average pooling (what "
+                    f"`{r.get('variant')}` converts): {pct(r['ann_avg_pool_accuracy'])}%.", ""]
+        agreement = r.get("agreement")
+        if agreement:
+            out += [f"Simulator check (`{r.get('variant')}` against `snncore spike`): the "
+                    f"accuracies differ by at most {agreement['max_accuracy_gap_points']:.2f} "
+                    f"points (allowed {agreement['tolerance_points']:.2f}); at every T the "
+                    f"predictions agree on at least "
+                    f"{pct(min(agreement['prediction_agreement']))}% of the images; read-outs "
+                    f"differ by at most "
+                    f"{agreement['max_relative_readout_difference']:.1e} of their largest "
+                    "value.", ""]
+    return out
+
+
 def _times(v):
     return "-" if v is None else f"{v:.1f}x"
 
@@ -558,6 +594,7 @@ def render(data, plots, out_path):
     if "energy_accuracy" in plots:
         lines += [f"![accuracy against energy]({link('energy_accuracy')})", ""]
     lines += claims_section(data)
+    lines += maxpool_study_section(data)
     lines += speed_section(data, link("throughput"))
     lines += side_files_section(data)
     if not plots:

@@ -80,6 +80,19 @@ PEERS = {"model": "fashion_cnn", "T": 8, "checkpoints": [4, 8], "images": 200,
                   {"name": "ANN (PyTorch)", "accuracy": [0.9, 0.9], "spikes_per_image": None,
                    "synaptic_ops_per_image": None, "images_per_s": {}}]}
 
+MAXPOOL = [{"kind": "maxpool_study", "model": "maxpool_cnn", "variant": variant,
+            "runner": runner, "description": f"what {variant} does", "checkpoints": CPS,
+            "accuracy": accuracy, "ann_accuracy": 0.9, "t_within_1": within, "images": 20,
+            "calibration": 50, "run_seconds": 1.0, "scale": "smoke"}
+           for variant, runner, accuracy, within in (
+               ("snncore spike", "snncore", [0.1, 0.2, 0.5, 0.8, 0.885, 0.9], 16),
+               ("count-max", "simulator", [0.1, 0.2, 0.5, 0.8, 0.885, 0.9], 16),
+               ("snncore avg", "snncore", [0.1, 0.1, 0.3, 0.6, 0.7, 0.75], None))]
+MAXPOOL[1]["agreement"] = {"max_accuracy_gap_points": 0.0, "tolerance_points": 5.0,
+                           "prediction_agreement": [1.0, 0.95, 1.0, 1.0, 1.0, 1.0],
+                           "max_relative_readout_difference": 3e-6}
+MAXPOOL[2]["ann_avg_pool_accuracy"] = 0.8
+
 
 def _benchmark_json(path, infos, **top):
     doc = {"machine_info": {"python_version": "3.11.7",
@@ -150,6 +163,20 @@ def test_full_report(report, tmp_path):
     assert "| SpikingJelly 99.9% | 70.00 | 78.00 | 200,000 | 80,000,000 | 12.4 | 53.6 |" in text
 
 
+def test_maxpool_study_section(report, tmp_path):
+    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", MAXPOOL)])
+    assert "## Max pooling: the ways of converting it" in text
+    assert "ANN 90.00% on the first 20 test images" in text
+    assert "| variant | run by | T=1 | T=2 | T=4 | T=8 | T=16 | T=32 | T to 1 pt |" in text
+    assert "| snncore spike | snncore | 10.00 | 20.00 | 50.00 | 80.00 | 88.50 | 90.00 | 16 |" \
+        in text
+    assert "| snncore avg | snncore | 10.00 | 10.00 | 30.00 | 60.00 | 70.00 | 75.00 | - |" in text
+    assert "- `count-max`: what count-max does" in text
+    assert "(what `snncore avg` converts): 80.00%" in text
+    assert "at most 0.00 points (allowed 5.00); at every T the predictions agree on at " \
+        "least 95.00% of the images" in text
+
+
 def test_plots_are_written(report, tmp_path):
     pytest.importorskip("matplotlib")
     infos = [_quality("percentile", "subtract", "analog"),
@@ -167,7 +194,8 @@ def test_partial_and_empty_input(report, tmp_path):
     text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", [CLAIM])])
     assert "**Verdict:** agrees" in text
     for kind in ("quality matrix records", "low-latency records", "energy records",
-                 "speed records", "sweep_*.json or peers_*.json files"):
+                 "speed records", "max pooling study records",
+                 "sweep_*.json or peers_*.json files"):
         assert f"_No {kind} in the input" in text
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"benchmarks": []}))
