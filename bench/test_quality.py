@@ -15,6 +15,14 @@ low-latency settings on the four main benchmark models.
    delayed read-out, bias calibration), up to T=128, beside Rueckauer's
    percentile. The smoke run takes three settings on fashion_cnn and one on
    the other models (evaluation.low_latency_cases).
+3. The torchvision rows (``group="torchvision"``): resnet18, vgg11_bn,
+   mobilenet_v2, squeezenet1_1 and shufflenet_v2_x0_5 (torchvision's
+   definitions for 32x32 Fashion-MNIST, bench/models.py) with the low-latency
+   recipe (snncore.convert.low_latency_options, setting "recipe"), with the
+   recipe given 100 LTB batches where it uses LTB ("recipe_ltb100"), and with
+   percentile normalisation, analog input, up to T=128, on 1,000 test images.
+   The smoke run converts shufflenet_v2_x0_5 with the recipe alone
+   (evaluation.torchvision_cases).
 
 Each benchmark's extra_info (kind="quality") holds model, group, setting,
 method, reset, encoding, options (from_torch's), checkpoints, accuracy (one
@@ -32,8 +40,8 @@ claims benchmarks through the session's evaluator.
 import numpy as np
 import pytest
 
-from evaluation import (LOW_LATENCY, bench_scale_of, low_latency_cases, record,
-                        skip_if_missing)
+from evaluation import (bench_scale_of, low_latency_cases, record, skip_if_missing,
+                        torchvision_cases)
 
 METHODS = ("none", "model", "max", "percentile", "channel", "spike", "ltb")
 RESETS = ("subtract", "zero")
@@ -71,19 +79,36 @@ def test_quality_matrix(benchmark, evaluator, method, reset, encoding):
             f"{method}/{reset}/{encoding}: {curve.accuracy[-1]:.3f} vs ANN {curve.ann_accuracy:.3f}"
 
 
+# fixture name -> the function listing its (model, setting) cases at a scale
+CASES = {"low_latency_case": low_latency_cases, "torchvision_case": torchvision_cases}
+
+
 def pytest_generate_tests(metafunc):
-    if "low_latency_case" in metafunc.fixturenames:
-        cases = low_latency_cases(bench_scale_of(metafunc.config))
-        metafunc.parametrize("low_latency_case", cases, ids=[f"{m}-{s}" for m, s in cases])
+    for fixture, cases_of in CASES.items():
+        if fixture in metafunc.fixturenames:
+            cases = cases_of(bench_scale_of(metafunc.config))
+            metafunc.parametrize(fixture, cases, ids=[f"{m}-{s}" for m, s in cases])
+
+
+def record_low_latency(benchmark, evaluator, model, setting, group):
+    """Run one low-latency row (cached), record it in extra_info under
+    `group`, and check its curve."""
+    with skip_if_missing():
+        curve = record(benchmark, lambda: evaluator.low_latency_curve(model, setting))
+    benchmark.extra_info.update(kind="quality", group=group, setting=setting,
+                                method=curve.options["norm"], reset="subtract",
+                                **curve.info(),
+                                scale=evaluator.scale.name)
+    check_curve(curve)
 
 
 def test_quality_low_latency(benchmark, evaluator, low_latency_case):
     model, setting = low_latency_case
     benchmark.group = f"quality: low latency, {model}"
-    with skip_if_missing():
-        curve = record(benchmark, lambda: evaluator.low_latency_curve(model, setting))
-    benchmark.extra_info.update(kind="quality", group="low_latency", setting=setting,
-                                method=LOW_LATENCY[setting]["norm"], reset="subtract",
-                                **curve.info(),
-                                scale=evaluator.scale.name)
-    check_curve(curve)
+    record_low_latency(benchmark, evaluator, model, setting, "low_latency")
+
+
+def test_quality_torchvision(benchmark, evaluator, torchvision_case):
+    model, setting = torchvision_case
+    benchmark.group = f"quality: torchvision, {model}"
+    record_low_latency(benchmark, evaluator, model, setting, "torchvision")

@@ -177,6 +177,30 @@ def test_maxpool_study_section(report, tmp_path):
         "least 95.00% of the images" in text
 
 
+def _torchvision(model, setting, accuracy):
+    """A torchvision row at T = 8 ... 128 whose ANN has 90 %."""
+    return dict(_quality("channel", "subtract", "analog", group="torchvision", model=model,
+                         setting=setting),
+                checkpoints=[8, 16, 32, 64, 128], accuracy=accuracy, images=1000,
+                calibration=1000)
+
+
+def test_torchvision_section(report, tmp_path):
+    rows = [_torchvision("resnet18", "recipe", [0.5, 0.8, 0.895, 0.899, 0.9]),
+            _torchvision("resnet18", "percentile", [0.1, 0.3, 0.6, 0.8, 0.85]),
+            _torchvision("vgg11_bn", "recipe", [0.5, 0.8, 0.885, 0.89, 0.896])]
+    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", rows)])
+    assert "## torchvision architectures on Fashion-MNIST 32x32" in text
+    assert "| model | setting | ANN | T=8 | T=16 | T=32 | T=64 | T=128 | gap T=32 | gap T=128 " \
+        "| target |" in text
+    assert "| resnet18 | recipe | 90.00 | 50.00 | 80.00 | 89.50 | 89.90 | 90.00 | -0.50 | +0.00 " \
+        "| met |" in text
+    # the reference rows have no target; a miss says where and by how much
+    assert "| resnet18 | percentile | 90.00 | 10.00 | 30.00 | 60.00 | 80.00 | 85.00 | -30.00 " \
+        "| -5.00 |  |" in text
+    assert "| -1.50 | -0.40 | missed: T=32 by 0.50, T=128 by 0.10 |" in text
+
+
 def test_plots_are_written(report, tmp_path):
     pytest.importorskip("matplotlib")
     infos = [_quality("percentile", "subtract", "analog"),
@@ -193,8 +217,8 @@ def test_plots_are_written(report, tmp_path):
 def test_partial_and_empty_input(report, tmp_path):
     text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", [CLAIM])])
     assert "**Verdict:** agrees" in text
-    for kind in ("quality matrix records", "low-latency records", "energy records",
-                 "speed records", "max pooling study records",
+    for kind in ("quality matrix records", "low-latency records", "torchvision records",
+                 "energy records", "speed records", "max pooling study records",
                  "sweep_*.json or peers_*.json files"):
         assert f"_No {kind} in the input" in text
     empty = tmp_path / "empty.json"
