@@ -314,8 +314,6 @@ static void propagate(snn_state *s, const snn_pop *p, int64_t n_ev, int const_cu
         if (q->op == SNN_OP_MAXPOOL2D)
             tm->synops[j] += snn__maxpool(net, q, &ev, snn__at(s, p->off_fired),
                                           snn__at(s, q->off_best), dst, tm->rank, tm->size);
-        else if (q->op == SNN_OP_UPSAMPLE2D)
-            tm->synops[j] += snn__upsample(net, q, &ev, dst, tm->rank, tm->size);
         else
             tm->synops[j] += net->scatter(net, q, &ev, dst, tm->rank, tm->size);
         profile_add(s, net->n_pop + j, started);

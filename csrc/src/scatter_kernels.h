@@ -837,6 +837,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(scatter)(const snn_net *net, const snn
     switch (q->op) {
     case SNN_OP_CONV2D: return SNN_KERNEL(conv)(net, q, ev, dst, part, parts);
     case SNN_OP_AVGPOOL2D: return SNN_KERNEL(pool)(net, q, ev, dst, part, parts);
+    case SNN_OP_UPSAMPLE2D: return snn__upsample(net, q, ev, dst, part, parts);  /* a copy */
     case SNN_OP_DENSE: return SNN_KERNEL(dense)(net, q, ev, dst, part, parts);
     default: return SNN_KERNEL(identity)(net, q, ev, dst, part, parts);
     }

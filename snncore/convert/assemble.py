@@ -191,15 +191,19 @@ def _term(op, src, name, weight=None, gain=None, kernel=(1, 1), stride=(1, 1), p
             "scale": tuple(scale), "groups": int(groups)}
 
 
-def _per_weight_column(per_channel, weight, groups):
-    """A per-input-channel value (Ci,) laid out as a conv weight's columns:
-    (Co, Ci / groups, 1, 1), entry [o, j] for input channel
-    (o // (Co / groups)) * (Ci / groups) + j, the one weight column j of output
-    o reads (PyTorch's grouped layout; groups = 1: channel j)."""
+def _column_channels(weight, groups):
+    """int64 (Co, Ci / groups): the input channel that weight column j of output
+    o reads, (o // (Co / groups)) * (Ci / groups) + j (PyTorch's grouped
+    layout; groups = 1: channel j)."""
     co, cig = weight.shape[:2]
     group = np.arange(co) // (co // groups)                     # (Co,) group of each output
-    channel = group[:, None] * cig + np.arange(cig)[None, :]    # (Co, Ci / groups)
-    return np.asarray(per_channel)[channel][:, :, None, None]
+    return group[:, None] * cig + np.arange(cig)[None, :]
+
+
+def _per_weight_column(per_channel, weight, groups):
+    """A per-input-channel value (Ci,) laid out as a conv weight's columns:
+    (Co, Ci / groups, 1, 1)."""
+    return np.asarray(per_channel)[_column_channels(weight, groups)][:, :, None, None]
 
 
 def _ungrouped(weight, groups):
@@ -209,9 +213,7 @@ def _ungrouped(weight, groups):
         return weight
     co, cig = weight.shape[:2]
     full = np.zeros((co, cig * groups) + weight.shape[2:], weight.dtype)
-    for o in range(co):
-        start = (o // (co // groups)) * cig
-        full[o, start:start + cig] = weight[o]
+    full[np.arange(co)[:, None], _column_channels(weight, groups)] = weight
     return full
 
 
