@@ -4,6 +4,7 @@ of pytest-benchmark.
     pytest bench/ --benchmark-only --benchmark-json=bench/results/full.json
     python bench/report.py bench/results/full.json [more.json ...]
         [--out bench/RESULTS.md] [--plots bench/plots] [--results-dir bench/results]
+    python bench/report.py      # the committed inputs: DEFAULT_INPUTS of --results-dir
 
 It reads the ``extra_info`` of every benchmark, by its ``kind``:
 
@@ -19,7 +20,8 @@ It reads the ``extra_info`` of every benchmark, by its ``kind``:
   pooling, accuracy against timesteps;
 
 and, from --results-dir, the files ``sweep_*.json`` (bench/conversion_sweep.py
---json) and ``peers_*.json`` (bench/peers.py --json). Every section is
+--json), ``peers_*.json`` (bench/peers.py --json) and ``detection.json``
+(bench/detection_study.py). Every section is
 rendered from what is present; a missing kind says which benchmark makes it.
 Plots need matplotlib (Agg backend); without it the Markdown is written alone.
 When several files hold the same record, the later file's wins.
@@ -48,6 +50,10 @@ TORCHVISION_TARGETS = {32: 1.0, 128: 0.3}
 CLAIM_T = (1, 4, 16, 64, 256, 512)
 MAXPOOL_T = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 METHOD_ORDER = ("none", "model", "max", "percentile", "channel", "spike", "ltb")
+DETECTION_T = (4, 8, 16, 32, 64, 128, 256, 512)
+# The pytest-benchmark files RESULTS.md is made from when no file is named
+# (bench/detection_study.py regenerates it so).
+DEFAULT_INPUTS = ("full.json", "speed.json", "torchvision.json", "maxpool_study.json")
 
 COMMANDS = """\
 .venv/bin/pip install -e ".[convert,bench]"                       # torch, matplotlib, mlxtend
@@ -72,6 +78,7 @@ class Data:
         self.speed_targets = []
         self.sweeps = []
         self.peers = []
+        self.detection = None
         self.sources = []
 
     def of_kind(self, kind):
@@ -116,6 +123,13 @@ def read_side_files(data, results_dir):
             if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
                 doc["_path"] = path
                 bucket.append(doc)
+    path = os.path.join(results_dir, "detection.json")
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                data.detection = json.load(f)
+        except (OSError, ValueError) as e:
+            print(f"report: skipping {path}: {e}", file=sys.stderr)
 
 
 def latest(records, key):
@@ -452,6 +466,72 @@ def maxpool_study_section(data):
     return out
 
 
+def detection_section(data, plot_link):
+    """The spiking Tiny-YOLO (bench/detection_study.py): mAP against T per ablation row."""
+    doc = data.detection
+    out = ["## Object detection: a spiking Tiny-YOLO and Spiking-YOLO's ablation", ""]
+    if not doc:
+        return out + missing("detection results", "run python bench/detection_study.py")
+    info, ann, target = doc.get("model_info") or {}, doc["ann"], doc.get("target") or {}
+    test = (doc.get("data") or {}).get("test") or {}
+    out += [f"Fashion-MNIST items (1 to 4, varied size and place, overlapping) on cluttered "
+            f"{(doc.get('data') or {}).get('settings', {}).get('canvas', '?')}-pixel canvases "
+            f"(bench/detection_data.py); a Tiny-YOLO-style detector (conv, BatchNorm, leaky "
+            f"ReLU {info.get('leaky_slope', 0.1)}, max pooling, an upsampled second scale, "
+            f"one grid head; {num(info.get('parameters'))} parameters, trained in "
+            f"{num(info.get('train_seconds'))} s on the CPU). mAP by pycocotools' COCOeval. "
+            f"ANN: mAP@0.5 {pct(ann['all_test']['map50'])}%, mAP@0.5:0.95 "
+            f"{pct(ann['all_test']['map50_95'])}% on the {num(test.get('canvases'))} test "
+            f"canvases; {pct(ann['snn_images']['map50'])}% / "
+            f"{pct(ann['snn_images']['map50_95'])}% on the first {num(doc.get('snn_images'))}, "
+            "which the SNNs run on (the ANN with its leaky ReLUs swapped for ReLU, what the "
+            f"plain-IF rows converge to: {pct(ann['relu_twin_snn_images']['map50'])}% / "
+            f"{pct(ann['relu_twin_snn_images']['map50_95'])}%). Thresholds from "
+            f"{num(doc.get('calibration_images'))} training canvases; analog input; the head "
+            "accumulates membrane and its mean at each checkpoint goes through the ANN's box "
+            f"decoding and NMS. Max pooling: `{doc.get('maxpool')}`.", ""]
+    rows = doc["rows"]
+    cols = columns(DETECTION_T, union_checkpoints(rows))
+
+    def at(r, key, t):
+        cps = r.get("checkpoints") or []
+        return r[key][cps.index(t)] if t in cps else None
+
+    for key, title in (("map50", "mAP@0.5"), ("map50_95", "mAP@0.5:0.95")):
+        out += [f"{title} in % at T steps; the last column is the first T at which the SNN "
+                "reaches 98% of the ANN's value (within 2%):", ""]
+        body = [[r["setting"], r.get("neurons", "-")] + [pct(at(r, key, t)) for t in cols]
+                + [steps(r.get(f"t_within_2pct_{key}"))] for r in rows]
+        out += table(["setting", "neurons"] + [f"T={t}" for t in cols] + ["T to 98%"],
+                     body) + [""]
+    verdict = ("met" if target.get("met") else "missed")
+    out += [f"**Target** ({target.get('row')} at least {pct(target.get('fraction'))}% of the "
+            f"ANN's mAP@0.5 at some T <= {target.get('max_t')}): {verdict}"
+            + (f", at T = {', '.join(map(str, target['met_at']))}." if target.get("met_at")
+               else "."), ""]
+    paper = doc.get("paper") or {}
+    if paper:
+        out += [f"Spiking-YOLO's own figure (Kim et al. 2020, {paper.get('model')} on "
+                f"{paper.get('dataset')}): the SNN reaches {paper.get('snn_map')}% mAP against "
+                f"the ANN's {paper.get('ann_map')}%, {round(100 * paper['fraction'])}% of it, "
+                f"after {num(paper.get('timesteps'))} timesteps ({paper.get('note')}).", ""]
+    for r in rows:
+        if r.get("refusal_of_leaky_model"):
+            out += [f"SpikingJelly 2.0 on the leaky-ReLU detector itself refuses it: "
+                    f"`{r['refusal_of_leaky_model']}`. Its row converts the ReLU twin (the "
+                    "same weights with ReLU), as the plain-IF rows do.", ""]
+    if plot_link:
+        out += [f"![mAP against timesteps]({plot_link})", ""]
+    grid = doc.get("grid") or {}
+    if grid.get("path"):
+        out += [f"The first {grid.get('canvases')} test canvases: ground truth, the ANN's boxes "
+                f"and the SNN's ({grid.get('row')}) at T = "
+                f"{' and '.join(map(str, grid.get('timesteps') or []))}, scores above "
+                f"{grid.get('score_threshold')}:", "",
+                f"![ANN and SNN boxes]({grid['path']})", ""]
+    return out
+
+
 def _times(v):
     return "-" if v is None else f"{v:.1f}x"
 
@@ -517,6 +597,10 @@ def make_plots(data, plots_dir):
         path = os.path.join(plots_dir, "energy_accuracy.png")
         plot_energy(plt, energy, path)
         written["energy_accuracy"] = path
+    if data.detection:
+        path = os.path.join(plots_dir, "detection_map.png")
+        plot_detection(plt, data.detection, path)
+        written["detection_map"] = path
     speed = data.of_kind("speed")
     if speed:
         path = os.path.join(plots_dir, "throughput.png")
@@ -608,6 +692,28 @@ def plot_energy(plt, records, path):
     _save(plt, fig, path)
 
 
+def plot_detection(plt, doc, path):
+    """mAP@0.5 and mAP@0.5:0.95 (%) against T (log 2) per row, the ANN dotted."""
+    fig, axes = _grid(plt, 2, 6.5, 4.5)
+    for ax, key, title in zip(axes, ("map50", "map50_95"), ("mAP@0.5", "mAP@0.5:0.95")):
+        for r in doc["rows"]:
+            style = "--" if r.get("neurons") == "plain IF" else "-"
+            ax.plot(r["checkpoints"], [100 * v for v in r[key]], style, marker=".",
+                    label=r["setting"])
+        ann = doc["ann"]["snn_images"][key]
+        ax.axhline(100 * ann, color="black", linestyle=":", label=f"ANN {100 * ann:.2f}%")
+        fraction = (doc.get("target") or {}).get("fraction", 0.98)
+        ax.axhline(100 * fraction * ann, color="grey", linestyle=":", linewidth=0.8,
+                   label=f"{100 * fraction:g}% of the ANN")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("timesteps T")
+        ax.set_ylabel(f"{title} %")
+        ax.set_title(f"{doc.get('model')}: {title} (dashed: plain IF)", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(plt, fig, path)
+
+
 def plot_throughput(plt, records, path):
     """Images/s bars (log scale): one group per (model, T, batch, threads), a bar per simulator."""
     recs = latest(records, lambda r: tuple(r.get(k) for k in SPEED_KEYS))
@@ -663,6 +769,7 @@ def render(data, plots, out_path):
     lines += maxpool_study_section(data)
     lines += speed_section(data, link("throughput"))
     lines += side_files_section(data)
+    lines += detection_section(data, link("detection_map"))
     if not plots:
         lines += ["_No plots: matplotlib is not installed, or there was nothing to plot._", ""]
     return "\n".join(lines)
@@ -670,14 +777,18 @@ def render(data, plots, out_path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", nargs="+", help="pytest-benchmark JSON files")
+    parser.add_argument("json", nargs="*",
+                        help="pytest-benchmark JSON files (default: those of DEFAULT_INPUTS "
+                             "in --results-dir that exist)")
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--plots", default=os.path.join(HERE, "plots"))
     parser.add_argument("--results-dir", default=os.path.join(HERE, "results"),
                         help="where to look for sweep_*.json and peers_*.json")
     args = parser.parse_args(argv)
     data = Data()
-    for path in args.json:
+    inputs = args.json or [p for p in (os.path.join(args.results_dir, f) for f in DEFAULT_INPUTS)
+                           if os.path.exists(p)]
+    for path in inputs:
         read_benchmark_json(data, path)
     read_side_files(data, args.results_dir)
     plots = make_plots(data, args.plots)
