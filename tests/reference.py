@@ -137,9 +137,10 @@ def avgpool2d(ev, kernel, stride, padding=(0, 0)):
 
 
 def maxpool2d(counts, kernel, stride, padding=(0, 0), ceil=False):
-    """Largest value of each window (padding never wins: counts are >= 0)."""
+    """Largest value of each window of int64 net counts (padding never wins)."""
     best = None
-    for _, _, slab in _windows(counts, kernel, stride, padding, ceil, fill=-1):
+    lowest = np.iinfo(np.int64).min
+    for _, _, slab in _windows(counts, kernel, stride, padding, ceil, fill=lowest):
         best = slab.copy() if best is None else np.maximum(best, slab)
     return best
 
@@ -405,8 +406,8 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
 
             if kind == "relay":
                 events[p] = current
-                if p in fired:      # fed by one max pool: one event per growth
-                    fired[p] += current != 0
+                if p in fired:      # fed by one max pool: one event per change, of its sign
+                    fired[p] += np.sign(current).astype(np.int64)
                 spikes[:, p] += np.count_nonzero(current.reshape(n_img, -1), axis=1)
             elif kind == "accumulate":
                 state[p] = state[p] + current
@@ -431,8 +432,8 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
                     neg = np.zeros_like(pos)
                 state[p] = v.astype(np.float32)
                 events[p] = out
-                if p in fired:
-                    fired[p] += out > 0
+                if p in fired:      # net counts: a signed neuron's -1 counts down
+                    fired[p] += out.astype(np.int64)
                 spikes[:, p] += np.count_nonzero(out.reshape(n_img, -1), axis=1)
                 if p == out_idx:
                     pos_count += pos
