@@ -44,7 +44,7 @@ NECK = 32                          # the 1x1 reduction before the upsampling
 MERGE = 64                         # the 3x3 conv after the concatenation
 THREADS = 2
 SEED = 0
-RECIPE = {"epochs": 6, "batch_size": 64, "lr": 2e-3, "weight_decay": 5e-4}
+RECIPE = {"epochs": 12, "batch_size": 64, "lr": 2e-3, "weight_decay": 5e-4}
 # Loss weights (YOLOv2): box terms, objectness of the empty cells, classes.
 LOSS_WEIGHTS = {"box": 5.0, "noobj": 0.5, "cls": 1.0}
 # A cell and anchor that is not responsible for an object but whose box
