@@ -226,3 +226,60 @@ def test_partial_and_empty_input(report, tmp_path):
     text, _ = _run(report, tmp_path, [str(empty)])
     assert "# snncore benchmark results" in text and "_No claim records" in text
     assert "CPU (from /proc/cpuinfo of this machine (report.py))" in text
+
+
+def _detection_row(setting, neurons, map50, t98):
+    cps = [4, 8, 16, 32]
+    return {"setting": setting, "neurons": neurons, "checkpoints": cps, "map50": map50,
+            "map50_95": [v / 2 for v in map50], "t_within_2pct_map50": t98,
+            "t_within_2pct_map50_95": None}
+
+
+DETECTION = {
+    "kind": "detection", "model": "tiny_yolo",
+    "model_info": {"parameters": 1234, "train_seconds": 60.0, "leaky_slope": 0.1},
+    "data": {"test": {"canvases": 2000}, "settings": {"canvas": 64}},
+    "snn_images": 500, "calibration_images": 500, "maxpool": "spike",
+    "ann": {"all_test": {"map50": 0.58, "map50_95": 0.3},
+            "snn_images": {"map50": 0.6, "map50_95": 0.31},
+            "relu_twin_snn_images": {"map50": 0.55, "map50_95": 0.24}},
+    "rows": [_detection_row("channel-wise, signed", "signed", [0.1, 0.4, 0.59, 0.6], 16),
+             dict(_detection_row("SpikingJelly, ReLU twin", "plain IF", [0.2, 0.3, 0.4, 0.5],
+                                 None),
+                  refusal_of_leaky_model="ValueError: no LeakyReLU")],
+    "target": {"fraction": 0.98, "max_t": 32, "met": True,
+               "met_at": {"channel-wise, signed": [16, 32]}},
+    "grid": {"path": "plots/detection_grid.png", "timesteps": [8, 32],
+             "row": "channel-wise, signed", "canvases": 6, "score_threshold": 0.3},
+    "paper": {"fraction": 0.97, "dataset": "PASCAL VOC", "model": "Tiny-YOLO",
+              "timesteps": "thousands", "note": "channel-wise normalisation"},
+}
+
+
+def test_detection_section_from_the_results_dir(report, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "detection.json").write_text(json.dumps(DETECTION))
+    # no JSON named: the DEFAULT_INPUTS present in the results dir (here one) are read
+    _benchmark_json(results / report.DEFAULT_INPUTS[0], [CLAIM])
+    out = tmp_path / "out" / "RESULTS.md"
+    assert report.main(["--out", str(out), "--plots", str(tmp_path / "out" / "plots"),
+                        "--results-dir", str(results)]) == 0
+    text = out.read_text()
+    expected = (
+        "**Verdict:** agrees",
+        "## Object detection: a spiking Tiny-YOLO",
+        "mAP@0.5 58.00%, mAP@0.5:0.95 30.00% on the 2,000 test canvases",
+        "| setting | neurons | T=4 | T=8 | T=16 | T=32 | T to 98% |",
+        "| channel-wise, signed | signed | 10.00 | 40.00 | 59.00 | 60.00 | 16 |",
+        "| SpikingJelly, ReLU twin | plain IF | 10.00 | 15.00 | 20.00 | 25.00 | - |",
+        "with the low-latency recipe: met. channel-wise, signed: at T = 16, 32.",
+        "reaches 97% of the ANN's mAP after thousands of timesteps",
+        "refuses it: `ValueError: no LeakyReLU`",
+        "![ANN and SNN boxes](plots/detection_grid.png)")
+    missing_lines = [line for line in expected if line not in text]
+    assert not missing_lines
+
+def test_without_detection_results_the_section_says_how_to_make_them(report, tmp_path):
+    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", [CLAIM])])
+    assert "_No detection results in the input: run python bench/detection_study.py._" in text
