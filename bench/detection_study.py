@@ -1,7 +1,7 @@
 """Object detection with a spiking Tiny-YOLO: the ANN's and the SNN's mAP over timesteps,
 Spiking-YOLO's ablation, the plot and the picture grid, in one command.
 
-    python bench/detection_study.py                 # everything, about 25 minutes on 2 cores
+    python bench/detection_study.py                 # everything, about 15 minutes on 2 cores
     python bench/detection_study.py --retrain       # train the detector again first
     python bench/detection_study.py --images 200 --max-t 128   # quicker, smaller
 
