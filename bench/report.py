@@ -19,7 +19,8 @@ It reads the ``extra_info`` of every benchmark, by its ``kind``:
   pooling, accuracy against timesteps;
 
 and, from --results-dir, the files ``sweep_*.json`` (bench/conversion_sweep.py
---json) and ``peers_*.json`` (bench/peers.py --json). Every section is
+--json), ``peers_*.json`` (bench/peers.py --json) and ``tracking_*.json``
+(bench/torchvision_tracking.py --json). Every section is
 rendered from what is present; a missing kind says which benchmark makes it.
 Plots need matplotlib (Agg backend); without it the Markdown is written alone.
 When several files hold the same record, the later file's wins.
@@ -62,7 +63,8 @@ class Data:
     """Everything read: records (extra_info dicts with `_name`, the benchmark's
     name, and `_median`, its median time in seconds or None), machine_info,
     commit_info and datetime of the first file that has them, speed_targets
-    rows, sweeps and peers (the JSON objects of sweep_*.json and peers_*.json)."""
+    rows, sweeps, peers and trackings (the JSON objects of sweep_*.json,
+    peers_*.json and tracking_*.json)."""
 
     def __init__(self):
         self.records = []
@@ -72,6 +74,7 @@ class Data:
         self.speed_targets = []
         self.sweeps = []
         self.peers = []
+        self.trackings = []
         self.sources = []
 
     def of_kind(self, kind):
@@ -104,8 +107,10 @@ def read_benchmark_json(data, path):
 
 
 def read_side_files(data, results_dir):
-    """sweep_*.json and peers_*.json of `results_dir` (unreadable ones are skipped)."""
-    for pattern, bucket in (("sweep_*.json", data.sweeps), ("peers_*.json", data.peers)):
+    """sweep_*.json, peers_*.json and tracking_*.json of `results_dir` (unreadable
+    ones are skipped)."""
+    for pattern, bucket in (("sweep_*.json", data.sweeps), ("peers_*.json", data.peers),
+                            ("tracking_*.json", data.trackings)):
         for path in sorted(glob.glob(os.path.join(results_dir, pattern))):
             try:
                 with open(path) as f:
@@ -495,6 +500,30 @@ def side_files_section(data):
     return out
 
 
+def tracking_section(data):
+    out = ["## torchvision's classifiers: conversion verdicts and tracking", ""]
+    if not data.trackings:
+        return out + missing("tracking_*.json files",
+                             "run bench/torchvision_tracking.py --json "
+                             "bench/results/tracking_torchvision.json")
+    for doc in data.trackings:
+        out += [f"bench/torchvision_tracking.py ({os.path.basename(doc['_path'])}): random "
+                f"weights, BatchNorm settled on {num(doc.get('images'))} random images, "
+                f"percentile thresholds, T={doc.get('steps')}; the SNN against its ANN on as "
+                "many fresh random images.", ""]
+        rows = []
+        for r in doc["rows"]:
+            size = f"{r.get('size')}x{r.get('size')}"
+            if r.get("verdict") == "converts":
+                rows.append([r.get("model"), size, "converts", pct(r.get("argmax_agreement")),
+                             f"{r.get('correlation', float('nan')):.4f}", num(r.get("neurons"))])
+            else:
+                rows.append([r.get("model"), size, f"refused: {r.get('reason')}", "", "", ""])
+        out += table(["model", "input", "verdict", "argmax agreement %", "logit correlation",
+                      "neurons"], rows) + [""]
+    return out
+
+
 # -- plots ---------------------------------------------------------------------------
 
 def make_plots(data, plots_dir):
@@ -663,6 +692,7 @@ def render(data, plots, out_path):
     lines += maxpool_study_section(data)
     lines += speed_section(data, link("throughput"))
     lines += side_files_section(data)
+    lines += tracking_section(data)
     if not plots:
         lines += ["_No plots: matplotlib is not installed, or there was nothing to plot._", ""]
     return "\n".join(lines)
@@ -674,7 +704,8 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--plots", default=os.path.join(HERE, "plots"))
     parser.add_argument("--results-dir", default=os.path.join(HERE, "results"),
-                        help="where to look for sweep_*.json and peers_*.json")
+                        help="where to look for sweep_*.json, peers_*.json and "
+                             "tracking_*.json")
     args = parser.parse_args(argv)
     data = Data()
     for path in args.json:
