@@ -484,8 +484,9 @@ class _Importer:
             if len(succs) != 1 or not isinstance(self.nodes[succs[0]], self.nir.Scale):
                 continue
             scale = succs[0]
-            if [a for a, b in self.edges if b == scale] != [key]:
-                continue
+            if [a for a, b in self.edges if b == scale] != [key] \
+                    or scale in self.names.get("projections", {}):
+                continue        # (snncore's export names an identity's Scale: not a gain)
             self.gain[key] = np.asarray(self.nodes[scale].scale, np.float32)
             self.edges = [(key if a == scale else a, b) for a, b in self.edges if b != scale]
             del self.nodes[scale], self.kind[scale]
@@ -788,9 +789,7 @@ class _Importer:
         for name, bias in self.bias.items():
             self.pops[name]["bias"] = self._array(f"{name}.bias", bias)
         in_name = self.pop_of[self.input]
-        pops = self._ordered(list(self.pops.values()), "population_order")
-        if pops[0]["name"] != in_name and "population_order" not in self.names:
-            pops.sort(key=lambda p: p["name"] != in_name)
+        pops = self._ordered(self._feed_forward(), "population_order")
         meta = {"format": "snncore", "version": 1, "output": out_name,
                 "input": dict(self.names.get("input", {}), population=in_name),
                 "populations": pops, "projections": self._ordered(self.projs, "projection_order"),
@@ -799,6 +798,18 @@ class _Importer:
         if start:
             meta["readout"] = {"start": start}
         return meta, self.arrays
+
+    def _feed_forward(self):
+        """The populations, each after the populations that project into it."""
+        waiting = {name: {q["source"] for q in self.projs if q["target"] == name}
+                   for name in self.pops}
+        order = []
+        while waiting:
+            ready = [name for name, srcs in waiting.items() if not srcs - set(order)]
+            order.extend(ready)
+            for name in ready:
+                del waiting[name]
+        return [self.pops[name] for name in order]
 
     def _ordered(self, items, role):
         """Items in the saved file order when every name is there, else as made."""
