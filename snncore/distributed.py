@@ -162,7 +162,10 @@ def _run_block(ref, source, first, stop, options):
 
 
 def _client(client):
-    """The client to use: the given one, the default one, or None (local)."""
+    """The client to use: the given one, the default one, or None (local;
+    client=False asks for that even when there is a default client)."""
+    if client is False:
+        return None
     if client is not None:
         return client
     try:
@@ -195,8 +198,9 @@ def run(net, images, timesteps, encoding=None, checkpoints=None, seed=0, rate=No
         parallelism). Results do not depend on it.
     block_size : int, optional
         Images per task for a numpy array (default 256).
-    client : distributed.Client, optional
+    client : distributed.Client or False, optional
         Default: the current client, or none (run here, block by block).
+        False: run here even when there is a current client.
     progress : bool
         Show Dask's progress bar (``distributed.progress``) while it runs.
 
@@ -404,8 +408,9 @@ def sweep(models_or_nets, calibration=None, grid=None, images=None, labels=None,
         As Network.run: one row per checkpoint.
     threads : int
         Threads per task for torch and the engine (default 1).
-    client : distributed.Client, optional
+    client : distributed.Client or False, optional
         Default: the current client, or none (run here, one setting at a time).
+        False: run here even when there is a current client.
     progress : bool
         Show Dask's progress bar.
 

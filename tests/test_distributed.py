@@ -187,3 +187,43 @@ def test_a_sweep_of_networks_over_run_settings(client, net):
         sd.sweep({"a": net}, grid={"norm": ["max"]}, images=x, labels=y, client=client)
     with pytest.raises(TypeError, match="grid must be"):
         sd.sweep(net, grid=[1], images=x, labels=y)
+
+
+# -- the command line -------------------------------------------------------------------
+
+def test_cli_run_on_a_scheduler_prints_what_a_local_run_prints(client, net, tmp_path, capsys):
+    from snncore.cli import main
+
+    path, xs, ys = tmp_path / "net.npz", tmp_path / "x.npy", tmp_path / "y.npy"
+    net.save(path)
+    np.save(xs, images(net.input_shape, n=11))
+    np.save(ys, np.arange(11) % 3)
+    argv = ["run", str(path), str(xs), "--labels", str(ys), "-T", "8", "--checkpoints", "2,4",
+            "--encoding", "poisson", "--format", "json"]
+    assert main(argv) == 0
+    local = capsys.readouterr().out
+    assert main(argv + ["--scheduler", client.scheduler.address, "--block-size", "4"]) == 0
+    assert capsys.readouterr().out == local
+
+
+def test_cli_sweep(client, net, tmp_path, capsys):
+    from snncore.cli import main
+
+    path, xs, ys = tmp_path / "net.npz", tmp_path / "x.npy", tmp_path / "y.npy"
+    net.save(path)
+    np.save(xs, images(net.input_shape, n=6))
+    np.save(ys, np.arange(6) % 3)
+    argv = ["sweep", str(path), "--images", str(xs), "--labels", str(ys), "-T", "6",
+            "--checkpoints", "3", "--grid", '{"encoding": ["analog", "regular"]}',
+            "--format", "csv"]
+    assert main(argv) == 0
+    local = capsys.readouterr().out.splitlines()
+    assert local[0].startswith("model,encoding,T,accuracy,spikes_per_image")
+    assert len(local) == 1 + 4
+    assert main(argv + ["--scheduler", client.scheduler.address]) == 0
+    remote = capsys.readouterr().out.splitlines()
+    untimed = [line.rsplit(",", 2)[0] for line in local]       # without the seconds
+    assert [line.rsplit(",", 2)[0] for line in remote] == untimed
+    with pytest.raises(SystemExit):
+        main(["sweep", "--images", str(xs), "--labels", str(ys)])
+    assert "either networks" in capsys.readouterr().err
