@@ -568,16 +568,25 @@ def dask_section(data):
             f"{num(doc.get('blocks'))} blocks of {num(doc.get('block'))} images; medians of "
             f"{doc.get('repeats')} runs on a shared {doc.get('cpus')}-CPU machine.", ""]
     rows = [["local, 1 thread (Network.run)", num(doc.get("local_1_thread_images_per_second")),
-             "-", "-"]]
+             "-", "-", "-"]]
     for n, r in sorted((doc.get("workers") or {}).items()):
         rows.append([f"{n} worker{'s' if n != '1' else ''}", num(r.get("images_per_second")),
                      "yes" if r.get("identical_to_local") else "NO",
                      f"{r['overhead_ms_per_block']:.1f}"
-                     if r.get("overhead_ms_per_block") is not None else "-"])
-    out += table(["run", "images/s", "identical to local", "overhead ms/block"], rows) + [""]
+                     if r.get("overhead_ms_per_block") is not None else "-",
+                     pct(r.get("busy_fraction"))])
+    out += table(["run", "images/s", "identical to local", "overhead ms/block",
+                  "workers busy %"], rows) + [""]
     if doc.get("speedup_2_over_1") is not None:
         out += [f"Two workers: {doc['speedup_2_over_1']:.2f}x one worker, a scaling efficiency "
                 f"of {100 * doc['scaling_efficiency']:.0f}%.", ""]
+    load = [doc.get("load_average_before"), doc.get("load_average_after")]
+    if None not in load:
+        busy = max(load) > (doc.get("cpus") or 1)
+        out += [f"Load average of the machine (1 minute): {load[0]:.1f} before, {load[1]:.1f} "
+                f"after, on {doc.get('cpus')} CPUs"
+                + ("; other jobs held the CPUs, so a second worker had no free core to run on: "
+                   "rerun on an idle machine for the scaling figure." if busy else "."), ""]
     return out
 
 

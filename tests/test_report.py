@@ -248,8 +248,9 @@ DASK = {"model": "fashion_cnn", "images": 2000, "timesteps": 32, "block": 100, "
         "workers": {"1": {"images_per_second": 190.0, "identical_to_local": True,
                           "overhead_ms_per_block": 4.2},
                     "2": {"images_per_second": 360.0, "identical_to_local": True,
-                          "overhead_ms_per_block": 2.5}},
-        "speedup_2_over_1": 1.8947, "scaling_efficiency": 0.947}
+                          "overhead_ms_per_block": 2.5, "busy_fraction": 0.97}},
+        "speedup_2_over_1": 1.8947, "scaling_efficiency": 0.947, "load_average_before": 0.2,
+        "load_average_after": 2.5}
 
 
 def test_nir_peer_and_dask_sections(report, tmp_path):
@@ -265,5 +266,6 @@ def test_nir_peer_and_dask_sections(report, tmp_path):
     assert "| sinabs, one spike a step, no floor | 90.00 | 100.00 | 42,000 | 0.000% | 4.8e-06 |" \
         in text
     assert "| snncore | 86.00 | 700 |" in text and "63.6x as fast" in text
-    assert "| 2 workers | 360 | yes | 2.5 |" in text
+    assert "| 2 workers | 360 | yes | 2.5 | 97.00 |" in text
     assert "Two workers: 1.89x one worker, a scaling efficiency of 95%." in text
+    assert "0.2 before, 2.5 after, on 2 CPUs; other jobs held the CPUs" in text
