@@ -42,13 +42,7 @@ from ._spec import denormalize
 from .builder import avgpool2d_shape, conv2d_shape
 from .network import Network
 
-__all__ = ["to_nir", "from_nir", "NIRExportError", "NIRImportError", "NIRExportWarning",
-           "NIR_REQUIREMENT"]
-
-# The nir versions whose IF resets by subtraction (v <- v - v_thr), as snncore's
-# 'subtract' populations do, and that sinabs 3.1.3 reads; pyproject's `nir`
-# extra pins the same range.
-NIR_REQUIREMENT = "nir>=1.0,<=1.0.4"
+__all__ = ["to_nir", "from_nir", "NIRExportError", "NIRImportError", "NIRExportWarning"]
 
 # The graph metadata key under which snncore keeps what is not dynamics (names,
 # file order, run hints), so that its own exports come back with their names.
@@ -89,8 +83,9 @@ def _import_nir():
     try:
         import nir
     except ImportError:
-        raise ImportError("snncore.nir needs the nir package: pip install 'snncore[nir]' "
-                          f"({NIR_REQUIREMENT})") from None
+        # pyproject's `nir` extra pins the versions (docs/nir.md, "Which nir")
+        raise ImportError("snncore.nir needs the nir package: pip install 'snncore[nir]'") \
+            from None
     return nir
 
 
