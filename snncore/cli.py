@@ -1,5 +1,6 @@
-"""Command line: `snncore convert`, `snncore info NET.npz` and
-`snncore run NET.npz X.npy ...` (the Python twin of the C runner `snnrun`).
+"""Command line: `snncore convert`, `snncore info NET.npz`,
+`snncore run NET.npz X.npy ...` (the Python twin of the C runner `snnrun`; on
+Dask with --scheduler) and `snncore sweep` (cli_dask.py).
 
 Exit status: 0 on success, 2 for a usage error, 1 for a failure (a file that
 cannot be read, a model that cannot be converted, bad data), reported as one
@@ -13,7 +14,7 @@ import sys
 
 import numpy as np
 
-from . import ENCODINGS, __version__, load
+from . import ENCODINGS, __version__, cli_dask, load
 from ._summary import format_table
 from .convert.graph import MAXPOOL_MODES
 
@@ -215,7 +216,9 @@ def _parser():
     run.add_argument("--output", "-o", help="write the decoded outputs (N, K) at T to this .npy")
     run.add_argument("--format", choices=("table", "json", "csv"), default="table",
                      help="how to print the results (default: table; see below)")
+    cli_dask.add_run_options(run)
     _add_common(run)
+    cli_dask.add_sweep(sub, _add_common)
     return p
 
 
@@ -263,8 +266,11 @@ def _run(args):
     net = load(args.network)
     x = np.load(args.images, allow_pickle=False)
     y = np.load(args.labels, allow_pickle=False) if args.labels else None
-    res = net.run(x, args.timesteps, encoding=args.encoding, checkpoints=args.checkpoints,
-                  seed=args.seed, threads=args.threads)
+    if args.scheduler:
+        res = cli_dask.run_on_scheduler(args, x)
+    else:
+        res = net.run(x, args.timesteps, encoding=args.encoding, checkpoints=args.checkpoints,
+                      seed=args.seed, threads=args.threads)
     if args.output:
         np.save(args.output, res.output)
     accuracy = None if y is None else res.curve(y)
@@ -520,6 +526,8 @@ def main(argv=None):
             return 0
         if args.command == "convert":
             return _convert(args, parser)
+        if args.command == "sweep":
+            return cli_dask.sweep(args, parser)
         return _run(args)
     except Exception as e:
         if args.debug:
