@@ -18,15 +18,24 @@ def low_latency_options(model, timesteps):
     timesteps: snncore's recommended combination, chosen from the benchmark
     measurements (docs/conversion.md, "Which option helps where").
 
-    Feed-forward networks: per-channel thresholds by local threshold balancing,
-    the half-threshold start and light bias calibration tuned at `timesteps`
-    (``norm="ltb", v_init=0.5, bias_calibration=True``). Networks with
-    residual junctions: per-channel 99.9th percentiles instead of LTB (whose
-    default 40 batches set the junctions' thresholds too low) and the delayed
-    read-out, which lets the deep path charge up before the output counts
-    (``norm="channel", v_init=0.5, readout_delay="auto", bias_calibration=True``).
-    docs/conversion.md tabulates what each option gives on the benchmark
-    models (bench/conversion_sweep.py measures it).
+    It chooses by what the network contains (docs/conversion.md tabulates
+    what each option gives on the benchmark models; bench/conversion_sweep.py
+    measures it):
+
+    - plain chains of convolutions, average pooling and linear layers:
+      per-channel thresholds by local threshold balancing, the half-threshold
+      start and light bias calibration tuned at `timesteps`
+      (``norm="ltb", v_init=0.5, bias_calibration=True``);
+    - with max pooling: per-channel 99.9th percentiles instead of LTB, whose
+      lower thresholds clip exactly the large activations that max pooling
+      selects (``norm="channel", v_init=0.5, bias_calibration=True``);
+    - with residual junctions, or concatenations (whose branches, a shortcut
+      beside a deep path as in ShuffleNet and DenseNet, reach the output at
+      different times): per-channel percentiles (LTB's default 40 batches
+      set a junction's thresholds too low) and the delayed read-out, which
+      lets the deep path charge up before the output counts
+      (``norm="channel", v_init=0.5, readout_delay="auto",
+      bias_calibration=True``).
 
     Parameters
     ----------
@@ -53,15 +62,18 @@ def low_latency_options(model, timesteps):
     """
     import torch
 
-    from .graph import has_junctions
+    from .graph import ir_ops
 
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
-    if has_junctions(model):
+    ops = ir_ops(model)
+    if ops & {"add", "cat"}:
         return dict(norm="channel", v_init=0.5, readout_delay="auto", bias_calibration=True,
                     timesteps=timesteps)
+    if "maxpool2d" in ops:
+        return dict(norm="channel", v_init=0.5, bias_calibration=True, timesteps=timesteps)
     return dict(norm="ltb", v_init=0.5, bias_calibration=True, timesteps=timesteps)
 
 
