@@ -1,0 +1,2 @@
+def register(sub):
+    return sub.add_parser("plot")
