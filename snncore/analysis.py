@@ -22,7 +22,7 @@ import numpy as np
 
 from .network import Network
 
-__all__ = ["population_counts", "spike_trains", "firing_rates", "ann_outputs",
+__all__ = ["doubling_checkpoints", "population_counts", "spike_trains", "firing_rates", "ann_outputs",
            "ann_activations", "layer_correlation", "LayerCorrelation", "rate_populations"]
 
 LayerCorrelation = namedtuple("LayerCorrelation", "population ann snn slope intercept r")
@@ -40,6 +40,13 @@ slope, intercept, r : float
     The least-squares line snn = slope x ann + intercept and Pearson's r
     (scipy.stats.linregress); NaN where either side is constant.
 """
+
+
+def doubling_checkpoints(timesteps):
+    """[1, 2, 4, ..., T]: the checkpoints of an accuracy curve on a log axis
+    (T included even when it is no power of 2)."""
+    steps = [1 << k for k in range(int(timesteps).bit_length()) if 1 << k <= timesteps]
+    return sorted(set(steps + [int(timesteps)]))
 
 
 def _ancestors(spec, index):

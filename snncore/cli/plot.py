@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from .. import ENCODINGS, load
+from .. import ENCODINGS, analysis, load, plots
 from ._common import (FORMATTER, CliError, add_common, add_image_arguments, checkpoint_list,
                       labelled_images, name_list, need_file, note, positive, progress_flag)
 from ._model import MODEL_HELP, add_model_argument, check_model_options, resolve_model
@@ -102,12 +102,6 @@ def register(sub):
     return p
 
 
-def default_checkpoints(timesteps):
-    """1, 2, 4, ... up to T, and T."""
-    steps = [1 << k for k in range(timesteps.bit_length()) if 1 << k <= timesteps]
-    return sorted(set(steps + [timesteps]))
-
-
 def _accuracy_curves(args):
     """[(label, checkpoints, accuracy)] and the ANN's accuracies {label: a}."""
     names = args.names or [os.path.splitext(os.path.basename(r))[0] for r in args.runs]
@@ -137,7 +131,8 @@ def _accuracy_curves(args):
             x, y, _ = data
             net = load(path)
             res = net.run(x, args.timesteps, encoding=args.encoding,
-                          checkpoints=args.checkpoints or default_checkpoints(args.timesteps),
+                          checkpoints=args.checkpoints or
+                          analysis.doubling_checkpoints(args.timesteps),
                           seed=args.seed, progress=progress_flag(args))
             curves.append((label, res.checkpoints, res.curve(y)))
         else:
@@ -152,8 +147,6 @@ def _image(args, x):
 
 
 def plot(args):
-    from .. import analysis, plots
-
     if not args.output.lower().endswith((".png", ".svg")):
         args.parser.error(f"--output {args.output}: write a .png or a .svg")
     title = {"title": args.title} if args.title else {}
