@@ -13,6 +13,7 @@ traceback instead.
 
 import argparse
 import importlib
+import os
 import sys
 
 from .. import __version__
@@ -47,6 +48,10 @@ def main(argv=None):
         return args.handler(args)
     except KeyboardInterrupt:
         print("snncore: interrupted", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader went away (`snncore run ... | head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as e:
         if args.debug:
