@@ -46,7 +46,9 @@ class Calibration:
             raise ValueError("batch_size must be >= 1")
         self.limit = limit
         if isinstance(data, np.ndarray) or torch.is_tensor(data):
-            tensor = torch.as_tensor(np.asarray(data) if isinstance(data, np.ndarray) else data)
+            if isinstance(data, np.ndarray) and not data.flags.writeable:
+                data = data.copy()      # torch warns about (and cannot share) read-only memory
+            tensor = torch.as_tensor(data)
             if tensor.dim() < 2 or tensor.shape[0] == 0:
                 raise ValueError(f"calibration data must be (N, ...) with N >= 1, got shape "
                                  f"{tuple(tensor.shape)}")
