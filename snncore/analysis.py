@@ -25,12 +25,14 @@ from .network import Network
 __all__ = ["doubling_checkpoints", "population_counts", "spike_trains", "firing_rates", "ann_outputs",
            "ann_activations", "layer_correlation", "LayerCorrelation", "rate_populations"]
 
-LayerCorrelation = namedtuple("LayerCorrelation", "population ann snn slope intercept r")
+LayerCorrelation = namedtuple("LayerCorrelation", "population kind ann snn slope intercept r")
 LayerCorrelation.__doc__ = """The ANN against the SNN at one layer.
 
 population : str
     The population (an IF population named after the ANN activation it
     stands for, or the read-out).
+kind : {'if', 'readout'}
+    An IF population, or the accumulating read-out.
 ann : ndarray (n_images * n_neurons,), float32
     The ANN's activations (the logits for the read-out).
 snn : ndarray (n_images * n_neurons,), float32
@@ -288,16 +290,16 @@ def layer_correlation(model, net, x, timesteps, encoding=None, seed=0, threads=N
         theta = _thresholds(net, name).reshape((-1,) + (1,) * (counts.ndim - 2))
         snn = counts / float(timesteps) * theta
         ann = acts[name].reshape(snn.shape)
-        pairs.append((name, ann, snn))
+        pairs.append((name, "if", ann, snn))
     out_pop = net._spec["populations"][net._spec["output"]]
     if out_pop["kind"] == "accumulate":
         res = net.run(x, timesteps, encoding=encoding, seed=seed, threads=threads,
                       progress=progress)
-        pairs.append((out_pop["name"], acts["__output__"].reshape(res.output.shape),
+        pairs.append((out_pop["name"], "readout", acts["__output__"].reshape(res.output.shape),
                       res.output))
     result = []
-    for name, ann, snn in pairs:
+    for name, kind, ann, snn in pairs:
         ann = np.asarray(ann, np.float32).reshape(-1)
         snn = np.asarray(snn, np.float32).reshape(-1)
-        result.append(LayerCorrelation(name, ann, snn, *_fit(ann, snn)))
+        result.append(LayerCorrelation(name, kind, ann, snn, *_fit(ann, snn)))
     return result

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 __all__ = ["accuracy_figure", "raster_figure", "rates_figure", "correlation_figure",
-           "energy_figure", "save"]
+           "energy_figure", "save", "channel_rates", "channel_health", "SATURATED"]
 
 # the most points a scatter draws per layer (the fit uses them all)
 SCATTER_POINTS = 4000
@@ -125,10 +125,24 @@ def raster_figure(trains, title="Spikes of one image"):
     return fig
 
 
-def _channel_rates(rate):
-    """(C,) the mean rate of each channel of a (C,), (C, H, W) rate array."""
+# a neuron whose rate is at least this fires at (almost) every step: its
+# activation is clipped at its threshold
+SATURATED = 0.99
+
+
+def channel_rates(rate):
+    """(mean, top): each channel's mean rate and its busiest neuron's rate,
+    (C,) float64 each, of a (C,) or (C, H, W) rate array."""
     rate = np.asarray(rate, np.float64)
-    return rate if rate.ndim == 1 else rate.reshape(rate.shape[0], -1).mean(axis=1)
+    per = rate.reshape(rate.shape[0], -1)
+    return per.mean(axis=1), per.max(axis=1)
+
+
+def channel_health(rate):
+    """(dead, saturated): boolean (C,) masks of the channels that never fire,
+    and of those with a neuron at SATURATED or above."""
+    mean, top = channel_rates(rate)
+    return top <= 0, top >= SATURATED
 
 
 def rates_figure(rates, title="Firing rates"):
@@ -138,8 +152,9 @@ def rates_figure(rates, title="Firing rates"):
     ----------
     rates : dict name -> ndarray of the population's shape, float
         Spikes per neuron per step, as `snncore.analysis.firing_rates` gives
-        them. A channel at 0 never fires (dead); a channel near 1 fires
-        every step (saturated: its threshold is too low for its input).
+        them. Each channel is a dot at its mean rate: a cross if it never
+        fires (dead), a triangle if one of its neurons fires at (almost) every
+        step (saturated: its activation is clipped at a threshold too low).
     """
     names = list(rates)
     if not names:
@@ -153,13 +168,14 @@ def rates_figure(rates, title="Firing rates"):
     rng = np.random.default_rng(0)
     labelled = set()
     for k, name in enumerate(names):
-        per = _channel_rates(rates[name])
+        per, _ = channel_rates(rates[name])
+        dead, full = channel_health(rates[name])
         jitter = k + rng.uniform(-0.25, 0.25, per.size)
         for kind, mask, style in (
-                ("", (per > 0) & (per < 0.99), dict(s=8, color="C0", alpha=0.6)),
-                ("dead (never fires)", per <= 0, dict(s=14, color="C3", marker="x")),
-                ("saturated (fires every step)", per >= 0.99, dict(s=14, color="C1",
-                                                                   marker="^"))):
+                ("", ~dead & ~full, dict(s=8, color="C0", alpha=0.6)),
+                ("dead (never fires)", dead, dict(s=14, color="C3", marker="x")),
+                ("saturated (a neuron fires every step)", full,
+                 dict(s=16, color="C1", marker="^"))):
             if mask.any():
                 label = kind if kind and kind not in labelled else None
                 labelled.add(kind)
@@ -167,7 +183,7 @@ def rates_figure(rates, title="Firing rates"):
     if labelled - {""}:
         channel_ax.legend(fontsize="x-small", loc="upper right")
     channel_ax.set_ylabel("firing rate per channel")
-    channel_ax.set_title("per channel (x: dead, ^: saturated)", fontsize="medium")
+    channel_ax.set_title("per channel: its mean rate", fontsize="medium")
     for ax in (layer_ax, channel_ax):
         ax.set_xticks(x)
         ax.set_xticklabels(names, rotation=45, ha="right", fontsize="small")
@@ -176,6 +192,10 @@ def rates_figure(rates, title="Firing rates"):
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title)
     return fig
+
+
+# the y axis of a correlation plot, by LayerCorrelation.kind
+SNN_AXIS = {"if": "SNN rate x threshold", "readout": "SNN output (decoded at T)"}
 
 
 def correlation_figure(layers, title="ANN activation against SNN rate x threshold"):
@@ -214,8 +234,8 @@ def correlation_figure(layers, title="ANN activation against SNN rate x threshol
                     label="fit")
         ax.set_title(f"{layer.population}\nslope {layer.slope:.3f}, r {layer.r:.3f}",
                      fontsize="small")
-        ax.set_xlabel("ANN activation")
-        ax.set_ylabel("SNN rate x threshold")
+        ax.set_xlabel("ANN activation" if layer.kind == "if" else "ANN output")
+        ax.set_ylabel(SNN_AXIS[layer.kind])
         ax.grid(alpha=0.3)
     for ax in axes[len(layers):]:
         ax.set_visible(False)

