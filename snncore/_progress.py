@@ -15,7 +15,7 @@ __all__ = ["Progress"]
 # to need a bar.
 _AUTO_WORK = 2e8
 
-_FORMAT = "[{bar:30}] {n}/{total} images, {rate_fmt}, {remaining} left"
+_FORMAT = "[{bar:30}] {n}/{total}{unit}, {rate_fmt}, {remaining} left"
 
 
 def _tqdm():
@@ -27,7 +27,7 @@ def _tqdm():
 
 
 class Progress:
-    """Counts finished images.
+    """Counts finished images (or other units of work).
 
     Parameters
     ----------
@@ -39,9 +39,13 @@ class Progress:
         Size of the run, for the automatic choice.
     stream : file, optional
         Where to draw (default: sys.stderr).
+    unit : str
+        What is counted, in the plural.
+    label : str, optional
+        A line written above the bar (what the work is).
     """
 
-    def __init__(self, total, enabled=None, work=0.0, stream=None):
+    def __init__(self, total, enabled=None, work=0.0, stream=None, unit="images", label=None):
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             isatty = getattr(self.stream, "isatty", lambda: False)
@@ -49,9 +53,12 @@ class Progress:
         tqdm = _tqdm()
         self.enabled = bool(enabled) and total > 0 and tqdm is not None
         self.total = total
+        self.unit = unit
         self.start = time.perf_counter()
+        if self.enabled and label:
+            self.stream.write(label + "\n")
         self._bar = tqdm(total=total, file=self.stream, bar_format=_FORMAT, ascii=" #",
-                         unit=" images", leave=False, dynamic_ncols=False) \
+                         unit=" " + unit, leave=False, dynamic_ncols=False) \
             if self.enabled else None
 
     def update(self, done):
@@ -67,5 +74,5 @@ class Progress:
             return
         self._bar.close()
         elapsed = time.perf_counter() - self.start
-        self.stream.write(f"{self.total} images in {elapsed:.1f} s\n")
+        self.stream.write(f"{self.total} {self.unit} in {elapsed:.1f} s\n")
         self.stream.flush()

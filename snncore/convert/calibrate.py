@@ -9,7 +9,6 @@ of the maximum; CHANNEL_BINS = 2048 per channel: 0.05 %) and never below it.
 """
 
 import math
-import sys
 
 import numpy as np
 
@@ -201,9 +200,8 @@ def collect_stats(runner, calibration, names, need_histograms, progress=None):
         passes.append(("second_pass", "histograms"))
     n_images = calibration.count()
     for method, label in passes:
-        bar = Progress(n_images, enabled=progress, work=n_images * 2e5)
-        if bar.enabled:
-            sys.stderr.write(f"calibration ({label}):\n")
+        bar = Progress(n_images, enabled=progress, work=n_images * 2e5,
+                       label=f"calibration ({label}):")
         done = 0
         for batch in calibration:
             def hook(name, t):
