@@ -322,3 +322,28 @@ def test_report_renders_in_a_browser_with_every_image(work, tmp_path):
     widths, errors = _browse(chromium, broken, tmp_path)
     assert widths.count(0) == 1, widths
     assert any("undefinedFunction" in e for e in errors), errors
+
+
+def test_progress_bars_show_on_a_terminal_only(tmp_path):
+    """A long run draws a bar on a terminal (a pseudo-terminal here), nothing
+    into a pipe or a file; --quiet turns bars off everywhere."""
+    import pty
+
+    from snncore._progress import Progress
+    from snncore.cli._common import progress_flag
+
+    leader, follower = pty.openpty()
+    with os.fdopen(follower, "w") as tty, open(tmp_path / "log", "w") as log:
+        long_work = 1e12
+        assert Progress(10, work=long_work, stream=tty).enabled
+        assert not Progress(10, work=1.0, stream=tty).enabled        # short work: no bar
+        assert not Progress(10, work=long_work, stream=log).enabled
+        bar = Progress(3, work=long_work, stream=tty, unit="layers", label="bias calibration:")
+        for done in (1, 2, 3):
+            bar.update(done)
+        bar.close()
+    drawn = os.read(leader, 4096).decode()
+    os.close(leader)
+    assert "bias calibration:" in drawn and "3/3 layers" in drawn and "3 layers in" in drawn
+    assert progress_flag(type("A", (), {"quiet": True})()) is False
+    assert progress_flag(type("A", (), {"quiet": False})()) is None
