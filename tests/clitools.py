@@ -2,6 +2,7 @@
 real digits in a temporary directory, and `python -m snncore` run as a user
 runs it."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -32,6 +33,28 @@ FACTORY = textwrap.dedent("""
 FACTORY_ARGS = ("--factory", "tinynet:make", "--weights", "net.pt")
 
 
+@functools.lru_cache(maxsize=1)
+def _trained_state():
+    """tinynet trained on scikit-learn's digits: its state dict, trained once
+    per test session (two test modules use it)."""
+    import torch
+
+    from snncore.datasets import digits
+
+    namespace = {}
+    exec(FACTORY, namespace)
+    x_train, y_train = digits("train")
+    torch.manual_seed(0)
+    model = namespace["make"]()
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    for _ in range(60):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(xt), yt).backward()
+        opt.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def make_workdir(torch, d):
     """Write into directory `d`: tinynet.py (the factory), its weights trained
     on scikit-learn's digits (net.pt) and the whole pickled module (whole.pt),
@@ -47,14 +70,8 @@ def make_workdir(torch, d):
         sys.path.remove(str(d))
     x_train, y_train = digits("train")
     x_test, y_test = digits("test")
-    torch.manual_seed(0)
-    model = tinynet.make()
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
-    for _ in range(60):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(xt), yt).backward()
-        opt.step()
+    model = tinynet.make()          # the module's own class, so that whole.pt unpickles
+    model.load_state_dict(_trained_state())
     model.eval()
     torch.save(model.state_dict(), d / "net.pt")
     torch.save(model, d / "whole.pt")

@@ -328,6 +328,7 @@ def test_progress_bars_show_on_a_terminal_only(tmp_path):
     """A long run draws a bar on a terminal (a pseudo-terminal here), nothing
     into a pipe or a file; --quiet turns bars off everywhere."""
     import pty
+    import select
 
     from snncore._progress import Progress
     from snncore.cli._common import progress_flag
@@ -335,14 +336,23 @@ def test_progress_bars_show_on_a_terminal_only(tmp_path):
     leader, follower = pty.openpty()
     with os.fdopen(follower, "w") as tty, open(tmp_path / "log", "w") as log:
         long_work = 1e12
-        assert Progress(10, work=long_work, stream=tty).enabled
         assert not Progress(10, work=1.0, stream=tty).enabled        # short work: no bar
         assert not Progress(10, work=long_work, stream=log).enabled
         bar = Progress(3, work=long_work, stream=tty, unit="layers", label="bias calibration:")
+        assert bar.enabled
         for done in (1, 2, 3):
             bar.update(done)
         bar.close()
-    drawn = os.read(leader, 4096).decode()
+    drawn = b""
+    while select.select([leader], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:         # the terminal's other end is closed: all was read
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    drawn = drawn.decode()
     os.close(leader)
     assert "bias calibration:" in drawn and "3/3 layers" in drawn and "3 layers in" in drawn
     assert progress_flag(type("A", (), {"quiet": True})()) is False
