@@ -37,7 +37,7 @@ THRESHOLDS = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
 
 def _neuron(draw, b, name, shape, allow_accumulate=False):
     """Declare a population of a random kind with random neuron parameters;
-    returns 'spikes' for an unsigned 'if' population (a maxpool2d may read it),
+    returns 'spikes' for an 'if' population, signed or not (a maxpool2d may read it),
     'plain relay' for a relay without bias, else ''."""
     kinds = ["if", "if", "relay"] + (["accumulate"] if allow_accumulate else [])
     kind = draw(st.sampled_from(kinds))
@@ -61,7 +61,7 @@ def _neuron(draw, b, name, shape, allow_accumulate=False):
         v_init=draw(st.sampled_from([0.0, 0.5, -0.25, 1.0])),
         bias=bias, signed=signed,
         threshold_neg=draw(st.sampled_from([1.0, 4.0, 8.0])) if signed else None)
-    return "" if signed else "spikes"
+    return "spikes"
 
 
 @st.composite

@@ -142,12 +142,14 @@ def avgpool2d(ev, kernel, stride, padding=(0, 0)):
 
 
 def maxpool2d(counts, kernel, stride, padding=(0, 0), ceil=False):
-    """Largest value of each window (padding never wins: counts are >= 0), by
-    scipy.ndimage.maximum_filter, whose window of size k at index j starts at
-    j - k // 2."""
+    """Largest value of each window of int64 net counts (padding never wins),
+    by scipy.ndimage.maximum_filter, whose window of size k at index j starts
+    at j - k // 2 (the windows read lie inside the padded array, so its edge
+    mode never matters)."""
     kh, kw = kernel
-    padded, out = _padded(counts, kernel, stride, padding, ceil, fill=-1)
-    best = ndimage.maximum_filter(padded, size=(1, 1, kh, kw), mode="constant", cval=-1)
+    lowest = np.iinfo(np.int64).min
+    padded, out = _padded(counts, kernel, stride, padding, ceil, fill=lowest)
+    best = ndimage.maximum_filter(padded, size=(1, 1, kh, kw), mode="nearest")
     return _window_starts(best, stride, out, (kh // 2, kw // 2))
 
 
@@ -412,8 +414,8 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
 
             if kind == "relay":
                 events[p] = current
-                if p in fired:      # fed by one max pool: one event per growth
-                    fired[p] += current != 0
+                if p in fired:      # fed by one max pool: one event per change, of its sign
+                    fired[p] += np.sign(current).astype(np.int64)
                 spikes[:, p] += np.count_nonzero(current.reshape(n_img, -1), axis=1)
             elif kind == "accumulate":
                 state[p] = state[p] + current
@@ -438,8 +440,8 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
                     neg = np.zeros_like(pos)
                 state[p] = v.astype(np.float32)
                 events[p] = out
-                if p in fired:
-                    fired[p] += out > 0
+                if p in fired:      # net counts: a signed neuron's -1 counts down
+                    fired[p] += out.astype(np.int64)
                 spikes[:, p] += np.count_nonzero(out.reshape(n_img, -1), axis=1)
                 if p == out_idx:
                     pos_count += pos

@@ -160,8 +160,35 @@ def test_maxpool_converts_to_spiking_max_pooling(model):
     np.testing.assert_allclose(out, ann, atol=0.05)
 
 
+def leaky_detector_net():
+    """Spiking-YOLO's layout: conv-BN-leaky ReLU(0.1)-maxpool, twice, and a conv
+    head whose outputs are negative as often as positive."""
+    return nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.BatchNorm2d(6), nn.LeakyReLU(0.1),
+                         nn.MaxPool2d(2), nn.Conv2d(6, 8, 3, padding=1), nn.LeakyReLU(0.1),
+                         nn.MaxPool2d(2, 1), nn.MaxPool2d(2, 1), nn.Conv2d(8, 5, 1))
+
+
+def test_maxpool_after_leaky_relu_pools_signed_spikes():
+    """A max pool of a leaky ReLU reads signed neurons and follows their net
+    counts; nested pools keep the sign. The SNN follows the ANN."""
+    torch.manual_seed(5)
+    src = leaky_detector_net()
+    with torch.no_grad():           # settle BatchNorm on the data, then freeze it
+        src.train()(torch.as_tensor(X))
+    src.eval()
+    net = from_torch(src, X, norm="channel", channel_stat="max")
+    by_name = {p["name"]: p for p in net.describe()["populations"]}
+    sources = [by_name[q.source] for q in net.projections if q.op == "maxpool2d"]
+    assert len(sources) == 3 and sources[0].get("signed") and sources[1].get("signed")
+    with torch.no_grad():
+        ann = src(torch.as_tensor(X)).numpy()
+    assert (ann < 0).mean() > 0.1
+    out = net.run(X.numpy(), 1024).output.reshape(ann.shape)
+    assert np.corrcoef(out.ravel(), ann.ravel())[0, 1] > 0.999
+    np.testing.assert_allclose(out, ann, atol=0.05 * np.abs(ann).max())
+
+
 @pytest.mark.parametrize("before, what", [
-    (lambda: [nn.Conv2d(1, 4, 3, padding=1), nn.LeakyReLU(0.1)], "leaky ReLU"),
     (lambda: [nn.Conv2d(1, 4, 3, padding=1)], "the output of conv2d, not of a ReLU"),
     (lambda: [], "the input image"),
 ])
@@ -169,7 +196,8 @@ def test_maxpool_needs_a_relu_before_it(before, what):
     layers = before()
     channels = 4 if layers else 1
     model = nn.Sequential(*layers, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * channels, 10))
-    refused(model, "max pooling converts only right after a ReLU", what, "maxpool='avg'")
+    refused(model, "max pooling converts only right after a ReLU or leaky ReLU", what,
+            "maxpool='avg'")
 
 
 def test_maxpool_options_are_checked():
@@ -458,10 +486,12 @@ def test_check_agrees_with_from_torch_on_refused_models(model):
     assert report.refusal.split(":")[0] == str(info.value).split(":")[0]
 
 
-def test_check_refuses_max_pooling_of_signed_spikes():
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.LeakyReLU(0.1), nn.MaxPool2d(2),
+def test_check_accepts_max_pooling_of_signed_spikes_and_refuses_it_of_currents():
+    leaky = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.LeakyReLU(0.1), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(64, 10))
-    report = check(model)
+    assert check(leaky).convertible
+    report = check(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2),
+                                 nn.Flatten(), nn.Linear(64, 10)))
     assert not report.convertible
-    assert "max pooling converts only right after a ReLU" in report.refusal
-    assert "leaky ReLU" in report.refusal
+    assert "max pooling converts only right after a ReLU or leaky ReLU" in report.refusal
+    assert "the output of conv2d" in report.refusal

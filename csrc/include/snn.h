@@ -204,14 +204,15 @@ typedef struct snn_population_desc {
  * target positions (y * sh + i, x * sw + j), 0 <= i < sh, 0 <= j < sw (PyTorch's
  * nearest interpolation by integer scale factors).
  *
- * maxpool2d pools spike counts: its source is an unsigned IF population (or a
- * relay without bias fed by one maxpool2d alone, whose events count the growths
- * of that pool's largest counts: nested pooling), and each step target neuron o
- * receives gain[c] times the growth, in that step, of
- * the largest cumulative spike count (since the run began) among the source
- * neurons of its window (positions outside the source never count). That growth
- * is 0 or 1, so the target sees a spike train whose count is the window's
- * largest count: max pooling of the rates, exact as the steps grow.
+ * maxpool2d pools net spike counts: its source is an IF population, signed or not
+ * (or a relay without bias fed by one maxpool2d alone, whose events are the
+ * changes of that pool's largest counts: nested pooling), its gains are > 0, and
+ * each step target neuron o receives gain[c] times the change, in that step, of
+ * the largest cumulative net spike count (positive spikes less negative ones,
+ * since the run began) among the source neurons of its window (positions outside
+ * the source never count). That change is -1, 0 or 1, so the target sees a
+ * (signed) spike train whose net count is the window's largest net count: max
+ * pooling of the rates, exact as the steps grow.
  */
 typedef struct snn_projection_desc {
     const char *name;           /* UTF-8, 1..max_name characters, unique among the

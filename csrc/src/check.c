@@ -257,15 +257,16 @@ static int check_window(const snn_net_desc *desc, int32_t j, const int32_t kerne
     return SNN_OK;
 }
 
-/* Whether population i emits events that count spikes, one per spike, so that
- * the largest count of a window only grows, by at most one a step: an unsigned
- * IF population, or a relay whose one input is a maxpool2d (whose events are
- * the growths of its largest counts: nested max pooling). */
+/* Whether population i emits one event per spike, of the spike's sign, so that
+ * a window's largest net count changes by at most one a step: an IF population
+ * (signed or not), or a relay whose one input is a maxpool2d (whose events are
+ * the changes of its largest counts, of the sign of the change, its gains being
+ * positive: nested max pooling). */
 static int counts_spikes(const snn_net_desc *desc, int32_t i)
 {
     const snn_population_desc *p = &desc->populations[i];
     int32_t j, fed = 0, pooled = 0;
-    if (p->kind == SNN_KIND_IF) return !p->is_signed;
+    if (p->kind == SNN_KIND_IF) return 1;
     if (p->kind != SNN_KIND_RELAY || p->bias.ndim != 0) return 0;
     for (j = 0; j < desc->n_projections; j++)
         if (desc->projections[j].target == i) {
@@ -275,9 +276,10 @@ static int counts_spikes(const snn_net_desc *desc, int32_t i)
     return fed == 1 && pooled == 1;
 }
 
-/* An optional gain per channel (identity and the pools). */
-static int check_gain(const snn_net_desc *desc, int32_t j, int64_t C, int need_data,
-                      snn_error *err)
+/* An optional gain per channel (identity, the pools and upsample2d); `positive`:
+ * each gain must be > 0. */
+static int check_gain(const snn_net_desc *desc, int32_t j, int64_t C, int positive,
+                      int need_data, snn_error *err)
 {
     const snn_array *w = &desc->projections[j].weight;
     char s[64];
@@ -285,7 +287,7 @@ static int check_gain(const snn_net_desc *desc, int32_t j, int64_t C, int need_d
     CHECK(is_shape(w, 1, C, 0, 0), SNN_E_SHAPE, -1, j,
           "weight has shape %s, expected (%lld,) (one gain per channel)",
           shape_text(w, s, sizeof s), (long long)C);
-    return check_array(desc, w, "weight", -1, j, 0, need_data, err);
+    return check_array(desc, w, "weight", -1, j, positive, need_data, err);
 }
 
 /* A conv2d's channel groups against its 4-D weight (Co, Ci / groups, kh, kw)
@@ -355,12 +357,13 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims
         break;
     case SNN_OP_MAXPOOL2D:
         CHECK(counts_spikes(desc, d->source), SNN_E_GRAPH, -1, j,
-              "maxpool2d pools spike counts: its source must be an unsigned if population, "
+              "maxpool2d pools spike counts: its source must be an if population, "
               "or a relay fed by one maxpool2d alone");
         /* fall through */
     case SNN_OP_AVGPOOL2D:
         FORWARD_IF_ERROR(check_window(desc, j, kernel, src, dst, src->C, L, err));
-        FORWARD_IF_ERROR(check_gain(desc, j, src->C, need_data, err));
+        /* a max pool's gains keep the sign of its counts' changes (counts_spikes) */
+        FORWARD_IF_ERROR(check_gain(desc, j, src->C, d->op == SNN_OP_MAXPOOL2D, need_data, err));
         break;
     case SNN_OP_DENSE:
         CHECK(dst->ndim == 1, SNN_E_SHAPE, -1, j, "dense needs a 1-D target");
@@ -379,12 +382,12 @@ static int check_projection(const snn_net_desc *desc, int32_t j, const snn__dims
               "the target's shape (%lld, %lld, %lld) is not the upsample2d output (%lld, %lld, %lld)",
               (long long)dst->C, (long long)dst->H, (long long)dst->W, (long long)src->C,
               (long long)(src->H * d->scale[0]), (long long)(src->W * d->scale[1]));
-        FORWARD_IF_ERROR(check_gain(desc, j, src->C, need_data, err));
+        FORWARD_IF_ERROR(check_gain(desc, j, src->C, 0, need_data, err));
         break;
     default: /* SNN_OP_IDENTITY */
         CHECK(src->ndim == dst->ndim && src->C == dst->C && src->H == dst->H && src->W == dst->W,
               SNN_E_SHAPE, -1, j, "identity needs a target of the source's shape");
-        FORWARD_IF_ERROR(check_gain(desc, j, src->C, need_data, err));
+        FORWARD_IF_ERROR(check_gain(desc, j, src->C, 0, need_data, err));
         break;
     }
     CHECK(!d->ceil_mode || d->op == SNN_OP_MAXPOOL2D, SNN_E_INVALID_ARG, -1, j,

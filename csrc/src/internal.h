@@ -81,7 +81,7 @@ typedef struct snn_pop {
     int32_t has_queue;  /* emits events (input, IF, relay) */
     int32_t has_index;  /* feeds a conv2d or a pool: its queue gets a per-position
                          * index each step */
-    int32_t has_fired;  /* feeds a maxpool2d: keeps its spikes per neuron (off_fired) */
+    int32_t has_fired;  /* feeds a maxpool2d: keeps its net spikes per neuron (off_fired) */
     int32_t fold_proj;  /* IF only: the avgpool2d folded into its threshold pass
                          * (net.c, fold_pools), or -1 */
     int32_t *fold_tpos; /* with fold_proj: per position, the target position whose
@@ -98,7 +98,8 @@ typedef struct snn_pop {
     size_t off_first;   /* has_index: per position, its first event in the queue (int32) */
     size_t off_end;     /* has_index: per position, one past its last event (int32) */
     size_t off_count;   /* output population only: net spike count per neuron (int32) */
-    size_t off_fired;   /* has_fired: its spikes per neuron since the run began (int32) */
+    size_t off_fired;   /* has_fired: its net spikes (+1 and -1) per neuron since the run
+                         * began (int32) */
     size_t off_ahead;   /* ahead: `ahead` slots of its fold target's current (float),
                          * then per slot and team member its spikes and the fold's
                          * synaptic operations (int64 [ahead][SNN_MAX_THREADS][2]) */
@@ -177,10 +178,10 @@ typedef struct snn_fold {
 
 /* maxpool.c: part `part` of `parts` of maxpool2d q's step (the target rows a
  * conv of the same target would give that part): for the events ev of its
- * source, whose spike counts since the run began (this step's included) are
- * `fired`, raises `best` (its window's largest count per target neuron) and adds
- * the gain to dst where it grew. Returns the synaptic operations (events times
- * the windows that hold them). */
+ * source, whose net spike counts since the run began (this step's included) are
+ * `fired`, updates `best` (its window's largest count per target neuron) and adds
+ * the gain to dst where it grew, or subtracts it where it fell. Returns the
+ * synaptic operations (events times the windows that hold them). */
 int64_t snn__maxpool(const struct snn_net *net, const snn_proj *q, const snn_events *ev,
                      const int32_t *fired, int32_t *best, float *dst, int32_t part, int32_t parts);
 

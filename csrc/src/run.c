@@ -399,13 +399,15 @@ static int64_t emit_ahead(snn_state *s, const snn_pop *p, const snn_team *tm, in
     return counts[0];
 }
 
-/* Adds the n spikes of a member's queue segment qi to p's counts since the run
- * began (a maxpool2d reads them once the team has met after the pass). */
-static void count_fired(snn_state *s, const snn_pop *p, const int32_t *qi, int64_t n)
+/* Adds the n events of a member's queue segment (qi, qv) to p's net counts since
+ * the run began, +1 for a positive event and -1 for a negative one (a maxpool2d
+ * reads them once the team has met after the pass). */
+static void count_fired(snn_state *s, const snn_pop *p, const int32_t *qi, const float *qv,
+                        int64_t n)
 {
     int32_t *fired = snn__at(s, p->off_fired);
     int64_t e;
-    for (e = 0; e < n; e++) fired[qi[e]]++;
+    for (e = 0; e < n; e++) fired[qi[e]] += qv[e] > 0.0f ? 1 : -1;
 }
 
 /* Returned by emit for a population that a team only counts (below). */
@@ -452,7 +454,10 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
         n = fn(p, A, K, qi, snn__at(s, p->off_qval), first_events(s, p), end_events(s, p), row0,
                row1, fp);
         if (fp) tm->synops[p->fold_proj] += fold.ops;
-        if (p->has_fired) count_fired(s, p, qi + row0 * p->W * p->C, n);
+        if (p->has_fired) {
+            const int64_t seg = row0 * p->W * p->C;
+            count_fired(s, p, qi + seg, (const float *)snn__at(s, p->off_qval) + seg, n);
+        }
     }
     profile_add(s, index, started);
     if (tm->size == 1) return n;

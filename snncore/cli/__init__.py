@@ -22,7 +22,7 @@ from ._common import CliError, one_line
 __all__ = ["main", "COMMANDS", "CliError"]
 
 # the subcommand modules, in the order of `snncore --help`
-COMMANDS = ("convert", "info", "run", "plot", "report", "bench")
+COMMANDS = ("convert", "info", "run", "sweep", "plot", "report", "bench")
 
 
 def build_parser():

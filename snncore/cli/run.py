@@ -1,6 +1,7 @@
 """`snncore run NET.npz IMAGES`: predictions, the accuracy curve, spikes and
 synaptic operations per layer and the energy estimate (the Python twin of the
-C runner `snnrun`), with the ANN beside it (--compare-ann)."""
+C runner `snnrun`), with the ANN beside it (--compare-ann), on a Dask cluster
+with --scheduler (sweep.py)."""
 
 import csv
 import json
@@ -13,6 +14,7 @@ from .._summary import format_table
 from ._common import (FORMATTER, CliError, add_common, add_image_arguments, checkpoint_list,
                       labelled_images, progress_flag)
 from ._model import MODEL_HELP, add_model_argument, check_model_options, resolve_model
+from .sweep import add_run_options, run_on_scheduler
 
 EXAMPLES = """examples:
   snncore run net.npz x.npy                          # one predicted class per line
@@ -54,6 +56,7 @@ def register(sub):
     p.add_argument("--output", "-o", help="write the decoded outputs (N, K) at T to this .npy")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table",
                    help="how to print the results (default: table; see below)")
+    add_run_options(p)
     add_model_argument(p, "--compare-ann", "the ANN the network was converted from")
     add_common(p)
     p.set_defaults(handler=run)
@@ -122,8 +125,11 @@ def run(args):
     net = load(args.network)
     x, y, _ = labelled_images(args, args.limit)
     model = resolve_model(args, args.compare_ann) if args.compare_ann else None
-    res = net.run(x, args.timesteps, encoding=args.encoding, checkpoints=args.checkpoints,
-                  seed=args.seed, threads=args.threads, progress=progress_flag(args))
+    if args.scheduler:
+        res = run_on_scheduler(args, x)
+    else:
+        res = net.run(x, args.timesteps, encoding=args.encoding, checkpoints=args.checkpoints,
+                      seed=args.seed, threads=args.threads, progress=progress_flag(args))
     ann = None if model is None else compare_with_ann(model, x, y, res)
     if args.output:
         np.save(args.output, res.output)

@@ -272,7 +272,6 @@ class Assembler:
         self.chosen = {}        # activation -> lambda actually used (model norm fills it)
         self.capped = {}        # clipped ReLU -> largest lambda before its clip capped it
         self.kinds = {}         # population name -> kind
-        self.signed = set()     # the signed IF populations (leaky ReLU)
         self.pooled = set()     # the relays of max pools
 
     # -- naming --------------------------------------------------------------
@@ -394,7 +393,6 @@ class Assembler:
             kwargs.update(threshold=float(np.float32(theta[0])) if scalar else theta.astype(np.float32),
                           reset=self.reset, v_init=self.v_init)
             if signed_alpha is not None:
-                self.signed.add(name)
                 neg = theta / signed_alpha
                 kwargs.update(signed=True, threshold_neg=float(np.float32(neg[0])) if scalar
                               else neg.astype(np.float32))
@@ -582,17 +580,18 @@ class Assembler:
         return _from_pieces(pops, node.shape)
 
     def _spiking_source(self, value, where):
-        """The population a max pool reads: an unsigned IF population, or a max
-        pool's relay (the capture refused max pooling anywhere else)."""
-        if not (isinstance(value, _Pop) and value.name not in self.signed and
+        """The population a max pool reads: an IF population (signed for a
+        leaky ReLU: the pool follows its net counts), or a max pool's relay (the
+        capture refused max pooling anywhere else)."""
+        if not (isinstance(value, _Pop) and
                 (self.kinds.get(value.name) == "if" or value.name in self.pooled)):
             raise ConversionError(f"{where}: max pooling reads no ReLU's spikes")
         return value
 
     def _max_pool(self, node, src):
         """A relay fed by a maxpool2d of `src`. Its events are src's spikes
-        passed on (one per growth of a window's largest count, of value 1), so it
-        keeps src's unit, and a max pool may read it in turn."""
+        passed on (one per change of a window's largest net count, of value 1 or
+        -1), so it keeps src's unit, and a max pool may read it in turn."""
         p = node.params
         name = self._unique(node.name, self.used_names)
         self.kinds[name] = "relay"

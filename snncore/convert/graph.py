@@ -365,25 +365,26 @@ class _Capture:
     CHANNEL_VIEWS = ("cat", "channels")
 
     def _reads_spikes(self, name):
-        """Whether IR node `name` emits spike counts: a ReLU's IF neurons, a
-        max pool of them (nested pooling), or a channel view of those."""
+        """Whether IR node `name` emits spike counts: a ReLU's or leaky ReLU's
+        IF neurons (signed for the latter), a max pool of them (nested pooling),
+        or a channel view of those."""
         n = self.nodes[name]
         if n.op in self.CHANNEL_VIEWS:
             return all(self._reads_spikes(i) for i in n.inputs)
-        return n.op in ("relu", "maxpool2d")
+        return n.op in ("relu", "leaky_relu", "maxpool2d")
 
     def _check_spiking_maxpool_input(self, node, x):
         """Spiking max pooling pools spike counts: refuse it where its input is
-        not the output of a ReLU."""
+        not the output of a ReLU or a leaky ReLU."""
         if x not in self.nodes or self.nodes[x].op == "unknown" or self._reads_spikes(x):
             return
         op = self.nodes[x].op
-        what = {"leaky_relu": "a leaky ReLU's output (signed spikes)",
-                "input": "the input image"}.get(op, f"the output of {op}, not of a ReLU")
-        self.refuse(node, f"max pooling converts only right after a ReLU (it pools spike "
-                          f"counts), but it reads {what}; place it after the ReLU "
-                          "(conv-BN-ReLU-maxpool computes the same as conv-BN-maxpool-ReLU), "
-                          "or pass maxpool='avg' to substitute average pooling")
+        what = {"input": "the input image"}.get(op, f"the output of {op}, not of a ReLU")
+        self.refuse(node, f"max pooling converts only right after a ReLU or leaky ReLU (it "
+                          f"pools spike counts), but it reads {what}; place it after the "
+                          "activation (conv-BN-ReLU-maxpool computes the same as "
+                          "conv-BN-maxpool-ReLU), or pass maxpool='avg' to substitute "
+                          "average pooling")
 
     def adaptive_maxpool(self, node, x, output_size, return_indices=False):
         if return_indices:

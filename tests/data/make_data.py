@@ -171,6 +171,26 @@ def grouped():
     return b.build("out")
 
 
+def signed_maxpool():
+    """input [2,8,8] -conv2d (3x3, padding 1)-> s (signed if: a leaky ReLU's
+    neurons, per-channel thresholds) -maxpool2d (2x2, gain)-> m (relay) -maxpool2d
+    (2x2, stride 1, padding 1)-> mm (relay, nested) -conv2d (1x1)-> out
+    (accumulate [5,5,5]): Spiking-YOLO's conv-leaky ReLU-maxpool and a grid head."""
+    rng = np.random.default_rng(17)
+    b = snncore.NetworkBuilder((2, 8, 8))
+    b.population("s", (4, 8, 8), threshold=np.array([0.5, 1.0, 0.75, 0.25], np.float32),
+                 signed=True, threshold_neg=np.array([2.5, 5.0, 3.75, 1.25], np.float32),
+                 bias=dyadic(rng, (4,), -2, 1, 16))
+    b.conv2d("s", "input", "s", dyadic(rng, (4, 2, 3, 3), -8, 6, 16), padding=1)
+    b.population("m", (4, 4, 4), kind="relay")
+    b.maxpool2d("m", "s", "m", 2, gain=dyadic(rng, (4,), 1, 8, 4))
+    b.population("mm", (4, 5, 5), kind="relay")
+    b.maxpool2d("mm", "m", "mm", 2, stride=1, padding=1)
+    b.population("out", (5, 5, 5), kind="accumulate")
+    b.conv2d("head", "mm", "out", dyadic(rng, (5, 4, 1, 1), -8, 8, 8))
+    return b.build("out")
+
+
 def save_numpy_style(net, path):
     """Members as numpy.savez writes them (zip64 local headers), arrays of 2 or more
     dimensions in Fortran order."""
@@ -198,6 +218,7 @@ NETS = {
     # named to sort last: make_inputs seeds each network's images by its place in
     # sorted(NETS), so a later name leaves the other networks' files unchanged
     "zz_groups": (grouped, "stored"),
+    "zz_signed_maxpool": (signed_maxpool, "deflated"),
 }
 
 
@@ -798,7 +819,15 @@ def corpus_cases():
         m["populations"].append({"name": "q", "kind": "relay", "shape": [3, 1, 1]})
         m["projections"].append({"name": "q", "op": "maxpool2d", "source": "s", "target": "q",
                                  "kernel": [2, 2]})
-    add("maxpool_from_signed.npz", edited(maxpool_of_signed))
+    add("ok_maxpool_signed.npz", edited(maxpool_of_signed))
+
+    def maxpool_gain(value):
+        def edit(m, a):
+            as_maxpool(weight="p1.gain")(m, a)
+            a["p1.gain"] = np.array([1.0, value, 2.0], np.float32)
+        return edit
+    add("maxpool_gain_negative.npz", edited(maxpool_gain(-1.0)))
+    add("maxpool_gain_zero.npz", edited(maxpool_gain(0.0)))
     add("avgpool_ceil_mode.npz", edited(set_in([J("p1"), "ceil_mode"], True)))
 
     # upsampling: u (relay [3, 8, 4]) fed by p1 ([3, 2, 2]) scaled (4, 2)
