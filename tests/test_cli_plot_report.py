@@ -155,13 +155,13 @@ def _decodes(path):
 
 def test_plot_commands_write_pictures(work):
     d, _ = work
-    # one picture of each kind from a subprocess, the rest in this process
-    corr, rates = snncore_all(
-        d,
-        ["plot", "correlation", "net.npz", "x_small.npy", *MODEL, "-T", "32", "-o",
-         "corr.png"],
-        ["plot", "rates", "net.npz", "--dataset", "digits", "--limit", "30", "-T", "16", "-o",
-         "rates.png", "--quiet"])
+    # the correlation from a subprocess (a fresh interpreter loads the model), the
+    # rest in this process (docs/tutorial.md, which tests/test_tutorial.py runs, drives
+    # run, report and plot from the shell too)
+    corr, = snncore_all(d, ["plot", "correlation", "net.npz", "x_small.npy", *MODEL, "-T",
+                            "32", "-o", "corr.png"])
+    rates = snncore_here(d, "plot", "rates", "net.npz", "--dataset", "digits", "--limit", "30",
+                         "-T", "16", "-o", "rates.png", "--quiet")
     run_json = snncore_here(d, "run", "net.npz", "x_small.npy", "--labels", "y_small.npy",
                             "-T", "16", "--checkpoints", "2,4,8", "--format", "json")
     acc = snncore_here(d, "plot", "accuracy", "net.npz", "--images", "x_small.npy", "--labels",
@@ -218,9 +218,9 @@ def test_plot_and_report_refuse_bad_input(work):
 
 def test_run_compares_with_the_ann(work):
     d, model = work
-    table, = snncore_all(d, ["run", "net.npz", "x_small.npy", "--labels", "y_small.npy", "-T",
-                             "32", "--checkpoints", "4,16", "--compare-ann", "tinynet:make",
-                             "--weights", "net.pt"])
+    table = snncore_here(d, "run", "net.npz", "x_small.npy", "--labels", "y_small.npy", "-T",
+                         "32", "--checkpoints", "4,16", "--compare-ann", "tinynet:make",
+                         "--weights", "net.pt")
     as_json = snncore_here(d, "run", "net.npz", "x_small.npy", "-T", "32", "--checkpoints",
                            "4,16", "--format", "json", "--compare-ann", "tinynet:make",
                            "--weights", "net.pt")
@@ -304,8 +304,8 @@ def _browse(chromium, page, tmp_path):
 def test_report_renders_in_a_browser_with_every_image(work, tmp_path):
     chromium = _chromium()
     d, _ = work
-    r, = snncore_all(d, ["report", "net.npz", "x_small.npy", "--labels", "y_small.npy", *MODEL,
-                         "-T", "32", "--detail-images", "30", "-o", "report.html"])
+    r = snncore_here(d, "report", "net.npz", "x_small.npy", "--labels", "y_small.npy", *MODEL,
+                     "-T", "32", "--detail-images", "30", "-o", "report.html")
     assert r.returncode == 0, r.stderr
     page = (d / "report.html").read_text(encoding="utf-8")
     for heading in ("At a glance", "Accuracy against timesteps", "Where the SNN departs",
