@@ -248,7 +248,11 @@ def ann_activations(model, x, names=None):
 
 def _fit(ann, snn):
     """(slope, intercept, r) of snn against ann by scipy.stats.linregress."""
-    from scipy import stats
+    try:
+        from scipy import stats
+    except ImportError as e:
+        raise ImportError(f"the correlation's fit needs scipy ({e}): "
+                          "pip install 'snncore[cli]'") from None
     if ann.size < 2 or np.ptp(ann) == 0 or np.ptp(snn) == 0:
         return float("nan"), float("nan"), float("nan")
     fit = stats.linregress(ann.astype(np.float64), snn.astype(np.float64))

@@ -100,13 +100,15 @@ def read_array(path, what, key=None):
         raise CliError(f"{where} is not a plain .npy array ({one_line(e)})")
 
 
-def check_images(x, where):
-    """Images as read: uint8 or float, (N, ...) with N >= 1."""
+def check_images(x, where, batch=True):
+    """Images as read: uint8 or float, and not none of them; with `batch`,
+    (N, ...) with N >= 1 (else a single image may be given, as Network.run
+    takes one)."""
     if not (x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)):
         raise CliError(f"{where}: images must be uint8 or float, not {x.dtype}")
-    if x.ndim < 2:
+    if batch and x.ndim < 2:
         raise CliError(f"{where}: expected images (N, C, H, W), got shape {x.shape}")
-    if len(x) == 0:
+    if x.size == 0:
         raise CliError(f"{where}: the set of images is empty (shape {x.shape})")
     return x
 
@@ -129,7 +131,7 @@ def labelled_images(args, limit=None):
         x = read_array(args.images, "images", getattr(args, "images_key", None))
         y = read_array(args.labels, "--labels") if args.labels else None
         where = args.images
-    check_images(x, where)
+    check_images(x, where, batch=False)
     if y is not None:
         if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
             raise CliError(f"--labels: expected {len(x)} integer labels (one per image), got "
