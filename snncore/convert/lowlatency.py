@@ -8,6 +8,7 @@ half-threshold start are threshold and neuron options: norm='ltb' or
 
 import numpy as np
 
+from .._progress import Progress
 from .assemble import Assembler
 
 __all__ = ["calibrate_biases", "choose_readout_start", "low_latency_options"]
@@ -83,7 +84,8 @@ def _channel_means(a, channels):
     return a.mean(axis=(0, 2))
 
 
-def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, options):
+def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, options,
+                     progress=None):
     """Light bias calibration (Li et al. 2021): layer by layer, shift each
     channel's bias by the mean gap between the SNN's rate (times lambda) and the
     ANN's activation on the calibration images, the layers below already
@@ -97,7 +99,10 @@ def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, op
 
     runner.forward(torch.from_numpy(x), hook=keep)
     delta = {}
-    for name in graph.activations():
+    names = graph.activations()
+    bar = Progress(len(names), enabled=progress, unit="layers", label="bias calibration:",
+                   work=len(names) * len(x) * timesteps * x[0].size)
+    for done, name in enumerate(names, start=1):
         shape = graph.nodes[name].shape
         c = shape[0]
         probe = Assembler(graph, thresholds, probe=name, probe_kind="if", bias_delta=delta,
@@ -108,6 +113,8 @@ def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, op
         snn_mean = _channel_means(rate, c) * theta
         error = snn_mean - _channel_means(ann[name], c)
         delta[name] = -error
+        bar.update(done)
+    bar.close()
     return delta
 
 

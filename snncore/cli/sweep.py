@@ -1,5 +1,6 @@
-"""The command line's Dask parts: ``snncore run ... --scheduler ADDRESS`` and
-``snncore sweep`` (snncore.distributed). cli.py registers them and calls them."""
+"""The command line's Dask parts: ``snncore sweep`` (snncore.distributed),
+and ``snncore run ... --scheduler ADDRESS``, whose options and run run.py
+takes from here."""
 
 import argparse
 import json
@@ -7,6 +8,9 @@ import os
 import sys
 
 import numpy as np
+
+from ._common import add_common, checkpoint_list
+from ._model import factory_spec
 
 SWEEP_EXAMPLES = """examples:
   snncore sweep net_a.npz net_b.npz --images x.npy --labels y.npy -T 64 --checkpoints 8,16,32
@@ -44,7 +48,7 @@ def add_run_options(run):
 
 def run_on_scheduler(args, x):
     """`snncore run --scheduler`: the RunResult of args.network on images x."""
-    from .distributed import run
+    from ..distributed import run
 
     with _client(args.scheduler) as client:
         return run(args.network, x, args.timesteps, encoding=args.encoding,
@@ -62,14 +66,12 @@ def _grid(text):
     return grid
 
 
-def add_sweep(sub, common):
-    """Register `snncore sweep`; `common(parser)` adds the options every command has."""
-    from .cli import _checkpoint_list, _factory_spec
-
+def register(sub):
+    """Register `snncore sweep`."""
     p = sub.add_parser("sweep", help="run a grid of settings (on Dask with --scheduler)",
                        epilog=SWEEP_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("networks", nargs="*", help=".npz networks to run under each setting")
-    p.add_argument("--factory", type=_factory_spec, metavar="MODULE:CALLABLE",
+    p.add_argument("--factory", type=factory_spec, metavar="MODULE:CALLABLE",
                    help="a callable returning the torch.nn.Module to convert under each setting")
     p.add_argument("--weights", metavar="FILE", help="its state dict (torch.save)")
     p.add_argument("--calibration", metavar="FILE", help=".npy calibration images (--factory)")
@@ -77,10 +79,11 @@ def add_sweep(sub, common):
     p.add_argument("--labels", required=True, metavar="FILE", help=".npy integer labels")
     p.add_argument("--grid", type=_grid, default=None, metavar="JSON")
     p.add_argument("--timesteps", "-T", type=int, default=64)
-    p.add_argument("--checkpoints", type=_checkpoint_list, default=None)
+    p.add_argument("--checkpoints", type=checkpoint_list, default=None)
     p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (tcp://HOST:PORT)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    common(p)
+    add_common(p)
+    p.set_defaults(handler=sweep)
     return p
 
 
@@ -96,9 +99,10 @@ def _model(args):
     return model.eval()
 
 
-def sweep(args, parser):
+def sweep(args):
     """`snncore sweep`: print the table."""
-    from .distributed import sweep as run_sweep
+    parser = args.parser
+    from ..distributed import sweep as run_sweep
 
     if bool(args.networks) == bool(args.factory):
         parser.error("give either networks (.npz) or --factory (a model to convert)")
