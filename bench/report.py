@@ -20,8 +20,9 @@ It reads the ``extra_info`` of every benchmark, by its ``kind``:
   pooling, accuracy against timesteps;
 
 and, from --results-dir, the files ``sweep_*.json`` (bench/conversion_sweep.py
---json), ``peers_*.json`` (bench/peers.py --json) and ``detection.json``
-(bench/detection_study.py). Every section is
+--json), ``peers_*.json`` (bench/peers.py --json), ``tracking_*.json``
+(bench/torchvision_tracking.py --json) and the SINGLE_FILES (nir_peer.json,
+dask_scaling.json, detection.json). Every section is
 rendered from what is present; a missing kind says which benchmark makes it.
 Plots need matplotlib (Agg backend); without it the Markdown is written alone.
 When several files hold the same record, the later file's wins.
@@ -68,7 +69,8 @@ class Data:
     """Everything read: records (extra_info dicts with `_name`, the benchmark's
     name, and `_median`, its median time in seconds or None), machine_info,
     commit_info and datetime of the first file that has them, speed_targets
-    rows, sweeps and peers (the JSON objects of sweep_*.json and peers_*.json)."""
+    rows, sweeps, peers and trackings (the JSON objects of sweep_*.json,
+    peers_*.json and tracking_*.json)."""
 
     def __init__(self):
         self.records = []
@@ -78,7 +80,8 @@ class Data:
         self.speed_targets = []
         self.sweeps = []
         self.peers = []
-        self.detection = None
+        self.trackings = []
+        self.single = {}        # name -> the JSON object of results/<name>.json (SINGLE_FILES)
         self.sources = []
 
     def of_kind(self, kind):
@@ -111,8 +114,10 @@ def read_benchmark_json(data, path):
 
 
 def read_side_files(data, results_dir):
-    """sweep_*.json and peers_*.json of `results_dir` (unreadable ones are skipped)."""
-    for pattern, bucket in (("sweep_*.json", data.sweeps), ("peers_*.json", data.peers)):
+    """sweep_*.json, peers_*.json and tracking_*.json of `results_dir` (unreadable
+    ones are skipped)."""
+    for pattern, bucket in (("sweep_*.json", data.sweeps), ("peers_*.json", data.peers),
+                            ("tracking_*.json", data.trackings)):
         for path in sorted(glob.glob(os.path.join(results_dir, pattern))):
             try:
                 with open(path) as f:
@@ -123,13 +128,29 @@ def read_side_files(data, results_dir):
             if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
                 doc["_path"] = path
                 bucket.append(doc)
-    path = os.path.join(results_dir, "detection.json")
-    if os.path.exists(path):
+
+
+# Side files of one record each: results/<name>.json, from the script that writes it.
+SINGLE_FILES = {"nir_peer": "python bench/nir_peer.py --json bench/results/nir_peer.json",
+                "dask_scaling": "python bench/dask_scaling.py --json "
+                                "bench/results/dask_scaling.json",
+                "detection": "python bench/detection_study.py"}
+
+
+def read_single_files(data, results_dir):
+    """The SINGLE_FILES present in `results_dir` (unreadable ones are skipped)."""
+    for name in SINGLE_FILES:
+        path = os.path.join(results_dir, name + ".json")
+        if not os.path.exists(path):
+            continue
         try:
             with open(path) as f:
-                data.detection = json.load(f)
+                doc = json.load(f)
         except (OSError, ValueError) as e:
             print(f"report: skipping {path}: {e}", file=sys.stderr)
+            continue
+        if isinstance(doc, dict):
+            data.single[name] = doc
 
 
 def latest(records, key):
@@ -468,10 +489,10 @@ def maxpool_study_section(data):
 
 def detection_section(data, plot_link):
     """The spiking Tiny-YOLO (bench/detection_study.py): mAP against T per ablation row."""
-    doc = data.detection
+    doc = data.single.get("detection")
     out = ["## Object detection: a spiking Tiny-YOLO and Spiking-YOLO's ablation", ""]
     if not doc:
-        return out + missing("detection results", "run python bench/detection_study.py")
+        return out + missing("bench/results/detection.json", SINGLE_FILES["detection"])
     info, ann, target = doc.get("model_info") or {}, doc["ann"], doc.get("target") or {}
     test = (doc.get("data") or {}).get("test") or {}
     out += [f"Fashion-MNIST items (1 to 4, varied size and place, overlapping) on cluttered "
@@ -577,6 +598,102 @@ def side_files_section(data):
     return out
 
 
+def tracking_section(data):
+    out = ["## torchvision's classifiers: conversion verdicts and tracking", ""]
+    if not data.trackings:
+        return out + missing("tracking_*.json files",
+                             "run bench/torchvision_tracking.py --json "
+                             "bench/results/tracking_torchvision.json")
+    for doc in data.trackings:
+        out += [f"bench/torchvision_tracking.py ({os.path.basename(doc['_path'])}): random "
+                f"weights, BatchNorm settled on {num(doc.get('images'))} random images, "
+                f"percentile thresholds, T={doc.get('steps')}; the SNN against its ANN on as "
+                "many fresh random images.", ""]
+        rows = []
+        for r in doc["rows"]:
+            size = f"{r.get('size')}x{r.get('size')}"
+            if r.get("verdict") == "converts":
+                rows.append([r.get("model"), size, "converts", pct(r.get("argmax_agreement")),
+                             f"{r.get('correlation', float('nan')):.4f}", num(r.get("neurons"))])
+            else:
+                rows.append([r.get("model"), size, f"refused: {r.get('reason')}", "", "", ""])
+        out += table(["model", "input", "verdict", "argmax agreement %", "logit correlation",
+                      "neurons"], rows) + [""]
+    return out
+
+
+def nir_peer_section(data):
+    out = ["## NIR exchange with sinabs", ""]
+    doc = data.single.get("nir_peer")
+    if not doc:
+        return out + missing("bench/results/nir_peer.json", SINGLE_FILES["nir_peer"])
+    ex, im = doc.get("export", {}), doc.get("import", {})
+    out += [f"{doc.get('model')} with {doc.get('peer')} (bench/nir_peer.py, docs/nir.md): the "
+            f"first {num(ex.get('images'))} Fashion-MNIST test images, T={ex.get('timesteps')}, "
+            "analog input.", "",
+            f"**Export** (snncore's conversion, `snncore.nir.to_nir`, run by sinabs): snncore "
+            f"{pct(ex.get('snncore_accuracy'))}%, {num(ex.get('snncore_spikes_per_image'))} "
+            f"spikes per image; the round trip `from_nir(to_nir(net))` "
+            f"{'runs identically' if ex.get('round_trip_identical') else 'DIFFERS'}.", ""]
+    rows = []
+    for key, label in (("sinabs", "sinabs, its own IF rule"),
+                       ("sinabs_snncore_rule", "sinabs, one spike a step, no floor")):
+        r = ex.get(key) or {}
+        rows.append([label, pct(r.get("accuracy")), pct(r.get("same_prediction")),
+                     num(r.get("spikes_per_image")),
+                     f"{100 * r['spike_count_difference']:.3f}%"
+                     if r.get("spike_count_difference") is not None else "-",
+                     f"{r['max_output_difference']:.2g}"
+                     if r.get("max_output_difference") is not None else "-"])
+    out += table(["simulator", "accuracy %", "same prediction as snncore %", "spikes/img",
+                  "spike counts off (of snncore's)", "largest output difference"], rows) + [""]
+    out += [f"**Import** (sinabs's conversion, `sinabs.nir.to_nir`, nodes "
+            f"{', '.join(im.get('node_types') or [])}, run by snncore after "
+            "`snncore.nir.from_nir`):", ""]
+    out += table(["simulator", "accuracy %", "images/s"],
+                 [["sinabs", pct(im.get("sinabs_accuracy")),
+                   num(im.get("sinabs_images_per_second"))],
+                  ["snncore", pct(im.get("snncore_accuracy")),
+                   num(im.get("snncore_images_per_second"))]]) + [""]
+    out += [f"Same prediction on {pct(im.get('same_prediction'))}% of the images; snncore runs "
+            f"sinabs's network {_times(im.get('speedup'))} as fast (median of 3 runs of the "
+            f"first {num(im.get('speed_images'))} images, {im.get('threads')} threads each).", ""]
+    return out
+
+
+def dask_section(data):
+    out = ["## Dask workers", ""]
+    doc = data.single.get("dask_scaling")
+    if not doc:
+        return out + missing("bench/results/dask_scaling.json", SINGLE_FILES["dask_scaling"])
+    out += [f"`snncore.distributed.run` on a LocalCluster of single-threaded worker processes "
+            f"(bench/dask_scaling.py, docs/distributed.md): {doc.get('model')}, "
+            f"{num(doc.get('images'))} test images, T={doc.get('timesteps')}, "
+            f"{num(doc.get('blocks'))} blocks of {num(doc.get('block'))} images; medians of "
+            f"{doc.get('repeats')} runs on a shared {doc.get('cpus')}-CPU machine.", ""]
+    rows = [["local, 1 thread (Network.run)", num(doc.get("local_1_thread_images_per_second")),
+             "-", "-", "-"]]
+    for n, r in sorted((doc.get("workers") or {}).items()):
+        rows.append([f"{n} worker{'s' if n != '1' else ''}", num(r.get("images_per_second")),
+                     "yes" if r.get("identical_to_local") else "NO",
+                     f"{r['overhead_ms_per_block']:.1f}"
+                     if r.get("overhead_ms_per_block") is not None else "-",
+                     pct(r.get("busy_fraction"))])
+    out += table(["run", "images/s", "identical to local", "overhead ms/block",
+                  "workers busy %"], rows) + [""]
+    if doc.get("speedup_2_over_1") is not None:
+        out += [f"Two workers: {doc['speedup_2_over_1']:.2f}x one worker, a scaling efficiency "
+                f"of {100 * doc['scaling_efficiency']:.0f}%.", ""]
+    load = [doc.get("load_average_before"), doc.get("load_average_after")]
+    if None not in load:
+        busy = max(load) > (doc.get("cpus") or 1)
+        out += [f"Load average of the machine (1 minute): {load[0]:.1f} before, {load[1]:.1f} "
+                f"after, on {doc.get('cpus')} CPUs"
+                + ("; other jobs held the CPUs, so a second worker had no free core to run on: "
+                   "rerun on an idle machine for the scaling figure." if busy else "."), ""]
+    return out
+
+
 # -- plots ---------------------------------------------------------------------------
 
 def make_plots(data, plots_dir):
@@ -599,9 +716,9 @@ def make_plots(data, plots_dir):
         path = os.path.join(plots_dir, "energy_accuracy.png")
         plot_energy(plt, energy, path)
         written["energy_accuracy"] = path
-    if data.detection:
+    if data.single.get("detection"):
         path = os.path.join(plots_dir, "detection_map.png")
-        plot_detection(plt, data.detection, path)
+        plot_detection(plt, data.single["detection"], path)
         written["detection_map"] = path
     speed = data.of_kind("speed")
     if speed:
@@ -771,6 +888,9 @@ def render(data, plots, out_path):
     lines += maxpool_study_section(data)
     lines += speed_section(data, link("throughput"))
     lines += side_files_section(data)
+    lines += tracking_section(data)
+    lines += nir_peer_section(data)
+    lines += dask_section(data)
     lines += detection_section(data, link("detection_map"))
     if not plots:
         lines += ["_No plots: matplotlib is not installed, or there was nothing to plot._", ""]
@@ -785,7 +905,8 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--plots", default=os.path.join(HERE, "plots"))
     parser.add_argument("--results-dir", default=os.path.join(HERE, "results"),
-                        help="where to look for sweep_*.json and peers_*.json")
+                        help="where to look for sweep_*.json, peers_*.json and "
+                             "tracking_*.json")
     args = parser.parse_args(argv)
     data = Data()
     inputs = args.json or [p for p in (os.path.join(args.results_dir, f) for f in DEFAULT_INPUTS)
@@ -793,6 +914,7 @@ def main(argv=None):
     for path in inputs:
         read_benchmark_json(data, path)
     read_side_files(data, args.results_dir)
+    read_single_files(data, args.results_dir)
     plots = make_plots(data, args.plots)
     text = render(data, plots, args.out)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

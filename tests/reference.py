@@ -8,10 +8,12 @@ dense event tensors of its sources, and the counters are derived from the
 non-zero entries of those event tensors.  Clarity is preferred over speed.
 
 It consumes the *normalised spec* dict (see ``simulate``) and never imports
-snncore.
+snncore. Convolution and pooling are scipy's (scipy.signal.correlate with
+direct sums, scipy.ndimage.maximum_filter), not loops of its own.
 """
 
 import numpy as np
+from scipy import ndimage, signal
 
 __all__ = [
     "simulate",
@@ -83,12 +85,10 @@ def _out_size(size, k, s, p, ceil=False):
     return out - 1 if (out - 1) * s >= size + p else out
 
 
-def _windows(ev, kernel, stride, padding, ceil=False, fill=0):
-    """Yield (i, j, slab) for every kernel offset; slab is (N, C, Ho, Wo).
-
-    slab[n, c, oy, ox] = padded_ev[n, c, oy*sh + i, ox*sw + j], the padding
-    (`fill`) on the left `padding` and on the right as far as the windows reach.
-    """
+def _padded(ev, kernel, stride, padding, ceil=False, fill=0):
+    """(padded, (ho, wo)): ev (N, C, H, W) padded with `fill` on the left by
+    `padding` and on the right as far as the windows reach, and the output
+    size. Window (oy, ox) is padded[..., oy*sh : oy*sh + kh, ox*sw : ox*sw + kw]."""
     kh, kw = kernel
     sh, sw = stride
     ph, pw = padding
@@ -98,51 +98,59 @@ def _windows(ev, kernel, stride, padding, ceil=False, fill=0):
     right_h = max(ph, (ho - 1) * sh + kh - h - ph)
     right_w = max(pw, (wo - 1) * sw + kw - w - pw)
     padded = np.pad(ev, ((0, 0), (0, 0), (ph, right_h), (pw, right_w)), constant_values=fill)
-    for i in range(kh):
-        for j in range(kw):
-            slab = padded[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
-            yield i, j, slab
+    return padded, (ho, wo)
+
+
+def _window_starts(full, stride, out, offset=(0, 0)):
+    """The values of `full` (..., H', W') at the windows' first rows and
+    columns (offset by `offset`), (..., ho, wo)."""
+    (sh, sw), (ho, wo), (oh, ow) = stride, out, offset
+    return full[..., oh::sh, ow::sw][..., :ho, :wo]
 
 
 def conv2d(ev, weight, stride=(1, 1), padding=(0, 0), groups=1):
     """Cross-correlation as torch.nn.functional.conv2d (zero padding, no bias):
     ev float32 (N, Ci, H, W), weight float32 (Co, Ci / groups, kh, kw); output
-    group g (channels g*Co/groups ...) sees input group g alone."""
+    group g (channels g*Co/groups ...) sees input group g alone. Each output
+    channel is scipy.signal.correlate's 'valid' correlation of its group's
+    channels with its kernel (direct sums, never an FFT)."""
     ev = np.asarray(ev, dtype=np.float32)
     weight = np.asarray(weight, dtype=np.float32)
     co, cig, kh, kw = weight.shape
     assert ev.shape[1] == cig * groups and co % groups == 0, (ev.shape, weight.shape, groups)
     cog = co // groups
-    parts = []
-    for g in range(groups):
-        src = ev[:, g * cig:(g + 1) * cig]
-        w = weight[g * cog:(g + 1) * cog]
-        out = None
-        for i, j, slab in _windows(src, (kh, kw), stride, padding):
-            # (N, Cig, Ho, Wo) x (Cog, Cig) -> (N, Cog, Ho, Wo)
-            term = np.einsum("nchw,oc->nohw", slab, w[:, :, i, j]).astype(np.float32)
-            out = term if out is None else out + term
-        parts.append(out)
-    return np.concatenate(parts, axis=1).astype(np.float32, copy=False)
+    padded, out = _padded(ev, (kh, kw), stride, padding)
+    result = np.empty((ev.shape[0], co) + out, dtype=np.float32)
+    for o in range(co):
+        g = o // cog
+        # (N, Cig, Hp, Wp) against (1, Cig, kh, kw): (N, 1, Hp - kh + 1, Wp - kw + 1)
+        full = signal.correlate(padded[:, g * cig:(g + 1) * cig], weight[o][None], mode="valid",
+                                method="direct")
+        result[:, o] = _window_starts(full[:, 0], stride, out)
+    return result
 
 
 def avgpool2d(ev, kernel, stride, padding=(0, 0)):
-    """Average pooling with count_include_pad=True: window sum / (kh*kw)."""
+    """Average pooling with count_include_pad=True: window sum / (kh*kw),
+    the sums by scipy.signal.correlate with a window of ones."""
     ev = np.asarray(ev, dtype=np.float32)
     kh, kw = kernel
-    total = None
-    for _, _, slab in _windows(ev, kernel, stride, padding):
-        total = slab.copy() if total is None else total + slab
-    return (total / np.float32(kh * kw)).astype(np.float32, copy=False)
+    padded, out = _padded(ev, kernel, stride, padding)
+    ones = np.ones((1, 1, kh, kw), dtype=np.float32)
+    total = signal.correlate(padded, ones, mode="valid", method="direct")
+    return (_window_starts(total, stride, out) / np.float32(kh * kw)).astype(np.float32)
 
 
 def maxpool2d(counts, kernel, stride, padding=(0, 0), ceil=False):
-    """Largest value of each window of int64 net counts (padding never wins)."""
-    best = None
+    """Largest value of each window of int64 net counts (padding never wins),
+    by scipy.ndimage.maximum_filter, whose window of size k at index j starts
+    at j - k // 2 (the windows read lie inside the padded array, so its edge
+    mode never matters)."""
+    kh, kw = kernel
     lowest = np.iinfo(np.int64).min
-    for _, _, slab in _windows(counts, kernel, stride, padding, ceil, fill=lowest):
-        best = slab.copy() if best is None else np.maximum(best, slab)
-    return best
+    padded, out = _padded(counts, kernel, stride, padding, ceil, fill=lowest)
+    best = ndimage.maximum_filter(padded, size=(1, 1, kh, kw), mode="nearest")
+    return _window_starts(best, stride, out, (kh // 2, kw // 2))
 
 
 def upsample2d(ev, scale):

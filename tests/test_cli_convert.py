@@ -2,104 +2,20 @@
 subprocess, on real files (a model factory module, its state dict, calibration
 arrays) written into a temporary directory."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
+from clitools import FACTORY_ARGS, make_workdir, one_line_error, snncore, snncore_all
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
-
-FACTORY = textwrap.dedent("""
-    import torch.nn as nn
-
-
-    class TinyNet(nn.Module):
-        def __init__(self, num_classes=10):
-            super().__init__()
-            self.conv = nn.Conv2d(1, 6, 3, padding=1)
-            self.pool = nn.AvgPool2d(2)
-            self.fc = nn.Linear(6 * 4 * 4, num_classes)
-
-        def forward(self, x):
-            x = self.pool(self.conv(x).relu())
-            return self.fc(x.flatten(1))
-
-
-    def make(num_classes=10):
-        return TinyNet(num_classes)
-""")
-
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     """A directory holding tinynet.py (the factory), its trained weights
     net.pt, calibration images x.npy / x.npz (uint8), test images and labels."""
-    from snncore.datasets import digits
-
     d = tmp_path_factory.mktemp("cli")
-    (d / "tinynet.py").write_text(FACTORY)
-    sys.path.insert(0, str(d))
-    try:
-        import tinynet
-    finally:
-        sys.path.remove(str(d))
-    x_train, y_train = digits("train")
-    x_test, y_test = digits("test")
-    torch.manual_seed(0)
-    model = tinynet.make()
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
-    for _ in range(60):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(xt), yt).backward()
-        opt.step()
-    model.eval()
-    torch.save(model.state_dict(), d / "net.pt")
-    torch.save(model, d / "whole.pt")
-    u8 = np.rint(x_train[:200] * 255).astype(np.uint8)
-    np.save(d / "x.npy", u8)
-    np.savez(d / "x.npz", labels=y_train[:200], images=x_train[:200])
-    np.save(d / "x_test.npy", x_test)
-    np.save(d / "y_test.npy", y_test)
+    make_workdir(torch, d)
     return d
-
-
-def _env(work):
-    path = [str(work)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(path))
-
-
-def snncore(work, *args):
-    """`python -m snncore ARGS...` in `work`, with `work` on PYTHONPATH."""
-    return snncore_all(work, args)[0]
-
-
-def snncore_all(work, *commands):
-    """Several `python -m snncore` commands at once (each imports torch, which
-    takes seconds), in order of `commands`."""
-    procs = [subprocess.Popen([sys.executable, "-m", "snncore", *map(str, args)], cwd=work,
-                              env=_env(work), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for args in commands]
-    results = []
-    for p, args in zip(procs, commands):
-        out, err = p.communicate(timeout=120)
-        results.append(subprocess.CompletedProcess(p.args, p.returncode, out, err))
-    return results
-
-
-FACTORY_ARGS = ("--factory", "tinynet:make", "--weights", "net.pt")
-
-
-def one_line_error(r):
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
-    assert len(lines) == 1 and lines[0].startswith("snncore: error: "), r.stderr
-    assert "Traceback" not in r.stderr
-    return lines[0]
 
 
 def test_factory_and_weights_convert_and_run(work):

@@ -265,9 +265,9 @@ def test_half_threshold_start_helps_at_low_timesteps():
 @pytest.mark.parametrize("name", MODELS)
 def test_low_latency_options(name, trained):
     """The recommended combination: LTB thresholds, the half-threshold start
-    and bias calibration at T for feed-forward nets; per-channel percentiles
-    and the delayed read-out besides for residual ones. At T=16 it agrees with
-    the ANN at least as often as plain percentile normalisation."""
+    and bias calibration at T for plain feed-forward nets; per-channel
+    percentiles and the delayed read-out besides for residual ones. At T=16 it
+    agrees with the ANN at least as often as plain percentile normalisation."""
     from snncore.convert import low_latency_options
 
     opts = low_latency_options(trained(name), 16)
@@ -280,6 +280,37 @@ def test_low_latency_options(name, trained):
     assert r.agreement(16) >= run(name).agreement(16)
     with pytest.raises(ValueError, match="timesteps"):
         low_latency_options(trained(name), 0)
+
+
+class _Concat(torch.nn.Module):
+    """A shortcut beside a deep path, joined by concatenation (ShuffleNet's way)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 3, 3, padding=1)
+        self.fc = torch.nn.Linear(4 * 64, 10)
+
+    def forward(self, x):
+        return self.fc(torch.cat([x, torch.relu(self.conv(x))], 1).flatten(1))
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
+                                 torch.nn.AvgPool2d(2), torch.nn.Flatten(),
+                                 torch.nn.Linear(36, 10)), {"norm": "ltb"}),
+    (lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
+                                 torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                                 torch.nn.Linear(36, 10)), {"norm": "channel"}),
+    (_Concat, {"norm": "channel", "readout_delay": "auto"}),
+])
+def test_low_latency_options_follow_the_structure(make, expected):
+    """LTB for plain chains; per-channel percentiles where max pooling selects
+    the largest activations; and the delayed read-out besides where a
+    concatenation joins paths of different depths."""
+    from snncore.convert import low_latency_options
+
+    opts = low_latency_options(make(), 32)
+    assert opts == dict(v_init=0.5, bias_calibration=True, timesteps=32, **expected)
 
 
 def test_low_latency_options_refuses_what_it_cannot_read():

@@ -282,4 +282,48 @@ def test_detection_section_from_the_results_dir(report, tmp_path):
 
 def test_without_detection_results_the_section_says_how_to_make_them(report, tmp_path):
     text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", [CLAIM])])
-    assert "_No detection results in the input: run python bench/detection_study.py._" in text
+    assert "_No bench/results/detection.json in the input: python bench/detection_study.py._" \
+        in text
+
+
+NIR_PEER = {"model": "fashion_cnn", "peer": "sinabs 3.1.3 (nirtorch 1.0, nir 1.0.4)",
+            "export": {"timesteps": 32, "images": 500, "snncore_accuracy": 0.9,
+                       "round_trip_identical": True, "snncore_spikes_per_image": 42000.0,
+                       "sinabs": {"accuracy": 0.9, "same_prediction": 1.0,
+                                  "max_output_difference": 0.84, "spikes_per_image": 42010.0,
+                                  "spike_count_difference": 0.0003},
+                       "sinabs_snncore_rule": {"accuracy": 0.9, "same_prediction": 1.0,
+                                               "max_output_difference": 4.8e-06,
+                                               "spikes_per_image": 42000.0,
+                                               "spike_count_difference": 0.0}},
+            "import": {"timesteps": 32, "images": 500, "node_types": ["Affine", "IF"],
+                       "sinabs_accuracy": 0.87, "snncore_accuracy": 0.86,
+                       "same_prediction": 0.99, "speed_images": 200, "threads": 2,
+                       "sinabs_images_per_second": 11.0, "snncore_images_per_second": 700.0,
+                       "speedup": 63.6}}
+DASK = {"model": "fashion_cnn", "images": 2000, "timesteps": 32, "block": 100, "blocks": 20,
+        "repeats": 3, "cpus": 2, "local_1_thread_images_per_second": 200.0,
+        "workers": {"1": {"images_per_second": 190.0, "identical_to_local": True,
+                          "overhead_ms_per_block": 4.2},
+                    "2": {"images_per_second": 360.0, "identical_to_local": True,
+                          "overhead_ms_per_block": 2.5, "busy_fraction": 0.97}},
+        "speedup_2_over_1": 1.8947, "scaling_efficiency": 0.947, "load_average_before": 0.2,
+        "load_average_after": 2.5}
+
+
+def test_nir_peer_and_dask_sections(report, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    first = _benchmark_json(tmp_path / "a.json", [CLAIM])
+    text, _ = _run(report, tmp_path, [first], results)
+    assert "_No bench/results/nir_peer.json in the input: python bench/nir_peer.py" in text
+    assert "_No bench/results/dask_scaling.json in the input" in text
+    (results / "nir_peer.json").write_text(json.dumps(NIR_PEER))
+    (results / "dask_scaling.json").write_text(json.dumps(DASK))
+    text, _ = _run(report, tmp_path, [first], results)
+    assert "| sinabs, one spike a step, no floor | 90.00 | 100.00 | 42,000 | 0.000% | 4.8e-06 |" \
+        in text
+    assert "| snncore | 86.00 | 700 |" in text and "63.6x as fast" in text
+    assert "| 2 workers | 360 | yes | 2.5 | 97.00 |" in text
+    assert "Two workers: 1.89x one worker, a scaling efficiency of 95%." in text
+    assert "0.2 before, 2.5 after, on 2 CPUs; other jobs held the CPUs" in text

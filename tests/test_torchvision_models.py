@@ -10,7 +10,6 @@ is imported next to a CPU-only torch; without torchvision these tests skip.
 """
 
 import re
-import time
 import warnings
 
 import pytest
@@ -75,20 +74,6 @@ def test_import_leaves_torch_as_it_was(tv):
     assert REGISTER_FAKE.__module__ == "torch.library"
 
 
-def settled(tv, name):
-    """The model, BatchNorm statistics settled on random images, in eval(); and the
-    calibration images."""
-    torch.manual_seed(0)
-    model = tv.classifier(name, num_classes=10)
-    size = SIZES.get(name, SIZE)
-    x = torch.rand(IMAGES, 3, size, size)
-    model.train()
-    with torch.no_grad():
-        for _ in range(2):
-            model(x)
-    return model.eval(), x
-
-
 def verdict(model, x, **options):
     """The Network, or the (node, message) of the ConversionError; any other
     exception fails the test (a converter bug: it must refuse naming the cause)."""
@@ -120,28 +105,13 @@ def check(got, expected):
     assert expected[1] in message, message
 
 
-def tracks(model, x, net):
-    """With random weights the logits are close together, so the argmax is a
-    demanding test: most fresh images must agree, and the logits correlate."""
-    import numpy as np
-    torch.manual_seed(1)
-    fresh = torch.rand_like(x)
-    with torch.no_grad():
-        ann = model(fresh).numpy()
-    snn = net.run(fresh.numpy(), TRACK_STEPS, threads=2).output
-    agree = float(np.mean(snn.argmax(1) == ann.argmax(1)))
-    corr = float(np.corrcoef(snn.ravel(), ann.ravel())[0, 1])
-    assert agree >= TRACK_ARGMAX and corr >= TRACK_CORRELATION, (agree, corr)
-
-
 @pytest.mark.parametrize("name", list(VERDICTS))
 def test_classifier_verdict(tv, name):
     """Each converts and its SNN follows its ANN at T=256, or is refused naming
     the layer and why."""
-    t = time.perf_counter()
-    model, x = settled(tv, name)
+    model, x = tv.settled(name, SIZES.get(name, SIZE), IMAGES)
     got = verdict(model, x)
     check(got, VERDICTS[name])
     if VERDICTS[name] == CONVERTS:
-        tracks(model, x, got)
-    assert time.perf_counter() - t < 90, "keep this file's run short: a smaller input?"
+        agree, corr = tv.tracking(model, x, got, TRACK_STEPS)
+        assert agree >= TRACK_ARGMAX and corr >= TRACK_CORRELATION, (agree, corr)

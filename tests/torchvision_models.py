@@ -2,6 +2,13 @@
 
     classifier(name, num_classes=10, **kwargs)  the model, random weights (weights=None)
     available()                                 (True, "") or (False, why not)
+    settled(name, size, images)                 the model in eval(), BatchNorm statistics
+                                                settled on random images, and those images
+    tracking(model, x, net, steps)              how closely the SNN follows the ANN on fresh
+                                                random images: (argmax agreement, correlation)
+
+tests/test_torchvision_models.py asserts the verdicts and the tracking at 32x32;
+bench/torchvision_tracking.py tabulates the same at any input size (64x64 there).
 
 What fails, and why
 -------------------
@@ -53,7 +60,7 @@ import importlib
 import importlib.util
 import sys
 
-__all__ = ["CLASSIFIERS", "available", "classifier"]
+__all__ = ["CLASSIFIERS", "available", "classifier", "settled", "tracking"]
 
 # The classifiers of the issue's torchvision coverage list.
 CLASSIFIERS = (
@@ -145,3 +152,38 @@ def classifier(name, num_classes=10, **kwargs):
         kwargs.setdefault("aux_logits", False)
         kwargs.setdefault("init_weights", True)
     return getattr(_state["module"], name)(weights=None, num_classes=num_classes, **kwargs)
+
+
+def settled(name, size=32, images=8, seed=0):
+    """(model, x): classifier `name` with 10 classes and random weights (torch seed
+    `seed`), its BatchNorm statistics settled on `images` random images
+    x (float32 tensor (images, 3, size, size), uniform in [0, 1)) by two passes in
+    train(), then put in eval(). x also serves as calibration data."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = classifier(name, num_classes=10)
+    x = torch.rand(images, 3, size, size)
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(x)
+    return model.eval(), x
+
+
+def tracking(model, x, net, steps, threads=2, seed=1):
+    """(agreement, correlation) of the SNN `net` run for `steps` timesteps and its
+    ANN `model` on fresh random images shaped as x (torch seed `seed`): the share
+    of images whose argmax agrees, and the correlation of all their logits. With
+    random weights the logits are close together, so the argmax is demanding."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(seed)
+    fresh = torch.rand_like(x)
+    with torch.no_grad():
+        ann = model(fresh).numpy()
+    snn = net.run(fresh.numpy(), steps, threads=threads).output
+    agree = float(np.mean(snn.argmax(1) == ann.argmax(1)))
+    corr = float(np.corrcoef(snn.ravel(), ann.ravel())[0, 1])
+    return agree, corr

@@ -9,7 +9,6 @@ of the maximum; CHANNEL_BINS = 2048 per channel: 0.05 %) and never below it.
 """
 
 import math
-import sys
 
 import numpy as np
 
@@ -46,7 +45,9 @@ class Calibration:
             raise ValueError("batch_size must be >= 1")
         self.limit = limit
         if isinstance(data, np.ndarray) or torch.is_tensor(data):
-            tensor = torch.as_tensor(np.asarray(data) if isinstance(data, np.ndarray) else data)
+            if isinstance(data, np.ndarray) and not data.flags.writeable:
+                data = data.copy()      # torch warns about (and cannot share) read-only memory
+            tensor = torch.as_tensor(data)
             if tensor.dim() < 2 or tensor.shape[0] == 0:
                 raise ValueError(f"calibration data must be (N, ...) with N >= 1, got shape "
                                  f"{tuple(tensor.shape)}")
@@ -199,9 +200,8 @@ def collect_stats(runner, calibration, names, need_histograms, progress=None):
         passes.append(("second_pass", "histograms"))
     n_images = calibration.count()
     for method, label in passes:
-        bar = Progress(n_images, enabled=progress, work=n_images * 2e5)
-        if bar.enabled:
-            sys.stderr.write(f"calibration ({label}):\n")
+        bar = Progress(n_images, enabled=progress, work=n_images * 2e5,
+                       label=f"calibration ({label}):")
         done = 0
         for batch in calibration:
             def hook(name, t):

@@ -1040,9 +1040,10 @@ def survey(model):
     return cap.departures, refusal, notes
 
 
-def has_junctions(model):
-    """Whether the model adds two paths (a residual junction), from a trace
-    without running it.
+def ir_ops(model):
+    """The set of IR ops (module docstring) of the model's graph, from a trace
+    without running it: what low_latency_options chooses by ('add' for a
+    residual junction, 'cat' for a concatenation, 'maxpool2d', ...).
 
     Raises
     ------
@@ -1052,7 +1053,7 @@ def has_junctions(model):
     cap, refusal = _survey_capture(model)
     if cap is None:
         raise ConversionError(refusal)
-    return any(n.op == "add" for n in cap.nodes.values())
+    return frozenset(n.op for n in cap.nodes.values())
 
 
 def _survey_capture(model):

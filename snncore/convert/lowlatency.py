@@ -8,6 +8,7 @@ half-threshold start are threshold and neuron options: norm='ltb' or
 
 import numpy as np
 
+from .._progress import Progress
 from .assemble import Assembler
 
 __all__ = ["calibrate_biases", "choose_readout_start", "low_latency_options"]
@@ -18,15 +19,24 @@ def low_latency_options(model, timesteps):
     timesteps: snncore's recommended combination, chosen from the benchmark
     measurements (docs/conversion.md, "Which option helps where").
 
-    Feed-forward networks: per-channel thresholds by local threshold balancing,
-    the half-threshold start and light bias calibration tuned at `timesteps`
-    (``norm="ltb", v_init=0.5, bias_calibration=True``). Networks with
-    residual junctions: per-channel 99.9th percentiles instead of LTB (whose
-    default 40 batches set the junctions' thresholds too low) and the delayed
-    read-out, which lets the deep path charge up before the output counts
-    (``norm="channel", v_init=0.5, readout_delay="auto", bias_calibration=True``).
-    docs/conversion.md tabulates what each option gives on the benchmark
-    models (bench/conversion_sweep.py measures it).
+    It chooses by what the network contains (docs/conversion.md tabulates
+    what each option gives on the benchmark models; bench/conversion_sweep.py
+    measures it):
+
+    - plain chains of convolutions, average pooling and linear layers:
+      per-channel thresholds by local threshold balancing, the half-threshold
+      start and light bias calibration tuned at `timesteps`
+      (``norm="ltb", v_init=0.5, bias_calibration=True``);
+    - with max pooling: per-channel 99.9th percentiles instead of LTB, whose
+      lower thresholds clip exactly the large activations that max pooling
+      selects (``norm="channel", v_init=0.5, bias_calibration=True``);
+    - with residual junctions, or concatenations (whose branches, a shortcut
+      beside a deep path as in ShuffleNet and DenseNet, reach the output at
+      different times): per-channel percentiles (LTB's default 40 batches
+      set a junction's thresholds too low) and the delayed read-out, which
+      lets the deep path charge up before the output counts
+      (``norm="channel", v_init=0.5, readout_delay="auto",
+      bias_calibration=True``).
 
     Parameters
     ----------
@@ -53,15 +63,18 @@ def low_latency_options(model, timesteps):
     """
     import torch
 
-    from .graph import has_junctions
+    from .graph import ir_ops
 
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
-    if has_junctions(model):
+    ops = ir_ops(model)
+    if ops & {"add", "cat"}:
         return dict(norm="channel", v_init=0.5, readout_delay="auto", bias_calibration=True,
                     timesteps=timesteps)
+    if "maxpool2d" in ops:
+        return dict(norm="channel", v_init=0.5, bias_calibration=True, timesteps=timesteps)
     return dict(norm="ltb", v_init=0.5, bias_calibration=True, timesteps=timesteps)
 
 
@@ -71,7 +84,8 @@ def _channel_means(a, channels):
     return a.mean(axis=(0, 2))
 
 
-def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, options):
+def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, options,
+                     progress=None):
     """Light bias calibration (Li et al. 2021): layer by layer, shift each
     channel's bias by the mean gap between the SNN's rate (times lambda) and the
     ANN's activation on the calibration images, the layers below already
@@ -85,7 +99,10 @@ def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, op
 
     runner.forward(torch.from_numpy(x), hook=keep)
     delta = {}
-    for name in graph.activations():
+    names = graph.activations()
+    bar = Progress(len(names), enabled=progress, unit="layers", label="bias calibration:",
+                   work=len(names) * len(x) * timesteps * x[0].size)
+    for done, name in enumerate(names, start=1):
         shape = graph.nodes[name].shape
         c = shape[0]
         probe = Assembler(graph, thresholds, probe=name, probe_kind="if", bias_delta=delta,
@@ -96,6 +113,8 @@ def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, op
         snn_mean = _channel_means(rate, c) * theta
         error = snn_mean - _channel_means(ann[name], c)
         delta[name] = -error
+        bar.update(done)
+    bar.close()
     return delta
 
 

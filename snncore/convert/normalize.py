@@ -41,6 +41,7 @@ import warnings
 
 import numpy as np
 
+from .._progress import Progress
 from .assemble import Assembler
 from .calibrate import collect_stats
 from .errors import ConversionError
@@ -170,17 +171,22 @@ def _largest_step_current(net, x, timesteps, seed, chunk_bytes=1 << 28):
     return peak
 
 
-def spike_norm_thresholds(graph, calibration, names, steps, images, seed, options):
+def spike_norm_thresholds(graph, calibration, names, steps, images, seed, options,
+                          progress=None):
     """Sengupta's Spike-Norm, one layer at a time, with snncore's engine."""
     x = calibration.images(images)
     thresholds = {}
     cap = ceilings(graph)
-    for name in names:
+    bar = Progress(len(names), enabled=progress, unit="layers", label="Spike-Norm:",
+                   work=len(names) * len(x) * steps * x[0].size)
+    for done, name in enumerate(names, start=1):
         probe = Assembler(graph, thresholds, probe=name, probe_kind="accumulate",
                           **options).build()
         peak = _largest_step_current(probe, x, steps, seed)
         # a clipped ReLU's ceiling applies before the layers above are balanced
         thresholds[name] = np.array([min(_safe(peak, name), cap.get(name, np.inf))])
+        bar.update(done)
+    bar.close()
     return thresholds
 
 

@@ -204,7 +204,7 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         thresholds = spike_norm_thresholds(graph, data, names, spike_norm_steps,
                                            spike_norm_images, seed,
                                            {"reset": reset, "v_init": float(v_init),
-                                            "encoding": encoding})
+                                            "encoding": encoding}, progress)
         provenance.update(spike_norm_steps=spike_norm_steps,
                           spike_norm_images=min(spike_norm_images, n_calib), seed=seed,
                           spike_norm_input="poisson")
@@ -241,7 +241,7 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
     if bias_calibration:
         x = data.images(calibration_images)
         bias_delta = calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed,
-                                      options)
+                                      options, progress)
         provenance["bias_calibration"] = {"timesteps": timesteps, "images": len(x),
                                           "encoding": encoding}
 
