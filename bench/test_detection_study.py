@@ -96,6 +96,6 @@ def test_the_study_runs_end_to_end_on_a_few_canvases(fmnist_train, fmnist_test, 
     row = doc["rows"][0]
     assert all(0 <= v <= 1 for v in row["map50"] + row["map50_95"])
     data = report.Data()
-    data.detection = doc
+    data.single["detection"] = doc
     text = "\n".join(report.detection_section(data, None))
     assert SMOKE_ROW in text and "T to 98%" in text
