@@ -1,7 +1,7 @@
 """Object detection with a spiking Tiny-YOLO: the ANN's and the SNN's mAP over timesteps,
 Spiking-YOLO's ablation, the plot and the picture grid, in one command.
 
-    python bench/detection_study.py                 # everything, about 15 minutes on 2 cores
+    python bench/detection_study.py                 # everything, about 7 minutes on 2 cores
     python bench/detection_study.py --retrain       # train the detector again first
     python bench/detection_study.py --images 200 --max-t 128   # quicker, smaller
 
@@ -22,7 +22,8 @@ normalisation (99.9th percentiles), signed neurons (leaky ReLU carried) against
 plain IF neurons (the model with its LeakyReLU modules swapped for ReLU before
 conversion, thresholds from that twin's activations: the negative part is
 lost, which is what an IF neuron that cannot fire below zero does), and
-snncore's low-latency recipe (`low_latency_options(model, RECIPE_T)`).
+snncore's low-latency recipe (`low_latency_options(model, RECIPE_T)`), beside it
+the recipe with LTB thresholds.
 """
 
 import argparse
