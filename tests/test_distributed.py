@@ -12,14 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-import snncore
-
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("pandas")
 from snncore import distributed as sd  # noqa: E402
-from test_nir import assert_same_run, every_op_net, images  # noqa: E402
+from test_nir import every_op_net, images  # noqa: E402
 
 
 @pytest.fixture(scope="module")

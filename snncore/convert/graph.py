@@ -579,7 +579,6 @@ class _Capture:
         `apply(t)` on the positions of its elements: the result says which
         elements land where. A channel selection or permutation becomes a
         'channels' node; a tuple (chunk, split) waits for its pieces."""
-        fx = self.torch.fx
         x, positions = self.source(arg, node)
         if positions is None:                              # survey: shapes unknown
             if what in ("chunk", "split"):
