@@ -54,7 +54,8 @@ METHOD_ORDER = ("none", "model", "max", "percentile", "channel", "spike", "ltb")
 DETECTION_T = (4, 8, 16, 32, 64, 128, 256, 512)
 # The pytest-benchmark files RESULTS.md is made from when no file is named
 # (bench/detection_study.py regenerates it so).
-DEFAULT_INPUTS = ("full.json", "speed.json", "torchvision.json", "maxpool_study.json")
+DEFAULT_INPUTS = ("full.json", "speed.json", "torchvision.json", "torchvision_recipe.json",
+                  "maxpool_study.json")
 
 COMMANDS = """\
 .venv/bin/pip install -e ".[convert,bench]"                       # torch, matplotlib, mlxtend
@@ -317,7 +318,7 @@ def torchvision_section(data):
             f"first {num(first.get('images'))} test images, thresholds from "
             f"{num(first.get('calibration'))} training images. `recipe`: "
             "`snncore.convert.low_latency_options(model, 32)` (its options are in the JSON); "
-            "`recipe_ltb100`: the same with 100 LTB batches instead of 40 (where it uses LTB); "
+            "`recipe_ltb100`: the same with LTB thresholds from 100 batches in place of its own; "
             "`percentile`: Rueckauer's 99.9th percentile per layer, for reference. Accuracy in % "
             "at T steps; `gap`: SNN minus ANN in points. The target, for the recipe: within "
             + " and ".join(f"{v:g} point{'s' if v != 1 else ''} at T={t}"

@@ -19,7 +19,8 @@ low-latency settings on the four main benchmark models.
    mobilenet_v2, squeezenet1_1 and shufflenet_v2_x0_5 (torchvision's
    definitions for 32x32 Fashion-MNIST, bench/models.py) with the low-latency
    recipe (snncore.convert.low_latency_options, setting "recipe"), with the
-   recipe given 100 LTB batches where it uses LTB ("recipe_ltb100"), and with
+   recipe given LTB thresholds from 100 batches on the models without residual
+   junctions ("recipe_ltb100"), and with
    percentile normalisation, analog input, up to T=128, on 1,000 test images.
    The smoke run converts shufflenet_v2_x0_5 with the recipe alone
    (evaluation.torchvision_cases).
