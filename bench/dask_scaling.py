@@ -20,7 +20,6 @@ runs a small version. The machine is shared: quote the medians.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,6 +28,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+
+from report import write_single_file  # noqa: E402
 
 
 def _median_seconds(fn, repeats):
@@ -150,11 +151,7 @@ def main(argv=None):
     net, x = fashion_case(args.images)
     record = dict(measure(net, x, args.timesteps, args.block, args.repeats),
                   model="fashion_cnn", encoding="analog")
-    text = json.dumps(record, indent=2)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
-    print(text)
+    write_single_file(record, args.json)
 
 
 if __name__ == "__main__":

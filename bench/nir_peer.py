@@ -29,7 +29,6 @@ record bench/report.py renders; bench/test_nir_peer.py runs a small version.
 
 import argparse
 import copy
-import json
 import os
 import sys
 
@@ -40,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import peers  # noqa: E402
+from report import write_single_file  # noqa: E402
 
 
 class _Scale(torch.nn.Module):
@@ -218,11 +218,7 @@ def main(argv=None):
     x, y = fashion_mnist("test")
     record = measure(load_model("fashion_cnn"), x_calib, x[:args.images].astype(np.float32) / 255,
                      y[:args.images], args.timesteps, args.speed_images)
-    text = json.dumps(record, indent=2)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
-    print(text)
+    write_single_file(record, args.json)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,21 @@ SINGLE_FILES = {"nir_peer": "python bench/nir_peer.py --json bench/results/nir_p
                 "detection": "python bench/detection_study.py"}
 
 
+def missing_single(name):
+    """The note that results/<name>.json (one of SINGLE_FILES) is missing."""
+    return missing(f"bench/results/{name}.json", SINGLE_FILES[name])
+
+
+def write_single_file(record, path=None):
+    """Print the record of a SINGLE_FILES script as JSON, and write it to `path`
+    when given (what read_single_files reads back)."""
+    text = json.dumps(record, indent=2)
+    if path:
+        with open(path, "w") as f:
+            f.write(text + "\n")
+    print(text)
+
+
 def read_single_files(data, results_dir):
     """The SINGLE_FILES present in `results_dir` (unreadable ones are skipped)."""
     for name in SINGLE_FILES:
@@ -493,7 +508,7 @@ def detection_section(data, plot_link):
     doc = data.single.get("detection")
     out = ["## Object detection: a spiking Tiny-YOLO and Spiking-YOLO's ablation", ""]
     if not doc:
-        return out + missing("bench/results/detection.json", SINGLE_FILES["detection"])
+        return out + missing_single("detection")
     info, ann, target = doc.get("model_info") or {}, doc["ann"], doc.get("target") or {}
     test = (doc.get("data") or {}).get("test") or {}
     out += [f"Fashion-MNIST items (1 to 4, varied size and place, overlapping) on cluttered "
@@ -627,7 +642,7 @@ def nir_peer_section(data):
     out = ["## NIR exchange with sinabs", ""]
     doc = data.single.get("nir_peer")
     if not doc:
-        return out + missing("bench/results/nir_peer.json", SINGLE_FILES["nir_peer"])
+        return out + missing_single("nir_peer")
     ex, im = doc.get("export", {}), doc.get("import", {})
     out += [f"{doc.get('model')} with {doc.get('peer')} (bench/nir_peer.py, docs/nir.md): the "
             f"first {num(ex.get('images'))} Fashion-MNIST test images, T={ex.get('timesteps')}, "
@@ -666,7 +681,7 @@ def dask_section(data):
     out = ["## Dask workers", ""]
     doc = data.single.get("dask_scaling")
     if not doc:
-        return out + missing("bench/results/dask_scaling.json", SINGLE_FILES["dask_scaling"])
+        return out + missing_single("dask_scaling")
     out += [f"`snncore.distributed.run` on a LocalCluster of single-threaded worker processes "
             f"(bench/dask_scaling.py, docs/distributed.md): {doc.get('model')}, "
             f"{num(doc.get('images'))} test images, T={doc.get('timesteps')}, "

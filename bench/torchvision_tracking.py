@@ -17,7 +17,6 @@ section of bench/RESULTS.md. tests/test_torchvision_models.py asserts the same a
 import argparse
 import json
 import os
-import re
 import sys
 import time
 import warnings
@@ -44,9 +43,8 @@ def track(tv, name, size, steps, images, threads):
             warnings.simplefilter("ignore", UserWarning)
             net = from_torch(model, x, norm="percentile", progress=False)
     except ConversionError as e:
-        # "node 'NAME' (call_module ...) at FILE:LINE: why": keep the layer and why
-        m = re.match(r"node '([^']+)' .*? at \S+:\d+: (.*)", str(e), re.S)
-        row.update(verdict="refused", reason=f"{m.group(1)}: {m.group(2)}" if m else str(e))
+        named = tv.refused_layer(str(e))       # keep the layer and why
+        row.update(verdict="refused", reason=": ".join(named) if named else str(e))
     else:
         agree, corr = tv.tracking(model, x, net, steps, threads=threads)
         row.update(verdict="converts", argmax_agreement=agree, correlation=corr,

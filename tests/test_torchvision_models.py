@@ -9,7 +9,6 @@ architecture, not on the weights. tests/torchvision_models.py says how torchvisi
 is imported next to a CPU-only torch; without torchvision these tests skip.
 """
 
-import re
 import warnings
 
 import pytest
@@ -85,10 +84,9 @@ def verdict(model, x, **options):
             net = from_torch(model, calibration=x, norm="percentile", **options)
     except ConversionError as e:
         message = str(e)
-        m = re.match(r"node '([^']+)' \(call_(?:module|function|method) [^)]+\) at \S+:\d+: ",
-                     message)
-        assert m, f"the refusal names no layer: {message}"
-        return m.group(1), message
+        named = torchvision_models.refused_layer(message)
+        assert named, f"the refusal names no layer: {message}"
+        return named[0], message
     except Exception as e:  # noqa: BLE001
         pytest.fail(f"from_torch raised {type(e).__name__}, not ConversionError: {e}")
     assert isinstance(net, Network)

@@ -6,6 +6,7 @@
                                                 settled on random images, and those images
     tracking(model, x, net, steps)              how closely the SNN follows the ANN on fresh
                                                 random images: (argmax agreement, correlation)
+    refused_layer(message)                      (layer, why) of a ConversionError's message
 
 tests/test_torchvision_models.py asserts the verdicts and the tracking at 32x32;
 bench/torchvision_tracking.py tabulates the same at any input size (64x64 there).
@@ -58,9 +59,10 @@ that pip keeps the CPU-only torch instead of pulling the CUDA one it asks for.
 
 import importlib
 import importlib.util
+import re
 import sys
 
-__all__ = ["CLASSIFIERS", "available", "classifier", "settled", "tracking"]
+__all__ = ["CLASSIFIERS", "available", "classifier", "settled", "tracking", "refused_layer"]
 
 # The classifiers of the issue's torchvision coverage list.
 CLASSIFIERS = (
@@ -187,3 +189,14 @@ def tracking(model, x, net, steps, threads=2, seed=1):
     agree = float(np.mean(snn.argmax(1) == ann.argmax(1)))
     corr = float(np.corrcoef(snn.ravel(), ann.ravel())[0, 1])
     return agree, corr
+
+
+# from_torch's refusals: "node 'NAME' (call_module|function|method ...) at FILE:LINE: why"
+_REFUSAL = re.compile(r"node '([^']+)' \(call_(?:module|function|method) [^)]+\) at \S+:\d+: "
+                      r"(.*)", re.S)
+
+
+def refused_layer(message):
+    """(layer, why) of a ConversionError's message, or None when it names no layer."""
+    m = _REFUSAL.match(message)
+    return (m.group(1), m.group(2)) if m else None
