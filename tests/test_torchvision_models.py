@@ -23,10 +23,9 @@ REGISTER_FAKE = torch.library.register_fake  # before torchvision's import, belo
 
 pytestmark = pytest.mark.slow
 
-# Input sizes: 32x32, small enough for the whole file to take about a minute on two
-# cores, except alexnet, whose first layers need 63x63 at least.
+# Input size: 32x32, small enough for the whole file to take about a minute on two
+# cores (alexnet, whose first layers need 63x63 at least, takes 64x64: MIN_SIZE).
 SIZE = 32
-SIZES = {"alexnet": 64}
 IMAGES = 8    # BatchNorm settling and calibration
 
 CONVERTS = "converts"
@@ -107,7 +106,7 @@ def check(got, expected):
 def test_classifier_verdict(tv, name):
     """Each converts and its SNN follows its ANN at T=256, or is refused naming
     the layer and why."""
-    model, x = tv.settled(name, SIZES.get(name, SIZE), IMAGES)
+    model, x = tv.settled(name, SIZE, IMAGES)
     got = verdict(model, x)
     check(got, VERDICTS[name])
     if VERDICTS[name] == CONVERTS:

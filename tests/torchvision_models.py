@@ -3,7 +3,8 @@
     classifier(name, num_classes=10, **kwargs)  the model, random weights (weights=None)
     available()                                 (True, "") or (False, why not)
     settled(name, size, images)                 the model in eval(), BatchNorm statistics
-                                                settled on random images, and those images
+                                                settled on random images (at least
+                                                MIN_SIZE[name] wide), and those images
     tracking(model, x, net, steps)              how closely the SNN follows the ANN on fresh
                                                 random images: (argmax agreement, correlation)
     refused_layer(message)                      (layer, why) of a ConversionError's message
@@ -62,7 +63,11 @@ import importlib.util
 import re
 import sys
 
-__all__ = ["CLASSIFIERS", "available", "classifier", "settled", "tracking", "refused_layer"]
+__all__ = ["CLASSIFIERS", "MIN_SIZE", "available", "classifier", "settled", "tracking", "refused_layer"]
+
+# Input sizes below which a classifier cannot run: alexnet's first layers need
+# 63x63 at least.
+MIN_SIZE = {"alexnet": 64}
 
 # The classifiers of the issue's torchvision coverage list.
 CLASSIFIERS = (
@@ -159,10 +164,12 @@ def classifier(name, num_classes=10, **kwargs):
 def settled(name, size=32, images=8, seed=0):
     """(model, x): classifier `name` with 10 classes and random weights (torch seed
     `seed`), its BatchNorm statistics settled on `images` random images
-    x (float32 tensor (images, 3, size, size), uniform in [0, 1)) by two passes in
-    train(), then put in eval(). x also serves as calibration data."""
+    x (float32 tensor (images, 3, S, S), S = max(size, MIN_SIZE[name]), uniform in
+    [0, 1)) by two passes in train(), then put in eval(). x also serves as
+    calibration data."""
     import torch
 
+    size = max(size, MIN_SIZE.get(name, 0))
     torch.manual_seed(seed)
     model = classifier(name, num_classes=10)
     x = torch.rand(images, 3, size, size)
