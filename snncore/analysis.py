@@ -194,7 +194,7 @@ def ann_outputs(model, x, batch_size=256):
 
     Parameters
     ----------
-    model : torch.nn.Module
+    model : torch.nn.Module or torch.export.ExportedProgram
     x : array-like (n_images, ...), float or uint8 (scaled by 1/255)
 
     Returns
@@ -202,6 +202,9 @@ def ann_outputs(model, x, batch_size=256):
     ndarray of shape (n_images, K), float32
     """
     import torch
+    from .convert.exported import lift
+
+    model = lift(model) if not isinstance(model, torch.nn.Module) else model
     was_training = model.training
     model.eval()
     out = []
@@ -226,9 +229,11 @@ def ann_activations(model, x, names=None):
     """
     import torch
     from .convert.ann import AnnRunner
+    from .convert.exported import lift
     from .convert.graph import capture
 
     xt = _images_tensor(torch, x)
+    model = lift(model, xt[:2])
     was_training = model.training
     model.eval()
     try:

@@ -108,30 +108,79 @@ def test_a_pickled_module_needs_trust_pickle(work):
     assert "--factory" in one_line_error(state_dict)
 
 
-def test_torchscript_is_refused_saying_what_to_give(work):
+def _same_network(a, b, names=True):
+    """Two networks converted from one model hold the same layers, thresholds
+    and weights (the same outputs on the same images), under the same names
+    unless `names` is False."""
+    import snncore as sc
+
+    na, nb = sc.load(a), sc.load(b)
+    da, db = na.describe(), nb.describe()
+    da.pop("provenance"), db.pop("provenance")      # which holds the conversion's seconds
+    if names:
+        assert da == db
+    else:
+        for key in ("populations", "projections"):
+            assert [{k: v for k, v in item.items() if k not in ("name", "source", "target")}
+                    for item in da[key]] == [
+                {k: v for k, v in item.items() if k not in ("name", "source", "target")}
+                for item in db[key]]
+    x = np.load(a.parent / "x_test.npy")[:20]
+    ra, rb = na.run(x, timesteps=16), nb.run(x, timesteps=16)
+    np.testing.assert_array_equal(ra.outputs, rb.outputs)
+
+
+def test_torchscript_and_export_programs_convert_as_the_python_model(work):
     import tinynet  # noqa: F401  (on sys.path through the fixture's directory)
 
-    model = torch.load(work / "whole.pt", weights_only=False)
+    model = torch.load(work / "whole.pt", weights_only=False).eval()
     torch.jit.script(model).save(str(work / "scripted.pt"))
+    torch.jit.trace(model, torch.zeros(2, 1, 8, 8)).save(str(work / "traced.pt"))
+    # exported on one image: the batch size the export fixed must not matter
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 1, 8, 8),)),
+                      str(work / "exported.pt2"))
+    runs = snncore_all(work, *[["convert", *FACTORY_ARGS, "--calibration", "x.npy",
+                                "-o", "py.npz", "-q"]] + [
+        ["convert", "--model", f, "--calibration", "x.npy", "-o", f"{f}.npz", "-q"]
+        for f in ("scripted.pt", "traced.pt", "exported.pt2")])
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    # an export records the modules that ran each operator, and TorchScript does not: its
+    # parameterless layers take the operator's name ('avg_pool2d', not 'pool')
+    _same_network(work / "py.npz", work / "exported.pt2.npz")
+    for f in ("scripted.pt", "traced.pt"):
+        _same_network(work / "py.npz", work / f"{f}.npz", names=False)
+    # the recipe traces the model without running it: the export gives it the graph
     r = snncore(work, "convert", "--model", "scripted.pt", "--calibration", "x.npy",
-                "-o", "ts.npz")
-    line = one_line_error(r)
-    assert "TorchScript" in line and "--factory" in line and "--weights" in line
-    r = snncore(work, "convert", "--factory", "tinynet:make", "--weights", "scripted.pt",
-                "--calibration", "x.npy", "-o", "ts.npz")
-    assert "--weights scripted.pt is TorchScript" in one_line_error(r)
+                "--recipe", "low-latency", "-T", "8", "--ltb-batches", "2", "-o", "ts8.npz",
+                "-q")
+    assert r.returncode == 0, r.stderr
 
 
-def test_an_export_program_is_refused_saying_what_to_give(work):
+def test_a_whole_model_given_as_weights_is_refused(work):
     import tinynet  # noqa: F401
 
-    model = torch.load(work / "whole.pt", weights_only=False)
-    ep = torch.export.export(model, (torch.zeros(2, 1, 8, 8),))
-    torch.export.save(ep, str(work / "exported.pt2"))
-    r = snncore(work, "convert", "--model", "exported.pt2", "--calibration", "x.npy",
-                "-o", "ex.npz")
-    line = one_line_error(r)
-    assert "torch.export" in line and "--factory" in line
+    model = torch.load(work / "whole.pt", weights_only=False).eval()
+    torch.jit.script(model).save(str(work / "scripted_w.pt"))
+    torch.export.save(torch.export.export(model, (torch.zeros(2, 1, 8, 8),)),
+                      str(work / "exported_w.pt2"))
+    script, export = snncore_all(work, *[
+        ["convert", "--factory", "tinynet:make", "--weights", f, "--calibration", "x.npy",
+         "-o", "w.npz"] for f in ("scripted_w.pt", "exported_w.pt2")])
+    assert "--weights scripted_w.pt is TorchScript, a whole model" in one_line_error(script)
+    assert "--weights exported_w.pt2 is a torch.export program" in one_line_error(export)
+
+
+def test_a_broken_export_file_is_one_line(work):
+    import zipfile
+
+    with zipfile.ZipFile(work / "broken.pt2", "w") as z:
+        z.writestr("broken/archive_format", "pt2")
+        z.writestr("broken/models/model.json", "{not json")
+    r = snncore(work, "convert", "--model", "broken.pt2", "--calibration", "x.npy",
+                "-o", "b.npz")
+    assert "broken.pt2 looks like a torch.export program but does not load" in \
+        one_line_error(r)
 
 
 @pytest.mark.parametrize("args", [

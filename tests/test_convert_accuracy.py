@@ -318,7 +318,8 @@ def test_low_latency_options_refuses_what_it_cannot_read():
     feed-forward options by default."""
     from snncore.convert import ConversionError, low_latency_options
 
-    with pytest.raises(TypeError, match="torch.nn.Module, not str"):
+    with pytest.raises(TypeError, match="torch.nn.Module or a torch.export.ExportedProgram, "
+                                        "not str"):
         low_latency_options("model.pt", 16)
 
     class Branchy(torch.nn.Module):

@@ -112,3 +112,39 @@ def test_classifier_verdict(tv, name):
     if VERDICTS[name] == CONVERTS:
         agree, corr = tv.tracking(model, x, got, TRACK_STEPS)
         assert agree >= TRACK_ARGMAX and corr >= TRACK_CORRELATION, (agree, corr)
+
+
+def same_network(a, b):
+    """The same layers, names, thresholds and weights, and the same outputs."""
+    import numpy as np
+
+    da, db = a.describe(), b.describe()
+    da.pop("provenance"), db.pop("provenance")      # which holds the conversion's seconds
+    assert da == db
+    x = np.random.default_rng(1).random((2,) + a.input_shape, dtype=np.float32)
+    np.testing.assert_array_equal(a.run(x, timesteps=8).outputs, b.run(x, timesteps=8).outputs)
+
+
+# Exported and converted in CI: between them every ATen operator that the classifiers
+# above export to (max pooling with ceil_mode, residual additions, concatenation, the
+# channel shuffle's view and transpose, chunk, ReLU6, depthwise convolutions, dropout,
+# global means and adaptive pooling, flatten) and a refusal (Hardswish); the rest take
+# minutes more (VGG's, DenseNet's and ResNet-50's exports are the slowest) and pass too
+# (pytest -k exported with EXPORTED = VERDICTS).
+EXPORTED = ("resnet18", "shufflenet_v2_x0_5", "mobilenet_v2", "googlenet", "mnasnet0_5",
+            "mobilenet_v3_small")
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_exported_classifier_converts_as_the_python_model(tv, name):
+    """The classifier as a torch.export program (exported on one image, so with the
+    batch size fixed at 1) gets the verdict of its Python model: the same network,
+    names included, or a refusal for the same reason."""
+    model, x = tv.settled(name, SIZE, IMAGES)
+    program = torch.export.export(model, (x[:1],))
+    python, exported = verdict(model, x), verdict(program, x)
+    if VERDICTS[name] == CONVERTS:
+        same_network(python, exported)
+    else:
+        assert isinstance(exported, tuple), exported
+        assert VERDICTS[name][1].lower() in exported[1].lower(), exported[1]

@@ -86,3 +86,13 @@ def test_the_tutorial_runs_as_written(tmp_path):
     for name in ("fashion_cnn.npz", "report.html", "rates.png", "raster.svg", "accuracy.png",
                  "choose_t.png", "fashion_cnn_t8.npz"):
         assert (tmp_path / name).stat().st_size > 0, name
+    _same_but_provenance(tmp_path / "fashion_cnn.npz", tmp_path / "fashion_cnn_exported.npz")
+
+
+def _same_but_provenance(a, b):
+    """The tutorial's claim: the exported model converts to the same network."""
+    import snncore
+
+    da, db = snncore.load(a).describe(), snncore.load(b).describe()
+    da.pop("provenance"), db.pop("provenance")
+    assert da == db

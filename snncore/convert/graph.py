@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ConversionError
+from .exported import LIFTED, aten_name, lift
 
 __all__ = ["Node", "Graph", "capture", "MAXPOOL_MODES"]
 
@@ -839,6 +840,8 @@ class _Capture:
         if fn in (torch.tanh, F.tanh, F.gelu, F.silu, F.elu, F.hardswish, F.hardsigmoid,
                   F.mish, F.softplus, F.selu, F.celu, F.logsigmoid):
             return self.unsupported_activation(node, getattr(fn, "__name__", str(fn)))
+        if aten_name(fn):           # kept by the lifting of an export (exported.py)
+            self.refuse(node, f"ATen operator aten.{fn.__name__} is not supported")
         self.refuse(node, f"function {getattr(fn, '__name__', fn)} is not supported")
 
     def call_method(self, node):
@@ -906,6 +909,10 @@ class _Capture:
 
 
 def _trace(torch, model):
+    """An fx GraphModule of the model: a lifted export (exported.py) as it is,
+    a Python module traced with its source lines recorded."""
+    if getattr(model, LIFTED, False):
+        return model
     tracer = torch.fx.Tracer()
     tracer.record_stack_traces = True
     try:
@@ -1002,7 +1009,7 @@ def capture(model, sample, maxpool="spike"):
     if maxpool not in MAXPOOL_MODES:
         raise ValueError(f"maxpool must be one of {', '.join(map(repr, MAXPOOL_MODES))}, "
                          f"got {maxpool!r}")
-    gm = _trace(torch, model)
+    gm = _trace(torch, lift(model, sample))
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) > 1:      # before ShapeProp, which would fail on the missing input
         raise ConversionError(f"{_Capture.where(placeholders[1])}: the model takes more than "
@@ -1061,8 +1068,8 @@ def _survey_capture(model):
     import torch
 
     try:
-        gm = _trace(torch, model)
-    except ConversionError as e:     # untraceable: nothing to survey
+        gm = _trace(torch, lift(model))
+    except ConversionError as e:     # untraceable or not liftable: nothing to survey
         return None, str(e)
     cap = _Capture(torch, gm, maxpool="spike", strict=False)
     refusal = None

@@ -10,6 +10,7 @@ import numpy as np
 
 from .._progress import Progress
 from .assemble import Assembler
+from .exported import is_convertible_model
 
 __all__ = ["calibrate_biases", "choose_readout_start", "low_latency_options"]
 
@@ -40,8 +41,10 @@ def low_latency_options(model, timesteps):
 
     Parameters
     ----------
-    model : torch.nn.Module
-        The trained network (traced, not run, to find residual junctions).
+    model : torch.nn.Module or torch.export.ExportedProgram
+        The trained network (traced, not run, to find residual junctions);
+        TorchScript is refused here, for it needs an input to be read: export
+        it with `export_torchscript` first.
     timesteps : int
         The timestep count the network is meant to run for (>= 1).
 
@@ -53,9 +56,9 @@ def low_latency_options(model, timesteps):
     Raises
     ------
     TypeError
-        `model` is not a torch.nn.Module.
+        `model` is not a torch.nn.Module or an ExportedProgram.
     ConversionError
-        The model cannot be traced by torch.fx.
+        The model cannot be traced by torch.fx (or lifted, if exported).
 
     Examples
     --------
@@ -65,8 +68,9 @@ def low_latency_options(model, timesteps):
 
     from .graph import ir_ops
 
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
+    if not is_convertible_model(torch, model):
+        raise TypeError(f"model must be a torch.nn.Module or a torch.export.ExportedProgram, "
+                        f"not {type(model).__name__}")
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
     ops = ir_ops(model)

@@ -11,6 +11,7 @@ from .ann import AnnRunner
 from .assemble import Assembler
 from .calibrate import CHANNEL_BINS, LAYER_BINS, Calibration
 from .errors import ConversionError
+from .exported import is_convertible_model, lift
 from .graph import capture
 from .lowlatency import calibrate_biases, choose_readout_start
 from .normalize import (NORMS, apply_ceilings, ceilings, check_percentile, data_thresholds,
@@ -68,13 +69,16 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
 
     Parameters
     ----------
-    model : torch.nn.Module
+    model : torch.nn.Module, torch.jit.ScriptModule or torch.export.ExportedProgram
         A ReLU, clipped-ReLU (ReLU6, hardtanh(x, 0, c), clamp(x, 0, c): the
         clip c caps the layer's threshold) or leaky-ReLU network of Conv2d, Linear, AvgPool2d,
         AdaptiveAvgPool2d, global means (x.mean((2, 3))), BatchNorm1d/2d
         (folded), Dropout, flattening (Flatten, view, reshape, squeeze),
         residual additions, channel concatenation (torch.cat on dim 1) and
-        channel slices, splits and shuffles, traceable by torch.fx. It is not modified. A final
+        channel slices, splits and shuffles, traceable by torch.fx, or the same
+        as a torch.export program or TorchScript (snncore.convert.exported
+        lifts their ATen graph; TorchScript is exported on two calibration
+        images). It is not modified. A final
         softmax, log_softmax or sigmoid is left out of the read-out (the
         outputs are the logits; provenance["output_function"] names it).
     calibration : ndarray or torch.Tensor (N, C, H, W), or re-iterable batches
@@ -157,10 +161,12 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
             and readout_delay >= 1):
         raise ValueError(f"readout_delay must be None, 'auto' or a step >= 1, got "
                          f"{readout_delay!r}")
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
+    if not is_convertible_model(torch, model):
+        raise TypeError(f"model must be a torch.nn.Module or a torch.export.ExportedProgram, "
+                        f"not {type(model).__name__}")
 
     data = Calibration(calibration, batch_size)
+    model = lift(model, data.first()[:2])
     was_training = model.training
     model.eval()
     try:
