@@ -142,7 +142,8 @@ def test_sdist_holds_the_sources(dist):
     needed = ["README.md", "pyproject.toml", "setup.py", "meson.build", "meson_options.txt",
               "csrc/src/sources.txt", "csrc/include/snn.h", "csrc/src/internal.h",
               "python/_core.pyx", "python/snn.pxd", "snncore/__init__.py",
-              "snncore/convert/__init__.py", "snncore/convert/pipeline.py"] + sources
+              "snncore/convert/__init__.py", "snncore/convert/pipeline.py",
+              "cross/debian-arm64.ini", "cross/debian-armhf.ini"] + sources
     missing = [n for n in needed if n not in names]
     assert not missing, missing
     assert "python/_core.c" not in names

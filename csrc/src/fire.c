@@ -1,9 +1,9 @@
 /*
  * The per-step passes over a population's neurons: the threshold pass of IF
  * populations and the relay pass, vectorised and branch-free (fire_kernels.h).
- * Compiled for the baseline (SSE2 on x86-64, scalar elsewhere) and, where the
- * compiler can target it per function, for AVX2 and AVX-512; net.c picks one
- * set when the network is built.
+ * Compiled for the baseline (SSE2 on x86-64, NEON on 64-bit ARM, scalar
+ * elsewhere) and, where the compiler can target it per function, for AVX2 and
+ * AVX-512; net.c picks one set when the network is built.
  */
 #include "internal.h"
 #include "compress_table.h"
@@ -16,8 +16,32 @@
 #else
 #define SNN_HAVE_SSE2 0
 #endif
+/* NEON is part of every 64-bit ARM CPU (AArch64), so it is that baseline; on
+ * 32-bit ARM it is optional (Debian's armhf does not assume it) and the baseline
+ * stays scalar. */
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define SNN_HAVE_NEON 1
+#else
+#define SNN_HAVE_NEON 0
+#endif
 
-/* ---- baseline: 4 lanes of SSE2 on x86-64, scalar elsewhere ---------------- */
+/* The 4-lane baselines (SSE2, NEON) have no compress instruction: qi[j] = first +
+ * t[j], qv[j] = vals[t[j]] for j < 4, t the lanes set in bits, by four scalar
+ * moves, still no branch. STORE4 stores the 4 floats of vals to an array. */
+#define SNN_STORE_LANES4(qi, qv, first, bits, vals, STORE4)                        \
+    do {                                                                            \
+        const uint8_t *t_ = snn__compress_lanes[(bits)];                            \
+        float l_[4];                                                                \
+        int j_;                                                                     \
+        STORE4(l_, (vals));                                                         \
+        for (j_ = 0; j_ < 4; j_++) {                                                \
+            (qi)[j_] = (int32_t)((first) + t_[j_]);                                 \
+            (qv)[j_] = l_[t_[j_]];                                                  \
+        }                                                                           \
+    } while (0)
+
+/* ---- baseline: 4 lanes of SSE2 on x86-64 or NEON on AArch64, else scalar -- */
 #define SNN_KERNEL(name) name##_generic
 #define SNN_KERNEL_ATTR
 #if SNN_HAVE_SSE2
@@ -44,19 +68,37 @@
 #define SNN_VSET1 _mm_set1_ps
 #define SNN_VOR _mm_or_ps
 #define SNN_VMUL _mm_mul_ps
-/* qi[j] = first + t[j], qv[j] = vals[t[j]] for j < 4, t the lanes set in bits
- * (SSE2 has no variable permute: four scalar moves, still no branch) */
-#define SNN_VSTORE_LANES(qi, qv, first, bits, vals)                                \
-    do {                                                                            \
-        const uint8_t *t_ = snn__compress_lanes[(bits)];                            \
-        float l_[4];                                                                \
-        int j_;                                                                     \
-        _mm_storeu_ps(l_, (vals));                                                  \
-        for (j_ = 0; j_ < 4; j_++) {                                                \
-            (qi)[j_] = (int32_t)((first) + t_[j_]);                                 \
-            (qv)[j_] = l_[t_[j_]];                                                  \
-        }                                                                           \
-    } while (0)
+#define SNN_VSTORE_LANES(qi, qv, first, bits, vals) \
+    SNN_STORE_LANES4(qi, qv, first, bits, vals, _mm_storeu_ps)
+#elif SNN_HAVE_NEON
+#define SNN_VW 4
+#define SNN_VTYPE float32x4_t
+#define SNN_VMASK uint32x4_t
+#define SNN_VCOUNT(bits) snn__lane_count[(bits)]
+#define SNN_VLOAD vld1q_f32
+#define SNN_VSTORE vst1q_f32
+#define SNN_VZERO() vdupq_n_f32(0.0f)
+#define SNN_VADD vaddq_f32
+#define SNN_VSUB vsubq_f32
+/* fneg flips the sign bit: exact, like the scalar negation */
+#define SNN_VNEG vnegq_f32
+/* ~a & b, as SSE's andnot (NEON's bic clears in its first operand the bits of
+ * its second) */
+#define SNN_VANDNOT(a, b) vbicq_u32((b), (a))
+/* all-ones lanes where true; ordered as C's >= and <= (false for NaN); != is the
+ * negation of ==, unordered as C's (true for NaN) */
+#define SNN_VGE vcgeq_f32
+#define SNN_VLE vcleq_f32
+#define SNN_VNONZERO(a) vmvnq_u32(vceqq_f32((a), vdupq_n_f32(0.0f)))
+/* NEON has no movemask: each lane keeps its own bit (1, 2, 4, 8), summed */
+#define SNN_VBITS(m) vaddvq_u32(vandq_u32((m), vld1q_u32(snn__neon_lane_bits)))
+#define SNN_VSELECT(m, a, b) vbslq_f32((m), (a), (b))
+#define SNN_VSET1 vdupq_n_f32
+#define SNN_VOR vorrq_u32
+#define SNN_VMUL vmulq_f32
+#define SNN_VSTORE_LANES(qi, qv, first, bits, vals) \
+    SNN_STORE_LANES4(qi, qv, first, bits, vals, vst1q_f32)
+static const uint32_t snn__neon_lane_bits[4] = {1, 2, 4, 8};
 #else
 #define SNN_VW 0
 #endif
