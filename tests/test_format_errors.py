@@ -617,7 +617,7 @@ def test_unknown_kind():
 def test_unknown_reset():
     meta, arrays = network()
     pop(meta, "c1")["reset"] = "half"
-    refuse_meta("population 'c1': unknown reset mode 'half'", meta, arrays)
+    refuse_meta("population 'c1': unknown reset 'half'", meta, arrays)
 
 
 def test_unknown_encoding():
