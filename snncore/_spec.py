@@ -64,12 +64,10 @@ _DEFAULT_UINT8_SCALE = next(row["fallback"] for row in _ROWS["input"]
 _INT32 = (-2 ** 31, 2 ** 31 - 1)
 _INT64 = (-2 ** 63, 2 ** 63 - 1)
 _ARRAY_ROLES = {"populations": ("threshold", "threshold_neg", "bias"), "projections": ("weight",)}
-# a row's value where it does not apply (as the C reader leaves its field: zero)
 # the JSON type of the string, boolean and integer keys, and its name in messages
 _JSON = {"name": (str, "a string"), "choice": (str, "a string"),
          "population": (str, "a population name"), "bool": (bool, "true or false"),
          "int": (int, "an integer")}
-_ZERO = {"pair": (0, 0), "float": 0.0, "double": 0.0, "bool": False, "int": 0, "count": 0}
 
 
 # ---------------------------------------------------------------------------
@@ -255,21 +253,18 @@ class _Reader:
                 which = value
                 self.keys(obj, owner, which)
         for row in rows:
-            if row["type"] in ("array", "threshold"):
-                item.setdefault(row["key"], None)
-                item.setdefault(row["key"] + "_key", None)
-            elif row["type"] == "choice":
-                item.setdefault(row["key"], row["choices"][0])
-            elif row["type"] in _ZERO:
-                item.setdefault(_field(row), _ZERO[row["type"]])
+            if _field(row) not in item:
+                _store(row, item, _fallback(row, item, applies=False))
         return item
 
 
-def _fallback(row, item):
-    """The value of a key that is absent: its row's default, or another key's value."""
-    kind, fallback = row["type"], row["fallback"]
+def _fallback(row, item, applies=True):
+    """The value of a key that is absent: its row's default, or another key's
+    value; where the row does not apply, zero (as the C reader leaves its field)."""
+    kind, fallback = row["type"], row["fallback"] if applies else 0
     if kind == "pair":
-        return item[row["fallback_key"]] if row["fallback_key"] else (int(fallback),) * 2
+        fallback_key = row["fallback_key"] if applies else None
+        return item[fallback_key] if fallback_key else (int(fallback),) * 2
     if kind == "choice":
         return row["choices"][int(fallback)]
     if kind in ("array", "threshold"):
