@@ -25,6 +25,7 @@ import numpy as np
 import numpy.lib.format as npformat
 
 from . import _limits
+from ._spec import _tname
 from .errors import FormatError
 
 __all__ = ["Archive", "read_npz", "write_npz", "META_MEMBER"]
@@ -348,8 +349,8 @@ def parse_meta(raw):
         raise FormatError("metadata (%s.npy) is not valid JSON (%s)"
                           % (META_MEMBER, _short(e))) from None
     if not isinstance(meta, dict):
-        raise FormatError("metadata (%s.npy) must be a JSON object, not a JSON %s"
-                          % (META_MEMBER, _json_type(meta)))
+        raise FormatError("metadata (%s.npy) must be a JSON object, not %s"
+                          % (META_MEMBER, _tname(meta)))
     _check_depth(meta)
     _check_version_early(meta)
     return meta
@@ -399,18 +400,6 @@ def _check_version_early(meta):
             and version > _limits.FORMAT_VERSION):
         raise FormatError("format version %d is newer than this snncore supports (%d); "
                           "upgrade snncore" % (version, _limits.FORMAT_VERSION))
-
-
-def _json_type(value):
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number"
 
 
 def _short(e, limit=200):

@@ -212,7 +212,8 @@ class _Reader:
         if kind == "name" and "\x00" in value:
             self.fail("the name holds a NUL character")
         if kind == "choice" and value not in row["choices"]:
-            self.fail("unknown %s %r (expected one of %s)" % (key, value, ", ".join(row["choices"])))
+            self.fail("unknown %s %r (expected one of %s)"
+                      % (key, value, ", ".join(row["choices"])))
         if kind == "population" and value not in self.index_of:
             self.fail("%s %r names no population" % (key, value))
         if kind == "count" and (not _is_int(value) or value < 1):

@@ -31,20 +31,14 @@ typedef struct ctx {
  * top-level key being read: "metadata key 'input': <problem>". */
 static SNN__PRINTF(2, 3) int refuse(ctx *c, const char *fmt, ...)
 {
-    char problem[sizeof c->err->message];
-    const char *what = c->proj >= 0 ? "projection" : "population";
-    const int32_t i = c->proj >= 0 ? c->proj : c->pop;
-    const char *name = c->top ? NULL : c->proj >= 0 ? c->f->proj_names[i] : c->f->pop_names[i];
+    char label[128], problem[sizeof c->err->message];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(problem, sizeof problem, fmt, ap);
     va_end(ap);
     if (c->top) return FORMAT_ERROR(c->err, "metadata key '%s': %s", c->top, problem);
-    if (name && name[0])
-        return snn__set_error(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s '%s': %s", what, name,
-                              problem);
-    return snn__set_error(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s %d: %s", what, (int)i,
-                          problem);
+    snn__item_label(&c->f->desc, c->pop, c->proj, label, sizeof label);
+    return snn__set_error(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s%s", label, problem);
 }
 
 static int meta_key(ctx *c, const char *key, const char *problem, const char *arg)
@@ -189,40 +183,56 @@ static int32_t find_population(const ctx *c, const char *name)
  * says whether another kind or op takes it. */
 static int keys(ctx *c, const json_t *o, int32_t owner, int32_t which)
 {
-    const char *key, *name = owner == SNN_KEYS_POPULATION ? snn_kind_name(which) : snn_op_name(which);
+    const int pops = owner == SNN_KEYS_POPULATION;
+    const char *key;
     json_t *x;
     json_object_foreach((json_t *)o, key, x) {
         int32_t t, other = 0;
         if (snn_key_applies(key, owner, which)) continue;
         for (t = 0; t < 32; t++) other |= snn_key_applies(key, owner, t);
         if (other)
-            return refuse(c, "'%s' does not apply to %s %s", key, name,
-                          owner == SNN_KEYS_POPULATION ? "populations" : "projections");
+            return refuse(c, "'%s' does not apply to %s %s", key,
+                          pops ? snn_kind_name(which) : snn_op_name(which),
+                          pops ? "populations" : "projections");
         return refuse(c, "unknown key '%s'", key);
     }
     return SNN_OK;
+}
+
+/* The row of `key` of `owner` (the first, if several), or NULL. */
+static const snn_key *row_of(int32_t owner, const char *key)
+{
+    int32_t i, n;
+    const snn_key *rows = snn_keys(&n);
+    for (i = 0; i < n; i++)
+        if (rows[i].owner == owner && strcmp(rows[i].key, key) == 0) return &rows[i];
+    return NULL;
 }
 
 /* The value of a key that is absent: its row's fallback, or another key's value. */
 static void fallback(const snn_key *k, unsigned char *base)
 {
     void *field = base + k->offset;
-    int32_t i, n;
-    const snn_key *rows = snn_keys(&n);
+    const snn_key *from = k->fallback_key ? row_of(k->owner, k->fallback_key) : NULL;
     switch (k->type) {
     case SNN_KEY_PAIR:
-        for (i = 0; k->fallback_key && i < n; i++)
-            if (rows[i].owner == k->owner && strcmp(rows[i].key, k->fallback_key) == 0) break;
-        if (k->fallback_key) memcpy(field, base + rows[i].offset, 2 * sizeof(int32_t));
+        if (from) memcpy(field, base + from->offset, 2 * sizeof(int32_t));
         else ((int32_t *)field)[0] = ((int32_t *)field)[1] = (int32_t)k->fallback;
         break;
-    case SNN_KEY_FLOAT: *(float *)field = (float)k->fallback; break;
-    case SNN_KEY_DOUBLE: *(double *)field = k->fallback; break;
+    case SNN_KEY_FLOAT:
+        *(float *)field = (float)k->fallback;
+        break;
+    case SNN_KEY_DOUBLE:
+        *(double *)field = k->fallback;
+        break;
     case SNN_KEY_CHOICE:
     case SNN_KEY_BOOL:
     case SNN_KEY_INT:
-    case SNN_KEY_COUNT: *(int32_t *)field = (int32_t)k->fallback; break;
-    default: break;      /* an array stays absent (ndim 0); the others are required */
+    case SNN_KEY_COUNT:
+        *(int32_t *)field = (int32_t)k->fallback;
+        break;
+    default:    /* an array stays absent (ndim 0); the others are required */
+        break;
     }
 }
 
@@ -352,8 +362,10 @@ static int describe(ctx *c, const json_t *meta)
     c->top = "readout";
     FORWARD(read_keys(c, readout, SNN_KEYS_READOUT, &f->hints));   /* readout may be NULL */
     c->top = "input";
-    if ((v = json_object_get(in, "population")) == NULL) return refuse(c, "'population' is missing");
-    if ((in_name = plain_string(v)) == NULL) return refuse(c, "'population' must be a string");
+    if ((v = json_object_get(in, "population")) == NULL)
+        return refuse(c, "'population' is missing");
+    if ((in_name = plain_string(v)) == NULL)
+        return refuse(c, "'population' must be a string");
     FORWARD(read_keys(c, in, SNN_KEYS_INPUT, &f->hints));
     c->top = NULL;
 
