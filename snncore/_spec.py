@@ -274,6 +274,8 @@ def _fallback(row, item, applies=True):
 
 
 def _store(row, item, value):
+    """Puts a row's value into the spec dict `item`: an array as the array (or
+    header) and its name, a shape as ndim and (C, H, W)."""
     if row["type"] in ("array", "threshold"):
         item[row["key"]], item[row["key"] + "_key"] = value
     elif row["type"] == "shape":
@@ -288,6 +290,7 @@ def _store(row, item, value):
 # ---------------------------------------------------------------------------
 
 def _items(r, raw, owner):
+    """The spec dicts of the JSON list of populations or projections."""
     group = []
     for i, obj in enumerate(raw):
         r.at("%s %d" % (owner, i), **{"pop" if owner == "population" else "proj": i})
