@@ -25,7 +25,7 @@ import numpy as np
 import numpy.lib.format as npformat
 
 from . import _limits
-from ._spec import _tname
+from ._spec import _F32, _dtype_problem, _tname
 from .errors import FormatError
 
 __all__ = ["Archive", "read_npz", "write_npz", "META_MEMBER"]
@@ -39,7 +39,6 @@ _MAX_NPY_DIM = 1 << 62        # the largest dimension a header may give (as csrc
 _CHUNK = 1 << 20
 _DEFLATE_MAX_RATIO = 1100     # deflate cannot expand more than ~1032:1
 _NPY_MAGIC = b"\x93NUMPY"
-_F32 = np.dtype("<f4")
 _U8 = np.dtype("u1")
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _ZIP64_THRESHOLD = (1 << 31) - (1 << 20)
@@ -254,16 +253,9 @@ def _parse_npy_header(stream, name):
 
 
 def _check_dtype(dtype, name, expected):
-    if dtype.hasobject:
-        raise FormatError("member %r: object array (it would need pickle); only float32 "
-                          "arrays are allowed" % (name,))
-    if dtype.str == expected.str:
-        return
-    if expected is _F32 and dtype.str == ">f4":
-        raise FormatError("member %r: big-endian float32 is not supported; store arrays "
-                          "as little-endian float32" % (name,))
-    want = "uint8" if expected is _U8 else "float32"
-    raise FormatError("member %r: dtype %s (%s), expected %s" % (name, dtype, dtype.str, want))
+    problem = _dtype_problem(dtype, expected)
+    if problem:
+        raise FormatError("member %r: %s" % (name, problem))
 
 
 def _member_header(zf, info, dtype):

@@ -61,6 +61,7 @@ POOLS = tuple(op for op in WINDOWED if _applies("projection", "kernel", op))
 
 _DEFAULT_UINT8_SCALE = next(row["fallback"] for row in _ROWS["input"]
                             if row["key"] == "uint8_scale")
+_F32 = np.dtype("<f4")
 _INT32 = (-2 ** 31, 2 ** 31 - 1)
 _INT64 = (-2 ** 63, 2 ** 63 - 1)
 _ARRAY_ROLES = {"populations": ("threshold", "threshold_neg", "bias"), "projections": ("weight",)}
@@ -97,6 +98,19 @@ def _tname(x):
     if isinstance(x, dict):
         return "an object"
     return "a " + type(x).__name__
+
+
+def _dtype_problem(dtype, expected):
+    """Why an array of `dtype` is not one of `expected` (float32 or uint8, as
+    little-endian numpy dtypes), or None; the file reader's words too."""
+    if dtype.hasobject:
+        return "an object array (it would need pickle); only float32 arrays are allowed"
+    if dtype.str == expected.str:
+        return None
+    if expected == _F32 and dtype.str == ">f4":
+        return "big-endian float32 is not supported; store arrays as little-endian float32"
+    return "dtype %s (%s), expected %s" % (dtype, dtype.str, "float32" if expected == _F32
+                                           else "uint8")
 
 
 def _clamp(value, bounds):
@@ -182,14 +196,8 @@ class _Reader:
         a = self.arrays[value]
         if not isinstance(a, np.ndarray) and not isinstance(getattr(a, "shape", None), tuple):
             self.fail("%s: array %r is a %s, not a numpy array" % (role, value, type(a).__name__))
-        if isinstance(a, np.ndarray) and a.dtype.str != "<f4":
-            if a.dtype.hasobject:
-                self.fail("%s: array %r is an object array; only float32 is allowed"
-                          % (role, value))
-            if a.dtype.str == ">f4":
-                self.fail("%s: array %r is big-endian float32; only little-endian float32 is "
-                          "allowed" % (role, value))
-            self.fail("%s: array %r has dtype %s, expected float32" % (role, value, a.dtype))
+        if isinstance(a, np.ndarray) and _dtype_problem(a.dtype, _F32):
+            self.fail("%s: array %r: %s" % (role, value, _dtype_problem(a.dtype, _F32)))
         if len(a.shape) > 4:
             self.fail("%s: array %r has %d dimensions, at most 4 are allowed"
                       % (role, value, len(a.shape)))
