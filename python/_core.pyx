@@ -57,9 +57,39 @@ RESETS = _names(2)
 ENCODINGS = _names(3)
 ISAS = _names(4)
 TEAM_POLICIES = _names(5)
-# The metadata keys each kind of population and each op may have.
-KIND_KEYS = {kind: _keys(snn.snn_kind_keys(i)) for i, kind in enumerate(KINDS)}
-OP_KEYS = {op: _keys(snn.snn_op_keys(i)) for i, op in enumerate(OPS)}
+_KEY_OWNERS = {snn.SNN_KEYS_POPULATION: "population", snn.SNN_KEYS_PROJECTION: "projection",
+               snn.SNN_KEYS_INPUT: "input", snn.SNN_KEYS_READOUT: "readout"}
+_KEY_TYPES = {snn.SNN_KEY_NAME: "name", snn.SNN_KEY_CHOICE: "choice",
+              snn.SNN_KEY_POPULATION: "population", snn.SNN_KEY_SHAPE: "shape",
+              snn.SNN_KEY_PAIR: "pair", snn.SNN_KEY_ARRAY: "array",
+              snn.SNN_KEY_THRESHOLD: "threshold", snn.SNN_KEY_FLOAT: "float",
+              snn.SNN_KEY_DOUBLE: "double", snn.SNN_KEY_BOOL: "bool", snn.SNN_KEY_INT: "int",
+              snn.SNN_KEY_COUNT: "count"}
+
+
+def _key_rows():
+    cdef int32_t n = 0, i
+    cdef const snn.snn_key *k = snn.snn_keys(&n)
+    rows = []
+    for i in range(n):
+        owner = _KEY_OWNERS[k[i].owner]
+        names = KINDS if owner == "population" else OPS if owner == "projection" else None
+        rows.append({
+            "key": k[i].key.decode(), "owner": owner, "type": _KEY_TYPES[k[i].type],
+            "applies": frozenset(x for b, x in enumerate(names) if k[i].applies >> b & 1)
+                       if names else None,
+            "required": bool(k[i].required), "fallback": k[i].fallback,
+            "fallback_key": k[i].fallback_key.decode() if k[i].fallback_key != NULL else None,
+            "choices": _keys(k[i].choices) if k[i].choices != NULL else None})
+    return tuple(rows)
+
+
+# The metadata keys of a network file (snn_keys of snn.h), one dict per row in the
+# order the readers read them: "owner" ("population", "projection", "input" or
+# "readout"), "type" (snn_key_type's name in lower case: "name", "choice", ...),
+# "applies" (the kinds or ops that take the key; None for input and readout),
+# "required", "fallback", "fallback_key" and "choices" (a tuple, or None).
+KEYS = _key_rows()
 # Status codes (snn_status of snn.h), as the exceptions' .status holds them.
 E_NOMEM = snn.SNN_E_NOMEM
 E_INVALID_ARG = snn.SNN_E_INVALID_ARG

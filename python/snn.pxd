@@ -1,5 +1,5 @@
 # Declarations of csrc/include/snn.h, one for one. No logic lives here.
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 cdef extern from "snn.h" nogil:
     int SNN_VERSION_MAJOR
@@ -134,8 +134,25 @@ cdef extern from "snn.h" nogil:
     const char *snn_encoding_name(int32_t encoding)
     const char *snn_isa_name(int32_t isa)
     const char *snn_team_policy_name(int32_t policy)
-    const char *const *snn_kind_keys(int32_t kind)
-    const char *const *snn_op_keys(int32_t op)
+
+    enum:
+        SNN_KEYS_POPULATION, SNN_KEYS_PROJECTION, SNN_KEYS_INPUT, SNN_KEYS_READOUT
+        SNN_KEY_NAME, SNN_KEY_CHOICE, SNN_KEY_POPULATION, SNN_KEY_SHAPE, SNN_KEY_PAIR
+        SNN_KEY_ARRAY, SNN_KEY_THRESHOLD, SNN_KEY_FLOAT, SNN_KEY_DOUBLE, SNN_KEY_BOOL
+        SNN_KEY_INT, SNN_KEY_COUNT
+
+    ctypedef struct snn_key:
+        const char *key
+        int32_t owner
+        int32_t type
+        uint32_t applies
+        int32_t required
+        double fallback
+        const char *fallback_key
+        const char *const *choices
+        size_t offset
+
+    const snn_key *snn_keys(int32_t *count)
 
     int snn_net_check(const snn_net_desc *desc, int32_t *order, snn_error *err)
 

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.lib.format as npformat
 
 from . import _limits
+from ._spec import _F32, _dtype_problem, _tname
 from .errors import FormatError
 
 __all__ = ["Archive", "read_npz", "write_npz", "META_MEMBER"]
@@ -38,7 +39,6 @@ _MAX_NPY_DIM = 1 << 62        # the largest dimension a header may give (as csrc
 _CHUNK = 1 << 20
 _DEFLATE_MAX_RATIO = 1100     # deflate cannot expand more than ~1032:1
 _NPY_MAGIC = b"\x93NUMPY"
-_F32 = np.dtype("<f4")
 _U8 = np.dtype("u1")
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _ZIP64_THRESHOLD = (1 << 31) - (1 << 20)
@@ -253,16 +253,9 @@ def _parse_npy_header(stream, name):
 
 
 def _check_dtype(dtype, name, expected):
-    if dtype.hasobject:
-        raise FormatError("member %r: object array (it would need pickle); only float32 "
-                          "arrays are allowed" % (name,))
-    if dtype.str == expected.str:
-        return
-    if expected is _F32 and dtype.str == ">f4":
-        raise FormatError("member %r: big-endian float32 is not supported; store arrays "
-                          "as little-endian float32" % (name,))
-    want = "uint8" if expected is _U8 else "float32"
-    raise FormatError("member %r: dtype %s (%s), expected %s" % (name, dtype, dtype.str, want))
+    problem = _dtype_problem(dtype, expected)
+    if problem:
+        raise FormatError("member %r: %s" % (name, problem))
 
 
 def _member_header(zf, info, dtype):
@@ -348,8 +341,8 @@ def parse_meta(raw):
         raise FormatError("metadata (%s.npy) is not valid JSON (%s)"
                           % (META_MEMBER, _short(e))) from None
     if not isinstance(meta, dict):
-        raise FormatError("metadata (%s.npy) must be a JSON object, not a JSON %s"
-                          % (META_MEMBER, _json_type(meta)))
+        raise FormatError("metadata (%s.npy) must be a JSON object, not %s"
+                          % (META_MEMBER, _tname(meta)))
     _check_depth(meta)
     _check_version_early(meta)
     return meta
@@ -399,18 +392,6 @@ def _check_version_early(meta):
             and version > _limits.FORMAT_VERSION):
         raise FormatError("format version %d is newer than this snncore supports (%d); "
                           "upgrade snncore" % (version, _limits.FORMAT_VERSION))
-
-
-def _json_type(value):
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number"
 
 
 def _short(e, limit=200):

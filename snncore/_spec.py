@@ -45,17 +45,30 @@ KINDS = _core.KINDS
 OPS = _core.OPS
 RESETS = _core.RESETS
 ENCODINGS = _core.ENCODINGS
+# The library's table of metadata keys (snn_keys), by owner: both readers walk it.
+_ROWS = {owner: tuple(row for row in _core.KEYS if row["owner"] == owner)
+         for owner in ("population", "projection", "input", "readout")}
+
+
+def _applies(owner, key, which):
+    return any(row["key"] == key and which in row["applies"] for row in _ROWS[owner])
+
+
 # the ops with a window (kernel, stride and padding keys), and among them the pools
 # (whose file gives the kernel, and whose stride defaults to it)
-WINDOWED = tuple(op for op in OPS if "padding" in _core.OP_KEYS[op])
-POOLS = tuple(op for op in WINDOWED if "kernel" in _core.OP_KEYS[op])
+WINDOWED = tuple(op for op in OPS if _applies("projection", "padding", op))
+POOLS = tuple(op for op in WINDOWED if _applies("projection", "kernel", op))
 
-_DEFAULT_UINT8_SCALE = 1.0 / 255.0
-_ALL_POP_KEYS = frozenset(k for keys in _core.KIND_KEYS.values() for k in keys)
-_ALL_PROJ_KEYS = frozenset(k for keys in _core.OP_KEYS.values() for k in keys)
+_DEFAULT_UINT8_SCALE = next(row["fallback"] for row in _ROWS["input"]
+                            if row["key"] == "uint8_scale")
+_F32 = np.dtype("<f4")
 _INT32 = (-2 ** 31, 2 ** 31 - 1)
 _INT64 = (-2 ** 63, 2 ** 63 - 1)
 _ARRAY_ROLES = {"populations": ("threshold", "threshold_neg", "bias"), "projections": ("weight",)}
+# the JSON type of the string, boolean and integer keys, and its name in messages
+_JSON = {"name": (str, "a string"), "choice": (str, "a string"),
+         "population": (str, "a population name"), "bool": (bool, "true or false"),
+         "int": (int, "an integer")}
 
 
 # ---------------------------------------------------------------------------
@@ -87,6 +100,19 @@ def _tname(x):
     return "a " + type(x).__name__
 
 
+def _dtype_problem(dtype, expected):
+    """Why an array of `dtype` is not one of `expected` (float32 or uint8, as
+    little-endian numpy dtypes), or None; the file reader's words too."""
+    if dtype.hasobject:
+        return "an object array (it would need pickle); only float32 arrays are allowed"
+    if dtype.str == expected.str:
+        return None
+    if expected == _F32 and dtype.str == ">f4":
+        return "big-endian float32 is not supported; store arrays as little-endian float32"
+    return "dtype %s (%s), expected %s" % (dtype, dtype.str, "float32" if expected == _F32
+                                           else "uint8")
+
+
 def _clamp(value, bounds):
     return max(bounds[0], min(bounds[1], int(value)))
 
@@ -106,12 +132,18 @@ def _float(x):
         return math.inf if x > 0 else -math.inf
 
 
+def _field(row):
+    """The spec's key for a row's value."""
+    return "readout_start" if row["owner"] == "readout" else row["key"]
+
+
 class _Reader:
     """Refusals name the item at fault: `where` is its label, `pop` and `proj`
     its index (or -1)."""
 
     def __init__(self, arrays):
         self.arrays = arrays
+        self.index_of = {}
         self.where, self.pop, self.proj = "metadata", -1, -1
 
     def at(self, where, pop=-1, proj=-1):
@@ -130,47 +162,26 @@ class _Reader:
             self.fail("%s must be %s, not %s" % (key, what, _tname(value)))
         return value
 
-    def number(self, obj, key, default):
-        value = obj.get(key, default)
+    def number(self, key, value):
         if not _is_number(value):
             self.fail("%s must be a number, not %s" % (key, _tname(value)))
         return _float(value)
 
-    def name(self, obj):
-        name = self.typed(obj, "name", str, "a string", required=True)
-        if "\x00" in name:
-            self.fail("the name holds a NUL character")
-        return name
-
-    def ints(self, obj, key, count, default, bounds):
-        """A list of `count` integers (clamped to `bounds`), or the default."""
-        if key not in obj:
-            return default
-        value = obj[key]
+    def ints(self, key, value, count, bounds):
+        """A list of `count` integers, clamped to `bounds`."""
         if (not isinstance(value, (list, tuple)) or len(value) not in count
                 or not all(_is_int(v) for v in value)):
             n = " or ".join(str(c) for c in count)
             self.fail("%s must be a list of %s integers" % (key, n))
         return tuple(_clamp(v, bounds) for v in value)
 
-    def groups(self, obj, op):
-        """conv2d's channel groups: an integer >= 1 (default 1; clamped to int32);
-        0 for other ops. 0 and below are the reader's to refuse, since the
-        description's 0 means "absent" (snn.h)."""
-        if op != "conv2d":
-            return 0
-        value = obj.get("groups", 1)
-        if not _is_int(value) or value < 1:
-            self.fail("groups must be an integer >= 1, not %s" % (
-                value if _is_int(value) else _tname(value),))
-        return _clamp(value, _INT32)
-
-    def keys(self, obj, allowed, every, what):
+    def keys(self, obj, owner, which):
+        """Every key of `obj` applies to kind or op `which`."""
         for key in obj:
-            if key in allowed:
+            if _applies(owner, key, which):
                 continue
-            if key in every:
-                self.fail("%r does not apply to %s" % (key, what))
+            if any(row["key"] == key for row in _ROWS[owner]):
+                self.fail("%r does not apply to %s %ss" % (key, which, owner))
             self.fail("unknown key %r" % (key,))
 
     def array(self, value, role):
@@ -185,90 +196,116 @@ class _Reader:
         a = self.arrays[value]
         if not isinstance(a, np.ndarray) and not isinstance(getattr(a, "shape", None), tuple):
             self.fail("%s: array %r is a %s, not a numpy array" % (role, value, type(a).__name__))
-        if isinstance(a, np.ndarray) and a.dtype.str != "<f4":
-            if a.dtype.hasobject:
-                self.fail("%s: array %r is an object array; only float32 is allowed"
-                          % (role, value))
-            if a.dtype.str == ">f4":
-                self.fail("%s: array %r is big-endian float32; only little-endian float32 is "
-                          "allowed" % (role, value))
-            self.fail("%s: array %r has dtype %s, expected float32" % (role, value, a.dtype))
+        if isinstance(a, np.ndarray) and _dtype_problem(a.dtype, _F32):
+            self.fail("%s: array %r: %s" % (role, value, _dtype_problem(a.dtype, _F32)))
         if len(a.shape) > 4:
             self.fail("%s: array %r has %d dimensions, at most 4 are allowed"
                       % (role, value, len(a.shape)))
         return a, value
 
-    def threshold(self, obj, key):
+    def threshold(self, key, value):
         """A threshold: a number (an array of one float32) or an array name."""
-        if key not in obj:
-            return None, None
-        value = obj[key]
         if _is_number(value):
             return np.array([_float32(_float(value))], dtype=np.float32), None
         if not isinstance(value, str):
             self.fail("%s must be a number or an array name, not %s" % (key, _tname(value)))
         return self.array(value, key)
 
+    def value(self, row, value):
+        """The value of a key given, as its row's type says."""
+        key, kind = row["key"], row["type"]
+        if kind in _JSON and (not isinstance(value, _JSON[kind][0])
+                              or isinstance(value, bool) != (kind == "bool")):
+            self.fail("%s must be %s, not %s" % (key, _JSON[kind][1], _tname(value)))
+        if kind == "name" and "\x00" in value:
+            self.fail("the name holds a NUL character")
+        if kind == "choice" and value not in row["choices"]:
+            self.fail("unknown %s %r (expected one of %s)"
+                      % (key, value, ", ".join(row["choices"])))
+        if kind == "population" and value not in self.index_of:
+            self.fail("%s %r names no population" % (key, value))
+        if kind == "count" and (not _is_int(value) or value < 1):
+            self.fail("%s must be an integer >= 1, not %s" % (
+                key, value if _is_int(value) else _tname(value)))
+        if kind in ("shape", "pair"):
+            return self.ints(key, value, (1, 3) if kind == "shape" else (2,),
+                             _INT64 if kind == "shape" else _INT32)
+        if kind == "array":
+            return self.array(value, key)
+        if kind == "threshold":
+            return self.threshold(key, value)
+        if kind in ("float", "double"):
+            number = self.number(key, value)
+            return _float32(number) if kind == "float" else number
+        if kind in ("int", "count"):
+            return _clamp(value, _INT32)
+        return self.index_of[value] if kind == "population" else value
+
+    def read(self, obj, owner, item):
+        """Reads the keys of `owner` from `obj` into the spec dict `item`, as the
+        library's table lists them: a population's kind or a projection's op (its
+        second row) selects the rows that apply, after which other keys are refused."""
+        rows, which = _ROWS[owner], None
+        for n, row in enumerate(rows):
+            if which is not None and which not in row["applies"]:
+                continue
+            if row["key"] in obj:
+                value = self.value(row, obj[row["key"]])
+            elif row["required"]:
+                self.fail("required key %r is missing" % (row["key"],))
+            else:
+                value = _fallback(row, item)
+            _store(row, item, value)
+            if row["type"] == "name":
+                self.at("%s %r" % (owner, value), self.pop, self.proj)
+            if n == 1 and owner in ("population", "projection"):
+                which = value
+                self.keys(obj, owner, which)
+        for row in rows:
+            if _field(row) not in item:
+                _store(row, item, _fallback(row, item, applies=False))
+        return item
+
+
+def _fallback(row, item, applies=True):
+    """The value of a key that is absent: its row's default, or another key's
+    value; where the row does not apply, zero (as the C reader leaves its field)."""
+    kind, fallback = row["type"], row["fallback"] if applies else 0
+    if kind == "pair":
+        fallback_key = row["fallback_key"] if applies else None
+        return item[fallback_key] if fallback_key else (int(fallback),) * 2
+    if kind == "choice":
+        return row["choices"][int(fallback)]
+    if kind in ("array", "threshold"):
+        return None, None
+    return {"float": float, "double": float, "bool": bool}.get(kind, int)(fallback)
+
+
+def _store(row, item, value):
+    """Puts a row's value into the spec dict `item`: an array as the array (or
+    header) and its name, a shape as ndim and (C, H, W)."""
+    if row["type"] in ("array", "threshold"):
+        item[row["key"]], item[row["key"] + "_key"] = value
+    elif row["type"] == "shape":
+        item["ndim"], item["shape"] = len(value), value if len(value) == 3 else (value[0], 1, 1)
+    else:
+        item[_field(row)] = value
+
 
 # ---------------------------------------------------------------------------
-# describe: the reader's rules (the C loader's csrc/loader/describe.c keeps the
-# same rules in the same order)
+# describe: the reader's rules (the C loader's csrc/loader/describe.c walks the
+# same table in the same order)
 # ---------------------------------------------------------------------------
 
-def _population(r, i, obj):
-    r.at("population %d" % i, pop=i)
-    if not isinstance(obj, dict):
-        r.fail("must be an object, not %s" % (_tname(obj),))
-    name = r.name(obj)
-    r.at("population %r" % (name,), pop=i)
-    kind = r.typed(obj, "kind", str, "a string", required=True)
-    if kind not in KINDS:
-        r.fail("unknown kind %r (expected one of %s)" % (kind, ", ".join(KINDS)))
-    r.keys(obj, _core.KIND_KEYS[kind], _ALL_POP_KEYS, "%s populations" % kind)
-    shape = r.ints(obj, "shape", (1, 3), None, _INT64)
-    if shape is None:
-        r.fail("required key 'shape' is missing")
-    pop = {"name": name, "kind": kind, "ndim": len(shape),
-           "shape": tuple(shape) if len(shape) == 3 else (shape[0], 1, 1)}
-    pop["threshold"], pop["threshold_key"] = r.threshold(obj, "threshold")
-    reset = r.typed(obj, "reset", str, "a string", "subtract")
-    if reset not in RESETS:
-        r.fail("unknown reset mode %r (expected one of %s)" % (reset, ", ".join(RESETS)))
-    pop["reset"] = reset
-    pop["v_init"] = _float32(r.number(obj, "v_init", 0.0))
-    pop["signed"] = bool(r.typed(obj, "signed", bool, "true or false", False))
-    pop["threshold_neg"], pop["threshold_neg_key"] = r.threshold(obj, "threshold_neg")
-    pop["bias"], pop["bias_key"] = r.array(obj["bias"], "bias") if "bias" in obj else (None, None)
-    return pop
-
-
-def _projection(r, j, obj, index_of):
-    r.at("projection %d" % j, proj=j)
-    if not isinstance(obj, dict):
-        r.fail("must be an object, not %s" % (_tname(obj),))
-    name = r.name(obj)
-    r.at("projection %r" % (name,), proj=j)
-    op = r.typed(obj, "op", str, "a string", required=True)
-    if op not in OPS:
-        r.fail("unknown op %r (expected one of %s)" % (op, ", ".join(OPS)))
-    r.keys(obj, _core.OP_KEYS[op], _ALL_PROJ_KEYS, "%s projections" % op)
-    proj = {"name": name, "op": op}
-    for end in ("source", "target"):
-        ref = r.typed(obj, end, str, "a population name", required=True)
-        if ref not in index_of:
-            r.fail("%s %r names no population" % (end, ref))
-        proj[end] = index_of[ref]
-    proj["weight"], proj["weight_key"] = (r.array(obj["weight"], "weight") if "weight" in obj
-                                          else (None, None))
-    zero = (0, 0)
-    proj["kernel"] = r.ints(obj, "kernel", (2,), zero, _INT32)
-    proj["stride"] = r.ints(obj, "stride", (2,), (proj["kernel"] if op in POOLS else (1, 1))
-                            if op in WINDOWED else zero, _INT32)
-    proj["padding"] = r.ints(obj, "padding", (2,), zero, _INT32)
-    proj["ceil_mode"] = bool(r.typed(obj, "ceil_mode", bool, "true or false", False))
-    proj["scale"] = r.ints(obj, "scale", (2,), zero, _INT32)
-    proj["groups"] = r.groups(obj, op)
-    return proj
+def _items(r, raw, owner):
+    """The spec dicts of the JSON list of populations or projections."""
+    group = []
+    for i, obj in enumerate(raw):
+        r.at("%s %d" % (owner, i), **{"pop" if owner == "population" else "proj": i})
+        if not isinstance(obj, dict):
+            r.fail("must be an object, not %s" % (_tname(obj),))
+        group.append(r.read(obj, owner, {}))
+    return group
 
 
 def _endpoint(r, value, key):
@@ -312,20 +349,14 @@ def describe(meta, arrays):
     projs_raw = r.typed(meta, "projections", (list, tuple), "a list", required=True)
     provenance = r.typed(meta, "provenance", dict, "an object", {})
     readout = r.typed(meta, "readout", dict, "an object", {})
+    spec = {"producer": producer, "version": version, "provenance": copy.deepcopy(provenance),
+            "order": None}
     r.at("metadata key 'readout'")
-    start = r.typed(readout, "start", int, "an integer", 1)
+    r.read(readout, "readout", spec)
     r.at("metadata key 'input'")
     in_name = r.typed(inp, "population", str, "a string", required=True)
-    encoding = r.typed(inp, "encoding", str, "a string", "analog")
-    if encoding not in ENCODINGS:
-        r.fail("unknown encoding %r (expected one of %s)" % (encoding, ", ".join(ENCODINGS)))
-    spec = {"encoding": encoding, "rate": r.number(inp, "rate", 1.0),
-            "uint8_scale": r.number(inp, "uint8_scale", _DEFAULT_UINT8_SCALE),
-            "readout_start": _clamp(start, _INT32), "producer": producer, "version": version,
-            "provenance": copy.deepcopy(provenance), "order": None}
-
-    pops = [_population(r, i, obj) for i, obj in enumerate(pops_raw)]
-    r.index_of = {}
+    r.read(inp, "input", spec)
+    pops = _items(r, pops_raw, "population")
     for i, pop in enumerate(pops):
         r.index_of.setdefault(pop["name"], i)      # a duplicate is the check's to report
     r.at("metadata key 'input'")
@@ -333,7 +364,7 @@ def describe(meta, arrays):
     r.at("metadata key 'output'")
     spec["output"] = _endpoint(r, output, "output")
     spec["populations"] = pops
-    spec["projections"] = [_projection(r, j, obj, r.index_of) for j, obj in enumerate(projs_raw)]
+    spec["projections"] = _items(r, projs_raw, "projection")
     return spec
 
 

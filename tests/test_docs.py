@@ -1,5 +1,6 @@
 """The docs cannot fall behind the code: docs/embedding.md names every
-function of the public C header, and every picture the docs show is in
+function of the public C header, docs/format.md's tables of keys say what the
+library's key table (snn_keys) says, and every picture the docs show is in
 docs/images/."""
 
 import os
@@ -20,6 +21,32 @@ def test_embedding_names_every_public_c_function():
     doc = _read("docs", "embedding.md")
     missing = sorted(f for f in functions if not re.search(rf"\b{f}\b", doc))
     assert not missing, f"docs/embedding.md does not name {', '.join(missing)}"
+
+
+def _table_rows(doc, heading):
+    """The rows (lists of cells) of the first table after `heading`."""
+    section = doc.split(heading, 1)[1]
+    lines = section.split("\n\n| ", 1)[1].split("\n\n")[0].splitlines()
+    return [[cell.strip() for cell in line.strip("| ").split(" | ")] for line in lines[2:]]
+
+
+def test_format_tables_list_the_library_keys():
+    from snncore import _core
+    doc = _read("docs", "format.md")
+    keys = {owner: {} for owner in ("population", "projection")}
+    for row in _core.KEYS:
+        if row["owner"] in keys:
+            keys[row["owner"]].setdefault(row["key"], set()).update(row["applies"])
+    documented = {}
+    for key, kinds, *_ in _table_rows(doc, "### Populations"):
+        named = set(re.findall(r"`(\w+)`", kinds))
+        documented[key.strip("`")] = set(_core.KINDS) if kinds == "all" else named
+    assert documented == keys["population"]
+    for op, cell, *_ in _table_rows(doc, "### Projections"):
+        op = op.strip("`")
+        given = {k for k in re.findall(r"`(\w+)`", cell) if k in keys["projection"]}
+        takes = {k for k, ops in keys["projection"].items() if op in ops}
+        assert given == takes - {"name", "op", "source", "target"}, op
 
 
 def test_every_picture_the_docs_show_exists():

@@ -292,8 +292,8 @@ def test_big_endian_array_passed_to_normalize():
 def test_float64_array_passed_to_normalize():
     meta, arrays = network()
     arrays["out.weight"] = arrays["out.weight"].astype(np.float64)
-    with pytest.raises(FormatError, match="projection 'out': weight: array 'out.weight' has "
-                                          "dtype float64, expected float32"):
+    with pytest.raises(FormatError, match=r"projection 'out': weight: array 'out.weight': "
+                                          r"dtype float64 \(<f8\), expected float32"):
         normalize(meta, arrays)
 
 
@@ -617,7 +617,7 @@ def test_unknown_kind():
 def test_unknown_reset():
     meta, arrays = network()
     pop(meta, "c1")["reset"] = "half"
-    refuse_meta("population 'c1': unknown reset mode 'half'", meta, arrays)
+    refuse_meta("population 'c1': unknown reset 'half'", meta, arrays)
 
 
 def test_unknown_encoding():

@@ -293,12 +293,53 @@ SNN_API const char *snn_team_policy_name(int32_t policy);
 SNN_API int32_t snn_team_policy_from_name(const char *name);
 
 /*
- * The keys a network file's metadata may give a population of `kind`, or a
- * projection of `op` ("name", "kind", "shape", "threshold", ...): a NULL-terminated
- * static list, or NULL for a value out of range. Readers refuse other keys.
+ * The metadata keys of a network file (docs/format.md) that a population, a
+ * projection, the "input" object and the "readout" object may give: one row per key
+ * (a key whose default differs between ops has a row per default), each saying how
+ * a reader checks the key and which field of the description it fills. Both file
+ * readers (csrc/loader, snncore/_spec.py) walk this table: an item's rows start
+ * with its name and its kind (or op), which selects the rows that apply to it; a
+ * reader refuses any other key.
  */
-SNN_API const char *const *snn_kind_keys(int32_t kind);
-SNN_API const char *const *snn_op_keys(int32_t op);
+typedef enum snn_key_owner {
+    SNN_KEYS_POPULATION = 0,    /* fills an snn_population_desc */
+    SNN_KEYS_PROJECTION = 1,    /* fills an snn_projection_desc */
+    SNN_KEYS_INPUT = 2,         /* "input": fills the snn_hints */
+    SNN_KEYS_READOUT = 3        /* "readout": fills the snn_hints */
+} snn_key_owner;
+
+typedef enum snn_key_type {
+    SNN_KEY_NAME = 0,           /* a string without NUL: the item's name (const char *) */
+    SNN_KEY_CHOICE = 1,         /* a string among `choices`: its index (int32_t) */
+    SNN_KEY_POPULATION = 2,     /* a string naming a population: its index (int32_t) */
+    SNN_KEY_SHAPE = 3,          /* a list of 1 or 3 integers: shape[3] and ndim */
+    SNN_KEY_PAIR = 4,           /* a list of 2 integers, clamped to int32 (int32_t[2]) */
+    SNN_KEY_ARRAY = 5,          /* the name of an array of the file (snn_array) */
+    SNN_KEY_THRESHOLD = 6,      /* a number (an array of one float32) or an array name */
+    SNN_KEY_FLOAT = 7,          /* a number, rounded to float32 (float) */
+    SNN_KEY_DOUBLE = 8,         /* a number (double) */
+    SNN_KEY_BOOL = 9,           /* true or false: 1 or 0 (int32_t) */
+    SNN_KEY_INT = 10,           /* an integer, clamped to int32 (int32_t) */
+    SNN_KEY_COUNT = 11          /* an integer >= 1, clamped to int32 (0 means absent) */
+} snn_key_type;
+
+typedef struct snn_key {
+    const char *key;
+    int32_t owner;              /* an snn_key_owner */
+    int32_t type;               /* an snn_key_type */
+    uint32_t applies;           /* bit k: kind k (populations) or op k (projections)
+                                 * takes the key; all bits for the others */
+    int32_t required;
+    double fallback;            /* the value when absent (a choice: its index) */
+    const char *fallback_key;   /* not NULL: when absent, the value of this key instead */
+    const char *const *choices; /* SNN_KEY_CHOICE: the names, NULL-terminated */
+    size_t offset;              /* of the field the value fills */
+} snn_key;
+
+/* The rows of the keys table; *count (if not NULL) receives their number. */
+SNN_API const snn_key *snn_keys(int32_t *count);
+/* Whether `key` applies to kind or op `which` of `owner` (an snn_key_owner). */
+SNN_API int snn_key_applies(const char *key, int32_t owner, int32_t which);
 
 /* Custom memory allocation, for products with their own heap. snn_run_batch
  * calls it from its worker threads (a state per thread, or a team's shared

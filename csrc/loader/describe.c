@@ -21,25 +21,24 @@ typedef struct ctx {
     size_t n_refs;
     named *by_name;         /* the populations, sorted by (name, index) */
     int32_t pop, proj;      /* the item being read, or -1 */
+    const char *top;        /* or the top-level key being read ("input"), or NULL */
+    char **name;            /* where the item's name is kept */
+    float *scalar;          /* where the item's next threshold given as a number goes */
     snn_error *err;
 } ctx;
 
-/* Refuses the current item: "population 'a': <problem>" (or "population 3"). */
+/* Refuses the current item: "population 'a': <problem>" (or "population 3"), or the
+ * top-level key being read: "metadata key 'input': <problem>". */
 static SNN__PRINTF(2, 3) int refuse(ctx *c, const char *fmt, ...)
 {
-    char problem[sizeof c->err->message];
-    const char *what = c->proj >= 0 ? "projection" : "population";
-    const int32_t i = c->proj >= 0 ? c->proj : c->pop;
-    const char *name = c->proj >= 0 ? c->f->proj_names[i] : c->f->pop_names[i];
+    char label[128], problem[sizeof c->err->message];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(problem, sizeof problem, fmt, ap);
     va_end(ap);
-    if (name && name[0])
-        return snn__set_error(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s '%s': %s", what, name,
-                              problem);
-    return snn__set_error(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s %d: %s", what, (int)i,
-                          problem);
+    if (c->top) return FORMAT_ERROR(c->err, "metadata key '%s': %s", c->top, problem);
+    snn__item_label(&c->f->desc, c->pop, c->proj, label, sizeof label);
+    return snn__set_error(c->err, SNN_E_FORMAT, c->pop, c->proj, "%s%s", label, problem);
 }
 
 static int meta_key(ctx *c, const char *key, const char *problem, const char *arg)
@@ -131,14 +130,6 @@ static int int_list(const json_t *v, size_t n1, size_t n2, int32_t *out32, int64
     return 1;
 }
 
-static int pair(ctx *c, const json_t *o, const char *key, int32_t out[2])
-{
-    const json_t *v = json_object_get(o, key);
-    if (v && !int_list(v, 2, 2, out, NULL, NULL))
-        return refuse(c, "'%s' must be a list of 2 integers", key);
-    return SNN_OK;
-}
-
 /* An array name: names a member, whose header gives the shape. */
 static int array_ref(ctx *c, const json_t *o, const char *key, snn_array *slot)
 {
@@ -163,102 +154,16 @@ static int array_ref(ctx *c, const json_t *o, const char *key, snn_array *slot)
 }
 
 /* A threshold: a number (one value) or an array name. */
-static int threshold(ctx *c, const json_t *o, const char *key, snn_array *slot, float *scalar)
+static int threshold(ctx *c, const json_t *o, const char *key, snn_array *slot)
 {
     const json_t *v = json_object_get(o, key);
     if (v == NULL || json_is_string(v)) return array_ref(c, o, key, slot);
     if (!is_number(v)) return refuse(c, "'%s' must be a number or an array name", key);
-    *scalar = to_f32(json_number_value(v));
-    slot->data = scalar;
+    *c->scalar = to_f32(json_number_value(v));
+    slot->data = c->scalar++;
     slot->ndim = 1;
     slot->shape[0] = 1;
     return SNN_OK;
-}
-
-/* Every key of `o` is in `mine`; else say whether another kind or op takes it. */
-static int keys(ctx *c, const json_t *o, const char *const *mine,
-                const char *const *(*lists)(int32_t), const char *what, const char *plural)
-{
-    const char *key;
-    json_t *x;
-    json_object_foreach((json_t *)o, key, x) {
-        const char *const *l = mine;
-        int32_t t;
-        int other = 0;
-        while (*l && strcmp(*l, key) != 0) l++;
-        if (*l) continue;
-        for (t = 0; lists(t); t++)
-            for (l = lists(t); *l; l++) other |= strcmp(*l, key) == 0;
-        if (other) return refuse(c, "'%s' does not apply to %s %s", key, what, plural);
-        return refuse(c, "unknown key '%s'", key);
-    }
-    return SNN_OK;
-}
-
-/* The item's name (required): kept, and used in messages from here on. */
-static int item_name(ctx *c, const json_t *o, char **slot)
-{
-    const json_t *v = json_object_get(o, "name");
-    if (v == NULL) return refuse(c, "'name' is missing");
-    if (!json_is_string(v)) return refuse(c, "'name' must be a string");
-    if (plain_string(v) == NULL) return refuse(c, "'name' holds a NUL character");
-    return (*slot = strdup(json_string_value(v))) ? SNN_OK : snn__nomem(c->err);
-}
-
-/* A string key: *out is its value, or NULL when it is absent and optional. */
-static int string_key(ctx *c, const json_t *o, const char *key, int required, const char **out)
-{
-    const json_t *v = json_object_get(o, key);
-    *out = NULL;
-    if (v == NULL) return required ? refuse(c, "'%s' is missing", key) : SNN_OK;
-    return (*out = plain_string(v)) ? SNN_OK : refuse(c, "'%s' must be a string", key);
-}
-
-/* A string naming one of a table's values (`from_name`). */
-static int enum_key(ctx *c, const json_t *o, const char *key, int required,
-                    int32_t (*from_name)(const char *), int32_t *out)
-{
-    const char *s;
-    FORWARD(string_key(c, o, key, required, &s));
-    if (s && (*out = from_name(s)) < 0) return refuse(c, "unknown %s '%s'", key, s);
-    return SNN_OK;
-}
-
-/* An optional boolean key: *out is 1 for true, 0 for false or absent. */
-static int bool_key(ctx *c, const json_t *o, const char *key, int32_t *out)
-{
-    const json_t *v = json_object_get(o, key);
-    if (v != NULL && !json_is_boolean(v)) return refuse(c, "'%s' must be true or false", key);
-    *out = v != NULL && json_is_true(v);
-    return SNN_OK;
-}
-
-/* ---- populations and projections ---------------------------------------------- */
-
-static int population(ctx *c, int32_t i, const json_t *o)
-{
-    snn_population_desc *p = &c->f->pops[i];
-    const json_t *v;
-    c->pop = i;
-    if (!json_is_object(o)) return refuse(c, "must be a JSON object");
-    FORWARD(item_name(c, o, &c->f->pop_names[i]));
-    p->name = c->f->pop_names[i];
-    FORWARD(enum_key(c, o, "kind", 1, snn_kind_from_name, &p->kind));
-    FORWARD(keys(c, o, snn_kind_keys(p->kind), snn_kind_keys, snn_kind_name(p->kind),
-                 "populations"));
-    v = json_object_get(o, "shape");
-    if (v == NULL) return refuse(c, "'shape' is missing");
-    if (!int_list(v, 1, 3, NULL, p->shape, &p->ndim))
-        return refuse(c, "'shape' must be a list of 1 or 3 integers");
-    FORWARD(threshold(c, o, "threshold", &p->threshold, &c->f->scalars[2 * i]));
-    p->reset = SNN_RESET_SUBTRACT;
-    FORWARD(enum_key(c, o, "reset", 0, snn_reset_from_name, &p->reset));
-    if ((v = json_object_get(o, "v_init")) != NULL && !is_number(v))
-        return refuse(c, "'v_init' must be a number");
-    p->v_init = v ? to_f32(json_number_value(v)) : 0.0f;
-    FORWARD(bool_key(c, o, "signed", &p->is_signed));
-    FORWARD(threshold(c, o, "threshold_neg", &p->threshold_neg, &c->f->scalars[2 * i + 1]));
-    return array_ref(c, o, "bias", &p->bias);
 }
 
 /* The first population called `name`, or -1. */
@@ -274,50 +179,136 @@ static int32_t find_population(const ctx *c, const char *name)
                ? c->by_name[lo].index : -1;
 }
 
-static int endpoint(ctx *c, const json_t *o, const char *key, int32_t *out)
+/* Every key of `o` is a row of `owner` that applies to kind or op `which`; else
+ * says whether another kind or op takes it. */
+static int keys(ctx *c, const json_t *o, int32_t owner, int32_t which)
 {
-    const char *s;
-    FORWARD(string_key(c, o, key, 1, &s));
-    if ((*out = find_population(c, s)) < 0)
-        return refuse(c, "'%s' names no population '%s'", key, s);
+    const int pops = owner == SNN_KEYS_POPULATION;
+    const char *key;
+    json_t *x;
+    json_object_foreach((json_t *)o, key, x) {
+        int32_t t, other = 0;
+        if (snn_key_applies(key, owner, which)) continue;
+        for (t = 0; t < 32; t++) other |= snn_key_applies(key, owner, t);
+        if (other)
+            return refuse(c, "'%s' does not apply to %s %s", key,
+                          pops ? snn_kind_name(which) : snn_op_name(which),
+                          pops ? "populations" : "projections");
+        return refuse(c, "unknown key '%s'", key);
+    }
     return SNN_OK;
 }
 
-/* conv2d's channel groups: an integer >= 1 (default 1). The reader refuses 0
- * and below itself, since the description's 0 means "absent" (snn.h). */
-static int groups(ctx *c, const json_t *o, snn_projection_desc *p)
+/* The row of `key` of `owner` (the first, if several), or NULL. */
+static const snn_key *row_of(int32_t owner, const char *key)
 {
-    const json_t *v = json_object_get(o, "groups");
-    if (p->op == SNN_OP_CONV2D) p->groups = 1;
-    if (v == NULL) return SNN_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return refuse(c, "'groups' must be an integer >= 1");
-    p->groups = clamp32(json_integer_value(v));
-    return SNN_OK;
+    int32_t i, n;
+    const snn_key *rows = snn_keys(&n);
+    for (i = 0; i < n; i++)
+        if (rows[i].owner == owner && strcmp(rows[i].key, key) == 0) return &rows[i];
+    return NULL;
 }
 
-static int projection(ctx *c, int32_t j, const json_t *o)
+/* The value of a key that is absent: its row's fallback, or another key's value. */
+static void fallback(const snn_key *k, unsigned char *base)
 {
-    snn_projection_desc *p = &c->f->projs[j];
-    c->pop = -1;
-    c->proj = j;
-    if (!json_is_object(o)) return refuse(c, "must be a JSON object");
-    FORWARD(item_name(c, o, &c->f->proj_names[j]));
-    p->name = c->f->proj_names[j];
-    FORWARD(enum_key(c, o, "op", 1, snn_op_from_name, &p->op));
-    FORWARD(keys(c, o, snn_op_keys(p->op), snn_op_keys, snn_op_name(p->op), "projections"));
-    FORWARD(endpoint(c, o, "source", &p->source));
-    FORWARD(endpoint(c, o, "target", &p->target));
-    FORWARD(array_ref(c, o, "weight", &p->weight));
-    FORWARD(pair(c, o, "kernel", p->kernel));
-    if (p->op == SNN_OP_CONV2D) p->stride[0] = p->stride[1] = 1;
-    if (p->op == SNN_OP_AVGPOOL2D || p->op == SNN_OP_MAXPOOL2D)
-        memcpy(p->stride, p->kernel, sizeof p->stride);
-    FORWARD(pair(c, o, "stride", p->stride));
-    FORWARD(pair(c, o, "padding", p->padding));
-    FORWARD(pair(c, o, "scale", p->scale));
-    FORWARD(bool_key(c, o, "ceil_mode", &p->ceil_mode));
-    return groups(c, o, p);
+    void *field = base + k->offset;
+    const snn_key *from = k->fallback_key ? row_of(k->owner, k->fallback_key) : NULL;
+    switch (k->type) {
+    case SNN_KEY_PAIR:
+        if (from) memcpy(field, base + from->offset, 2 * sizeof(int32_t));
+        else ((int32_t *)field)[0] = ((int32_t *)field)[1] = (int32_t)k->fallback;
+        break;
+    case SNN_KEY_FLOAT:
+        *(float *)field = (float)k->fallback;
+        break;
+    case SNN_KEY_DOUBLE:
+        *(double *)field = k->fallback;
+        break;
+    case SNN_KEY_CHOICE:
+    case SNN_KEY_BOOL:
+    case SNN_KEY_INT:
+    case SNN_KEY_COUNT:
+        *(int32_t *)field = (int32_t)k->fallback;
+        break;
+    default:    /* an array stays absent (ndim 0); the others are required */
+        break;
+    }
+}
+
+/* Reads key row `k` of `o` into the description at `base`. */
+static int read_key(ctx *c, const json_t *o, const snn_key *k, unsigned char *base)
+{
+    const json_t *v = json_object_get(o, k->key);
+    void *field = base + k->offset;
+    const char *s = plain_string(v);
+    int32_t *i32 = field;
+    if (v == NULL && k->required) return refuse(c, "'%s' is missing", k->key);
+    if (v == NULL) {
+        fallback(k, base);
+        return SNN_OK;
+    }
+    switch (k->type) {
+    case SNN_KEY_NAME:
+        if (!json_is_string(v)) return refuse(c, "'%s' must be a string", k->key);
+        if (s == NULL) return refuse(c, "'%s' holds a NUL character", k->key);
+        if ((*c->name = strdup(s)) == NULL) return snn__nomem(c->err);
+        *(const char **)field = *c->name;
+        return SNN_OK;
+    case SNN_KEY_CHOICE:
+    case SNN_KEY_POPULATION:
+        if (s == NULL) return refuse(c, "'%s' must be a string", k->key);
+        *i32 = k->choices ? snn__from_name(k->choices, s) : find_population(c, s);
+        if (*i32 < 0 && k->choices) return refuse(c, "unknown %s '%s'", k->key, s);
+        if (*i32 < 0) return refuse(c, "'%s' names no population '%s'", k->key, s);
+        return SNN_OK;
+    case SNN_KEY_SHAPE:
+        if (!int_list(v, 1, 3, NULL, field, &((snn_population_desc *)base)->ndim))
+            return refuse(c, "'%s' must be a list of 1 or 3 integers", k->key);
+        return SNN_OK;
+    case SNN_KEY_PAIR:
+        if (!int_list(v, 2, 2, field, NULL, NULL))
+            return refuse(c, "'%s' must be a list of 2 integers", k->key);
+        return SNN_OK;
+    case SNN_KEY_ARRAY: return array_ref(c, o, k->key, field);
+    case SNN_KEY_THRESHOLD: return threshold(c, o, k->key, field);
+    case SNN_KEY_FLOAT:
+    case SNN_KEY_DOUBLE:
+        if (!is_number(v)) return refuse(c, "'%s' must be a number", k->key);
+        if (k->type == SNN_KEY_FLOAT) *(float *)field = to_f32(json_number_value(v));
+        else *(double *)field = json_number_value(v);
+        return SNN_OK;
+    case SNN_KEY_BOOL:
+        if (!json_is_boolean(v)) return refuse(c, "'%s' must be true or false", k->key);
+        *i32 = json_is_true(v);
+        return SNN_OK;
+    default:    /* SNN_KEY_INT, SNN_KEY_COUNT */
+        if (!json_is_integer(v) || (k->type == SNN_KEY_COUNT && json_integer_value(v) < 1))
+            return refuse(c, "'%s' must be an integer%s", k->key,
+                          k->type == SNN_KEY_COUNT ? " >= 1" : "");
+        *i32 = clamp32(json_integer_value(v));
+        return SNN_OK;
+    }
+}
+
+/* Reads the keys of `owner` from `o` into `base`, as the table lists them: for a
+ * population or projection, its kind or op (its second row) selects the rows that
+ * apply, after which any other key is refused. */
+static int read_keys(ctx *c, const json_t *o, int32_t owner, void *base)
+{
+    int32_t i, n, row = 0, which = -1;
+    const snn_key *k = snn_keys(&n);
+    const int selects = owner == SNN_KEYS_POPULATION || owner == SNN_KEYS_PROJECTION;
+    if (selects && !json_is_object(o)) return refuse(c, "must be a JSON object");
+    for (i = 0; i < n; i++) {
+        if (k[i].owner != owner || (which >= 0 && !(k[i].applies >> which & 1))) continue;
+        FORWARD(read_key(c, o, &k[i], base));
+        if (selects && ++row == 2) {
+            which = *(int32_t *)((unsigned char *)base + k[i].offset);
+            FORWARD(keys(c, o, owner, which));
+        }
+    }
+    return SNN_OK;
 }
 
 /* ---- the top level ------------------------------------------------------------ */
@@ -338,27 +329,6 @@ static int by_name(const void *x, const void *y)
     const named *a = x, *b = y;
     const int k = strcmp(a->name, b->name);
     return k ? k : (a->index > b->index) - (a->index < b->index);
-}
-
-static int input_hints(ctx *c, const json_t *in, const char **pop_name)
-{
-    snn_hints *h = &c->f->hints;
-    const json_t *v = json_object_get(in, "population");
-    if (v == NULL) return meta_key(c, "input", "'population' is missing", NULL);
-    if ((*pop_name = plain_string(v)) == NULL)
-        return meta_key(c, "input", "'population' must be a string", NULL);
-    if ((v = json_object_get(in, "encoding")) != NULL) {
-        if (plain_string(v) == NULL) return meta_key(c, "input", "'encoding' must be a string", NULL);
-        if ((h->encoding = snn_encoding_from_name(json_string_value(v))) < 0)
-            return meta_key(c, "input", "unknown encoding", json_string_value(v));
-    }
-    if ((v = json_object_get(in, "rate")) != NULL && !is_number(v))
-        return meta_key(c, "input", "'rate' must be a number", NULL);
-    if (v) h->rate = json_number_value(v);
-    if ((v = json_object_get(in, "uint8_scale")) != NULL && !is_number(v))
-        return meta_key(c, "input", "'uint8_scale' must be a number", NULL);
-    if (v) h->uint8_scale = json_number_value(v);
-    return SNN_OK;
 }
 
 static int describe(ctx *c, const json_t *meta)
@@ -389,15 +359,15 @@ static int describe(ctx *c, const json_t *meta)
     f->provenance = prov ? json_dumps(prov, JSON_COMPACT) : strdup("{}");
     if (f->provenance == NULL) return snn__nomem(c->err);
     FORWARD(top(c, meta, "readout", JSON_OBJECT, "an object", 0, &readout));
-    f->hints.encoding = SNN_ENCODING_ANALOG;
-    f->hints.rate = 1.0;
-    f->hints.uint8_scale = 1.0 / 255.0;
-    f->hints.readout_start = 1;
-    if (readout && (v = json_object_get(readout, "start")) != NULL) {
-        if (!json_is_integer(v)) return meta_key(c, "readout", "'start' must be an integer", NULL);
-        f->hints.readout_start = clamp32(json_integer_value(v));
-    }
-    FORWARD(input_hints(c, in, &in_name));
+    c->top = "readout";
+    FORWARD(read_keys(c, readout, SNN_KEYS_READOUT, &f->hints));   /* readout may be NULL */
+    c->top = "input";
+    if ((v = json_object_get(in, "population")) == NULL)
+        return refuse(c, "'population' is missing");
+    if ((in_name = plain_string(v)) == NULL)
+        return refuse(c, "'population' must be a string");
+    FORWARD(read_keys(c, in, SNN_KEYS_INPUT, &f->hints));
+    c->top = NULL;
 
     P = json_array_size(pops);
     J = json_array_size(projs);
@@ -415,7 +385,12 @@ static int describe(ctx *c, const json_t *meta)
     f->desc.n_populations = (int32_t)P;
     f->desc.projections = f->projs;
     f->desc.n_projections = (int32_t)J;
-    for (i = 0; i < P; i++) FORWARD(population(c, (int32_t)i, json_array_get(pops, i)));
+    for (i = 0; i < P; i++) {
+        c->pop = (int32_t)i;
+        c->name = &f->pop_names[i];
+        c->scalar = &f->scalars[2 * i];
+        FORWARD(read_keys(c, json_array_get(pops, i), SNN_KEYS_POPULATION, &f->pops[i]));
+    }
     c->pop = -1;
     for (i = 0; i < P; i++) {
         c->by_name[i].name = f->pop_names[i];
@@ -426,7 +401,11 @@ static int describe(ctx *c, const json_t *meta)
         return meta_key(c, "input", "'population' names no population", in_name);
     if ((f->desc.output = find_population(c, json_string_value(out))) < 0)
         return meta_key(c, "output", "names no population", json_string_value(out));
-    for (i = 0; i < J; i++) FORWARD(projection(c, (int32_t)i, json_array_get(projs, i)));
+    for (i = 0; i < J; i++) {
+        c->proj = (int32_t)i;
+        c->name = &f->proj_names[i];
+        FORWARD(read_keys(c, json_array_get(projs, i), SNN_KEYS_PROJECTION, &f->projs[i]));
+    }
     return SNN_OK;
 }
 

@@ -70,6 +70,10 @@ int snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj, const 
 /* A refusal of the reader (SNN_E_FORMAT, no item at fault). */
 #define FORMAT_ERROR(err, ...) snn__set_error((err), SNN_E_FORMAT, -1, -1, __VA_ARGS__)
 int snn__nomem(snn_error *err);
+/* names.c: the index of `name` in a NULL-terminated table (snn_key.choices), or -1. */
+int32_t snn__from_name(const char *const *table, const char *name);
+/* check.c: the item at fault as messages name it ("population 'a': "), into buf. */
+void snn__item_label(const snn_net_desc *d, int32_t pop, int32_t proj, char *buf, size_t cap);
 
 #define FORWARD(expr)                       \
     do {                                    \

@@ -129,14 +129,6 @@ static int error(int code, const char *fmt, ...)
 }
 
 /* Prints a name from a file with control characters escaped. */
-/* Whether a NULL-terminated key list (snn_op_keys) holds `key`. */
-static int has_key(const char *const *keys, const char *key)
-{
-    for (; keys && *keys; keys++)
-        if (strcmp(*keys, key) == 0) return 1;
-    return 0;
-}
-
 static void print_name(FILE *out, const char *s)
 {
     for (; *s; s++) {
@@ -647,7 +639,7 @@ static int print_info(const snn_file *file)
         print_name(stdout, info->population_names[q->target]);
         if (q->op == SNN_OP_UPSAMPLE2D)
             printf("  scale %dx%d", (int)q->scale[0], (int)q->scale[1]);
-        if (has_key(snn_op_keys(q->op), "padding"))
+        if (snn_key_applies("padding", SNN_KEYS_PROJECTION, q->op))
             printf("  kernel %dx%d, stride %dx%d, padding %dx%d%s", (int)kh, (int)kw,
                    (int)q->stride[0], (int)q->stride[1], (int)q->padding[0], (int)q->padding[1],
                    q->ceil_mode ? ", ceil_mode" : "");

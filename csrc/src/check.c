@@ -20,8 +20,8 @@
  * message keeps room for the fault. */
 #define LABEL_NAME 64
 
-/* The item at fault, as messages name it. */
-static void item_label(const snn_net_desc *d, int32_t pop, int32_t proj, char *buf, size_t cap)
+/* The item at fault, as messages name it (the file loader's too). */
+void snn__item_label(const snn_net_desc *d, int32_t pop, int32_t proj, char *buf, size_t cap)
 {
     const char *name = NULL;
     const char *what = proj >= 0 ? "projection" : "population";
@@ -50,7 +50,7 @@ static SNN__FORMAT(6, 7) int fault(snn_error *err, const snn_net_desc *d, int st
     char text[sizeof err->message];
     va_list ap;
     if (err == NULL) return status;
-    if (pop >= 0 || proj >= 0) item_label(d, pop, proj, label, sizeof label);
+    if (pop >= 0 || proj >= 0) snn__item_label(d, pop, proj, label, sizeof label);
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);

@@ -274,6 +274,9 @@ snn_allocator snn__default_allocator(void);
 /* error.c: records a failure in *err (which may be NULL) and returns `status`. */
 int snn__set_error(snn_error *err, int status, int32_t pop, int32_t proj, const char *fmt, ...)
     SNN__FORMAT(5, 6);
+/* check.c: "population 'a': " (or "population 3: ", "projection ..."), the item at fault
+ * as messages name it, into buf. */
+void snn__item_label(const snn_net_desc *d, int32_t pop, int32_t proj, char *buf, size_t cap);
 
 /* Checks a run configuration (timesteps, encoding, rate, checkpoints). */
 int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *err);
