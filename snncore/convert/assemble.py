@@ -246,6 +246,9 @@ class Assembler:
         Largest input value (model-based normalisation).
     bias_delta : dict node name -> (C,), optional
         Added to the bias of an activation's population (bias calibration).
+    output_affine : (scale, shift), ndarray (C,) float64 each, optional
+        An accumulating read-out's channel c becomes scale[c] * its value +
+        shift[c] (the output calibration of a map read-out).
     probe : str, optional
         Stop at this activation and make it the output: kind 'accumulate'
         (its current is read, for Spike-Norm) or 'if' (its rates are read,
@@ -254,7 +257,7 @@ class Assembler:
 
     def __init__(self, graph, thresholds, reset="subtract", v_init=0.0, readout="membrane",
                  encoding="analog", model_norm=False, input_bound=1.0, bias_delta=None,
-                 probe=None, probe_kind="accumulate"):
+                 probe=None, probe_kind="accumulate", output_affine=None):
         self.graph = graph
         self.thresholds = thresholds
         self.reset = reset
@@ -263,6 +266,7 @@ class Assembler:
         self.model_norm = model_norm
         self.input_bound = float(input_bound)
         self.bias_delta = bias_delta or {}
+        self.output_affine = output_affine
         self.probe = probe
         self.probe_kind = probe_kind
         in_shape = graph.nodes[graph.input].shape
@@ -621,6 +625,8 @@ class Assembler:
             if lam is None:
                 raise ConversionError("a spiking read-out needs an output threshold")
             return self.population("output", "if", lin, lam).name
+        if self.output_affine is not None:
+            lin = _affine(lin, *self.output_affine)
         return self.population("output", "accumulate", lin).name
 
     def build(self, provenance=None, readout_start=1):
@@ -631,6 +637,12 @@ class Assembler:
                 return self.builder.build(vals[node.name].name, provenance=provenance)
         output = self._output(vals[self.graph.output])
         return self.builder.build(output, provenance=provenance, readout_start=readout_start)
+
+
+def _affine(lin, scale, shift):
+    """The _Lin whose output channel c is scale[c] * lin's + shift[c]."""
+    bias = shift if lin.bias is None else scale * lin.bias + shift
+    return _Lin(lin.name, [_scale_term(t, scale) for t in lin.terms], bias, lin.shape)
 
 
 def _sum_bias(a, b):

@@ -12,7 +12,8 @@ from .._progress import Progress
 from .assemble import Assembler
 from .exported import is_convertible_model
 
-__all__ = ["calibrate_biases", "choose_readout_start", "low_latency_options"]
+__all__ = ["calibrate_biases", "calibrate_output", "choose_readout_start",
+           "low_latency_options"]
 
 
 def low_latency_options(model, timesteps):
@@ -122,19 +123,101 @@ def calibrate_biases(graph, runner, thresholds, x, timesteps, encoding, seed, op
     return delta
 
 
-def choose_readout_start(net, x, ann_predictions, timesteps, encoding, seed, max_fraction=0.5):
-    """The delayed read-out start D (1 = none) that makes the SNN's argmax at T
-    agree most often with the ANN's on the calibration images; the smallest
-    such D. Uses one run with the output recorded at every step."""
+def choose_readout_start(net, x, ann_outputs, timesteps, encoding, seed, max_fraction=0.5,
+                         calibrated=False):
+    """The delayed read-out start D (1 = none) that brings the SNN's output
+    at T closest to the ANN's on the calibration images; the smallest such D.
+    Uses one run with the output recorded at every step.
+
+    A vector output (a classifier's) is judged by its argmax: the share of
+    images whose class agrees with the ANN's. A map output (C, H, W) (a
+    detector's or a segmenter's head, where every value counts) is judged by
+    the mean squared difference from the ANN's output; when `calibrated`,
+    the difference that remains after `calibrate_output`'s per-channel gain
+    and offset, which the read-out will get.
+
+    Parameters
+    ----------
+    net : snncore.Network
+    x : ndarray (N, ...) float32, the calibration images
+    ann_outputs : ndarray (N, K) float, the ANN's outputs on them (K = the
+        output population's size)
+
+    Returns
+    -------
+    (int, float)
+        D, and its measure: the agreement (vector output) or the mean squared
+        difference (map output).
+    """
     res = net.run(x, timesteps, encoding=encoding, seed=seed,
                   checkpoints=list(range(1, timesteps + 1)), readout_start=1)
-    steps = np.arange(1, timesteps + 1, dtype=np.float64)
-    total = res.outputs.astype(np.float64) * steps[None, :, None]       # sum up to step t
-    final = total[:, -1, :]
-    best_d, best_agree = 1, -1.0
+    ann_outputs = np.asarray(ann_outputs, np.float64).reshape(len(x), -1)
+    channels = net.output_shape[0] if len(net.output_shape) == 3 else None
+    best_d, best = 1, None
     for d in range(1, max(1, int(timesteps * max_fraction)) + 1):
-        before = total[:, d - 2, :] if d > 1 else 0.0
-        agree = float(((final - before).argmax(axis=1) == ann_predictions).mean())
-        if agree > best_agree + 1e-12:
-            best_d, best_agree = d, agree
-    return best_d, best_agree
+        decoded = decoded_from(res.outputs, d)
+        if channels is None:
+            measure = float((decoded.argmax(axis=1) == ann_outputs.argmax(axis=1)).mean())
+        else:
+            measure = -(_fit_channels(decoded, ann_outputs, channels)[2] if calibrated
+                        else float(np.mean((decoded - ann_outputs) ** 2)))
+        if best is None or measure > best + 1e-12:
+            best_d, best = d, measure
+    return best_d, (best if channels is None else -best)
+
+
+def decoded_from(outputs, start):
+    """The output at the last step as a read-out from step `start` would
+    decode it (the mean of the counted steps' contributions), from a run's
+    outputs (N, T, K) recorded at every step 1..T with no delay.
+
+    Returns ndarray (N, K) float64."""
+    timesteps = outputs.shape[1]
+    steps = np.arange(1, timesteps + 1, dtype=np.float64)
+    total = outputs.astype(np.float64) * steps[None, :, None]     # the sum up to step t
+    before = total[:, start - 2, :] if start > 1 else 0.0
+    return (total[:, -1, :] - before) / (timesteps - start + 1)
+
+
+def _fit_channels(snn, ann, channels):
+    """Per channel of map outputs snn, ann (N, C*H*W): the least-squares
+    gain and offset from snn to ann over images and positions, and the mean
+    squared difference that remains; (scale (C,), shift (C,), float). A
+    channel whose SNN output does not vary, or whose gain would be outside
+    [1/2, 2], keeps gain 1 and takes the mean difference as its offset."""
+    def by_channel(a):
+        a = np.asarray(a, np.float64).reshape(len(a), channels, -1)
+        return a.transpose(1, 0, 2).reshape(channels, -1)
+
+    snn, ann = by_channel(snn), by_channel(ann)
+    ds = snn - snn.mean(axis=1, keepdims=True)
+    da = ann - ann.mean(axis=1, keepdims=True)
+    var = (ds * ds).sum(axis=1)
+    scale = np.divide((ds * da).sum(axis=1), var, out=np.ones(channels), where=var > 0)
+    scale = np.where((scale >= 0.5) & (scale <= 2.0), scale, 1.0)
+    shift = ann.mean(axis=1) - scale * snn.mean(axis=1)
+    residual = float(np.mean((scale[:, None] * snn + shift[:, None] - ann) ** 2))
+    return scale, shift, residual
+
+
+def calibrate_output(net, x, ann_outputs, timesteps, encoding, seed):
+    """Per channel of a map read-out (C, H, W), the gain and offset that best
+    map the SNN's decoded output at `timesteps` onto the ANN's (least squares
+    over the calibration images and positions): a detector's boxes and
+    scores need the values, which the SNN underestimates at few steps (its
+    neurons keep part of their charge), not only their order.
+
+    Parameters
+    ----------
+    net : snncore.Network, with a (C, H, W) output
+    x : ndarray (N, ...) float32, the calibration images
+    ann_outputs : ndarray (N, C*H*W) float, the ANN's outputs on them
+
+    Returns
+    -------
+    (scale, shift) : ndarray (C,) float64 each; output channel c becomes
+        scale[c] * output + shift[c] (see _fit_channels for the guards).
+    """
+    snn = net.run(x, timesteps, encoding=encoding, seed=seed).output
+    scale, shift, _ = _fit_channels(snn, ann_outputs, net.output_shape[0])
+    return scale, shift

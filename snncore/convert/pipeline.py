@@ -13,7 +13,7 @@ from .calibrate import CHANNEL_BINS, LAYER_BINS, Calibration
 from .errors import ConversionError
 from .exported import is_convertible_model, lift
 from .graph import capture
-from .lowlatency import calibrate_biases, choose_readout_start
+from .lowlatency import calibrate_biases, calibrate_output, choose_readout_start
 from .normalize import (NORMS, apply_ceilings, ceilings, check_percentile, data_thresholds,
                         ltb_thresholds, spike_norm_thresholds, spiking_output_threshold)
 
@@ -117,10 +117,16 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         For norm='spike': timesteps and images of each layer's SNN run.
     bias_calibration : bool
         Light bias calibration at `timesteps` on `calibration_images` images.
+        A (C, H, W) map read-out (a detector's head), whose values count and
+        not only their argmax, also gets a gain and offset per channel that
+        map its output at `timesteps` onto the ANN's (provenance
+        "output_calibration").
     readout_delay : None, 'auto' or int
         Delayed read-out start step stored as the file's hint; 'auto' picks
-        the step (up to T/2) whose read-out agrees most with the ANN on the
-        calibration images at `timesteps`.
+        the step (up to T/2) whose read-out at `timesteps` is closest to the
+        ANN's on the calibration images: by the argmax for a vector output,
+        by the mean squared difference (after the output calibration, if
+        any) for a map output.
     timesteps : int, optional
         The timestep count the network is meant for; needed by
         bias_calibration and readout_delay='auto'.
@@ -251,20 +257,41 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         provenance["bias_calibration"] = {"timesteps": timesteps, "images": len(x),
                                           "encoding": encoding}
 
+    # a map read-out (a detector's head) whose values count, not only their order, is
+    # calibrated with the biases: a gain and offset per channel (calibrate_output)
+    map_output = len(graph.nodes[graph.output].shape) == 3 and readout == "membrane"
+    calibrate_map = bias_calibration and map_output
+    ann_out = None
+    if readout_delay == "auto" or calibrate_map:
+        x = data.images(calibration_images)
+        ann_out = runner.forward(torch.from_numpy(x)).reshape(len(x), -1).numpy()
+
     readout_start = 1
     if readout_delay == "auto":
-        x = data.images(calibration_images)
-        ann_pred = runner.forward(torch.from_numpy(x)).reshape(len(x), -1).argmax(1).numpy()
         draft = Assembler(graph, thresholds, bias_delta=bias_delta, **assemble).build()
-        readout_start, agree = choose_readout_start(draft, x, ann_pred, timesteps, encoding, seed)
+        readout_start, measure = choose_readout_start(draft, x, ann_out, timesteps, encoding,
+                                                      seed, calibrated=calibrate_map)
         provenance["readout_delay"] = {"start": readout_start, "chosen_at_timesteps": timesteps,
-                                       "agreement_with_ann": round(agree, 4), "images": len(x)}
+                                       "images": len(x)}
+        if map_output:
+            provenance["readout_delay"]["mean_squared_difference"] = round(measure, 6)
+        else:
+            provenance["readout_delay"]["agreement_with_ann"] = round(measure, 4)
     elif readout_delay is not None:
         readout_start = int(readout_delay)
         provenance["readout_delay"] = {"start": readout_start}
 
+    output_affine = None
+    if calibrate_map:
+        draft = Assembler(graph, thresholds, bias_delta=bias_delta, **assemble).build(
+            readout_start=readout_start)
+        output_affine = calibrate_output(draft, x, ann_out, timesteps, encoding, seed)
+        provenance["output_calibration"] = {
+            "timesteps": timesteps, "images": len(x),
+            "gain": [float(output_affine[0].min()), float(output_affine[0].max())]}
+
     provenance["thresholds"] = {
         n: [float(np.min(t)), float(np.max(t))] for n, t in thresholds.items()}
     provenance["seconds"] = round(time.perf_counter() - started, 3)
-    return Assembler(graph, thresholds, bias_delta=bias_delta, **assemble).build(
-        provenance=provenance, readout_start=readout_start)
+    return Assembler(graph, thresholds, bias_delta=bias_delta, output_affine=output_affine,
+                     **assemble).build(provenance=provenance, readout_start=readout_start)
