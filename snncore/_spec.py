@@ -59,7 +59,7 @@ def _applies(owner, key, which):
 WINDOWED = tuple(op for op in OPS if _applies("projection", "padding", op))
 POOLS = tuple(op for op in WINDOWED if _applies("projection", "kernel", op))
 
-_DEFAULT_UINT8_SCALE = next(row["fallback"] for row in _ROWS["input"]
+DEFAULT_UINT8_SCALE = next(row["fallback"] for row in _ROWS["input"]
                             if row["key"] == "uint8_scale")
 _F32 = np.dtype("<f4")
 _INT32 = (-2 ** 31, 2 ** 31 - 1)
@@ -518,7 +518,7 @@ def denormalize(spec):
         "population": names[int(spec["input"])],
         "encoding": spec.get("encoding", "analog"),
         "rate": float(spec.get("rate", 1.0)),
-        "uint8_scale": float(spec.get("uint8_scale", _DEFAULT_UINT8_SCALE)),
+        "uint8_scale": float(spec.get("uint8_scale", DEFAULT_UINT8_SCALE)),
     }
     meta["output"] = names[int(spec["output"])]
     meta["populations"] = pop_objs

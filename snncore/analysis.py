@@ -20,6 +20,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ._images import DEFAULT_UINT8_SCALE, float_images
 from .network import Network
 
 __all__ = ["doubling_checkpoints", "population_counts", "spike_trains", "firing_rates", "ann_outputs",
@@ -180,22 +181,20 @@ def _thresholds(net, name):
     return np.broadcast_to(np.asarray(pop["threshold"], np.float64).reshape(-1), (c,))
 
 
-def _images_tensor(torch, x):
-    """Images as float32 torch tensor (uint8 scaled by 1/255, as `Network.run`
-    and the converter scale them)."""
-    x = np.asarray(x)
-    if x.dtype == np.uint8:
-        x = x.astype(np.float32) * np.float32(1.0 / 255.0)
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+def _images_tensor(torch, x, uint8_scale=DEFAULT_UINT8_SCALE):
+    """Images as a float32 torch tensor, scaled as `Network.run` scales them
+    (uint8 by the network file's `uint8_scale`)."""
+    return torch.from_numpy(np.ascontiguousarray(float_images(x, uint8_scale)))
 
 
-def ann_outputs(model, x, batch_size=256):
+def ann_outputs(model, x, batch_size=256, uint8_scale=DEFAULT_UINT8_SCALE):
     """The ANN's outputs.
 
     Parameters
     ----------
     model : torch.nn.Module or torch.export.ExportedProgram
-    x : array-like (n_images, ...), float or uint8 (scaled by 1/255)
+    x : array-like (n_images, ...), float or uint8 (scaled by `uint8_scale`,
+        as the network file's own scale, 1/255 by default, scales it)
 
     Returns
     -------
@@ -211,17 +210,18 @@ def ann_outputs(model, x, batch_size=256):
     try:
         with torch.no_grad():
             for lo in range(0, len(x), batch_size):
-                y = model(_images_tensor(torch, x[lo:lo + batch_size]))
+                y = model(_images_tensor(torch, x[lo:lo + batch_size], uint8_scale))
                 out.append(y.reshape(y.shape[0], -1).numpy())
     finally:
         model.train(was_training)
     return np.concatenate(out).astype(np.float32)
 
 
-def ann_activations(model, x, names=None):
+def ann_activations(model, x, names=None, uint8_scale=DEFAULT_UINT8_SCALE):
     """The ANN's activations, by the names the converter gives their
     populations (the ReLU and leaky-ReLU nodes of the traced model), and its
-    output (the logits, before a final softmax) as '__output__'.
+    output (the logits, before a final softmax) as '__output__'. uint8
+    images `x` are scaled by `uint8_scale`, as for `ann_outputs`.
 
     Returns
     -------
@@ -232,7 +232,7 @@ def ann_activations(model, x, names=None):
     from .convert.exported import lift
     from .convert.graph import capture
 
-    xt = _images_tensor(torch, x)
+    xt = _images_tensor(torch, x, uint8_scale)
     model = lift(model, xt[:2])
     was_training = model.training
     model.eval()
@@ -289,7 +289,7 @@ def layer_correlation(model, net, x, timesteps, encoding=None, seed=0, threads=N
     list of LayerCorrelation, in simulation order
     """
     x = np.asarray(x)
-    acts = ann_activations(model, x)
+    acts = ann_activations(model, x, uint8_scale=net.describe()["input"]["uint8_scale"])
     pairs = []
     for name in rate_populations(net):
         if name not in acts:

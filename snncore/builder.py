@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from . import _core
-from ._spec import KINDS, RESETS
+from ._spec import DEFAULT_UINT8_SCALE, KINDS, RESETS
 from .network import Network
 
 __all__ = ["NetworkBuilder", "conv2d_shape", "avgpool2d_shape", "maxpool2d_shape",
@@ -90,7 +90,7 @@ class NetworkBuilder:
     """
 
     def __init__(self, input_shape, input_name="input", encoding="analog", rate=1.0,
-                 uint8_scale=1.0 / 255.0):
+                 uint8_scale=DEFAULT_UINT8_SCALE):
         self._pops = []
         self._projs = []
         self._arrays = {}

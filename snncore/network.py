@@ -8,6 +8,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _core, _limits
+from ._images import float_images
 from ._progress import Progress
 from ._spec import ENCODINGS, WINDOWED, denormalize, describe, normalize, normalize_unread
 from ._npz import Archive, write_npz
@@ -448,14 +449,11 @@ class Network:
         """x as a C-contiguous float32 array (n_images, input_size), checked."""
         shape = self.input_shape
         size = int(np.prod(shape))
-        x = np.asarray(x)
-        if x.dtype == np.uint8:
-            x = x.astype(np.float32) * np.float32(self._spec["uint8_scale"])
-        elif np.issubdtype(x.dtype, np.floating):
-            with np.errstate(over="ignore"):
-                x = x.astype(np.float32, copy=False)
-        else:
-            raise TypeError(f"x must hold float or uint8 images, not {x.dtype}")
+        try:
+            x = float_images(x, self._spec["uint8_scale"])
+        except TypeError as e:
+            raise TypeError(f"x must hold float or uint8 images, not {np.asarray(x).dtype}") \
+                from e
         if x.shape == shape:
             x = x[None]
         if x.ndim >= 1 and x.shape[0] == 0:

@@ -116,7 +116,8 @@ def html_report(net, x, y=None, model=None, timesteps=64, checkpoints=None, enco
     accuracy = None if y is None else res.curve(y)
     ann_acc, agreement = None, None
     if model is not None:
-        pred = analysis.ann_outputs(model, x).argmax(axis=1)
+        pred = analysis.ann_outputs(model, x, uint8_scale=net.describe()["input"]["uint8_scale"]
+                                    ).argmax(axis=1)
         agreement = (res.predictions_at() == pred[:, None]).mean(axis=0)
         ann_acc = None if y is None else float((pred == np.asarray(y)).mean())
     detail = x[:detail_images]

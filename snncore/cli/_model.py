@@ -13,6 +13,7 @@ import zipfile
 
 import numpy as np
 
+from .._images import float_images
 from ._common import CliError, need_file, one_line
 
 MODEL_HELP = """a model is MODULE:CALLABLE (a factory returning the torch.nn.Module; its state
@@ -231,8 +232,5 @@ def lifted(torch, model, x):
 
 
 def as_tensor(torch, x):
-    """Images as a float32 tensor, uint8 scaled by 1/255 as Network.run scales them."""
-    t = torch.from_numpy(np.ascontiguousarray(x))
-    if x.dtype == np.uint8:
-        t = t.to(torch.float32) * np.float32(1.0 / 255.0)
-    return t.to(torch.float32)
+    """Images as a float32 tensor, uint8 scaled as Network.run scales them by default."""
+    return torch.from_numpy(np.ascontiguousarray(float_images(x)))

@@ -103,12 +103,13 @@ def _run_report(res, energy, accuracy, ann, args):
     return report
 
 
-def compare_with_ann(model, x, y, res):
+def compare_with_ann(model, net, x, y, res):
     """The ANN's accuracy (None without labels) and the SNN's agreement with
-    its classes at each checkpoint ((n_checkpoints,) float64)."""
+    its classes at each checkpoint ((n_checkpoints,) float64); uint8 images
+    reach the ANN scaled as `net` scales them."""
     from ..analysis import ann_outputs
 
-    out = ann_outputs(model, x)
+    out = ann_outputs(model, x, uint8_scale=net.describe()["input"]["uint8_scale"])
     if out.shape[1] != res.outputs.shape[2]:
         raise CliError(f"the ANN has {out.shape[1]} outputs and the network "
                        f"{res.outputs.shape[2]}: is it the model the network was converted from?")
@@ -130,7 +131,7 @@ def run(args):
     else:
         res = net.run(x, args.timesteps, encoding=args.encoding, checkpoints=args.checkpoints,
                       seed=args.seed, threads=args.threads, progress=progress_flag(args))
-    ann = None if model is None else compare_with_ann(model, x, y, res)
+    ann = None if model is None else compare_with_ann(model, net, x, y, res)
     if args.output:
         np.save(args.output, res.output)
     accuracy = None if y is None else res.curve(y)

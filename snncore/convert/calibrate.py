@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from .._images import DEFAULT_UINT8_SCALE
 from .._progress import Progress
 from .errors import ConversionError
 
@@ -69,7 +70,7 @@ class Calibration:
         if not (t.is_floating_point() or t.dtype == torch.uint8):
             raise TypeError(f"calibration images must be float or uint8, not {t.dtype}")
         if t.dtype == torch.uint8:      # scaled as Network.run scales uint8 images
-            t = t.to(torch.float32) * np.float32(1.0 / 255.0)
+            t = t.to(torch.float32) * np.float32(DEFAULT_UINT8_SCALE)
         t = t.to(torch.float32)
         if not torch.isfinite(t).all():
             raise ValueError("calibration images hold NaN or infinity")

@@ -127,7 +127,7 @@ def export_torchscript(module, sample):
         Scripted, traced or loaded with torch.jit.load.
     sample : torch.Tensor or numpy.ndarray
         A batch (N, ...) of inputs the module accepts (float32; uint8 is
-        scaled by 1/255 as Network.run scales it).
+        scaled as Network.run scales it by default).
 
     Returns
     -------
@@ -141,11 +141,12 @@ def export_torchscript(module, sample):
     import numpy as np
     import torch
 
+    from .._images import float_images
+
     if not isinstance(module, torch.jit.ScriptModule):
         raise TypeError(f"module must be a torch.jit.ScriptModule, not {type(module).__name__}")
     if isinstance(sample, np.ndarray):
-        scale = 1.0 / 255.0 if sample.dtype == np.uint8 else 1.0
-        sample = torch.from_numpy(np.ascontiguousarray(sample, dtype=np.float32) * scale)
+        sample = torch.from_numpy(np.ascontiguousarray(float_images(sample)))
     try:
         from torch._export.converter import TS2EPConverter
     except ImportError:
