@@ -153,6 +153,7 @@ def run_snn_row(row, calib, x, truth, ann, max_t, maxpool, log):
     record.update(simulator="snncore", neurons=neurons, normalisation=normalisation,
                   options={k: v for k, v in options.items()}, maxpool=maxpool,
                   readout_start=int(res.readout_start),
+                  output_calibration=net.provenance.get("output_calibration"),
                   spikes_per_image=res.spikes.total_per_image().tolist(),
                   synaptic_ops_per_image=res.synaptic_ops.total_per_image().tolist(),
                   convert_seconds=round(convert_s, 1), run_seconds=round(run_s, 1))
