@@ -2,6 +2,8 @@
 subprocess, on real files (a model factory module, its state dict, calibration
 arrays) written into a temporary directory."""
 
+import json
+
 import numpy as np
 import pytest
 from clitools import FACTORY_ARGS, make_workdir, one_line_error, snncore, snncore_all
@@ -150,11 +152,17 @@ def test_torchscript_and_export_programs_convert_as_the_python_model(work):
     _same_network(work / "py.npz", work / "exported.pt2.npz")
     for f in ("scripted.pt", "traced.pt"):
         _same_network(work / "py.npz", work / f"{f}.npz", names=False)
-    # the recipe traces the model without running it: the export gives it the graph
-    r = snncore(work, "convert", "--model", "scripted.pt", "--calibration", "x.npy",
-                "--recipe", "low-latency", "-T", "8", "--ltb-batches", "2", "-o", "ts8.npz",
-                "-q")
-    assert r.returncode == 0, r.stderr
+    # the recipe traces the model without running it: the export gives it the graph; and
+    # the ANN beside a run can be either file too
+    recipe, *compared = snncore_all(work, *[
+        ["convert", "--model", "scripted.pt", "--calibration", "x.npy", "--recipe",
+         "low-latency", "-T", "8", "--ltb-batches", "2", "-o", "ts8.npz", "-q"]] + [
+        ["run", "py.npz", "x_test.npy", "--labels", "y_test.npy", "-T", "16", "--compare-ann",
+         f, "--format", "json"] for f in ("scripted.pt", "exported.pt2")])
+    assert recipe.returncode == 0, recipe.stderr
+    for r in compared:
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["ann"]["accuracy"] > 0.8
 
 
 def test_a_whole_model_given_as_weights_is_refused(work):

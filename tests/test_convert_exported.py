@@ -194,3 +194,15 @@ def test_an_export_in_training_mode_is_refused():
 
     with pytest.raises(ConversionError, match=r"training mode.*model.eval\(\)"):
         from_torch(_exported(Normed, train=True), np.zeros((4, 1, 8, 8), np.float32))
+
+
+def test_the_lifted_module_computes_what_the_model_does(model_and_images):
+    from snncore.convert.exported import lift
+
+    model, x = model_and_images
+    lifted = lift(torch.export.export(model, (x[:1],)))
+    with torch.no_grad():
+        torch.testing.assert_close(lifted(x), model(x))          # any batch, one tensor out
+    names = dict(lifted.named_modules())
+    assert isinstance(names["conv1"], nn.Conv2d) and isinstance(names["pool"], nn.MaxPool2d)
+    assert isinstance(names["bn1"], nn.BatchNorm2d) and not names["bn1"].training

@@ -537,7 +537,10 @@ class _Lifter:
             elif node.op == "call_function":
                 self.call_function(node)
             elif node.op == "output":
-                self.graph.output(self.value(node, node.args[0]))
+                # an export's graph returns a tuple; one tensor, as the model did
+                out = node.args[0]
+                single = isinstance(out, (tuple, list)) and len(out) == 1
+                self.graph.output(self.value(node, out[0] if single else out))
         root = self.torch.nn.Module()
         for name, m in self.modules.items():
             parent = root
