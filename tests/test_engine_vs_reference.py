@@ -155,12 +155,12 @@ def test_four_row_conv_gather_matches_reference_alone_and_in_teams(threads, chan
     b.population("out", (4,), kind="accumulate")
     b.dense("fc", "h", "out",
             (rng.integers(-8, 8, size=(4, channels * 12 * 9)) / 8).astype(np.float32))
+    net = b.build("out")
     try:
-        net = b.build("out")
-    except ValueError as e:     # the kernels this CPU lacks are refused by name
-        assert isa in str(e)
+        assert net.isa == isa
+    except snncore.FormatError as e:    # the kernels this CPU lacks are refused by name
+        assert "has no" in str(e)
         pytest.skip(f"this CPU has no {isa} kernels")
-    assert net.isa == isa
     x = (rng.integers(0, 8, size=(1, 3, 12, 9)) / 8).astype(np.float32)
     res = net.run(x, 10, encoding="analog", checkpoints=[3, 10], threads=threads)
     ref = reference.simulate(net._spec, x, 10, encoding="analog", checkpoints=[3, 10])
