@@ -16,6 +16,9 @@ It reads the ``extra_info`` of every benchmark, by its ``kind``:
 - "claim" (bench/test_claims.py): each paper's claim, its table and verdict;
 - "speed" (bench/test_speed.py): images/s per simulator, and the JSON's
   "speed_targets" table when present;
+- "recipe_speed" (bench/test_speed_recipes.py): every bench model under each
+  kernel set and conversion recipe against SpikingJelly, and the cost of each
+  projection per synaptic operation and per event;
 - "maxpool_study" (bench/test_maxpool_study.py): the ways of converting max
   pooling, accuracy against timesteps;
 
@@ -55,7 +58,7 @@ DETECTION_T = (4, 8, 16, 32, 64, 128, 256, 512)
 # The pytest-benchmark files RESULTS.md is made from when no file is named
 # (bench/detection_study.py regenerates it so).
 DEFAULT_INPUTS = ("full.json", "speed.json", "torchvision.json", "torchvision_recipe.json",
-                  "maxpool_study.json")
+                  "maxpool_study.json", "speed_recipes.json")
 
 COMMANDS = """\
 .venv/bin/pip install -e ".[convert,bench]"                       # torch, matplotlib, mlxtend
@@ -467,6 +470,57 @@ def speed_section(data, plot_link):
                  {True: "yes", False: "no"}.get(t.get("met"), "-")] for t in data.speed_targets]
         out += ["Speed targets (bench/speed_targets.py):", ""]
         out += table(["#", "what", "measured", "target", "met"], rows) + [""]
+    return out
+
+
+RECIPE_SPEED_COMMAND = ("pytest bench/test_speed_recipes.py --benchmark-only "
+                        "--benchmark-json=bench/results/speed_recipes.json")
+
+
+def recipe_speed_section(data):
+    recs = latest(data.of_kind("recipe_speed"),
+                  lambda r: tuple(r.get(k) for k in ("model", "simulator", "recipe", "isa",
+                                                     "batch")))
+    out = ["## Speed by kernel set and recipe", ""]
+    if not recs:
+        return out + missing("recipe speed records", "run bench/test_speed_recipes.py")
+    first = recs[0]
+    loads = [r["load_avg_1min"] for r in recs if r.get("load_avg_1min") is not None]
+    out += [f"`{RECIPE_SPEED_COMMAND}`: T={first.get('timesteps')}, "
+            f"{first.get('threads')} thread(s), batch 100 in one call and batch 1 one image at "
+            "a time; SpikingJelly's best recipe on the same images in the same process; "
+            "accuracy of both on the model's first test images at T"
+            + (f"; 1-minute load average {min(loads):.2f} to {max(loads):.2f}." if loads
+               else "."), ""]
+    sj = {(r.get("model"), r.get("batch")): r for r in recs if r.get("simulator") != "snncore"}
+    snn = sorted((r for r in recs if r.get("simulator") == "snncore"),
+                 key=lambda r: (str(r.get("model")), str(r.get("recipe")), -(r.get("batch") or 0),
+                                str(r.get("isa"))))
+    rows = []
+    for r in snn:
+        peer = sj.get((r.get("model"), r.get("batch")), {})
+        met = {True: "yes", False: "NO"}.get(r.get("target_met"), "-")
+        rows.append([r.get("model"), r.get("recipe"), r.get("isa"), steps(r.get("batch")),
+                     num(r.get("images_per_s")), num(peer.get("images_per_s")),
+                     _times(r.get("ratio_vs_spikingjelly")), f"{r.get('target')}: {met}",
+                     f"{pct(r.get('accuracy'))} / {pct(peer.get('accuracy'))}",
+                     num(r.get("spikes_per_image")), num(r.get("synops_per_image")),
+                     "yes" if r.get("identical_to_generic", True) else "NO"])
+    out += table(["model", "recipe", "kernels", "batch", "images/s", "SpikingJelly images/s",
+                  "ratio", "target", "accuracy % (snncore / SJ)", "spikes/image",
+                  "synops/image", "same bits as generic"], rows) + [""]
+    costs = [r for r in snn if r.get("projections")]
+    if costs:
+        out += ["Cost of each projection at batch 100 (one profiled run on one thread): "
+                "synaptic operations and source events per image, ns per synaptic operation "
+                "and per event.", ""]
+        rows = [[r.get("model"), r.get("recipe"), r.get("isa"), name, p.get("op"),
+                 num(p.get("synops_per_image")), num(p.get("events_per_image")),
+                 num(p.get("ns_per_synop")), num(p.get("ns_per_event"))]
+                for r in costs for name, p in r["projections"].items()
+                if p.get("seconds")]
+        out += table(["model", "recipe", "kernels", "projection", "op", "synops/image",
+                      "events/image", "ns/synop", "ns/event"], rows) + [""]
     return out
 
 
@@ -903,6 +957,7 @@ def render(data, plots, out_path):
     lines += claims_section(data)
     lines += maxpool_study_section(data)
     lines += speed_section(data, link("throughput"))
+    lines += recipe_speed_section(data)
     lines += side_files_section(data)
     lines += tracking_section(data)
     lines += nir_peer_section(data)

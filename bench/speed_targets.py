@@ -28,6 +28,12 @@ THREAD_SCALING = 1.8        # 2 threads vs 1 at batch 100
 BIG_BATCH = 100             # the batch the batch-100 targets mean
 
 
+def recipe_target(batch):
+    """The least snncore / SpikingJelly ratio of every bench model under each
+    kernel set and conversion recipe (bench/test_speed_recipes.py) at `batch`."""
+    return RATIO_SJ_SINGLE if batch == 1 else RATIO_SJ_BATCH
+
+
 def memory_flat(small_mb, big_mb):
     """True when the peak RSS increase of the bigger batch stays within
     max(5 MB, 10 %) of the smaller batch's: memory does not grow with the batch."""

@@ -177,6 +177,35 @@ def test_maxpool_study_section(report, tmp_path):
         "least 95.00% of the images" in text
 
 
+def _recipe_speed(sim, batch, ips, recipe=None, isa=None, **extra):
+    """A record of bench/test_speed_recipes.py on fashion_cnn at T=32."""
+    return dict({"kind": "recipe_speed", "simulator": sim, "model": "fashion_cnn",
+                 "timesteps": 32, "batch": batch, "threads": 2, "images_per_s": ips,
+                 "recipe": recipe, "isa": isa, "accuracy": 0.9, "load_avg_1min": 1.5}, **extra)
+
+
+def test_recipe_speed_section(report, tmp_path):
+    conv = {"op": "conv2d", "seconds": 0.1, "synops_per_image": 2e7, "events_per_image": 4e4,
+            "ns_per_synop": 0.05, "ns_per_event": 25.0}
+    rows = [_recipe_speed("spikingjelly", 100, 20.0, accuracy=0.91),
+            _recipe_speed("snncore", 100, 250.0, "low_latency", "avx2",
+                          ratio_vs_spikingjelly=12.5, target=">= 10x SpikingJelly",
+                          target_met=True, spikes_per_image=3e5, synops_per_image=4e7,
+                          identical_to_generic=True, projections={"conv2": conv}),
+            _recipe_speed("snncore", 100, 150.0, "low_latency", "generic",
+                          ratio_vs_spikingjelly=7.5, target=">= 10x SpikingJelly",
+                          target_met=False, identical_to_generic=True)]
+    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", rows)])
+    assert "## Speed by kernel set and recipe" in text
+    assert "pytest bench/test_speed_recipes.py --benchmark-only" in text
+    assert "| fashion_cnn | low_latency | avx2 | 100 | 250 | 20 | 12.5x | >= 10x " \
+        "SpikingJelly: yes | 90.00 / 91.00 | 300,000 | 40,000,000 | yes |" in text
+    assert "| fashion_cnn | low_latency | generic | 100 | 150 | 20 | 7.5x | >= 10x " \
+        "SpikingJelly: NO |" in text
+    assert "| fashion_cnn | low_latency | avx2 | conv2 | conv2d | 20,000,000 | 40,000 | " \
+        "0.05 | 25 |" in text
+
+
 def _torchvision(model, setting, accuracy):
     """A torchvision row at T = 8 ... 128 whose ANN has 90 %."""
     return dict(_quality("channel", "subtract", "analog", group="torchvision", model=model,
@@ -219,6 +248,7 @@ def test_partial_and_empty_input(report, tmp_path):
     assert "**Verdict:** agrees" in text
     for kind in ("quality matrix records", "low-latency records", "torchvision records",
                  "energy records", "speed records", "max pooling study records",
+                 "recipe speed records",
                  "sweep_*.json or peers_*.json files"):
         assert f"_No {kind} in the input" in text
     empty = tmp_path / "empty.json"

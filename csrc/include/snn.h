@@ -494,11 +494,14 @@ SNN_API void snn_runner_free(snn_runner *runner);
  * snn_run_batch would have every thread share each image (a team):
  *   SNN_TEAM_AUTO    (the default) the team or the calling thread alone,
  *                    whichever ran faster in recent runs: both are timed from
- *                    time to time (a few runs each, in turns), and the way in
- *                    use changes only for a clear gain. A team meets several
- *                    times per step, so a core slowed or taken by another
- *                    program slows the whole team, while one thread keeps its
- *                    speed.
+ *                    time to time (a few runs each, in turns, one thread
+ *                    first), and the way in use changes only for a clear gain.
+ *                    A team meets several times per step, so a core slowed or
+ *                    taken by another program slows the whole team (on a
+ *                    loaded machine, tens of times), while one thread keeps
+ *                    its speed: a team run three times slower than one thread
+ *                    gives the team up at once, and the team is tried again
+ *                    less often each time it loses.
  *   SNN_TEAM_ALWAYS  the team, as snn_run_batch.
  *   SNN_TEAM_NEVER   the calling thread alone.
  * The results are the same bits whichever runs. Returns SNN_OK, or

@@ -367,19 +367,30 @@ int snn__team_job_status(const snn__team_job *job);
 
 /* runner.c: under SNN_TEAM_AUTO, which way a runner runs a batch smaller than
  * its threads: on its team or on the calling thread alone (the same bits). The
- * two are compared over SNN_CHOICE_PROBES runs each, taken in turns (team
- * first), by their median seconds per image and step (images differ in their
+ * two are compared over SNN_CHOICE_PROBES runs each, taken in turns (one
+ * thread first), by their median seconds per image and step (images differ in their
  * work, so single runs are noisy); the way in use changes only if the other
  * is faster by SNN_CHOICE_MARGIN; it then runs the next SNN_CHOICE_KEEP
- * batches, after which the two are compared again. */
+ * batches, after which the two are compared again. A team is only as fast as
+ * its slowest member at every meeting: on a loaded machine, where a member
+ * waits for a core, a team run can take ten times one thread's. So a team run
+ * (kept or probed) slower than SNN_CHOICE_BAIL times the last comparison's
+ * median alone (in the first comparison, its fastest run alone so far) gives
+ * the team up at once, and every time the team loses, the
+ * batches before the next comparison double (up to SNN_CHOICE_KEEP_MAX), so
+ * that its probes cost little while the load lasts. */
 #define SNN_CHOICE_PROBES 5
 #define SNN_CHOICE_KEEP 60
+#define SNN_CHOICE_KEEP_MAX (64 * SNN_CHOICE_KEEP)
 #define SNN_CHOICE_MARGIN 0.05
+#define SNN_CHOICE_BAIL 3.0
 typedef struct snn__team_choice {
     int32_t left;           /* batches before the next comparison (0: comparing) */
     int32_t use;            /* the faster at the last comparison: 1 team, 0 alone */
+    int32_t keep;           /* batches kept after a comparison: doubles as the team loses */
     int32_t n[2];           /* this comparison's runs of each way so far */
     double seconds[2][SNN_CHOICE_PROBES];
+    double alone;           /* the last comparison's median seconds per step alone (0: none) */
 } snn__team_choice;
 void snn__team_choice_init(snn__team_choice *c);
 int32_t snn__team_choice_next(const snn__team_choice *c);    /* 1: team, 0: alone */

@@ -47,12 +47,15 @@ void snn__team_choice_init(snn__team_choice *c)
 {
     memset(c, 0, sizeof *c);
     c->use = 1;
+    c->keep = SNN_CHOICE_KEEP;
 }
 
 int32_t snn__team_choice_next(const snn__team_choice *c)
 {
     if (c->left > 0) return c->use;
-    return c->n[1] <= c->n[0];     /* comparing: in turns, the team first */
+    /* comparing: in turns, one thread first, so that every team run has a
+     * time alone to be judged by */
+    return c->n[1] < c->n[0];
 }
 
 /* The median of SNN_CHOICE_PROBES (odd) values. */
@@ -68,9 +71,37 @@ static double median_of_probes(const double *v)
     return s[SNN_CHOICE_PROBES / 2];
 }
 
+/* The next comparison after SNN_CHOICE_KEEP batches if the team won the last
+ * one, after twice as many as last time (at most SNN_CHOICE_KEEP_MAX) if it lost. */
+static void keep_choice(snn__team_choice *c)
+{
+    if (c->use) c->keep = SNN_CHOICE_KEEP;
+    else if (c->keep < SNN_CHOICE_KEEP_MAX) c->keep *= 2;
+    c->left = c->keep;
+    c->n[0] = c->n[1] = 0;
+}
+
+/* The time per step alone that a team run is judged by: the last comparison's
+ * median, else the fastest of this comparison's runs so far (0: none). */
+static double alone_reference(const snn__team_choice *c)
+{
+    double best = 0;
+    int32_t i;
+    if (c->alone > 0) return c->alone;
+    for (i = 0; i < c->n[0]; i++)
+        if (best == 0 || c->seconds[0][i] < best) best = c->seconds[0][i];
+    return best;
+}
+
 void snn__team_choice_record(snn__team_choice *c, int32_t team, double seconds_per_step)
 {
+    const double alone = alone_reference(c);
     team = team != 0;
+    if (team && alone > 0 && seconds_per_step > SNN_CHOICE_BAIL * alone) {
+        c->use = 0;         /* a member waited for a core: no more team for a while */
+        keep_choice(c);
+        return;
+    }
     if (c->left > 0) {
         c->left--;
         return;
@@ -81,9 +112,9 @@ void snn__team_choice_record(snn__team_choice *c, int32_t team, double seconds_p
         const double current = median_of_probes(c->seconds[c->use]);
         const double other = median_of_probes(c->seconds[!c->use]);
         if (other < current * (1.0 - SNN_CHOICE_MARGIN)) c->use = !c->use;
+        c->alone = median_of_probes(c->seconds[0]);
     }
-    c->left = SNN_CHOICE_KEEP;
-    c->n[0] = c->n[1] = 0;
+    keep_choice(c);
 }
 
 typedef struct runner_worker {
@@ -258,11 +289,18 @@ static double seconds_now(void)
 }
 
 /* The current batch on the team (every member on each image). */
-static int run_on_team(snn_runner *r)
+/* The team job, made on the first run that needs it. */
+static int make_team(snn_runner *r)
 {
     int status = SNN_OK;
     if (r->team == NULL) r->team = snn__team_job_create(r->net, r->size, &status);
-    if (r->team == NULL) return status;
+    return r->team == NULL ? status : SNN_OK;
+}
+
+static int run_on_team(snn_runner *r)
+{
+    const int status = make_team(r);
+    if (status != SNN_OK) return status;
     r->task = TASK_TEAM;
     snn__team_job_set(r->team, r->cfg, &r->io);
     run_task(r);
@@ -288,6 +326,9 @@ static int run_small_batch(snn_runner *r, int64_t n_images)
     if (r->team_policy != SNN_TEAM_AUTO)
         return r->team_policy == SNN_TEAM_ALWAYS ? run_on_team(r) : run_alone(r);
     team = snn__team_choice_next(&r->choice);
+    /* what the first run of each way makes is not part of its time */
+    status = team ? make_team(r) : make_states(r);
+    if (status != SNN_OK) return status;
     start = seconds_now();
     status = team ? run_on_team(r) : run_alone(r);
     if (status == SNN_OK)

@@ -109,6 +109,9 @@ typedef struct snn_gather_row {
     }
 SNN_GATHER_ROWS(SNN_KERNEL(gather_rows), SNN_VT, SNN_VL, SNN_NV)
 SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_half), SNN_VT, SNN_VL, SNN_NV / 2)
+#if SNN_NV >= 8
+SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_quarter), SNN_VT, SNN_VL, SNN_NV / 4)
+#endif
 SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_vec), SNN_VT, SNN_VL, 1)
 SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
 #undef SNN_GATHER_ROWS
@@ -282,6 +285,15 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn
                                          dst + oy * OW * Co);
             co += SNN_VL * (SNN_NV / 2);
         }
+#if SNN_NV >= 8
+        /* a quarter block (16 channels with AVX2, 8 with SSE2): two vectors per
+         * event where single vectors would take two passes over the events */
+        if (co + SNN_VL * (SNN_NV / 4) <= Co) {
+            SNN_KERNEL(gather_rows_quarter)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co,
+                                            co, dst + oy * OW * Co);
+            co += SNN_VL * (SNN_NV / 4);
+        }
+#endif
         for (; co + SNN_VL <= Co; co += SNN_VL)
             SNN_KERNEL(gather_rows_vec)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
                                         dst + oy * OW * Co);
@@ -309,7 +321,9 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn
 static inline int SNN_KERNEL(quad_rows)(const snn_proj *q, int64_t oy, int64_t OW, int64_t Co)
 {
     int64_t r;
-    if (q->kh != 3 || q->sh != 1 || OW > SNN_QUAD_MAX_W || Co < SNN_VL * SNN_QUAD_NV) return 0;
+    if (q->kh != 3 || q->sh != 1 || OW > SNN_QUAD_MAX_W || Co < SNN_VL * SNN_QUAD_NV ||
+        Co > SNN_QUAD_MAX_CO)
+        return 0;
     for (r = 0; r < 4; r++)
         if (q->grow_start[oy + r + 1] - q->grow_start[oy + r] != 3) return 0;
     return 1;
@@ -851,3 +865,4 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(scatter)(const snn_net *net, const snn
 #undef SNN_NV
 #undef SNN_DENSE_NV
 #undef SNN_QUAD_NV
+#undef SNN_QUAD_MAX_CO

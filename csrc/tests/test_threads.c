@@ -204,51 +204,80 @@ static void test_runner(const snn_net *net, const snn_run_config *base, const fl
     }
 }
 
-/* A comparison: SNN_CHOICE_PROBES runs of each way in turns (team first), the
- * team's taking `team` seconds per step (its second run team_outlier), one
- * thread's `alone`. */
+/* A comparison: SNN_CHOICE_PROBES runs of each way in turns (one thread
+ * first), the team's taking `team` seconds per step (its second run
+ * team_outlier), one thread's `alone`. */
 static void compare_ways(snn__team_choice *c, double team, double alone, double team_outlier)
 {
     int i;
     for (i = 0; i < 2 * SNN_CHOICE_PROBES; i++) {
         const int32_t way = snn__team_choice_next(c);
-        CHECK(way == (i % 2 == 0));      /* team, alone, team, ... */
-        snn__team_choice_record(c, way, way ? (i == 2 ? team_outlier : team) : alone);
+        CHECK(way == (i % 2 == 1));      /* alone, team, alone, ... */
+        snn__team_choice_record(c, way, way ? (i == 3 ? team_outlier : team) : alone);
+    }
+}
+
+/* `n` batches kept on `way` (next says so), each taking `seconds` per step. */
+static void keep_way(snn__team_choice *c, int32_t way, int n, double seconds)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        CHECK(snn__team_choice_next(c) == way);
+        snn__team_choice_record(c, way, seconds);
     }
 }
 
 /* SNN_TEAM_AUTO's choice between a team and the caller alone: the first runs
- * alternate (team first) until each way has SNN_CHOICE_PROBES times; the way in
+ * alternate (one thread first) until each way has SNN_CHOICE_PROBES times; the way in
  * use changes only if the other's median is smaller by SNN_CHOICE_MARGIN; it
- * runs the next SNN_CHOICE_KEEP batches (whose times do not count), then the two
- * are compared again; an outlier does not decide. */
+ * runs the next SNN_CHOICE_KEEP batches (whose times do not count unless a team
+ * run is slower than SNN_CHOICE_BAIL times one thread), then the two are
+ * compared again; an outlier does not decide; each time the team loses, the
+ * batches kept double. */
 static void test_team_choice(void)
 {
     snn__team_choice c;
     int i;
     snn__team_choice_init(&c);
-    /* team 3 us per step with one 50 us outlier, alone 4 us: the team stays */
-    compare_ways(&c, 3e-6, 4e-6, 50e-6);
-    for (i = 0; i < SNN_CHOICE_KEEP; i++) {
-        CHECK(snn__team_choice_next(&c) == 1);
-        snn__team_choice_record(&c, 1, 1.0);   /* kept runs do not count */
-    }
+    /* team 3 us per step with one 11 us outlier (within SNN_CHOICE_BAIL x 4 us),
+     * alone 4 us: the team stays */
+    compare_ways(&c, 3e-6, 4e-6, 11e-6);
+    keep_way(&c, 1, SNN_CHOICE_KEEP, 11e-6);    /* slower, within SNN_CHOICE_BAIL x 4 us */
     /* the next comparison: one thread 2 % faster, within the margin: the team stays */
     compare_ways(&c, 4.08e-6, 4e-6, 4.08e-6);
-    CHECK(snn__team_choice_next(&c) == 1);
-    for (i = 0; i < SNN_CHOICE_KEEP; i++) snn__team_choice_record(&c, 1, 1.0);
-    /* then the team has become slower than one thread */
+    keep_way(&c, 1, SNN_CHOICE_KEEP, 3e-6);
+    /* then the team has become slower than one thread: alone for twice as long */
     compare_ways(&c, 7e-6, 4e-6, 7e-6);
-    for (i = 0; i < SNN_CHOICE_KEEP; i++) {
-        CHECK(snn__team_choice_next(&c) == 0);
-        snn__team_choice_record(&c, 0, 4e-6);
-    }
+    keep_way(&c, 0, 2 * SNN_CHOICE_KEEP, 4e-6);
     /* compared again, team first; the team 2 % faster is not enough to go back */
     compare_ways(&c, 3.92e-6, 4e-6, 3.92e-6);
-    CHECK(snn__team_choice_next(&c) == 0);
-    for (i = 0; i < SNN_CHOICE_KEEP; i++) snn__team_choice_record(&c, 0, 1.0);
+    keep_way(&c, 0, 4 * SNN_CHOICE_KEEP, 1.0);
     compare_ways(&c, 3e-6, 4e-6, 3e-6);             /* 25 % faster: back to the team */
     CHECK(snn__team_choice_next(&c) == 1);
+    /* a kept team run slower than SNN_CHOICE_BAIL x 4 us gives the team up at once */
+    keep_way(&c, 1, 10, 3e-6);
+    snn__team_choice_record(&c, 1, 13e-6);
+    keep_way(&c, 0, 2 * SNN_CHOICE_KEEP, 4e-6);
+    /* so does a slowed team probe, the comparison's first team run; the batches
+     * kept double each time, up to SNN_CHOICE_KEEP_MAX */
+    for (i = 4; i <= 2 * SNN_CHOICE_KEEP_MAX / SNN_CHOICE_KEEP; i *= 2) {
+        const int keep = i * SNN_CHOICE_KEEP < SNN_CHOICE_KEEP_MAX ? i * SNN_CHOICE_KEEP
+                                                                   : SNN_CHOICE_KEEP_MAX;
+        CHECK(snn__team_choice_next(&c) == 0);
+        snn__team_choice_record(&c, 0, 4e-6);
+        CHECK(snn__team_choice_next(&c) == 1);
+        snn__team_choice_record(&c, 1, 20e-6);
+        keep_way(&c, 0, keep, 4e-6);
+    }
+    compare_ways(&c, 3e-6, 4e-6, 3e-6);             /* the load is gone: the team again */
+    keep_way(&c, 1, SNN_CHOICE_KEEP, 3e-6);
+    /* a new choice judges its first team run by the run alone before it */
+    snn__team_choice_init(&c);
+    CHECK(snn__team_choice_next(&c) == 0);
+    snn__team_choice_record(&c, 0, 4e-6);
+    CHECK(snn__team_choice_next(&c) == 1);
+    snn__team_choice_record(&c, 1, 500e-6);
+    keep_way(&c, 0, 2 * SNN_CHOICE_KEEP, 4e-6);
 }
 
 /* An allocator that refuses the `states_left`-th and later states of
