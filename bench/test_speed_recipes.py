@@ -33,7 +33,6 @@ takes seconds; the identities are still asserted.
 import os
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 import speed_targets
