@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from snncore.convert import from_torch  # noqa: E402
-from snncore.convert.lowlatency import _fit_channels, decoded_from  # noqa: E402
+from snncore.convert.lowlatency import calibrate_output, decoded_from  # noqa: E402
 
 
 def _head():
@@ -49,7 +49,7 @@ def test_bias_calibration_fits_the_map_readout():
     # T, the read-out needs none
     with torch.no_grad():
         ann = model(torch.from_numpy(calib)).numpy().reshape(len(calib), -1)
-    scale, shift, _ = _fit_channels(fitted.run(calib, 8).output, ann, 6)
+    scale, shift, _ = calibrate_output(fitted.run(calib, 8).output, ann, 6)
     np.testing.assert_allclose(scale, 1.0, atol=1e-3)
     np.testing.assert_allclose(shift, 0.0, atol=1e-3)
     assert _mse(fitted, model, held_out, 8) < _mse(plain, model, held_out, 8)
@@ -80,7 +80,7 @@ def test_channel_fit_recovers_a_gain_and_keeps_the_guards():
     ann[:, 0] = 1.3 * ann[:, 0] + 0.2               # a gain and an offset
     ann[:, 1] = 5.0 * ann[:, 1]                      # a gain beyond 2: not applied
     snn.reshape(10, 3, 4)[:, 2] = 0.5                # a silent channel: only an offset
-    scale, shift, residual = _fit_channels(snn, ann.reshape(10, -1), 3)
+    scale, shift, residual = calibrate_output(snn, ann.reshape(10, -1), 3)
     np.testing.assert_allclose(scale, [1.3, 1.0, 1.0], rtol=1e-9)
     assert shift[0] == pytest.approx(0.2)
     assert shift[2] == pytest.approx(ann[:, 2].mean() - 0.5)

@@ -40,7 +40,7 @@ import warnings
 
 from .errors import ConversionError
 
-__all__ = ["lift", "export_torchscript", "is_convertible_model", "LIFTED"]
+__all__ = ["lift", "export_torchscript", "require_convertible_model", "LIFTED"]
 
 # attribute set on a lifted GraphModule: the capture uses it as it is, without tracing
 LIFTED = "_snncore_lifted"
@@ -54,13 +54,14 @@ _CHECKS = ("_assert_async", "_assert_scalar", "_assert_tensor_metadata", "sym_co
            "sym_constrain_range_for_size", "_functional_assert_async")
 
 
-def is_convertible_model(torch, model):
-    """Whether `model` is something the converter takes: an nn.Module
-    (TorchScript included) or a torch.export program."""
-    export = getattr(torch, "export", None)
-    program = getattr(export, "ExportedProgram", None)
-    return isinstance(model, torch.nn.Module) or (program is not None
-                                                  and isinstance(model, program))
+def require_convertible_model(torch, model):
+    """Raise TypeError unless `model` is something the converter takes: an
+    nn.Module (TorchScript included) or a torch.export program."""
+    program = getattr(getattr(torch, "export", None), "ExportedProgram", None)
+    if not (isinstance(model, torch.nn.Module) or (program is not None
+                                                   and isinstance(model, program))):
+        raise TypeError(f"model must be a torch.nn.Module or a torch.export.ExportedProgram, "
+                        f"not {type(model).__name__}")
 
 
 def lift(model, sample=None):
@@ -405,8 +406,9 @@ class _Lifter:
     # ...of which these return a tuple whose first item is the layer's output
     _TUPLES = ("max_pool2d_with_indices", "adaptive_max_pool2d")
 
-    def leaf(self, node, name, a):
-        classes, make, (fn, *args) = self.leaf_layers(a)[name]
+    def leaf(self, node, layer):
+        """One entry of leaf_layers as its module or as its function."""
+        classes, make, (fn, *args) = layer
         path = self.module_path(node, classes)
         x = args[0]
         if path is None:
@@ -437,8 +439,9 @@ class _Lifter:
             return self.call(node, curves[name], x)
         if name in self._TUPLES:
             self.singles.add(node)
-        if self._LEAF_ALIASES.get(name, name) in self.leaf_layers(a):
-            return self.leaf(node, self._LEAF_ALIASES.get(name, name), a)
+        layer = self.leaf_layers(a).get(self._LEAF_ALIASES.get(name, name))
+        if layer is not None:
+            return self.leaf(node, layer)
         if name in _PASS:
             self.env[node] = self.env[x]
             return None

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._progress import Progress
 from .assemble import Assembler
-from .exported import is_convertible_model
+from .exported import require_convertible_model
 
 __all__ = ["calibrate_biases", "calibrate_output", "choose_readout_start",
            "low_latency_options"]
@@ -69,9 +69,7 @@ def low_latency_options(model, timesteps):
 
     from .graph import ir_ops
 
-    if not is_convertible_model(torch, model):
-        raise TypeError(f"model must be a torch.nn.Module or a torch.export.ExportedProgram, "
-                        f"not {type(model).__name__}")
+    require_convertible_model(torch, model)
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
     ops = ir_ops(model)
@@ -145,25 +143,27 @@ def choose_readout_start(net, x, ann_outputs, timesteps, encoding, seed, max_fra
 
     Returns
     -------
-    (int, float)
-        D, and its measure: the agreement (vector output) or the mean squared
-        difference (map output).
+    (int, float, ndarray (N, K) float64)
+        D, its measure (the agreement for a vector output, the mean squared
+        difference for a map output), and the output at T read from D (what a
+        run with readout_start=D gives, so the caller need not run it again).
     """
     res = net.run(x, timesteps, encoding=encoding, seed=seed,
                   checkpoints=list(range(1, timesteps + 1)), readout_start=1)
+    sums = _running_sums(res.outputs)
     ann_outputs = np.asarray(ann_outputs, np.float64).reshape(len(x), -1)
     channels = net.output_shape[0] if len(net.output_shape) == 3 else None
     best_d, best = 1, None
     for d in range(1, max(1, int(timesteps * max_fraction)) + 1):
-        decoded = decoded_from(res.outputs, d)
+        decoded = _decoded(sums, d)
         if channels is None:
             measure = float((decoded.argmax(axis=1) == ann_outputs.argmax(axis=1)).mean())
         else:
-            measure = -(_fit_channels(decoded, ann_outputs, channels)[2] if calibrated
+            measure = -(calibrate_output(decoded, ann_outputs, channels)[2] if calibrated
                         else float(np.mean((decoded - ann_outputs) ** 2)))
         if best is None or measure > best + 1e-12:
-            best_d, best = d, measure
-    return best_d, (best if channels is None else -best)
+            best_d, best, best_out = d, measure, decoded
+    return best_d, (best if channels is None else -best), best_out
 
 
 def decoded_from(outputs, start):
@@ -172,19 +172,43 @@ def decoded_from(outputs, start):
     outputs (N, T, K) recorded at every step 1..T with no delay.
 
     Returns ndarray (N, K) float64."""
-    timesteps = outputs.shape[1]
-    steps = np.arange(1, timesteps + 1, dtype=np.float64)
-    total = outputs.astype(np.float64) * steps[None, :, None]     # the sum up to step t
-    before = total[:, start - 2, :] if start > 1 else 0.0
-    return (total[:, -1, :] - before) / (timesteps - start + 1)
+    return _decoded(_running_sums(outputs), start)
 
 
-def _fit_channels(snn, ann, channels):
-    """Per channel of map outputs snn, ann (N, C*H*W): the least-squares
-    gain and offset from snn to ann over images and positions, and the mean
-    squared difference that remains; (scale (C,), shift (C,), float). A
+def _running_sums(outputs):
+    """(N, T, K) outputs decoded at every step with no delay (means over steps
+    1..t) -> float64 sums over steps 1..t."""
+    steps = np.arange(1, outputs.shape[1] + 1, dtype=np.float64)
+    return outputs.astype(np.float64) * steps[None, :, None]
+
+
+def _decoded(sums, start):
+    """decoded_from, on the running sums of _running_sums."""
+    timesteps = sums.shape[1]
+    before = sums[:, start - 2, :] if start > 1 else 0.0
+    return (sums[:, -1, :] - before) / (timesteps - start + 1)
+
+
+def calibrate_output(snn, ann, channels):
+    """Per channel of a map read-out (C, H, W), the gain and offset that best
+    map the SNN's decoded output at T onto the ANN's (least squares over the
+    calibration images and positions): a detector's boxes and scores need
+    the values, which the SNN underestimates at few steps (its neurons keep
+    part of their charge), not only their order.
+
+    Parameters
+    ----------
+    snn, ann : ndarray (N, C*H*W) float, the SNN's output at T and the ANN's
+        output on the same N calibration images
+    channels : int, C
+
+    Returns
+    -------
+    (scale (C,), shift (C,), float64 each, and the mean squared difference
+    that remains): output channel c becomes scale[c] * output + shift[c]. A
     channel whose SNN output does not vary, or whose gain would be outside
-    [1/2, 2], keeps gain 1 and takes the mean difference as its offset."""
+    [1/2, 2], keeps gain 1 and takes the mean difference as its offset.
+    """
     def by_channel(a):
         a = np.asarray(a, np.float64).reshape(len(a), channels, -1)
         return a.transpose(1, 0, 2).reshape(channels, -1)
@@ -198,26 +222,3 @@ def _fit_channels(snn, ann, channels):
     shift = ann.mean(axis=1) - scale * snn.mean(axis=1)
     residual = float(np.mean((scale[:, None] * snn + shift[:, None] - ann) ** 2))
     return scale, shift, residual
-
-
-def calibrate_output(net, x, ann_outputs, timesteps, encoding, seed):
-    """Per channel of a map read-out (C, H, W), the gain and offset that best
-    map the SNN's decoded output at `timesteps` onto the ANN's (least squares
-    over the calibration images and positions): a detector's boxes and
-    scores need the values, which the SNN underestimates at few steps (its
-    neurons keep part of their charge), not only their order.
-
-    Parameters
-    ----------
-    net : snncore.Network, with a (C, H, W) output
-    x : ndarray (N, ...) float32, the calibration images
-    ann_outputs : ndarray (N, C*H*W) float, the ANN's outputs on them
-
-    Returns
-    -------
-    (scale, shift) : ndarray (C,) float64 each; output channel c becomes
-        scale[c] * output + shift[c] (see _fit_channels for the guards).
-    """
-    snn = net.run(x, timesteps, encoding=encoding, seed=seed).output
-    scale, shift, _ = _fit_channels(snn, ann_outputs, net.output_shape[0])
-    return scale, shift

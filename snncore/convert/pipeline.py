@@ -11,7 +11,7 @@ from .ann import AnnRunner
 from .assemble import Assembler
 from .calibrate import CHANNEL_BINS, LAYER_BINS, Calibration
 from .errors import ConversionError
-from .exported import is_convertible_model, lift
+from .exported import lift, require_convertible_model
 from .graph import capture
 from .lowlatency import calibrate_biases, calibrate_output, choose_readout_start
 from .normalize import (NORMS, apply_ceilings, ceilings, check_percentile, data_thresholds,
@@ -167,9 +167,7 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
             and readout_delay >= 1):
         raise ValueError(f"readout_delay must be None, 'auto' or a step >= 1, got "
                          f"{readout_delay!r}")
-    if not is_convertible_model(torch, model):
-        raise TypeError(f"model must be a torch.nn.Module or a torch.export.ExportedProgram, "
-                        f"not {type(model).__name__}")
+    require_convertible_model(torch, model)
 
     data = Calibration(calibration, batch_size)
     model = lift(model, data.first()[:2])
@@ -266,11 +264,11 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         x = data.images(calibration_images)
         ann_out = runner.forward(torch.from_numpy(x)).reshape(len(x), -1).numpy()
 
-    readout_start = 1
+    readout_start, snn_out = 1, None
     if readout_delay == "auto":
         draft = Assembler(graph, thresholds, bias_delta=bias_delta, **assemble).build()
-        readout_start, measure = choose_readout_start(draft, x, ann_out, timesteps, encoding,
-                                                      seed, calibrated=calibrate_map)
+        readout_start, measure, snn_out = choose_readout_start(
+            draft, x, ann_out, timesteps, encoding, seed, calibrated=calibrate_map)
         provenance["readout_delay"] = {"start": readout_start, "chosen_at_timesteps": timesteps,
                                        "images": len(x)}
         if map_output:
@@ -283,9 +281,11 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
 
     output_affine = None
     if calibrate_map:
-        draft = Assembler(graph, thresholds, bias_delta=bias_delta, **assemble).build(
-            readout_start=readout_start)
-        output_affine = calibrate_output(draft, x, ann_out, timesteps, encoding, seed)
+        if snn_out is None:        # no delay search ran, whose run gives the read-out at T
+            draft = Assembler(graph, thresholds, bias_delta=bias_delta, **assemble).build(
+                readout_start=readout_start)
+            snn_out = draft.run(x, timesteps, encoding=encoding, seed=seed).output
+        output_affine = calibrate_output(snn_out, ann_out, graph.nodes[graph.output].shape[0])[:2]
         provenance["output_calibration"] = {
             "timesteps": timesteps, "images": len(x),
             "gain": [float(output_affine[0].min()), float(output_affine[0].max())]}
