@@ -7,7 +7,7 @@ import numpy as np
 
 from ._spec import DEFAULT_UINT8_SCALE
 
-__all__ = ["DEFAULT_UINT8_SCALE", "float_images"]
+__all__ = ["DEFAULT_UINT8_SCALE", "float_images", "images_tensor"]
 
 
 def float_images(x, uint8_scale=DEFAULT_UINT8_SCALE):
@@ -21,3 +21,9 @@ def float_images(x, uint8_scale=DEFAULT_UINT8_SCALE):
         raise TypeError(f"images must be float or uint8, not {x.dtype}")
     with np.errstate(over="ignore"):       # out-of-range float64 is refused later, as inf
         return x.astype(np.float32, copy=False)
+
+
+def images_tensor(torch, x, uint8_scale=DEFAULT_UINT8_SCALE):
+    """`float_images(x, uint8_scale)` as a contiguous float32 torch tensor
+    (`torch` is the module, imported by the caller, which needs PyTorch)."""
+    return torch.from_numpy(np.ascontiguousarray(float_images(x, uint8_scale)))

@@ -20,7 +20,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._images import DEFAULT_UINT8_SCALE, float_images
+from ._images import DEFAULT_UINT8_SCALE, images_tensor
 from .network import Network
 
 __all__ = ["doubling_checkpoints", "population_counts", "spike_trains", "firing_rates", "ann_outputs",
@@ -181,12 +181,6 @@ def _thresholds(net, name):
     return np.broadcast_to(np.asarray(pop["threshold"], np.float64).reshape(-1), (c,))
 
 
-def _images_tensor(torch, x, uint8_scale=DEFAULT_UINT8_SCALE):
-    """Images as a float32 torch tensor, scaled as `Network.run` scales them
-    (uint8 by the network file's `uint8_scale`)."""
-    return torch.from_numpy(np.ascontiguousarray(float_images(x, uint8_scale)))
-
-
 def ann_outputs(model, x, batch_size=256, uint8_scale=DEFAULT_UINT8_SCALE):
     """The ANN's outputs.
 
@@ -210,7 +204,7 @@ def ann_outputs(model, x, batch_size=256, uint8_scale=DEFAULT_UINT8_SCALE):
     try:
         with torch.no_grad():
             for lo in range(0, len(x), batch_size):
-                y = model(_images_tensor(torch, x[lo:lo + batch_size], uint8_scale))
+                y = model(images_tensor(torch, x[lo:lo + batch_size], uint8_scale))
                 out.append(y.reshape(y.shape[0], -1).numpy())
     finally:
         model.train(was_training)
@@ -232,7 +226,7 @@ def ann_activations(model, x, names=None, uint8_scale=DEFAULT_UINT8_SCALE):
     from .convert.exported import lift
     from .convert.graph import capture
 
-    xt = _images_tensor(torch, x, uint8_scale)
+    xt = images_tensor(torch, x, uint8_scale)
     model = lift(model, xt[:2])
     was_training = model.training
     model.eval()

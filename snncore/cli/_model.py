@@ -11,9 +11,7 @@ import os
 import sys
 import zipfile
 
-import numpy as np
-
-from .._images import float_images
+from .._images import images_tensor
 from ._common import CliError, need_file, one_line
 
 MODEL_HELP = """a model is MODULE:CALLABLE (a factory returning the torch.nn.Module; its state
@@ -211,7 +209,7 @@ def _load_model_file(torch, path, trust_pickle, flag):
 def try_model(torch, model, x):
     """Run the model on two images, to report a mismatch between the model and
     the data in one line (torch.fx prints a traceback of its own)."""
-    sample = as_tensor(torch, x[:2])
+    sample = images_tensor(torch, x[:2])
     try:
         with torch.no_grad():
             model(sample)
@@ -227,10 +225,7 @@ def lifted(torch, model, x):
     only traces) and from_torch both take it."""
     if isinstance(model, torch.jit.ScriptModule):
         from ..convert.exported import lift
-        return lift(model, as_tensor(torch, x[:2]))
+        return lift(model, images_tensor(torch, x[:2]))
     return model
 
 
-def as_tensor(torch, x):
-    """Images as a float32 tensor, uint8 scaled as Network.run scales them by default."""
-    return torch.from_numpy(np.ascontiguousarray(float_images(x)))

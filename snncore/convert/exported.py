@@ -142,12 +142,12 @@ def export_torchscript(module, sample):
     import numpy as np
     import torch
 
-    from .._images import float_images
+    from .._images import images_tensor
 
     if not isinstance(module, torch.jit.ScriptModule):
         raise TypeError(f"module must be a torch.jit.ScriptModule, not {type(module).__name__}")
     if isinstance(sample, np.ndarray):
-        sample = torch.from_numpy(np.ascontiguousarray(float_images(sample)))
+        sample = images_tensor(torch, sample)
     try:
         from torch._export.converter import TS2EPConverter
     except ImportError:
