@@ -206,3 +206,13 @@ def test_the_lifted_module_computes_what_the_model_does(model_and_images):
     names = dict(lifted.named_modules())
     assert isinstance(names["conv1"], nn.Conv2d) and isinstance(names["pool"], nn.MaxPool2d)
     assert isinstance(names["bn1"], nn.BatchNorm2d) and not names["bn1"].training
+
+
+def test_torchscript_that_cannot_be_exported_is_one_clear_error():
+    class TwoInputs(nn.Module):
+        def forward(self, x, y):
+            return x + y
+
+    with pytest.raises(ConversionError, match=r"PyTorch could not export the TorchScript module "
+                                              r"on an input of shape \(2, 1, 4, 4\)"):
+        from_torch(torch.jit.script(TwoInputs()), np.zeros((4, 1, 4, 4), np.float32))
