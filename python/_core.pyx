@@ -240,6 +240,7 @@ cdef class _Description:
         _set_array(&d.threshold, p["threshold"], self.keep)
         d.is_signed = 1 if p["signed"] else 0
         _set_array(&d.threshold_neg, p["threshold_neg"], self.keep)
+        d.retract = 1 if p["retract"] else 0
         d.reset = RESETS.index(p["reset"])
         d.v_init = p["v_init"]      # a float32 value: the reader rounds it
         _set_array(&d.bias, p["bias"], self.keep)

@@ -81,6 +81,7 @@ cdef extern from "snn.h" nogil:
         snn_array threshold           # IF: theta > 0, (1,) or (C,)
         int32_t is_signed             # IF: nonzero for two thresholds
         snn_array threshold_neg       # signed: theta_n > 0
+        int32_t retract               # signed: nonzero for a retracting neuron
         int32_t reset                 # an snn_reset
         float v_init                  # initial membrane, fraction of theta, in [-1, 1]
         snn_array bias                # (C,) or the population's shape

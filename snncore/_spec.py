@@ -12,7 +12,7 @@ A spec is a plain dict::
 
     {"populations": [{"name", "kind", "shape": (C, H, W), "ndim": 1 | 3,
                       "threshold": float32 (1,) | (C,) | None, "signed": bool,
-                      "threshold_neg": float32 (1,) | (C,) | None,
+                      "threshold_neg": float32 (1,) | (C,) | None, "retract": bool,
                       "reset": "subtract" | "zero", "v_init": float,
                       "bias": float32 (C,) | the population's shape | None,
                       "bias_key", "threshold_key", "threshold_neg_key": str | None}, ...],
@@ -485,6 +485,8 @@ def denormalize(spec):
             if pop.get("signed"):
                 obj["signed"] = True
                 obj["threshold_neg"] = threshold(pop, "threshold_neg")
+            if pop.get("retract"):
+                obj["retract"] = True
         if pop.get("bias") is not None:
             b = np.asarray(pop["bias"], dtype=np.float32).reshape(-1)
             if b.size != c:

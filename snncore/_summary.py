@@ -40,6 +40,8 @@ def _population_row(pop):
         if pop["signed"]:
             theta += " / -" + _values_text(pop["threshold_neg"])
         neuron = f"{pop['reset']}, v0={pop['v_init']:g}"
+        if pop["retract"]:
+            neuron += ", retract"
     else:
         theta, neuron = "-", "-"
     bias = "-" if pop["bias"] is None else (

@@ -121,7 +121,7 @@ class NetworkBuilder:
         return self._array(key, value)
 
     def population(self, name, shape, kind="if", threshold=1.0, reset="subtract", v_init=0.0,
-                   bias=None, signed=False, threshold_neg=None):
+                   bias=None, signed=False, threshold_neg=None, retract=False):
         """Declare a population.
 
         Parameters
@@ -142,6 +142,11 @@ class NetworkBuilder:
             IF only: a signed neuron that also fires -1 at V <= -threshold_neg.
         threshold_neg : float or ndarray of shape (C,), optional
             Required when signed.
+        retract : bool
+            Signed only (and reset 'subtract'): a retracting neuron, whose -1 takes
+            back an earlier spike. It fires -1 only while its net spike count is
+            positive, and adds `threshold` back (not threshold_neg), so its net
+            count never goes below zero: a ReLU whose early excess is undone.
 
         Returns
         -------
@@ -163,7 +168,15 @@ class NetworkBuilder:
                     raise ValueError(f"population {name!r}: a signed population needs threshold_neg")
                 obj.update(signed=True,
                            threshold_neg=self._threshold(f"{name}.threshold_neg", threshold_neg))
-        elif signed or threshold_neg is not None:
+            if retract:
+                if not signed:
+                    raise ValueError(f"population {name!r}: a retracting population must be "
+                                     "signed (its threshold_neg is the retraction level)")
+                if reset != "subtract":
+                    raise ValueError(f"population {name!r}: a retracting population needs "
+                                     "reset 'subtract'")
+                obj["retract"] = True
+        elif signed or threshold_neg is not None or retract:
             raise ValueError(f"population {name!r}: only IF populations can be signed")
         if bias is not None:
             obj["bias"] = self._array(f"{name}.bias", bias)

@@ -182,7 +182,7 @@ class Network:
             ``populations`` (a list in file order of ``name``, ``kind``,
             ``shape``, ``neurons``, ``bias`` (None, 'per channel' or 'per
             neuron'), and for ``if`` neurons ``threshold``, ``reset``,
-            ``v_init``, ``signed``, and ``threshold_neg`` when signed; a
+            ``v_init``, ``signed``, ``retract``, and ``threshold_neg`` when signed; a
             threshold is a number, or ``{"channels", "min", "max"}`` when
             it is per channel), ``order`` (population names in simulation
             order), ``projections`` (a list in file order of ``name``, ``op``,
@@ -207,6 +207,7 @@ class Network:
                 item["reset"] = p["reset"]
                 item["v_init"] = _finite(p["v_init"])
                 item["signed"] = bool(p["signed"])
+                item["retract"] = bool(p["retract"])
             item["bias"] = None if p["bias"] is None else (
                 "per channel" if p["bias"].size == p["shape"][0] else "per neuron")
             populations.append(item)

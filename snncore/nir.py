@@ -217,7 +217,7 @@ class _Exporter:
             dropped.append(self._inexact(name, f"its reset {pop['reset']!r}: the IF of the "
                                                f"installed nir {rule}"))
         if pop["signed"]:
-            dropped.append(self._inexact(name, "its negative spikes (a signed neuron): NIR's IF "
+            dropped.append(self._inexact(name, "its negative spikes (a signed or retracting neuron): NIR's IF "
                                                "fires only positive spikes"))
         theta = np.asarray(pop["threshold"], np.float32).reshape(-1)
         v_threshold = np.ascontiguousarray(np.broadcast_to(

@@ -55,12 +55,15 @@ def _neuron(draw, b, name, shape, allow_accumulate=False):
     else:
         theta = draw(st.sampled_from(THRESHOLDS))
     signed = draw(st.integers(0, 3)) == 0
+    reset = draw(st.sampled_from(["subtract", "zero"]))
+    # a retracting neuron is a signed one with reset subtract; half of those retract
+    retract = signed and reset == "subtract" and draw(st.booleans())
     b.population(
-        name, shape, kind="if", threshold=theta,
-        reset=draw(st.sampled_from(["subtract", "zero"])),
+        name, shape, kind="if", threshold=theta, reset=reset,
         v_init=draw(st.sampled_from([0.0, 0.5, -0.25, 1.0])),
         bias=bias, signed=signed,
-        threshold_neg=draw(st.sampled_from([1.0, 4.0, 8.0])) if signed else None)
+        threshold_neg=draw(st.sampled_from([0.5, 1.0, 4.0, 8.0])) if signed else None,
+        retract=retract)
     return "spikes"
 
 

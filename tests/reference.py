@@ -317,6 +317,7 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
     state = {}
     theta = {}
     theta_n = {}
+    net_count = {}
     bias = {}
     pos_count = np.zeros((n_img,) + shapes[out_idx], dtype=np.int64)
     neg_count = np.zeros((n_img,) + shapes[out_idx], dtype=np.int64)
@@ -329,6 +330,8 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
             theta[p] = _per_channel(pop["threshold"], c)
             if pop.get("signed", False):
                 theta_n[p] = _per_channel(pop["threshold_neg"], c)
+            if pop.get("retract", False):      # net spike counts so far, per neuron
+                net_count[p] = np.zeros((n_img,) + shapes[p], dtype=np.int64)
             v0 = np.float32(pop.get("v_init", 0.0)) * theta[p]
             state[p] = np.broadcast_to(v0, (n_img,) + shapes[p]).astype(np.float32)
         elif kind == "accumulate":
@@ -431,8 +434,13 @@ def simulate(spec, x, timesteps, encoding="analog", rate=1.0, seed=0,
                 if p in theta_n:
                     thn = theta_n[p]
                     neg = (~pos) & (v <= -thn)
+                    if p in net_count:      # retracting: only a spike sent can be taken back
+                        neg &= net_count[p] > 0
                     out = out - neg.astype(np.float32)
-                    if pops[p].get("reset", "subtract") == "zero":
+                    if p in net_count:      # and taking it back restores its theta
+                        v = np.where(neg, v + th, v)
+                        net_count[p] += out.astype(np.int64)
+                    elif pops[p].get("reset", "subtract") == "zero":
                         v = np.where(neg, np.float32(0.0), v)
                     else:
                         v = np.where(neg, v + thn, v)

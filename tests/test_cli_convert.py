@@ -44,7 +44,7 @@ def test_low_latency_recipe_with_an_override(work):
         ["convert", *FACTORY_ARGS, "--dataset", "digits", "--calibration-images", "100",
          "--recipe", "low-latency", "-T", "8", "--ltb-batches", "5", "-o", "ll.npz", "-q"],
         ["convert", *FACTORY_ARGS, "--calibration", "x.npy", "--recipe", "low-latency", "-T", "8",
-         "--no-bias-calibration", "--norm", "percentile", "-o", "ll2.npz", "-q"])
+         "--no-bias-calibration", "--norm", "percentile", "--retract", "-o", "ll2.npz", "-q"])
     assert recipe.returncode == 0, recipe.stderr
     prov = sc.load(work / "ll.npz").provenance
     assert prov["norm"] == "ltb" and prov["v_init"] == 0.5 and prov["ltb_batches"] == 5
@@ -54,6 +54,14 @@ def test_low_latency_recipe_with_an_override(work):
     prov = sc.load(work / "ll2.npz").provenance
     assert prov["norm"] == "percentile" and prov["v_init"] == 0.5
     assert "bias_calibration" not in prov
+    assert "retract" in prov and "retract" not in sc.load(work / "ll.npz").provenance
+
+
+def test_retract_with_reset_zero_is_one_clear_error(work):
+    r = snncore(work, "convert", *FACTORY_ARGS, "--calibration", "x.npy", "--retract",
+                "--reset", "zero", "-o", "r.npz")
+    assert r.returncode != 0
+    assert "retract=True needs reset='subtract'" in one_line_error(r)
 
 
 def test_calibration_from_npz_by_key_and_options(work):

@@ -118,6 +118,7 @@ def exactly_mappable(net):
             pop.update(v_init=0.0, reset="subtract")
             pop.pop("signed", None)
             pop.pop("threshold_neg", None)
+            pop.pop("retract", None)
         if "bias" in pop:
             bias = arrays[pop["bias"]]
             arrays[pop["bias"]] = bias.reshape(pop["shape"][0], -1)[:, 0].copy()

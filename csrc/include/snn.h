@@ -189,6 +189,10 @@ typedef struct snn_population_desc {
     int32_t is_signed;          /* IF only: nonzero for a signed neuron (two thresholds) */
     snn_array threshold_neg;    /* signed only (required): theta_n > 0, (1,) or (C,); fires
                                  * -1 at V <= -theta_n */
+    int32_t retract;            /* signed only: nonzero for a retracting neuron, whose -1
+                                 * takes back an earlier spike: it fires only while the
+                                 * neuron's net spike count is positive, and adds theta
+                                 * (not theta_n) back; needs reset subtract */
     int32_t reset;              /* IF only: an snn_reset */
     float v_init;               /* IF only: initial membrane as a fraction of theta, in [-1, 1] */
     snn_array bias;             /* not for the input; optional: current added every step,

@@ -189,9 +189,13 @@ static int check_population(const snn_net_desc *desc, int32_t i, const snn_limit
         else
             CHECK(d->threshold_neg.ndim == 0, SNN_E_INVALID_ARG, i, -1,
                   "threshold_neg is given but the population is not signed");
+        CHECK(!d->retract || d->is_signed, SNN_E_INVALID_ARG, i, -1,
+              "retract is set but the population is not signed");
+        CHECK(!d->retract || d->reset == SNN_RESET_SUBTRACT, SNN_E_INVALID_ARG, i, -1,
+              "a retracting population needs reset subtract");
     } else {
-        CHECK(d->threshold.ndim == 0 && d->threshold_neg.ndim == 0 && !d->is_signed,
-              SNN_E_INVALID_ARG, i, -1, "only if populations take thresholds");
+        CHECK(d->threshold.ndim == 0 && d->threshold_neg.ndim == 0 && !d->is_signed &&
+              !d->retract, SNN_E_INVALID_ARG, i, -1, "only if populations take thresholds");
     }
     if (d->bias.ndim != 0) {
         CHECK(d->kind != SNN_KIND_INPUT, SNN_E_INVALID_ARG, i, -1,
@@ -537,6 +541,7 @@ static uint64_t state_bound(const snn_net_desc *desc, const snn__dims *pd)
         total += 28 * n + 8 * (uint64_t)(pd[i].H * pd[i].W) + 8 * SNN_ALIGN;
         if (desc->populations[i].kind == SNN_KIND_IF)
             total += 4 * SNN_AHEAD_STEPS * n + 16 * SNN_AHEAD_STEPS * SNN_MAX_THREADS;
+        if (desc->populations[i].retract) total += 4 * n;     /* its net spike counts */
     }
     return total;
 }

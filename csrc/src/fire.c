@@ -57,6 +57,7 @@
 /* -x by flipping the sign bit: exact, like the scalar negation */
 #define SNN_VNEG(a) _mm_xor_ps((a), _mm_set1_ps(-0.0f))
 #define SNN_VANDNOT _mm_andnot_ps
+#define SNN_VAND _mm_and_ps
 /* comparisons give all-ones lanes where true; ordered, as C's >= and <= (false
  * for NaN); != is unordered, as C's (true for NaN) */
 #define SNN_VGE _mm_cmpge_ps
@@ -85,6 +86,7 @@
 /* ~a & b, as SSE's andnot (NEON's bic clears in its first operand the bits of
  * its second) */
 #define SNN_VANDNOT(a, b) vbicq_u32((b), (a))
+#define SNN_VAND vandq_u32
 /* all-ones lanes where true; ordered as C's >= and <= (false for NaN); != is the
  * negation of ==, unordered as C's (true for NaN) */
 #define SNN_VGE vcgeq_f32
@@ -119,6 +121,7 @@ static const uint32_t snn__neon_lane_bits[4] = {1, 2, 4, 8};
 #define SNN_VSUB _mm256_sub_ps
 #define SNN_VNEG(a) _mm256_xor_ps((a), _mm256_set1_ps(-0.0f))
 #define SNN_VANDNOT _mm256_andnot_ps
+#define SNN_VAND _mm256_and_ps
 #define SNN_VGE(a, b) _mm256_cmp_ps((a), (b), _CMP_GE_OQ)
 #define SNN_VLE(a, b) _mm256_cmp_ps((a), (b), _CMP_LE_OQ)
 #define SNN_VNONZERO(a) _mm256_cmp_ps((a), _mm256_setzero_ps(), _CMP_NEQ_UQ)
@@ -172,6 +175,7 @@ static const uint32_t snn__neon_lane_bits[4] = {1, 2, 4, 8};
 #define SNN_VNEG(a) _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), \
                                                          _mm512_set1_epi32(INT32_MIN)))
 #define SNN_VANDNOT(a, b) ((__mmask16)(~(a) & (b)))
+#define SNN_VAND(a, b) ((__mmask16)((a) & (b)))
 #define SNN_VGE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GE_OQ)
 #define SNN_VLE(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LE_OQ)
 #define SNN_VNONZERO(a) _mm512_cmp_ps_mask((a), _mm512_setzero_ps(), _CMP_NEQ_UQ)

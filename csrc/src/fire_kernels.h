@@ -23,26 +23,31 @@
  * knows no store to a queue changes them. */
 typedef struct snn_neurons {
     const float *theta, *theta_neg;
+    float *net;         /* a retracting population's net spike counts, else NULL */
     int64_t C;
 } snn_neurons;
 #endif
 
 /* One IF neuron: integrate u = v (+ k), fire and reset. Returns the event value
- * (+1, -1) or 0 and stores the new membrane. has_k, is_signed and subtract are
- * constants at every call, so each combination compiles to its own loop. */
+ * (+1, -1) or 0 and stores the new membrane. has_k, is_signed, subtract and
+ * retract are constants at every call, so each combination compiles to its own
+ * loop. A retracting neuron (retract: its net count at *cnt) fires -1 only while
+ * that count is positive, and adds theta back, which undoes one spike. */
 static SNN_ALWAYS_INLINE float SNN_KERNEL(fire_one)(const snn_neurons *nr, float *v,
                                                     const float *k, int64_t c, int has_k,
-                                                    int is_signed, int subtract)
+                                                    int is_signed, int subtract, int retract,
+                                                    float *cnt)
 {
     float u = has_k ? *v + *k : *v;
     float e = 0.0f;
     if (u >= nr->theta[c]) {
         u = subtract ? u - nr->theta[c] : 0.0f;
         e = 1.0f;
-    } else if (is_signed && u <= -nr->theta_neg[c]) {
-        u = subtract ? u + nr->theta_neg[c] : 0.0f;
+    } else if (is_signed && u <= -nr->theta_neg[c] && (!retract || *cnt >= 1.0f)) {
+        u = retract ? u + nr->theta[c] : subtract ? u + nr->theta_neg[c] : 0.0f;
         e = -1.0f;
     }
+    if (retract) *cnt += e;
     *v = u;
     return e;
 }
@@ -50,12 +55,13 @@ static SNN_ALWAYS_INLINE float SNN_KERNEL(fire_one)(const snn_neurons *nr, float
 #if SNN_VW
 /* Neurons c .. c + SNN_VW of one position (thresholds th and, if signed, thn),
  * branch-free, their integrated membranes in *u: compare and reset the lanes
- * that fire (the same float operations as fire_one). Returns the lanes that
- * fired as a bit mask (bit j: lane j) and as a vector mask (*fired), and their
- * event values (+1 or -1; other lanes any value) in *val. */
+ * that fire (the same float operations as fire_one; with retract, their net
+ * counts in *cnt, updated). Returns the lanes that fired as a bit mask (bit j:
+ * lane j) and as a vector mask (*fired), and their event values (+1 or -1;
+ * other lanes any value) in *val. */
 SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_lanes)(
-    SNN_VTYPE th, SNN_VTYPE thn, SNN_VTYPE *u, int is_signed, int subtract, SNN_VTYPE *val,
-    SNN_VMASK *fired)
+    SNN_VTYPE th, SNN_VTYPE thn, SNN_VTYPE *u, int is_signed, int subtract, int retract,
+    SNN_VTYPE *cnt, SNN_VTYPE *val, SNN_VMASK *fired)
 {
     const SNN_VMASK up = SNN_VGE(*u, th);
     unsigned bits = (unsigned)SNN_VBITS(up);
@@ -64,27 +70,35 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_lanes)(
     *fired = up;
     if (is_signed) {
         /* lanes that fired +1 now hold u - th, which may be <= -thn: exclude them */
-        const SNN_VMASK un = SNN_VANDNOT(up, SNN_VLE(*u, SNN_VNEG(thn)));
+        SNN_VMASK down = SNN_VLE(*u, SNN_VNEG(thn));
+        SNN_VMASK un;
+        if (retract) down = SNN_VAND(down, SNN_VGE(*cnt, SNN_VSET1(1.0f)));
+        un = SNN_VANDNOT(up, down);
         bits |= (unsigned)SNN_VBITS(un);
-        *u = SNN_VSELECT(un, subtract ? SNN_VADD(*u, thn) : SNN_VZERO(), *u);
+        *u = SNN_VSELECT(un, retract ? SNN_VADD(*u, th) : subtract ? SNN_VADD(*u, thn)
+                                                                   : SNN_VZERO(), *u);
         *val = SNN_VSELECT(un, SNN_VSET1(-1.0f), *val);
         *fired = SNN_VOR(up, un);
+        if (retract) *cnt = SNN_VADD(*cnt, SNN_VSELECT(*fired, *val, SNN_VZERO()));
     }
     return bits;
 }
 
-/* fire_lanes on the membranes at v + c, integrated first (u = v + k). */
+/* fire_lanes on the membranes at v + c, integrated first (u = v + k); with
+ * retract, the net counts at cnt + c. */
 SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_block)(
     const snn_neurons *nr, float *v, const float *k, int64_t c, int has_k, int is_signed,
-    int subtract, SNN_VTYPE *val, SNN_VMASK *fired)
+    int subtract, int retract, float *cnt, SNN_VTYPE *val, SNN_VMASK *fired)
 {
     SNN_VTYPE u = SNN_VLOAD(v + c);
+    SNN_VTYPE n = retract ? SNN_VLOAD(cnt + c) : SNN_VZERO();
     unsigned bits;
     if (has_k) u = SNN_VADD(u, SNN_VLOAD(k + c));
     bits = SNN_KERNEL(fire_lanes)(SNN_VLOAD(nr->theta + c),
                                   is_signed ? SNN_VLOAD(nr->theta_neg + c) : SNN_VZERO(), &u,
-                                  is_signed, subtract, val, fired);
+                                  is_signed, subtract, retract, &n, val, fired);
     SNN_VSTORE(v + c, u);
+    if (retract) SNN_VSTORE(cnt + c, n);
     return bits;
 }
 
@@ -120,12 +134,13 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(emit_lanes)(
 SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
     const snn_neurons *nr, float *V, const float *K, int32_t *qi, float *qv, int32_t *first,
     int32_t *end, int64_t pos0, int64_t pos1, int64_t n, snn_fold *fold, int has_k,
-    int is_signed, int subtract, int has_fold, int count_only)
+    int is_signed, int subtract, int has_fold, int count_only, int retract)
 {
     const int64_t C = nr->C;
     int64_t pos, c, ops = 0;
     for (pos = pos0; pos < pos1; pos++) {
         float *v = V + pos * C;
+        float *cnt = retract ? nr->net + pos * C : NULL;
         const float *k = has_k ? K + pos * C : NULL;
         const int32_t tp = has_fold ? fold->tpos[pos] : -1;
         float *pooled = tp >= 0 ? fold->dst + (int64_t)tp * C : NULL;
@@ -137,7 +152,8 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
             SNN_VTYPE val;
             SNN_VMASK fired;
             const unsigned bits =
-                SNN_KERNEL(fire_block)(nr, v, k, c, has_k, is_signed, subtract, &val, &fired);
+                SNN_KERNEL(fire_block)(nr, v, k, c, has_k, is_signed, subtract, retract, cnt,
+                                       &val, &fired);
             if (count_only) n += SNN_VCOUNT(bits);
             else n = SNN_KERNEL(emit_lanes)(bits, pos * C + c, val, qi, qv, n);
             if (has_fold && pooled)
@@ -147,7 +163,8 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_positions)(
 #endif
         for (; c < C; c++) {
             const float e = SNN_KERNEL(fire_one)(nr, v + c, has_k ? k + c : NULL, c, has_k,
-                                                 is_signed, subtract);
+                                                 is_signed, subtract, retract,
+                                                 retract ? cnt + c : NULL);
             if (e != 0.0f) {
                 if (!count_only) {
                     qi[n] = (int32_t)(pos * C + c);
@@ -210,8 +227,8 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(fire_windows)(
                         SNN_VTYPE u = SNN_VLOAD(V + o), val;
                         SNN_VMASK fired;
                         if (has_k) u = SNN_VADD(u, SNN_VLOAD(K + o));
-                        (void)SNN_KERNEL(fire_lanes)(th, thn, &u, is_signed, subtract, &val,
-                                                     &fired);
+                        (void)SNN_KERNEL(fire_lanes)(th, thn, &u, is_signed, subtract, 0,
+                                                     NULL, &val, &fired);
                         SNN_VSTORE(V + o, u);
                         cnt = SNN_VCNT_ADD(cnt, fired);
                         d = SNN_KERNEL(pool_add)(d, fired, val, w, is_signed);
@@ -233,7 +250,7 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(count_rows)(
     int64_t wy0, wy1, y, inside;
     if (!SNN_KERNEL(window_band)(&fold->win, nr->C, row0, row1, &wy0, &wy1))
         return SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL, row0 * W, row1 * W,
-                                          n, fold, has_k, is_signed, subtract, 1, 1);
+                                          n, fold, has_k, is_signed, subtract, 1, 1, 0);
     inside = SNN_KERNEL(fire_windows)(nr, V, K, W, wy0, wy1, fold, has_k, is_signed, subtract);
     fold->ops += inside;
     n += inside;
@@ -241,10 +258,10 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE int64_t SNN_KERNEL(count_rows)(
         for (y = wy0 * kh; y < wy1 * kh; y++)
             n = SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL, y * W + TW * kw,
                                            (y + 1) * W, n, fold, has_k, is_signed, subtract, 1,
-                                           1);
+                                           1, 0);
     if (wy1 * kh < row1)    /* the rows below the last window */
         n = SNN_KERNEL(fire_positions)(nr, V, K, NULL, NULL, NULL, NULL, wy1 * kh * W,
-                                       row1 * W, n, fold, has_k, is_signed, subtract, 1, 1);
+                                       row1 * W, n, fold, has_k, is_signed, subtract, 1, 1, 0);
     return n;
 }
 #endif
@@ -261,12 +278,14 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(fire)(const snn_pop *p, float *V, cons
     const int64_t base = row0 * p->W * p->C, pos0 = row0 * p->W, pos1 = row1 * p->W;
     const int subtract = p->reset == SNN_RESET_SUBTRACT;
     /* a queue is only left out with a fold (the pass's one reader) */
+    /* a retracting population has no fold (net.c) and is signed, with reset subtract */
     const int mode = (fold != NULL) * (8 + 16 * (qi == NULL)) + (K != NULL) * 4 +
-                     (p->is_signed != 0) * 2 + subtract;
+                     (p->is_signed != 0) * 2 + subtract + (p->retract != 0) * 32;
     snn_neurons nr;
     int64_t n = base;
     nr.theta = p->theta;
     nr.theta_neg = p->theta_neg;
+    nr.net = p->retract ? V + p->n : NULL;      /* the counts follow the membranes */
     nr.C = p->C;
 #if SNN_WINDOWS
 #define SNN_COUNT_CASE(m) \
@@ -278,12 +297,12 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(fire)(const snn_pop *p, float *V, cons
     default: break;
     }
 #undef SNN_COUNT_CASE
-    if (mode >= 24) return n - base;
+    if (mode >= 24 && mode < 32) return n - base;     /* the count-only cases above */
 #endif
 #define SNN_FIRE_CASE(m) \
     case m: n = SNN_KERNEL(fire_positions)(&nr, V, K, qi, qv, first, end, pos0, pos1, n, fold, \
                                            ((m) >> 2) & 1, ((m) >> 1) & 1, (m) & 1, \
-                                           ((m) >> 3) & 1, (m) >> 4); break;
+                                           ((m) >> 3) & 1, ((m) >> 4) & 1, (m) >> 5); break;
     switch (mode) {
     SNN_FIRE_CASE(0) SNN_FIRE_CASE(1) SNN_FIRE_CASE(2) SNN_FIRE_CASE(3)
     SNN_FIRE_CASE(4) SNN_FIRE_CASE(5) SNN_FIRE_CASE(6) SNN_FIRE_CASE(7)
@@ -291,6 +310,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(fire)(const snn_pop *p, float *V, cons
     SNN_FIRE_CASE(12) SNN_FIRE_CASE(13) SNN_FIRE_CASE(14) SNN_FIRE_CASE(15)
     SNN_FIRE_CASE(24) SNN_FIRE_CASE(25) SNN_FIRE_CASE(26) SNN_FIRE_CASE(27)
     SNN_FIRE_CASE(28) SNN_FIRE_CASE(29) SNN_FIRE_CASE(30) SNN_FIRE_CASE(31)
+    SNN_FIRE_CASE(35) SNN_FIRE_CASE(39)     /* retracting: signed, subtract, no fold */
     }
 #undef SNN_FIRE_CASE
     return n - base;
@@ -326,7 +346,8 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_positions)(
                 SNN_VMASK fired;
                 unsigned bits;
                 u = SNN_VADD(u, k);
-                bits = SNN_KERNEL(fire_lanes)(th, thn, &u, is_signed, subtract, &val, &fired);
+                bits = SNN_KERNEL(fire_lanes)(th, thn, &u, is_signed, subtract, 0, NULL, &val,
+                                              &fired);
                 a->spikes[t] += SNN_VCOUNT(bits);
                 if (pooled) {
                     float *d = pooled + t * slot + c;
@@ -341,7 +362,7 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_positions)(
             float v = V[pos * C + c];
             for (t = 0; t < steps; t++) {
                 const float e = SNN_KERNEL(fire_one)(nr, &v, K + pos * C + c, c, 1, is_signed,
-                                                     subtract);
+                                                     subtract, 0, NULL);
                 if (e != 0.0f) {
                     a->spikes[t]++;
                     if (pooled) {
@@ -374,8 +395,8 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE void SNN_KERNEL(ahead_positions)(
                 SNN_VTYPE val;                                                                  \
                 SNN_VMASK fired;                                                                \
                 u_[j_] = SNN_VADD(u_[j_], k_[j_]);                                              \
-                (void)SNN_KERNEL(fire_lanes)(th, thn, &u_[j_], is_signed, subtract, &val,       \
-                                             &fired);                                           \
+                (void)SNN_KERNEL(fire_lanes)(th, thn, &u_[j_], is_signed, subtract, 0, NULL,    \
+                                             &val, &fired);                                     \
                 cnt[t] = SNN_VCNT_ADD(cnt[t], fired);                                           \
                 d[t] = SNN_KERNEL(pool_add)(d[t], fired, val, w, is_signed);                    \
             }                                                                                   \
@@ -546,6 +567,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(relay)(const snn_pop *p, float *A, con
 #undef SNN_VSUB
 #undef SNN_VNEG
 #undef SNN_VANDNOT
+#undef SNN_VAND
 #undef SNN_VGE
 #undef SNN_VLE
 #undef SNN_VNONZERO

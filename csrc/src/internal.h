@@ -70,6 +70,8 @@ typedef struct snn_pop {
     int32_t kind;
     int32_t reset;
     int32_t is_signed;
+    int32_t retract;    /* IF, signed: a -1 retracts an earlier spike (snn.h); its net
+                         * spike counts (float) follow its membranes at off_acc + 4n */
     int64_t C, H, W, n;
     float v_init;
     float *theta;       /* C values (a scalar threshold is broadcast) */

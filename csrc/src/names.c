@@ -40,6 +40,7 @@ static const snn_key KEYS[] = {
     POP("v_init", FLOAT, KIND(IF), 0, 0, NULL, v_init),
     POP("signed", BOOL, KIND(IF), 0, 0, NULL, is_signed),
     POP("threshold_neg", THRESHOLD, KIND(IF), 0, 0, NULL, threshold_neg),
+    POP("retract", BOOL, KIND(IF), 0, 0, NULL, retract),
     POP("bias", ARRAY, ALL & ~KIND(INPUT), 0, 0, NULL, bias),
     PROJ("name", NAME, ALL, 1, 0, NULL, NULL, name),
     PROJ("op", CHOICE, ALL, 1, 0, NULL, OPS, op),

@@ -72,7 +72,7 @@ static void plan_state(snn_net *net, uint64_t *total)
     for (i = 0; i < net->n_pop; i++) {
         snn_pop *p = &net->pops[i];
         uint64_t n = (uint64_t)p->n;
-        if (p->kind != SNN_KIND_INPUT) p->off_acc = reserve(&cur, 4 * n);
+        if (p->kind != SNN_KIND_INPUT) p->off_acc = reserve(&cur, 4 * n * (p->retract ? 2 : 1));
         if (p->has_const) p->off_const = reserve(&cur, 4 * n);
         if (p->has_queue) {
             p->off_qidx = reserve(&cur, 4 * n);
@@ -125,6 +125,7 @@ static int build_population(snn_net *net, const snn_population_desc *d, snn_pop 
         p->reset = d->reset;
         p->v_init = d->v_init;
         p->is_signed = d->is_signed != 0;
+        p->retract = d->retract != 0;
         if ((p->theta = copy_per_channel(net, &d->threshold, p->C)) == NULL) return SNN_E_NOMEM;
         if (p->is_signed && (p->theta_neg = copy_per_channel(net, &d->threshold_neg, p->C)) == NULL)
             return SNN_E_NOMEM;
@@ -283,7 +284,8 @@ static int fold_pools(snn_net *net)
     for (i = 0; i < net->n_pop; i++) net->pops[i].fold_proj = -1;
     for (i = 0; i < net->n_pop; i++) {
         snn_pop *p = &net->pops[i];
-        if (p->kind != SNN_KIND_IF) continue;
+        /* a retracting population's pass keeps net counts that the folded passes do not */
+        if (p->kind != SNN_KIND_IF || p->retract) continue;
         for (k = 0; k < p->n_out && p->fold_proj < 0; k++) {
             const snn_proj *q = &net->projs[p->out_proj[k]];
             const snn_pop *t = &net->pops[q->target];

@@ -589,6 +589,7 @@ static void reset_population(snn_state *s, const snn_pop *p, int is_output, int3
         float *V = snn__at(s, p->off_acc);
         for (pos = 0; pos < p->H * p->W; pos++)
             for (c = 0; c < p->C; c++) V[pos * p->C + c] = p->v_init * p->theta[c];
+        if (p->retract) memset(V + p->n, 0, (size_t)p->n * sizeof(float));   /* net counts */
         if (is_output) memset(snn__at(s, p->off_count), 0, (size_t)p->n * sizeof(int32_t));
     } else {
         memset(snn__at(s, p->off_acc), 0, (size_t)p->n * sizeof(float));

@@ -71,6 +71,9 @@ def register(sub):
     o.add_argument("--channel-stat", choices=("percentile", "max"))
     o.add_argument("--reset", choices=RESETS)
     o.add_argument("--v-init", type=float, metavar="FRACTION")
+    o.add_argument("--retract", action=argparse.BooleanOptionalAction, default=None,
+                   help="retracting neurons for the ReLUs (a negative spike takes back an "
+                        "early one)")
     o.add_argument("--readout", choices=("membrane", "spikes"))
     o.add_argument("--encoding", choices=ENCODINGS)
     o.add_argument("--strict-bias", action=argparse.BooleanOptionalAction, default=None)
@@ -122,8 +125,8 @@ def _load_calibration(args):
                     dtype=np.uint8 if x.dtype == np.uint8 else np.float32)
 
 
-_OPTIONS = ("norm", "percentile", "channel_stat", "reset", "v_init", "readout", "encoding",
-            "strict_bias", "maxpool", "ltb_batches", "spike_norm_steps", "spike_norm_images",
+_OPTIONS = ("norm", "percentile", "channel_stat", "reset", "v_init", "retract", "readout",
+            "encoding", "strict_bias", "maxpool", "ltb_batches", "spike_norm_steps", "spike_norm_images",
             "bias_calibration", "readout_delay", "timesteps", "batch_size", "seed")
 
 

@@ -238,7 +238,7 @@ class Assembler:
     thresholds : dict node name -> ndarray (1,) or (C,)
         lambda for each activation ('__output__' for a spiking read-out);
         ignored for norm='model', which derives them from the weights.
-    reset, v_init, readout, encoding
+    reset, v_init, retract, readout, encoding
         As in `from_torch`.
     model_norm : bool
         Diehl's model-based thresholds: the largest possible input per step.
@@ -257,11 +257,12 @@ class Assembler:
 
     def __init__(self, graph, thresholds, reset="subtract", v_init=0.0, readout="membrane",
                  encoding="analog", model_norm=False, input_bound=1.0, bias_delta=None,
-                 probe=None, probe_kind="accumulate", output_affine=None):
+                 probe=None, probe_kind="accumulate", output_affine=None, retract=False):
         self.graph = graph
         self.thresholds = thresholds
         self.reset = reset
         self.v_init = v_init
+        self.retract = retract
         self.readout = readout
         self.model_norm = model_norm
         self.input_bound = float(input_bound)
@@ -399,6 +400,14 @@ class Assembler:
             if signed_alpha is not None:
                 neg = theta / signed_alpha
                 kwargs.update(signed=True, threshold_neg=float(np.float32(neg[0])) if scalar
+                              else neg.astype(np.float32))
+            elif self.retract:
+                # taken back half a spike past the half-threshold start's rounding
+                # point: a hysteresis of 1.5 spikes, so a neuron near a boundary
+                # does not fire and retract in turns
+                neg = theta / 2
+                kwargs.update(signed=True, retract=True,
+                              threshold_neg=float(np.float32(neg[0])) if scalar
                               else neg.astype(np.float32))
             unit, bound = np.float32(theta).astype(np.float64), theta
         else:

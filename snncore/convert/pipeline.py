@@ -44,6 +44,14 @@ def _check_options(norm, reset, readout, v_init, encoding):
         raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
 
 
+def _check_retract(retract, reset):
+    if not isinstance(retract, bool):
+        raise ValueError(f"retract must be True or False, got {retract!r}")
+    if retract and reset != "subtract":
+        raise ValueError("retract=True needs reset='subtract': taking a spike back restores "
+                         "the threshold it removed")
+
+
 def _refuse_biases(graph):
     for node in graph.nodes.values():
         for key in ("bias", "shift"):
@@ -61,7 +69,7 @@ def _refuse_biases(graph):
 
 
 def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_stat="percentile",
-               reset="subtract", v_init=0.0, readout="membrane", encoding="analog",
+               reset="subtract", v_init=0.0, retract=False, readout="membrane", encoding="analog",
                strict_bias=False, maxpool="spike", ltb_batches=40, spike_norm_steps=64,
                spike_norm_images=256, bias_calibration=False, readout_delay=None, timesteps=None,
                calibration_images=256, batch_size=128, seed=0, progress=None):
@@ -97,6 +105,14 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
     v_init : float
         Initial membrane as a fraction of the threshold; 0.5 (the half-
         threshold start) removes the rounding-down error at low timesteps.
+    retract : bool
+        Retracting neurons for the ReLUs: a neuron that fired too early, its
+        input having turned negative since, sends a negative spike that takes
+        one back (when its membrane falls to -theta/2 while its net count is
+        positive). Its count then follows the ReLU of its total input, not of
+        the input's early part, which matters most in deep networks at low
+        timesteps (docs/conversion.md). Needs reset='subtract'; leaky ReLUs
+        keep their signed neurons.
     readout : {'membrane', 'spikes'}
         Read the last layer by its accumulated current (non-spiking), or by
         spike counts of a spiking output layer.
@@ -154,6 +170,7 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
 
     started = time.perf_counter()
     _check_options(norm, reset, readout, v_init, encoding)
+    _check_retract(retract, reset)
     percentile = check_percentile(percentile)
     if channel_stat not in ("percentile", "max"):
         raise ValueError(f"channel_stat must be 'percentile' or 'max', got {channel_stat!r}")
@@ -182,12 +199,15 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
 
     runner = AnnRunner(graph)
     names = graph.activations()
-    options = {"reset": reset, "v_init": float(v_init), "readout": readout, "encoding": encoding}
+    options = {"reset": reset, "v_init": float(v_init), "retract": retract, "readout": readout,
+               "encoding": encoding}
     stats = None
     provenance = {"converter": f"snncore {__version__} from_torch", "torch": torch.__version__,
                   "norm": norm, "reset": reset, "v_init": float(v_init), "readout": readout,
                   "bias": "none" if strict_bias else "constant current per step",
                   "notes": list(graph.notes)}
+    if retract:
+        provenance["retract"] = "signed; -1 at V <= -theta/2 while the net count is positive"
     if graph.output_function is not None:
         # left out of the read-out: the network's outputs are the logits before it
         provenance["output_function"] = graph.output_function
@@ -214,6 +234,7 @@ def from_torch(model, calibration, norm="percentile", percentile=99.9, channel_s
         thresholds = spike_norm_thresholds(graph, data, names, spike_norm_steps,
                                            spike_norm_images, seed,
                                            {"reset": reset, "v_init": float(v_init),
+                                            "retract": retract,
                                             "encoding": encoding}, progress)
         provenance.update(spike_norm_steps=spike_norm_steps,
                           spike_norm_images=min(spike_norm_images, n_calib), seed=seed,

@@ -191,6 +191,25 @@ def signed_maxpool():
     return b.build("out")
 
 
+def retracting():
+    """input [2,6,6] -conv2d (3x3, padding 1)-> r (retracting if, 16 channels, half
+    start, per-channel thresholds, bias) -conv2d (3x3, stride 2, padding 1)-> r2
+    (retracting if, 32 channels) -dense-> out (accumulate [4]): a converted ReLU net
+    with retract=True, wide enough that every kernel set takes its vector paths."""
+    rng = np.random.default_rng(18)
+    b = snncore.NetworkBuilder((2, 6, 6))
+    theta = dyadic(rng, (16,), 2, 8, 4)
+    b.population("r", (16, 6, 6), threshold=theta, v_init=0.5, signed=True,
+                 threshold_neg=theta / 2, retract=True, bias=dyadic(rng, (16,), -2, 2, 16))
+    b.conv2d("r", "input", "r", dyadic(rng, (16, 2, 3, 3), -8, 8, 8), padding=1)
+    b.population("r2", (32, 3, 3), threshold=1.0, v_init=0.5, signed=True, threshold_neg=0.5,
+                 retract=True)
+    b.conv2d("r2", "r", "r2", dyadic(rng, (32, 16, 3, 3), -4, 4, 16), stride=2, padding=1)
+    b.population("out", (4,), kind="accumulate")
+    b.dense("out", "r2", "out", dyadic(rng, (4, 288), -8, 8, 16))
+    return b.build("out")
+
+
 def save_numpy_style(net, path):
     """Members as numpy.savez writes them (zip64 local headers), arrays of 2 or more
     dimensions in Fortran order."""
@@ -219,6 +238,7 @@ NETS = {
     # sorted(NETS), so a later name leaves the other networks' files unchanged
     "zz_groups": (grouped, "stored"),
     "zz_signed_maxpool": (signed_maxpool, "deflated"),
+    "zzz_retract": (retracting, "stored"),
 }
 
 
@@ -718,6 +738,14 @@ def corpus_cases():
     add("signed_without_threshold_neg.npz", edited(set_in([P("s"), "threshold_neg"], DELETE)))
     add("threshold_neg_without_signed.npz", edited(set_in([P("s"), "signed"], DELETE)))
     add("signed_not_bool.npz", edited(set_in([P("s"), "signed"], 1)))
+    add("ok_retract.npz", edited(set_in([P("s"), "retract"], True)))
+    add("retract_not_bool.npz", edited(set_in([P("s"), "retract"], 1)))
+    add("retract_without_signed.npz", edited(set_in([P("c1"), "retract"], True)))
+    add("retract_on_relay.npz", edited(set_in([P("p1"), "retract"], True)))
+
+    def retract_reset_zero(m, a):
+        pop(m, "s").update(retract=True, reset="zero")
+    add("retract_reset_zero.npz", edited(retract_reset_zero))
     add("v_init_out_of_range.npz", edited(set_in([P("c1"), "v_init"], 2)))
     add("v_init_string.npz", edited(set_in([P("c1"), "v_init"], "0")))
 
