@@ -552,7 +552,10 @@ def _maxpool_model_table(recs):
             + [pct(acc_at(r, t)) for t in cols] + [steps(r.get("t_within_1"))] for r in recs]
     out += table(["variant", "run by", "thresholds"] + [f"T={t}" for t in cols]
                  + ["T to 1 pt"], rows)
-    out += [""] + [f"- `{r.get('variant')}`: {r.get('description')}" for r in recs] + [""]
+    described = {}          # description -> the variants it describes (a rule on two
+    for r in recs:          # threshold sets is one line)
+        described.setdefault(r.get("description"), []).append(f"`{r.get('variant')}`")
+    out += [""] + [f"- {', '.join(names)}: {what}" for what, names in described.items()] + [""]
     low = next((r for r in recs if r.get("runner") == "snncore"
                 and r.get("thresholds") == "low latency"), None)
     if low:

@@ -173,7 +173,10 @@ def test_full_report(report, tmp_path):
 
 
 def test_maxpool_study_section(report, tmp_path):
-    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", MAXPOOL)])
+    # the same rule on the low-latency thresholds: described on count-max's line
+    twin = dict(MAXPOOL[1], variant="count-max + low latency", thresholds="low latency",
+                agreement=None)
+    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", MAXPOOL + [twin])])
     assert "## Max pooling: the ways of converting it" in text
     section = text[text.index("## Max pooling"):]
     # one table per model, in the order first seen
@@ -187,7 +190,7 @@ def test_maxpool_study_section(report, tmp_path):
         "75.00 | - |" in text
     assert "| SpikingJelly max | SpikingJelly | own | 10.00 | 10.00 | 20.00 | 60.00 | 80.00 " \
         "| 85.00 | - |" in text
-    assert "- `count-max`: what count-max does" in text
+    assert "- `count-max`, `count-max + low latency`: what count-max does" in text
     assert "(what `snncore avg` converts): 80.00%" in text
     assert "`low latency` on resnet18: norm='channel', v_init=0.5." in text
     assert "Simulator check (`count-max` against `snncore spike`): the accuracies differ " \
