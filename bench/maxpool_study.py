@@ -230,7 +230,7 @@ class SpikingGraph:
         nodes = list(self.gm.graph.nodes)
         relus = [n for n in nodes if _is_relu(n, modules)]
         if len(relus) != len(layers.spiking):
-            raise ValueError(f"the model has {len(relus)} ReLUs but its conversion "
+            raise ValueError(f"the model has {len(relus)} ReLUs but its conversion has "
                              f"{len(layers.spiking)} IF populations")
         self.layer_of = {n.name: i for i, n in enumerate(relus)}
         self.pools = {n.name: (modules[n.target], n.args[0].name) for n in nodes

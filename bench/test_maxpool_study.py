@@ -77,3 +77,57 @@ def test_simulator_matches_engine(benchmark, studies, model, thresholds):
     benchmark.extra_info.update(study.info(CHECKS[thresholds]), agreement=agreement)
     assert agreement["max_accuracy_gap_points"] <= agreement["tolerance_points"], \
         f"the simulator departs from snncore's engine on {model}: {agreement}"
+
+
+# -- the simulator's parts on small inputs (no data, no trained weights) -----------
+
+def _random_spikes(steps, shape, seed=0):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.rand(shape, generator=g) < 0.3).float() for _ in range(steps)]
+
+
+def test_pooling_rules_on_overlapping_padded_windows():
+    """resnet18's pool (3x3, stride 2, padding 1): count-max's running count is
+    the max-pooled running count of its inputs at every step; the rate gate
+    passes at most one spike per window and step, and only where a neuron of
+    the window spiked (padding never wins)."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    from maxpool_study import CountMax, RateGate
+
+    pool = nn.MaxPool2d(3, stride=2, padding=1)
+    count_max, gate = CountMax(pool), RateGate(pool)
+    counts = pooled = gated = 0
+    for spikes in _random_spikes(20, (2, 3, 9, 9)):
+        counts = counts + spikes
+        pooled = pooled + count_max(spikes)
+        passed = gate(spikes)
+        gated = gated + passed
+        assert torch.equal(pooled, F.max_pool2d(counts, 3, stride=2, padding=1))
+        assert bool((passed <= F.max_pool2d(spikes, 3, stride=2, padding=1)).all())
+        assert set(passed.unique().tolist()) <= {0.0, 1.0}
+    assert pooled.shape == gated.shape == (2, 3, 5, 5) and float(gated.sum()) > 0
+
+
+def test_simulator_refuses_a_conversion_of_another_network():
+    """The simulator matches ReLUs to the conversion's IF populations; a
+    conversion with another count of them is refused, naming both counts."""
+    import numpy as np
+    import torch
+    import torch.nn as nn
+
+    from maxpool_study import EngineLayers, SpikingGraph, fold
+    from snncore.convert import from_torch
+
+    small = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(18, 3)).eval()
+    deeper = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                           nn.Linear(18, 4), nn.ReLU(), nn.Linear(4, 3)).eval()
+    x = np.random.default_rng(0).random((8, 1, 8, 8), dtype=np.float32)
+    layers = EngineLayers(from_torch(small, x, progress=False))
+    with pytest.raises(ValueError, match="the model has 2 ReLUs but its conversion has 1 IF"):
+        SpikingGraph(fold(deeper), layers, torch.from_numpy(x), "count-max")
