@@ -20,7 +20,7 @@ It reads the ``extra_info`` of every benchmark, by its ``kind``:
   kernel set and conversion recipe against SpikingJelly, and the cost of each
   projection per synaptic operation and per event;
 - "maxpool_study" (bench/test_maxpool_study.py): the ways of converting max
-  pooling, accuracy against timesteps;
+  pooling, accuracy against timesteps, one table per model;
 
 and, from --results-dir, the files ``sweep_*.json`` (bench/conversion_sweep.py
 --json), ``peers_*.json`` (bench/peers.py --json), ``tracking_*.json``
@@ -525,28 +525,52 @@ def recipe_speed_section(data):
 
 
 def maxpool_study_section(data):
+    """One table per model of the max pooling study, in the order first seen."""
     recs = latest(data.of_kind("maxpool_study"), lambda r: (r.get("model"), r.get("variant")))
     out = ["## Max pooling: the ways of converting it", ""]
     if not recs:
         return out + missing("max pooling study records", "run bench/test_maxpool_study.py")
+    out += ["bench/test_maxpool_study.py, analog input. Accuracy in % at T steps; the last "
+            "column is the first T within 1 point of the ANN. `thresholds`: `percentile` "
+            "(snncore's default), `low latency` (`low_latency_options`: the options are "
+            "listed under each table) or `own` (SpikingJelly's converter sets them). The "
+            "simulator's rows run on the thresholds, initial membranes, calibrated biases "
+            "and read-out start of the `snncore spike` row with the same thresholds.", ""]
+    for model in dict.fromkeys(r.get("model") for r in recs):
+        out += _maxpool_model_table([r for r in recs if r.get("model") == model])
+    return out
+
+
+def _maxpool_model_table(recs):
+    """The max pooling study's table and notes for one model's records."""
     first = recs[0]
     cols = columns(MAXPOOL_T, union_checkpoints(recs))
-    out += [f"**{first.get('model')}** (bench/test_maxpool_study.py): ANN "
-            f"{pct(first.get('ann_accuracy'))}% on the first {num(first.get('images'))} test "
-            f"images; thresholds from {num(first.get('calibration'))} training images; analog "
-            "input. Accuracy in % at T steps; the last column is the first T within 1 point "
-            "of the ANN. The simulator's rules share the thresholds of `snncore spike`.", ""]
-    rows = [[r.get("variant"), r.get("runner")] + [pct(acc_at(r, t)) for t in cols]
-            + [steps(r.get("t_within_1"))] for r in recs]
-    out += table(["variant", "run by"] + [f"T={t}" for t in cols] + ["T to 1 pt"], rows)
-    out += [""] + [f"- `{r.get('variant')}`: {r.get('description')}" for r in recs] + [""]
+    out = [f"**{first.get('model')}**: ANN {pct(first.get('ann_accuracy'))}% on the first "
+           f"{num(first.get('images'))} test images; thresholds from "
+           f"{num(first.get('calibration'))} training images.", ""]
+    rows = [[r.get("variant"), r.get("runner"), r.get("thresholds", "-")]
+            + [pct(acc_at(r, t)) for t in cols] + [steps(r.get("t_within_1"))] for r in recs]
+    out += table(["variant", "run by", "thresholds"] + [f"T={t}" for t in cols]
+                 + ["T to 1 pt"], rows)
+    described = {}          # description -> the variants it describes (a rule on two
+    for r in recs:          # threshold sets is one line)
+        described.setdefault(r.get("description"), []).append(f"`{r.get('variant')}`")
+    out += [""] + [f"- {', '.join(names)}: {what}" for what, names in described.items()] + [""]
+    low = next((r for r in recs if r.get("runner") == "snncore"
+                and r.get("thresholds") == "low latency"), None)
+    if low:
+        options = ", ".join(f"{k}={v!r}" for k, v in (low.get("options") or {}).items()
+                            if k != "maxpool")
+        out += [f"`low latency` on {first.get('model')}: {options}.", ""]
+    avg = next((r for r in recs if r.get("ann_avg_pool_accuracy") is not None), None)
+    if avg:
+        out += [f"The ANN with its max pooling swapped for average pooling (what "
+                f"`{avg.get('variant')}` converts): {pct(avg['ann_avg_pool_accuracy'])}%.", ""]
     for r in recs:
-        if r.get("ann_avg_pool_accuracy") is not None:
-            out += [f"The ANN with its max pooling swapped for average pooling (what "
-                    f"`{r.get('variant')}` converts): {pct(r['ann_avg_pool_accuracy'])}%.", ""]
         agreement = r.get("agreement")
         if agreement:
-            out += [f"Simulator check (`{r.get('variant')}` against `snncore spike`): the "
+            engine = agreement.get("engine_variant", "snncore spike")
+            out += [f"Simulator check (`{r.get('variant')}` against `{engine}`): the "
                     f"accuracies differ by at most {agreement['max_accuracy_gap_points']:.2f} "
                     f"points (allowed {agreement['tolerance_points']:.2f}); at every T the "
                     f"predictions agree on at least "

@@ -80,18 +80,27 @@ PEERS = {"model": "fashion_cnn", "T": 8, "checkpoints": [4, 8], "images": 200,
                   {"name": "ANN (PyTorch)", "accuracy": [0.9, 0.9], "spikes_per_image": None,
                    "synaptic_ops_per_image": None, "images_per_s": {}}]}
 
-MAXPOOL = [{"kind": "maxpool_study", "model": "maxpool_cnn", "variant": variant,
-            "runner": runner, "description": f"what {variant} does", "checkpoints": CPS,
+MAXPOOL = [{"kind": "maxpool_study", "model": model, "variant": variant, "runner": runner,
+            "thresholds": thresholds, "description": f"what {variant} does", "checkpoints": CPS,
             "accuracy": accuracy, "ann_accuracy": 0.9, "t_within_1": within, "images": 20,
             "calibration": 50, "run_seconds": 1.0, "scale": "smoke"}
-           for variant, runner, accuracy, within in (
-               ("snncore spike", "snncore", [0.1, 0.2, 0.5, 0.8, 0.885, 0.9], 16),
-               ("count-max", "simulator", [0.1, 0.2, 0.5, 0.8, 0.885, 0.9], 16),
-               ("snncore avg", "snncore", [0.1, 0.1, 0.3, 0.6, 0.7, 0.75], None))]
+           for model, variant, runner, thresholds, accuracy, within in (
+               ("maxpool_cnn", "snncore spike", "snncore", "percentile",
+                [0.1, 0.2, 0.5, 0.8, 0.885, 0.9], 16),
+               ("maxpool_cnn", "count-max", "simulator", "percentile",
+                [0.1, 0.2, 0.5, 0.8, 0.885, 0.9], 16),
+               ("maxpool_cnn", "snncore avg", "snncore", "percentile",
+                [0.1, 0.1, 0.3, 0.6, 0.7, 0.75], None),
+               ("resnet18", "snncore spike + low latency", "snncore", "low latency",
+                [0.3, 0.5, 0.7, 0.85, 0.89, 0.9], 16),
+               ("resnet18", "SpikingJelly max", "SpikingJelly", "own",
+                [0.1, 0.1, 0.2, 0.6, 0.8, 0.85], None))]
 MAXPOOL[1]["agreement"] = {"max_accuracy_gap_points": 0.0, "tolerance_points": 5.0,
                            "prediction_agreement": [1.0, 0.95, 1.0, 1.0, 1.0, 1.0],
-                           "max_relative_readout_difference": 3e-6}
+                           "max_relative_readout_difference": 3e-6,
+                           "engine_variant": "snncore spike"}
 MAXPOOL[2]["ann_avg_pool_accuracy"] = 0.8
+MAXPOOL[3]["options"] = {"maxpool": "spike", "norm": "channel", "v_init": 0.5}
 
 
 def _benchmark_json(path, infos, **top):
@@ -164,17 +173,32 @@ def test_full_report(report, tmp_path):
 
 
 def test_maxpool_study_section(report, tmp_path):
-    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", MAXPOOL)])
+    # the same rule on the low-latency thresholds: described on count-max's line
+    twin = dict(MAXPOOL[1], variant="count-max + low latency", thresholds="low latency",
+                agreement=None)
+    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", MAXPOOL + [twin])])
     assert "## Max pooling: the ways of converting it" in text
-    assert "ANN 90.00% on the first 20 test images" in text
-    assert "| variant | run by | T=1 | T=2 | T=4 | T=8 | T=16 | T=32 | T to 1 pt |" in text
-    assert "| snncore spike | snncore | 10.00 | 20.00 | 50.00 | 80.00 | 88.50 | 90.00 | 16 |" \
-        in text
-    assert "| snncore avg | snncore | 10.00 | 10.00 | 30.00 | 60.00 | 70.00 | 75.00 | - |" in text
-    assert "- `count-max`: what count-max does" in text
+    section = text[text.index("## Max pooling"):]
+    # one table per model, in the order first seen
+    assert section.index("**maxpool_cnn**: ANN 90.00% on the first 20 test images") < \
+        section.index("**resnet18**: ANN 90.00% on the first 20 test images")
+    assert section.count("| variant | run by | thresholds | T=1 | T=2 | T=4 | T=8 | T=16 | "
+                         "T=32 | T to 1 pt |") == 2
+    assert "| snncore spike | snncore | percentile | 10.00 | 20.00 | 50.00 | 80.00 | 88.50 | " \
+        "90.00 | 16 |" in text
+    assert "| snncore avg | snncore | percentile | 10.00 | 10.00 | 30.00 | 60.00 | 70.00 | " \
+        "75.00 | - |" in text
+    assert "| SpikingJelly max | SpikingJelly | own | 10.00 | 10.00 | 20.00 | 60.00 | 80.00 " \
+        "| 85.00 | - |" in text
+    assert "- `count-max`, `count-max + low latency`: what count-max does" in text
     assert "(what `snncore avg` converts): 80.00%" in text
-    assert "at most 0.00 points (allowed 5.00); at every T the predictions agree on at " \
+    assert "`low latency` on resnet18: norm='channel', v_init=0.5." in text
+    assert "Simulator check (`count-max` against `snncore spike`): the accuracies differ " \
+        "by at most 0.00 points (allowed 5.00); at every T the predictions agree on at " \
         "least 95.00% of the images" in text
+    # the resnet18 table has no low-latency line of maxpool_cnn's and no check of its own
+    resnet = section[section.index("**resnet18**"):]
+    assert "Simulator check" not in resnet and "`low latency` on maxpool_cnn" not in section
 
 
 def _recipe_speed(sim, batch, ips, recipe=None, isa=None, **extra):
