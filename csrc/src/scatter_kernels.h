@@ -189,6 +189,12 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
         }                                                                                       \
     }
 SNN_GATHER_QUAD(SNN_KERNEL(gather_quad), SNN_VT, SNN_VL, SNN_QUAD_NV)
+#if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
+SNN_GATHER_QUAD(SNN_KERNEL(gather_quad_half), SNN_VT, SNN_VL, SNN_QUAD_NV / 2)
+#endif
+#if SNN_QUAD_NV / 4 >= SNN_QUAD_MIN_NV
+SNN_GATHER_QUAD(SNN_KERNEL(gather_quad_quarter), SNN_VT, SNN_VL, SNN_QUAD_NV / 4)
+#endif
 #undef SNN_GATHER_QUAD
 #undef SNN_QUAD_RANGE
 #undef SNN_QUAD_ADD
@@ -317,11 +323,11 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn
 #if SNN_HAVE_V8 && SNN_QUAD_NV
 /* Whether output rows oy .. oy + 3 of q can go through gather_quad: 3 kernel
  * rows, vertical stride 1, each row with all of them inside the source, rows
- * no wider than SNN_QUAD_MAX_W, and a whole block of channels. */
+ * no wider than SNN_QUAD_MAX_W, and channels for its narrowest pass. */
 static inline int SNN_KERNEL(quad_rows)(const snn_proj *q, int64_t oy, int64_t OW, int64_t Co)
 {
     int64_t r;
-    if (q->kh != 3 || q->sh != 1 || OW > SNN_QUAD_MAX_W || Co < SNN_VL * SNN_QUAD_NV ||
+    if (q->kh != 3 || q->sh != 1 || OW > SNN_QUAD_MAX_W || Co < SNN_VL * SNN_QUAD_MIN_NV ||
         Co > SNN_QUAD_MAX_CO)
         return 0;
     for (r = 0; r < 4; r++)
@@ -330,13 +336,13 @@ static inline int SNN_KERNEL(quad_rows)(const snn_proj *q, int64_t oy, int64_t O
 }
 
 /* Rows oy .. oy + 3 of a conv through gather_quad (the whole blocks of
- * channels) and conv_row (the rest); returns their synaptic operations / Co. */
+ * channels, then a half and a quarter block where the kernel set has them)
+ * and conv_row (the rest); returns their synaptic operations / Co. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const snn_events *ev,
                                                      int64_t oy, int64_t SW, int64_t Ci,
                                                      int64_t Co, int64_t OW, float *dst)
 {
-    const int64_t blocks = Co / (SNN_VL * SNN_QUAD_NV) * (SNN_VL * SNN_QUAD_NV);
-    int64_t n[4][SNN_QUAD_MAX_W], taps = 0, co;
+    int64_t n[4][SNN_QUAD_MAX_W], taps = 0, co = 0;
     int r;
     for (r = 0; r < 4; r++) {
         snn_gather_row g;
@@ -345,10 +351,24 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
         taps += SNN_KERNEL(pixels_events)(q, ev, &g, 0, OW, SW, n[r]);
     }
     if (taps == 0) return 0;
-    for (co = 0; co < blocks; co += SNN_VL * SNN_QUAD_NV)
+    for (; co + SNN_VL * SNN_QUAD_NV <= Co; co += SNN_VL * SNN_QUAD_NV)
         SNN_KERNEL(gather_quad)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co, dst + oy * OW * Co);
-    if (blocks < Co)
-        for (r = 0; r < 4; r++) SNN_KERNEL(conv_row)(q, ev, oy + r, blocks, SW, Ci, Co, OW, dst);
+#if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
+    if (co + SNN_VL * (SNN_QUAD_NV / 2) <= Co) {
+        SNN_KERNEL(gather_quad_half)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,
+                                     dst + oy * OW * Co);
+        co += SNN_VL * (SNN_QUAD_NV / 2);
+    }
+#endif
+#if SNN_QUAD_NV / 4 >= SNN_QUAD_MIN_NV
+    if (co + SNN_VL * (SNN_QUAD_NV / 4) <= Co) {
+        SNN_KERNEL(gather_quad_quarter)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,
+                                        dst + oy * OW * Co);
+        co += SNN_VL * (SNN_QUAD_NV / 4);
+    }
+#endif
+    if (co < Co)
+        for (r = 0; r < 4; r++) SNN_KERNEL(conv_row)(q, ev, oy + r, co, SW, Ci, Co, OW, dst);
     return taps;
 }
 #endif
@@ -865,4 +885,5 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(scatter)(const snn_net *net, const snn
 #undef SNN_NV
 #undef SNN_DENSE_NV
 #undef SNN_QUAD_NV
+#undef SNN_QUAD_MIN_NV
 #undef SNN_QUAD_MAX_CO
