@@ -841,12 +841,14 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dense)(const snn_net *net, const snn_p
 }
 
 /* identity: the part-th of parts share of the events (counted across the
- * segments), each to the target neuron of the same index. */
+ * segments), each times its channel's gain to the target neuron of the same
+ * index (the channel found by multiply and shift: snn_divider). */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(identity)(const snn_net *net, const snn_proj *q,
-                                                    const snn_events *ev, float *dst,
+                                                    const snn_events *ev, float *restrict dst,
                                                     int32_t part, int32_t parts)
 {
     const int64_t C = net->pops[q->source].C;
+    const snn_divider by_c = q->by_c;
     const int64_t lo = ev->n * part / parts, hi = ev->n * (part + 1) / parts;
     int64_t seen = 0, e;
     int32_t k;
@@ -854,8 +856,10 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(identity)(const snn_net *net, const sn
         /* this segment's events that fall in [lo, hi) of the whole queue */
         const int64_t a = lo > seen ? lo - seen : 0;
         const int64_t b = hi - seen < ev->seg_len[k] ? hi - seen : ev->seg_len[k];
-        for (e = ev->seg_start[k] + a; e < ev->seg_start[k] + b; e++)
-            dst[ev->idx[e]] += ev->val[e] * q->w[ev->idx[e] % C];
+        for (e = ev->seg_start[k] + a; e < ev->seg_start[k] + b; e++) {
+            const int64_t i = ev->idx[e];
+            dst[i] += ev->val[e] * q->w[i - snn__divide(by_c, i) * C];
+        }
         seen += ev->seg_len[k];
     }
     return hi - lo;
