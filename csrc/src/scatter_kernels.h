@@ -600,6 +600,7 @@ static inline const float *SNN_KERNEL(dw_slot)(snn_dw_ring *ring, const snn_even
     }
 SNN_DW_PIXEL(SNN_KERNEL(dw_pixel), SNN_VT, SNN_VL, SNN_NV)
 SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_vec), SNN_VT, SNN_VL, 1)
+SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_v8), snn_v8, 8, 1)
 #undef SNN_DW_PIXEL
 #endif
 
@@ -667,6 +668,11 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dw_row)(const snn_proj *q, const snn_e
         for (; o + SNN_VL * SNN_NV <= ob; o += SNN_VL * SNN_NV)
             SNN_KERNEL(dw_pixel)(xp, wp, nt, o, out + o);
         for (; o + SNN_VL <= ob; o += SNN_VL) SNN_KERNEL(dw_pixel_vec)(xp, wp, nt, o, out + o);
+        /* 8 outputs in a vector, not one at a time, where a zmm is too wide */
+        if (SNN_VL > 8 && o + 8 <= ob) {
+            SNN_KERNEL(dw_pixel_v8)(xp, wp, nt, o, out + o);
+            o += 8;
+        }
 #endif
         for (; o < ob; o++) SNN_KERNEL(dw_pixel_one)(xp, wp, nt, o, out + o);
     }
@@ -800,9 +806,14 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(pool)(const snn_net *net, const snn_pr
         }                                                                                       \
         _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) memcpy(dst + L * j, &acc[j], sizeof acc[j]); \
     }
+#if SNN_DENSE_NV != 8
+#error "dense: the passes below halve 8 vectors down to one"
+#endif
 SNN_DENSE_BLOCK(SNN_KERNEL(dense_block), SNN_VT, SNN_VL, SNN_DENSE_NV)
 SNN_DENSE_BLOCK(SNN_KERNEL(dense_half), SNN_VT, SNN_VL, SNN_DENSE_NV / 2)
-SNN_DENSE_BLOCK(SNN_KERNEL(dense_vec), snn_v8, 8, 1)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_quarter), SNN_VT, SNN_VL, SNN_DENSE_NV / 4)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_vec), SNN_VT, SNN_VL, 1)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_v8), snn_v8, 8, 1)
 #undef SNN_DENSE_BLOCK
 #endif
 
@@ -830,36 +841,65 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dense)(const snn_net *net, const snn_p
     int64_t o = o0;
     if (o1 <= o0 || ev->n == 0) return 0;
 #if SNN_HAVE_V8
+    /* whole blocks, then at most one pass each of 4, 2 and 1 vectors and of 8
+     * outputs, so that no set passes over the events more often than a
+     * narrower one would (with AVX-512, 32 outputs are one pass of 2 zmm, not
+     * four of 8) */
     for (; o + SNN_VL * SNN_DENSE_NV <= o1; o += SNN_VL * SNN_DENSE_NV)
         SNN_KERNEL(dense_block)(ev, q->w + o, out, dst + o);
-    for (; o + SNN_VL * (SNN_DENSE_NV / 2) <= o1; o += SNN_VL * (SNN_DENSE_NV / 2))
+    if (o + SNN_VL * (SNN_DENSE_NV / 2) <= o1) {
         SNN_KERNEL(dense_half)(ev, q->w + o, out, dst + o);
-    for (; o + 8 <= o1; o += 8) SNN_KERNEL(dense_vec)(ev, q->w + o, out, dst + o);
+        o += SNN_VL * (SNN_DENSE_NV / 2);
+    }
+    if (o + SNN_VL * (SNN_DENSE_NV / 4) <= o1) {
+        SNN_KERNEL(dense_quarter)(ev, q->w + o, out, dst + o);
+        o += SNN_VL * (SNN_DENSE_NV / 4);
+    }
+    if (o + SNN_VL <= o1) {
+        SNN_KERNEL(dense_vec)(ev, q->w + o, out, dst + o);
+        o += SNN_VL;
+    }
+    if (SNN_VL > 8 && o + 8 <= o1) {
+        SNN_KERNEL(dense_v8)(ev, q->w + o, out, dst + o);
+        o += 8;
+    }
 #endif
     for (; o < o1; o++) SNN_KERNEL(dense_one)(ev, q->w + o, out, dst + o);
     return ev->n * (o1 - o0);
 }
 
+/* n events (indices idx, values val) of an identity projection, each times
+ * its channel's gain w[i mod C] into the target neuron of the same index i;
+ * the channel found by multiply and shift (snn_divider). Not inlined, so that
+ * the loop's few values get the registers. */
+SNN_KERNEL_ATTR __attribute__((noinline)) static void SNN_KERNEL(identity_events)(
+    const int32_t *idx, const float *val, int64_t n, const float *w, int64_t C,
+    snn_divider by_c, float *restrict dst)
+{
+    int64_t e;
+    for (e = 0; e < n; e++) {
+        const int64_t i = idx[e];
+        dst[i] += val[e] * w[i - snn__divide(by_c, i) * C];
+    }
+}
+
 /* identity: the part-th of parts share of the events (counted across the
- * segments), each times its channel's gain to the target neuron of the same
- * index (the channel found by multiply and shift: snn_divider). */
+ * segments). */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(identity)(const snn_net *net, const snn_proj *q,
-                                                    const snn_events *ev, float *restrict dst,
+                                                    const snn_events *ev, float *dst,
                                                     int32_t part, int32_t parts)
 {
     const int64_t C = net->pops[q->source].C;
-    const snn_divider by_c = q->by_c;
     const int64_t lo = ev->n * part / parts, hi = ev->n * (part + 1) / parts;
-    int64_t seen = 0, e;
+    int64_t seen = 0;
     int32_t k;
     for (k = 0; k < ev->n_seg; k++) {
         /* this segment's events that fall in [lo, hi) of the whole queue */
         const int64_t a = lo > seen ? lo - seen : 0;
         const int64_t b = hi - seen < ev->seg_len[k] ? hi - seen : ev->seg_len[k];
-        for (e = ev->seg_start[k] + a; e < ev->seg_start[k] + b; e++) {
-            const int64_t i = ev->idx[e];
-            dst[i] += ev->val[e] * q->w[i - snn__divide(by_c, i) * C];
-        }
+        const int64_t e0 = ev->seg_start[k] + a;
+        if (b > a)
+            SNN_KERNEL(identity_events)(ev->idx + e0, ev->val + e0, b - a, q->w, C, q->by_c, dst);
         seen += ev->seg_len[k];
     }
     return hi - lo;
