@@ -128,17 +128,17 @@ def test_population_running_ahead_matches_reference_at_every_step(signed, reset,
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("channels", [72, 24])
+@pytest.mark.parametrize("channels", [72, 120, 24])
 @pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
 def test_four_row_conv_gather_matches_reference_alone_and_in_teams(threads, channels, isa,
                                                                     monkeypatch):
     """A stride-1 3x3 conv goes four output rows at a time where all their
-    kernel rows are inside the image (the engine's gather_quad: whole blocks of
-    64 output channels with AVX-512, of 16 with AVX2 in convs of at most 32),
-    the border rows and the last channels row by row. With 72 channels (a
-    block plus 8) and 24 (16 plus 8), one image on 1, 2 and 3 threads (bands of
-    12, 6 and 4 rows) gives the reference's bits under every kernel set the
-    CPU has."""
+    kernel rows are inside the image (the engine's gather_quad: blocks of 64,
+    then 32 and 16 output channels with AVX-512, of 16 with AVX2 in convs of at
+    most 32), the border rows and the last channels row by row. With 72
+    channels (64 plus 8), 120 (64, 32, 16 and 8) and 24 (16 plus 8), one image
+    on 1, 2 and 3 threads (bands of 12, 6 and 4 rows) gives the reference's
+    bits under every kernel set the CPU has."""
     import snncore
 
     monkeypatch.setenv("SNNCORE_ISA", isa)

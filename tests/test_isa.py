@@ -148,3 +148,37 @@ def test_threshold_passes_by_pool_window_agree_across_kernels_and_teams(
         np.testing.assert_array_equal(res.spikes.raw, base.spikes.raw[:n], err_msg=name)
         np.testing.assert_array_equal(res.synaptic_ops.raw, base.synaptic_ops.raw[:n],
                                       err_msg=name)
+
+
+@pytest.mark.parametrize("outputs", [10, 24, 48, 120, 250])
+def test_dense_blocks_of_every_width_agree_across_kernels_and_teams(outputs, monkeypatch):
+    """A dense layer goes over its outputs in whole blocks (128 outputs with
+    AVX-512, 64 with AVX2, 32 in the baseline), then one pass each of half,
+    quarter and one vector, then 8 outputs and single ones. Widths that leave
+    every remainder (10 = 8 + 2, 24, 48, 120 = 64 + 32 + 16 + 8, 250), fed
+    spikes of an IF layer, give the generic build's bits under every kernel
+    set, on one thread and split over teams of 2 and 3."""
+    rng = np.random.default_rng(outputs)
+    b = snncore.NetworkBuilder((37,))
+    b.population("h", (37,), kind="if", threshold=0.5)
+    b.dense("in", "input", "h", rng.normal(0, 0.6, (37, 37)).astype(np.float32))
+    b.population("out", (outputs,), kind="accumulate")
+    b.dense("fc", "h", "out", rng.normal(0, 0.4, (outputs, 37)).astype(np.float32))
+    x = rng.uniform(0, 1, (2, 37)).astype(np.float32)
+    runs = {}
+    for isa, flag in (("generic", None), ("avx2", "avx2"), ("avx512", "avx512f")):
+        if flag and flag not in FLAGS:
+            continue
+        monkeypatch.setenv("SNNCORE_ISA", isa)
+        net = b.build("out")
+        assert net.isa == isa
+        runs[isa] = net.run(x, 12, checkpoints=[5], threads=1)
+        for threads in (2, 3):
+            runs[f"{isa}-{threads}"] = net.run(x[:1], 12, checkpoints=[5], threads=threads)
+    base = runs["generic"]
+    assert base.spikes.raw[:, -1, 1].min() > 0, "the hidden layer should spike"
+    for name, res in runs.items():
+        n = len(res.outputs)
+        np.testing.assert_array_equal(res.outputs, base.outputs[:n], err_msg=name)
+        np.testing.assert_array_equal(res.synaptic_ops.raw, base.synaptic_ops.raw[:n],
+                                      err_msg=name)

@@ -65,6 +65,32 @@ typedef struct snn_tap {
     int32_t src;    /* source row or column */
 } snn_tap;
 
+/* Floor division of a neuron index i (0 <= i < 2^31) by a divisor d fixed
+ * when the network is built, without a divide instruction (tens of cycles, which
+ * made an identity projection cost several times its one add per event):
+ * i / d = (i * mul) >> shift with mul = ceil(2^(31 + l) / d), 2^(l-1) < d <= 2^l,
+ * shift = 31 + l. mul <= 2^32, so i * mul < 2^63; and i * mul / 2^shift exceeds
+ * i / d by less than i / 2^shift < 1 / d, never reaching the next integer. */
+typedef struct snn_divider {
+    uint64_t mul;
+    int32_t shift;
+} snn_divider;
+
+static inline snn_divider snn__divider(int64_t d)
+{
+    snn_divider dv;
+    int32_t l = 0;
+    while (((int64_t)1 << l) < d) l++;
+    dv.shift = 31 + l;
+    dv.mul = (((uint64_t)1 << dv.shift) + (uint64_t)d - 1) / (uint64_t)d;
+    return dv;
+}
+
+static inline int64_t snn__divide(snn_divider dv, int64_t i)
+{
+    return (int64_t)(((uint64_t)i * dv.mul) >> dv.shift);
+}
+
 /* A population as the engine keeps it: channel-last (HWC) neuron order. */
 typedef struct snn_pop {
     int32_t kind;
@@ -130,6 +156,8 @@ typedef struct snn_proj {
                          * tap_stride; dense [in, HWC
                          * order][out]; identity, maxpool2d, upsample2d: the gain
                          * [C]; avgpool2d: gain / area [C] */
+    snn_divider by_c;   /* identity, upsample2d: division by the source's channels,
+                         * for an event's channel (its gain) and position */
     size_t off_best;    /* maxpool2d: in a state's workspace, per target neuron
                          * the largest spike count of its window so far (int32) */
     /* conv2d, avgpool2d: for output row o, the taps grow_taps[grow_start[o] ..

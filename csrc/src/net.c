@@ -244,6 +244,7 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
     case SNN_OP_UPSAMPLE2D:
         if ((q->w = net_alloc(net, (size_t)src->C * sizeof(float))) == NULL) return SNN_E_NOMEM;
         for (i = 0; i < src->C; i++) q->w[i] = d->weight.ndim ? d->weight.data[i] : 1.0f;
+        q->by_c = snn__divider(src->C);
         break;
     }
     return SNN_OK;

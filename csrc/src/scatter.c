@@ -18,13 +18,16 @@
  * baseline's 16 xmm registers (32 channels), 8 of AVX2's 16 ymm registers, 4 of
  * AVX-512's 32 zmm registers (64 channels). SNN_DENSE_NV: the same for a dense
  * gather, whose loop has fewer live values (8 zmm registers: 128 outputs).
- * SNN_QUAD_NV: the vectors per pixel of the four-row conv gather (gather_quad,
- * 4 x SNN_QUAD_NV accumulators), 0 where the registers do not hold them: 16 zmm
- * with AVX-512, 8 ymm (16 channels a pass) with AVX2. SNN_QUAD_MAX_CO: the most
- * output channels that take it; with AVX2 only narrow convs gain (a 16-channel
- * conv otherwise makes two passes of single vectors), wider ones run faster
- * through the row gather's 8 accumulators (docs/performance.md).
- * scatter_kernels.h undefines them all at its end. */
+ * SNN_QUAD_NV: the vectors per pixel of the four-row conv gather's widest pass
+ * (gather_quad, 4 x SNN_QUAD_NV accumulators), 0 where the registers do not
+ * hold them: 16 zmm with AVX-512, 8 ymm (16 channels a pass) with AVX2.
+ * SNN_QUAD_MIN_NV: its narrowest pass; the passes halve from SNN_QUAD_NV down to
+ * it, so that with AVX-512 a 16- or 32-channel conv takes the four-row gather
+ * in one pass of 1 or 2 zmm a pixel. SNN_QUAD_MAX_CO: the most output channels
+ * that take it; with AVX2 only narrow convs gain (a 16-channel conv otherwise
+ * makes two passes of single vectors), wider ones run faster through the row
+ * gather's 8 accumulators (docs/performance.md). scatter_kernels.h undefines
+ * them all at its end. */
 #define SNN_QUAD_MAX_W 256  /* the widest output row gather_quad takes */
 #define SNN_KERNEL(name) name##_generic
 #define SNN_KERNEL_ATTR
@@ -33,6 +36,7 @@
 #define SNN_NV 8
 #define SNN_DENSE_NV 8
 #define SNN_QUAD_NV 0
+#define SNN_QUAD_MIN_NV 0
 #define SNN_QUAD_MAX_CO 0
 #include "scatter_kernels.h"
 
@@ -44,6 +48,7 @@
 #define SNN_NV 8
 #define SNN_DENSE_NV 8
 #define SNN_QUAD_NV 2
+#define SNN_QUAD_MIN_NV 2
 #define SNN_QUAD_MAX_CO 32
 #include "scatter_kernels.h"
 #endif
@@ -56,6 +61,7 @@
 #define SNN_NV 4
 #define SNN_DENSE_NV 8
 #define SNN_QUAD_NV 4
+#define SNN_QUAD_MIN_NV 1
 #define SNN_QUAD_MAX_CO INT64_MAX
 #include "scatter_kernels.h"
 #endif

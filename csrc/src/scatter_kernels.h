@@ -189,6 +189,12 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
         }                                                                                       \
     }
 SNN_GATHER_QUAD(SNN_KERNEL(gather_quad), SNN_VT, SNN_VL, SNN_QUAD_NV)
+#if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
+SNN_GATHER_QUAD(SNN_KERNEL(gather_quad_half), SNN_VT, SNN_VL, SNN_QUAD_NV / 2)
+#endif
+#if SNN_QUAD_NV / 4 >= SNN_QUAD_MIN_NV
+SNN_GATHER_QUAD(SNN_KERNEL(gather_quad_quarter), SNN_VT, SNN_VL, SNN_QUAD_NV / 4)
+#endif
 #undef SNN_GATHER_QUAD
 #undef SNN_QUAD_RANGE
 #undef SNN_QUAD_ADD
@@ -317,11 +323,11 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn
 #if SNN_HAVE_V8 && SNN_QUAD_NV
 /* Whether output rows oy .. oy + 3 of q can go through gather_quad: 3 kernel
  * rows, vertical stride 1, each row with all of them inside the source, rows
- * no wider than SNN_QUAD_MAX_W, and a whole block of channels. */
+ * no wider than SNN_QUAD_MAX_W, and channels for its narrowest pass. */
 static inline int SNN_KERNEL(quad_rows)(const snn_proj *q, int64_t oy, int64_t OW, int64_t Co)
 {
     int64_t r;
-    if (q->kh != 3 || q->sh != 1 || OW > SNN_QUAD_MAX_W || Co < SNN_VL * SNN_QUAD_NV ||
+    if (q->kh != 3 || q->sh != 1 || OW > SNN_QUAD_MAX_W || Co < SNN_VL * SNN_QUAD_MIN_NV ||
         Co > SNN_QUAD_MAX_CO)
         return 0;
     for (r = 0; r < 4; r++)
@@ -330,13 +336,13 @@ static inline int SNN_KERNEL(quad_rows)(const snn_proj *q, int64_t oy, int64_t O
 }
 
 /* Rows oy .. oy + 3 of a conv through gather_quad (the whole blocks of
- * channels) and conv_row (the rest); returns their synaptic operations / Co. */
+ * channels, then a half and a quarter block where the kernel set has them)
+ * and conv_row (the rest); returns their synaptic operations / Co. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const snn_events *ev,
                                                      int64_t oy, int64_t SW, int64_t Ci,
                                                      int64_t Co, int64_t OW, float *dst)
 {
-    const int64_t blocks = Co / (SNN_VL * SNN_QUAD_NV) * (SNN_VL * SNN_QUAD_NV);
-    int64_t n[4][SNN_QUAD_MAX_W], taps = 0, co;
+    int64_t n[4][SNN_QUAD_MAX_W], taps = 0, co = 0;
     int r;
     for (r = 0; r < 4; r++) {
         snn_gather_row g;
@@ -345,10 +351,24 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
         taps += SNN_KERNEL(pixels_events)(q, ev, &g, 0, OW, SW, n[r]);
     }
     if (taps == 0) return 0;
-    for (co = 0; co < blocks; co += SNN_VL * SNN_QUAD_NV)
+    for (; co + SNN_VL * SNN_QUAD_NV <= Co; co += SNN_VL * SNN_QUAD_NV)
         SNN_KERNEL(gather_quad)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co, dst + oy * OW * Co);
-    if (blocks < Co)
-        for (r = 0; r < 4; r++) SNN_KERNEL(conv_row)(q, ev, oy + r, blocks, SW, Ci, Co, OW, dst);
+#if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
+    if (co + SNN_VL * (SNN_QUAD_NV / 2) <= Co) {
+        SNN_KERNEL(gather_quad_half)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,
+                                     dst + oy * OW * Co);
+        co += SNN_VL * (SNN_QUAD_NV / 2);
+    }
+#endif
+#if SNN_QUAD_NV / 4 >= SNN_QUAD_MIN_NV
+    if (co + SNN_VL * (SNN_QUAD_NV / 4) <= Co) {
+        SNN_KERNEL(gather_quad_quarter)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,
+                                        dst + oy * OW * Co);
+        co += SNN_VL * (SNN_QUAD_NV / 4);
+    }
+#endif
+    if (co < Co)
+        for (r = 0; r < 4; r++) SNN_KERNEL(conv_row)(q, ev, oy + r, co, SW, Ci, Co, OW, dst);
     return taps;
 }
 #endif
@@ -580,6 +600,7 @@ static inline const float *SNN_KERNEL(dw_slot)(snn_dw_ring *ring, const snn_even
     }
 SNN_DW_PIXEL(SNN_KERNEL(dw_pixel), SNN_VT, SNN_VL, SNN_NV)
 SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_vec), SNN_VT, SNN_VL, 1)
+SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_v8), snn_v8, 8, 1)
 #undef SNN_DW_PIXEL
 #endif
 
@@ -647,6 +668,11 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dw_row)(const snn_proj *q, const snn_e
         for (; o + SNN_VL * SNN_NV <= ob; o += SNN_VL * SNN_NV)
             SNN_KERNEL(dw_pixel)(xp, wp, nt, o, out + o);
         for (; o + SNN_VL <= ob; o += SNN_VL) SNN_KERNEL(dw_pixel_vec)(xp, wp, nt, o, out + o);
+        /* 8 outputs in a vector, not one at a time, where a zmm is too wide */
+        if (SNN_VL > 8 && o + 8 <= ob) {
+            SNN_KERNEL(dw_pixel_v8)(xp, wp, nt, o, out + o);
+            o += 8;
+        }
 #endif
         for (; o < ob; o++) SNN_KERNEL(dw_pixel_one)(xp, wp, nt, o, out + o);
     }
@@ -780,9 +806,14 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(pool)(const snn_net *net, const snn_pr
         }                                                                                       \
         _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) memcpy(dst + L * j, &acc[j], sizeof acc[j]); \
     }
+#if SNN_DENSE_NV != 8
+#error "dense: the passes below halve 8 vectors down to one"
+#endif
 SNN_DENSE_BLOCK(SNN_KERNEL(dense_block), SNN_VT, SNN_VL, SNN_DENSE_NV)
 SNN_DENSE_BLOCK(SNN_KERNEL(dense_half), SNN_VT, SNN_VL, SNN_DENSE_NV / 2)
-SNN_DENSE_BLOCK(SNN_KERNEL(dense_vec), snn_v8, 8, 1)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_quarter), SNN_VT, SNN_VL, SNN_DENSE_NV / 4)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_vec), SNN_VT, SNN_VL, 1)
+SNN_DENSE_BLOCK(SNN_KERNEL(dense_v8), snn_v8, 8, 1)
 #undef SNN_DENSE_BLOCK
 #endif
 
@@ -810,32 +841,65 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dense)(const snn_net *net, const snn_p
     int64_t o = o0;
     if (o1 <= o0 || ev->n == 0) return 0;
 #if SNN_HAVE_V8
+    /* whole blocks, then at most one pass each of 4, 2 and 1 vectors and of 8
+     * outputs, so that no set passes over the events more often than a
+     * narrower one would (with AVX-512, 32 outputs are one pass of 2 zmm, not
+     * four of 8) */
     for (; o + SNN_VL * SNN_DENSE_NV <= o1; o += SNN_VL * SNN_DENSE_NV)
         SNN_KERNEL(dense_block)(ev, q->w + o, out, dst + o);
-    for (; o + SNN_VL * (SNN_DENSE_NV / 2) <= o1; o += SNN_VL * (SNN_DENSE_NV / 2))
+    if (o + SNN_VL * (SNN_DENSE_NV / 2) <= o1) {
         SNN_KERNEL(dense_half)(ev, q->w + o, out, dst + o);
-    for (; o + 8 <= o1; o += 8) SNN_KERNEL(dense_vec)(ev, q->w + o, out, dst + o);
+        o += SNN_VL * (SNN_DENSE_NV / 2);
+    }
+    if (o + SNN_VL * (SNN_DENSE_NV / 4) <= o1) {
+        SNN_KERNEL(dense_quarter)(ev, q->w + o, out, dst + o);
+        o += SNN_VL * (SNN_DENSE_NV / 4);
+    }
+    if (o + SNN_VL <= o1) {
+        SNN_KERNEL(dense_vec)(ev, q->w + o, out, dst + o);
+        o += SNN_VL;
+    }
+    if (SNN_VL > 8 && o + 8 <= o1) {
+        SNN_KERNEL(dense_v8)(ev, q->w + o, out, dst + o);
+        o += 8;
+    }
 #endif
     for (; o < o1; o++) SNN_KERNEL(dense_one)(ev, q->w + o, out, dst + o);
     return ev->n * (o1 - o0);
 }
 
+/* n events (indices idx, values val) of an identity projection, each times
+ * its channel's gain w[i mod C] into the target neuron of the same index i;
+ * the channel found by multiply and shift (snn_divider). Not inlined, so that
+ * the loop's few values get the registers. */
+SNN_KERNEL_ATTR __attribute__((noinline)) static void SNN_KERNEL(identity_events)(
+    const int32_t *idx, const float *val, int64_t n, const float *w, int64_t C,
+    snn_divider by_c, float *restrict dst)
+{
+    int64_t e;
+    for (e = 0; e < n; e++) {
+        const int64_t i = idx[e];
+        dst[i] += val[e] * w[i - snn__divide(by_c, i) * C];
+    }
+}
+
 /* identity: the part-th of parts share of the events (counted across the
- * segments), each to the target neuron of the same index. */
+ * segments). */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(identity)(const snn_net *net, const snn_proj *q,
                                                     const snn_events *ev, float *dst,
                                                     int32_t part, int32_t parts)
 {
     const int64_t C = net->pops[q->source].C;
     const int64_t lo = ev->n * part / parts, hi = ev->n * (part + 1) / parts;
-    int64_t seen = 0, e;
+    int64_t seen = 0;
     int32_t k;
     for (k = 0; k < ev->n_seg; k++) {
         /* this segment's events that fall in [lo, hi) of the whole queue */
         const int64_t a = lo > seen ? lo - seen : 0;
         const int64_t b = hi - seen < ev->seg_len[k] ? hi - seen : ev->seg_len[k];
-        for (e = ev->seg_start[k] + a; e < ev->seg_start[k] + b; e++)
-            dst[ev->idx[e]] += ev->val[e] * q->w[ev->idx[e] % C];
+        const int64_t e0 = ev->seg_start[k] + a;
+        if (b > a)
+            SNN_KERNEL(identity_events)(ev->idx + e0, ev->val + e0, b - a, q->w, C, q->by_c, dst);
         seen += ev->seg_len[k];
     }
     return hi - lo;
@@ -865,4 +929,5 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(scatter)(const snn_net *net, const snn
 #undef SNN_NV
 #undef SNN_DENSE_NV
 #undef SNN_QUAD_NV
+#undef SNN_QUAD_MIN_NV
 #undef SNN_QUAD_MAX_CO

@@ -20,7 +20,7 @@ int64_t snn__upsample(const snn_net *net, const snn_proj *q, const snn_events *e
         float *out = dst + oy * OW * C;
         int32_t e;
         for (e = ev->first[row]; e < e1; e++) {
-            const int64_t pos = ev->idx[e] / C, c = ev->idx[e] - pos * C;
+            const int64_t pos = snn__divide(q->by_c, ev->idx[e]), c = ev->idx[e] - pos * C;
             const float v = ev->val[e] * q->w[c];
             float *o = out + (pos - row) * q->sw * C + c;
             int32_t j;
