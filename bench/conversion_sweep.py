@@ -61,8 +61,13 @@ SETTINGS = {
     "ltb+half+biascal": dict(norm="ltb", v_init=0.5, bias_calibration=True),
     "ltb+half+delay+biascal": dict(norm="ltb", v_init=0.5, readout_delay="auto",
                                    bias_calibration=True),
-    # neuron variant
+    # neuron variants
     "percentile+zero-reset": dict(norm="percentile", reset="zero"),
+    "channel+half+retract": dict(norm="channel", v_init=0.5, retract=True),
+    "channel+half+retract+biascal": dict(norm="channel", v_init=0.5, retract=True,
+                                         bias_calibration=True),
+    "channel+half+retract+delay+biascal": dict(norm="channel", v_init=0.5, retract=True,
+                                               readout_delay="auto", bias_calibration=True),
 }
 DEFAULT = ["percentile", "percentile+half", "channel+half", "ltb+half"]
 

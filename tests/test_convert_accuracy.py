@@ -266,13 +266,14 @@ def test_half_threshold_start_helps_at_low_timesteps():
 def test_low_latency_options(name, trained):
     """The recommended combination: LTB thresholds, the half-threshold start
     and bias calibration at T for plain feed-forward nets; per-channel
-    percentiles and the delayed read-out besides for residual ones. At T=16 it
-    agrees with the ANN at least as often as plain percentile normalisation."""
+    percentiles, retracting neurons and the delayed read-out besides for
+    residual ones. At T=16 it agrees with the ANN at least as often as plain
+    percentile normalisation."""
     from snncore.convert import low_latency_options
 
     opts = low_latency_options(trained(name), 16)
     if name == "resnet":
-        assert opts == dict(norm="channel", v_init=0.5, readout_delay="auto",
+        assert opts == dict(norm="channel", v_init=0.5, retract=True, readout_delay="auto",
                             bias_calibration=True, timesteps=16)
     else:
         assert opts == dict(norm="ltb", v_init=0.5, bias_calibration=True, timesteps=16)

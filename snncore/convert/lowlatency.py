@@ -31,14 +31,20 @@ def low_latency_options(model, timesteps):
       (``norm="ltb", v_init=0.5, bias_calibration=True``);
     - with max pooling: per-channel 99.9th percentiles instead of LTB, whose
       lower thresholds clip exactly the large activations that max pooling
-      selects (``norm="channel", v_init=0.5, bias_calibration=True``);
+      selects, and retracting neurons (``norm="channel", v_init=0.5,
+      retract=True, bias_calibration=True``);
     - with residual junctions, or concatenations (whose branches, a shortcut
       beside a deep path as in ShuffleNet and DenseNet, reach the output at
       different times): per-channel percentiles (LTB's default 40 batches
-      set a junction's thresholds too low) and the delayed read-out, which
-      lets the deep path charge up before the output counts
-      (``norm="channel", v_init=0.5, readout_delay="auto",
-      bias_calibration=True``).
+      set a junction's thresholds too low), retracting neurons, whose counts
+      follow the whole input when its branches arrive out of step, and the
+      delayed read-out, which lets the deep path charge up before the output
+      counts (``norm="channel", v_init=0.5, retract=True,
+      readout_delay="auto", bias_calibration=True``).
+
+    Retracting neurons are left out of plain chains, where they gain nothing
+    measurable and would cost the pooling that the engine folds into a
+    threshold pass.
 
     Parameters
     ----------
@@ -74,10 +80,11 @@ def low_latency_options(model, timesteps):
         raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
     ops = ir_ops(model)
     if ops & {"add", "cat"}:
-        return dict(norm="channel", v_init=0.5, readout_delay="auto", bias_calibration=True,
-                    timesteps=timesteps)
+        return dict(norm="channel", v_init=0.5, retract=True, readout_delay="auto",
+                    bias_calibration=True, timesteps=timesteps)
     if "maxpool2d" in ops:
-        return dict(norm="channel", v_init=0.5, bias_calibration=True, timesteps=timesteps)
+        return dict(norm="channel", v_init=0.5, retract=True, bias_calibration=True,
+                    timesteps=timesteps)
     return dict(norm="ltb", v_init=0.5, bias_calibration=True, timesteps=timesteps)
 
 
