@@ -774,24 +774,42 @@ def _ann_runtime_verdict(record, row):
 
 
 def _where_time_goes(record):
-    """The SNN's profile per projection at batch 100 on one thread, beside
-    the ANN's multiply-accumulates of the same layer."""
-    prof = record.get("profile") or {}
-    total = sum(p.get("seconds") or 0 for p in prof.values())
-    if not total:
+    """The SNN's profile at batch 100 on one thread (each projection beside the
+    ANN's multiply-accumulates of the same layer, then each population's
+    passes), and onnxruntime's profile of the ANN per node."""
+    prof, passes = record.get("profile") or {}, record.get("passes") or {}
+    images = record.get("profile_images") or max(
+        (row.get("images") for row in record.get("rows") or [] if (row.get("batch") or 0) > 1),
+        default=None)
+    total = sum(p.get("seconds") or 0 for p in prof.values()) + sum(passes.values())
+    if not total or not images:
         return []
-    images = max((row.get("images") for row in record.get("rows") or []
-                  if (row.get("batch") or 0) > 1), default=None)
+
+    def us(seconds):
+        return num(1e6 * seconds / images)
+
     rows = [[name, projection_kind(p), num(p.get("ann_macs")), num(p.get("synops_per_image")),
-             num(p.get("events_per_image")),
-             num(1e6 * p["seconds"] / images) if images and p.get("seconds") else "-",
-             f"{100 * (p.get('seconds') or 0) / total:.0f}%"]
-            for name, p in prof.items()]
-    return ([f"**{record.get('model')}** at T={record.get('timesteps')}: where the SNN's time "
-             "goes (the engine's profile of the batch-100 images on one thread; the ANN's "
-             "multiply-accumulates beside each projection's synaptic operations):", ""]
-            + table(["projection", "kind", "ANN MACs/image", "synops/image", "events/image",
-                     "µs/image", "share of time"], rows) + [""])
+             num(p.get("events_per_image")), us(p["seconds"]),
+             f"{100 * p['seconds'] / total:.0f}%"]
+            for name, p in prof.items() if p.get("seconds")]
+    rows += [[name, "population pass", "", "", "", us(sec), f"{100 * sec / total:.0f}%"]
+             for name, sec in passes.items()]
+    wall = record.get("profile_wall_seconds")
+    out = [f"**{record.get('model')}** at T={record.get('timesteps')}, where the time goes "
+           f"(batch of {images} on one thread). snncore, the engine's profile: "
+           f"{us(total)} µs an image in its parts"
+           + (f", {us(wall)} µs wall" if wall else "") + ":", ""]
+    out += table(["snncore", "kind", "ANN MACs/image", "synops/image", "events/image",
+                  "µs/image", "share"], rows) + [""]
+    ann = record.get("ann_profile") or {}
+    ann_total = sum(n.get("us_per_image") or 0 for n in ann.values())
+    if ann_total:
+        out += [f"onnxruntime, its own profile: {num(ann_total)} µs an image in its nodes:", ""]
+        out += table(["onnxruntime node", "op", "µs/image", "share"],
+                     [[name, n.get("op"), num(n.get("us_per_image")),
+                       f"{100 * (n.get('us_per_image') or 0) / ann_total:.0f}%"]
+                      for name, n in ann.items()]) + [""]
+    return out
 
 
 def side_files_section(data):

@@ -18,9 +18,10 @@ runtimes are timed in one process, in alternating rounds (medians):
 at batch 100 (one call) and at batch 1 (images one at a time), for N = 1 and
 2. The ratios snncore/onnxruntime and snncore/PyTorch are the record's; the
 target (speed_targets.ANN_RUNTIME_TARGET) is snncore at >= 0.8x onnxruntime
-on the CNN at both batches. Each model also records the engine's profile per
-projection at batch 100 on one thread (evaluation.projection_costs) beside
-the ANN's multiply-accumulates per projection: where the SNN's time goes.
+on the CNN at both batches. Each model also records where the time goes, at
+batch 100 on one thread: the engine's profile per projection
+(evaluation.projection_costs, beside the ANN's multiply-accumulates of the
+same layer) and per population pass, and onnxruntime's own profile per node.
 
     python bench/time_to_accuracy.py --json bench/results/time_to_accuracy.json
     python bench/report.py          # bench/RESULTS.md, "Time to accuracy ..."
@@ -90,10 +91,18 @@ def smallest_t_within(ladder, accuracy_at, ann, points):
 # -- the three runtimes ------------------------------------------------------------
 
 def onnx_session(model, input_shape, threads):
-    """An onnxruntime CPU session of `model` (torch.nn.Module, eval mode),
-    exported for any batch of float32 images of `input_shape` (C, H, W), with
-    `threads` intra-op threads; its input is named "x"."""
+    """An onnxruntime CPU session of `model` (torch.nn.Module, eval mode) for
+    any batch of float32 images of `input_shape` (C, H, W) (see onnx_bytes),
+    with `threads` intra-op threads."""
     import onnxruntime as ort
+
+    return ort.InferenceSession(onnx_bytes(model, input_shape), _session_options(ort, threads),
+                                providers=["CPUExecutionProvider"])
+
+
+def onnx_bytes(model, input_shape):
+    """`model` exported to ONNX (bytes) by PyTorch's TorchScript exporter,
+    input "x" of float32 images (batch,) + input_shape, output "y"."""
     import torch
 
     buffer = io.BytesIO()
@@ -102,11 +111,55 @@ def onnx_session(model, input_shape, threads):
         torch.onnx.export(model, torch.zeros((1,) + tuple(input_shape)), buffer, dynamo=False,
                           input_names=["x"], output_names=["y"],
                           dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    return buffer.getvalue()
+
+
+def _session_options(ort, threads):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    return options
+
+
+def onnx_node_profile(model_bytes, x, rounds=5):
+    """{node: {"op", "us_per_image"}} of the ANN in onnxruntime on one
+    thread: onnxruntime's own profile of `rounds` runs of the batch x (float32
+    images (N, C, H, W)) after one untimed run, the median of each node's
+    kernel time, per image. The nodes are onnxruntime's after its graph
+    optimisations (a Conv with its Relu fused, layouts reordered)."""
+    import json
+    import tempfile
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = _session_options(ort, 1)
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(tmp, "ort")
+        session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        for _ in range(rounds + 1):
+            session.run(None, {"x": x})
+        with open(session.end_profiling()) as f:
+            events = json.load(f)
+    durations, ops = {}, {}
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            name = e["name"][:-len("_kernel_time")]
+            durations.setdefault(name, []).append(e["dur"])      # microseconds
+            ops[name] = e.get("args", {}).get("op_name")
+    return {name: {"op": ops[name], "us_per_image": float(np.median(d[1:] or d)) / len(x)}
+            for name, d in durations.items()}
+
+
+def pass_seconds(net, x, timesteps):
+    """{population: seconds of its passes} and the wall seconds of one
+    profiled run of x on one thread (the projections' share is in
+    evaluation.projection_costs)."""
+    started = time.perf_counter()
+    res = net.run(x, timesteps, threads=1, profile=True, progress=False)
+    wall = time.perf_counter() - started
+    return {k: v for k, v in res.profile["populations"].items() if v}, wall
 
 
 def runners(model, session, net, timesteps, threads):
@@ -226,6 +279,10 @@ def measure_model(evaluator, model, sizes, on_row=None):
     macs = net.ann_macs()
     for name, p in record["profile"].items():
         p["ann_macs"] = int(macs.get(name, 0))
+    record["passes"], record["profile_wall_seconds"] = pass_seconds(net, x_big, t)
+    record["profile_images"] = len(x_big)
+    record["ann_profile"] = onnx_node_profile(onnx_bytes(ann, models.input_shape_of(model)),
+                                              x_big, sizes.rounds)
     record["target"] = target_of(model)
     return record
 
