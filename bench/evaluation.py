@@ -251,9 +251,26 @@ def steps_to_within(checkpoints, accuracy, ann, points):
     return None
 
 
-def projection_costs(net, x, timesteps, threads):
-    """{projection: what it is and what it costs} from one profiled run of
-    `x` (float32 images (N, C, H, W)) for `timesteps` on `threads` threads.
+def median_profile(net, x, timesteps, threads, rounds=1):
+    """`rounds` profiled runs of x (float32 images (N, C, H, W)): the first
+    run's RunResult, the engine's profile with each entry's median over the
+    runs ({"populations": {name: s}, "projections": {name: s}}; one slowed
+    run on a shared machine does not move it) and the median wall seconds."""
+    results, walls = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        results.append(net.run(x, timesteps, threads=threads, profile=True, progress=False))
+        walls.append(time.perf_counter() - started)
+    profile = {part: {name: float(np.median([r.profile[part][name] for r in results]))
+                      for name in results[0].profile[part]}
+               for part in ("populations", "projections")}
+    return results[0], profile, float(np.median(walls))
+
+
+def projection_costs(net, x, timesteps, threads, rounds=1):
+    """{projection: what it is and what it costs} from `rounds` profiled runs
+    of `x` (float32 images (N, C, H, W)) for `timesteps` on `threads` threads
+    (median_profile).
 
     Each value: ``op``, ``in_channels`` (of the source population; None for
     a flat one), ``kernel``, ``stride``, ``groups`` (where the op has them),
@@ -261,14 +278,14 @@ def projection_costs(net, x, timesteps, threads):
     engine's ``seconds`` (summed over threads), ``synops_per_image``,
     ``events_per_image`` (the source's spikes, or input events) and ``ns_per_synop``,
     ``ns_per_event`` (None where there were none)."""
-    res = net.run(x, timesteps, threads=threads, profile=True)
+    res, profile, _ = median_profile(net, x, timesteps, threads, rounds)
     synops = res.synaptic_ops.raw[:, -1, :].sum(axis=0)
     spikes = dict(zip(res.spikes.names, res.spikes.raw[:, -1, :].sum(axis=0)))
     described = net.describe()
     pops = {p["name"]: p for p in described["populations"]}
     out = {}
     for j, p in enumerate(described["projections"]):
-        seconds = float(res.profile["projections"].get(p["name"], 0.0))
+        seconds = profile["projections"].get(p["name"], 0.0)
         events = float(spikes.get(p["source"], 0))
         source = pops[p["source"]]
         out[p["name"]] = {

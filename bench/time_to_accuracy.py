@@ -19,9 +19,10 @@ at batch 100 (one call) and at batch 1 (images one at a time), for N = 1 and
 2. The ratios snncore/onnxruntime and snncore/PyTorch are the record's; the
 target (speed_targets.ANN_RUNTIME_TARGET) is snncore at >= 0.8x onnxruntime
 on the CNN at both batches. Each model also records where the time goes, at
-batch 100 on one thread: the engine's profile per projection
-(evaluation.projection_costs, beside the ANN's multiply-accumulates of the
-same layer) and per population pass, and onnxruntime's own profile per node.
+batch 100 on one thread, medians over the rounds: the engine's profile per
+projection (evaluation.projection_costs, beside the ANN's multiply-accumulates
+of the same layer) and per population pass, and onnxruntime's own profile per
+node.
 
     python bench/time_to_accuracy.py --json bench/results/time_to_accuracy.json
     python bench/report.py          # bench/RESULTS.md, "Time to accuracy ..."
@@ -46,7 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import speed_targets  # noqa: E402
-from evaluation import is_within, projection_costs  # noqa: E402
+from evaluation import is_within, median_profile, projection_costs  # noqa: E402
 from report import write_single_file  # noqa: E402
 
 MODELS = ("fashion_cnn", "leaky_cnn", "vgg", "resnet_small")
@@ -152,14 +153,12 @@ def onnx_node_profile(model_bytes, x, rounds=5):
             for name, d in durations.items()}
 
 
-def pass_seconds(net, x, timesteps):
-    """{population: seconds of its passes} and the wall seconds of one
-    profiled run of x on one thread (the projections' share is in
-    evaluation.projection_costs)."""
-    started = time.perf_counter()
-    res = net.run(x, timesteps, threads=1, profile=True, progress=False)
-    wall = time.perf_counter() - started
-    return {k: v for k, v in res.profile["populations"].items() if v}, wall
+def pass_seconds(net, x, timesteps, rounds):
+    """{population: seconds of its passes} and the wall seconds of a profiled
+    run of x on one thread, medians of `rounds` runs (the projections' share
+    is in evaluation.projection_costs)."""
+    _, profile, wall = median_profile(net, x, timesteps, 1, rounds)
+    return {k: v for k, v in profile["populations"].items() if v}, wall
 
 
 def runners(model, session, net, timesteps, threads):
@@ -275,11 +274,12 @@ def measure_model(evaluator, model, sizes, on_row=None):
             record["rows"].append(row)
             if on_row:
                 on_row(row)
-    record["profile"] = projection_costs(net, x_big, t, 1)
+    record["profile"] = projection_costs(net, x_big, t, 1, sizes.rounds)
     macs = net.ann_macs()
     for name, p in record["profile"].items():
         p["ann_macs"] = int(macs.get(name, 0))
-    record["passes"], record["profile_wall_seconds"] = pass_seconds(net, x_big, t)
+    record["passes"], record["profile_wall_seconds"] = pass_seconds(net, x_big, t,
+                                                                    sizes.rounds)
     record["profile_images"] = len(x_big)
     record["ann_profile"] = onnx_node_profile(onnx_bytes(ann, models.input_shape_of(model)),
                                               x_big, sizes.rounds)
