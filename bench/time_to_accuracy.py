@@ -249,6 +249,7 @@ def measure_model(evaluator, model, sizes, on_row=None):
     batch), the profile per projection. on_row(row) is called after each row."""
     import models
     import snncore
+    import torch
 
     d = evaluator.data(model)
     t, tried, reached, options = search(evaluator, model, sizes)
@@ -263,17 +264,21 @@ def measure_model(evaluator, model, sizes, on_row=None):
               "torch_version": _version("torch"), "snncore_version": snncore.__version__,
               "cpus": os.cpu_count(), "rows": []}
     x_big = d.x_test[:max(sizes.batches)]
-    for threads in sizes.threads:
-        run = runners(ann, onnx_session(ann, models.input_shape_of(model), threads), net, t,
-                      threads)
-        if "agreement" not in record:
-            record["agreement"] = agreement(run, x_big)
-        for batch in sizes.batches:
-            x = x_big if batch > 1 else d.x_test[:sizes.single_images]
-            row = speed_row(run, x, batch, threads, sizes.rounds)
-            record["rows"].append(row)
-            if on_row:
-                on_row(row)
+    torch_threads = torch.get_num_threads()
+    try:
+        for threads in sizes.threads:
+            run = runners(ann, onnx_session(ann, models.input_shape_of(model), threads), net,
+                          t, threads)
+            if "agreement" not in record:
+                record["agreement"] = agreement(run, x_big)
+            for batch in sizes.batches:
+                x = x_big if batch > 1 else d.x_test[:sizes.single_images]
+                row = speed_row(run, x, batch, threads, sizes.rounds)
+                record["rows"].append(row)
+                if on_row:
+                    on_row(row)
+    finally:
+        torch.set_num_threads(torch_threads)    # runners set it for the whole process
     record["profile"] = projection_costs(net, x_big, t, 1, sizes.rounds)
     macs = net.ann_macs()
     for name, p in record["profile"].items():
