@@ -236,13 +236,68 @@ def skip_if_missing():
         pytest.skip(str(e))
 
 
+def is_within(accuracy, ann, points):
+    """True when `accuracy` (a fraction) is within `points` percentage points
+    of `ann` (a fraction) or above it."""
+    return accuracy >= ann - points / 100 - 1e-9     # 1e-9: rounding of the fractions k / N
+
+
 def steps_to_within(checkpoints, accuracy, ann, points):
     """The first checkpoint at which `accuracy` (fractions) is within `points`
     percentage points of `ann` (a fraction) or above it; None if never."""
     for t, a in zip(checkpoints, accuracy):
-        if a >= ann - points / 100 - 1e-9:     # 1e-9: rounding of the fractions k / N
+        if is_within(a, ann, points):
             return int(t)
     return None
+
+
+def median_profile(net, x, timesteps, threads, rounds=1):
+    """`rounds` profiled runs of x (float32 images (N, C, H, W)): the first
+    run's RunResult, the engine's profile with each entry's median over the
+    runs ({"populations": {name: s}, "projections": {name: s}}; one slowed
+    run on a shared machine does not move it) and the median wall seconds."""
+    results, walls = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        results.append(net.run(x, timesteps, threads=threads, profile=True, progress=False))
+        walls.append(time.perf_counter() - started)
+    profile = {part: {name: float(np.median([r.profile[part][name] for r in results]))
+                      for name in results[0].profile[part]}
+               for part in ("populations", "projections")}
+    return results[0], profile, float(np.median(walls))
+
+
+def projection_costs(net, x, timesteps, threads, rounds=1):
+    """{projection: what it is and what it costs} from `rounds` profiled runs
+    of `x` (float32 images (N, C, H, W)) for `timesteps` on `threads` threads
+    (median_profile).
+
+    Each value: ``op``, ``in_channels`` (of the source population; None for
+    a flat one), ``kernel``, ``stride``, ``groups`` (where the op has them),
+    ``signed`` (the source population fires negative spikes too), the
+    engine's ``seconds`` (summed over threads), ``synops_per_image``,
+    ``events_per_image`` (the source's spikes, or input events) and ``ns_per_synop``,
+    ``ns_per_event`` (None where there were none)."""
+    res, profile, _ = median_profile(net, x, timesteps, threads, rounds)
+    synops = res.synaptic_ops.raw[:, -1, :].sum(axis=0)
+    spikes = dict(zip(res.spikes.names, res.spikes.raw[:, -1, :].sum(axis=0)))
+    described = net.describe()
+    pops = {p["name"]: p for p in described["populations"]}
+    out = {}
+    for j, p in enumerate(described["projections"]):
+        seconds = profile["projections"].get(p["name"], 0.0)
+        events = float(spikes.get(p["source"], 0))
+        source = pops[p["source"]]
+        out[p["name"]] = {
+            "op": p["op"],
+            "in_channels": source["shape"][0] if len(source["shape"]) == 3 else None,
+            **{k: p[k] for k in ("kernel", "stride", "groups") if k in p},
+            "signed": bool(source.get("signed")), "seconds": seconds,
+            "synops_per_image": float(synops[j]) / len(x),
+            "events_per_image": events / len(x),
+            "ns_per_synop": 1e9 * seconds / synops[j] if synops[j] else None,
+            "ns_per_event": 1e9 * seconds / events if events else None}
+    return out
 
 
 @dataclass

@@ -21,11 +21,14 @@ It reads the ``extra_info`` of every benchmark, by its ``kind``:
   projection per synaptic operation and per event;
 - "maxpool_study" (bench/test_maxpool_study.py): the ways of converting max
   pooling, accuracy against timesteps, one table per model;
+- "time_to_accuracy" (bench/test_time_to_accuracy.py, and the file
+  time_to_accuracy.json of bench/time_to_accuracy.py --json): snncore at
+  its ANN's accuracy against the ANN in onnxruntime and PyTorch;
 
 and, from --results-dir, the files ``sweep_*.json`` (bench/conversion_sweep.py
 --json), ``peers_*.json`` (bench/peers.py --json), ``tracking_*.json``
 (bench/torchvision_tracking.py --json) and the SINGLE_FILES (nir_peer.json,
-dask_scaling.json, detection.json). Every section is
+dask_scaling.json, detection.json, time_to_accuracy.json). Every section is
 rendered from what is present; a missing kind says which benchmark makes it.
 Plots need matplotlib (Agg backend); without it the Markdown is written alone.
 When several files hold the same record, the later file's wins.
@@ -138,7 +141,9 @@ def read_side_files(data, results_dir):
 SINGLE_FILES = {"nir_peer": "python bench/nir_peer.py --json bench/results/nir_peer.json",
                 "dask_scaling": "python bench/dask_scaling.py --json "
                                 "bench/results/dask_scaling.json",
-                "detection": "python bench/detection_study.py"}
+                "detection": "python bench/detection_study.py",
+                "time_to_accuracy": "python bench/time_to_accuracy.py --json "
+                                    "bench/results/time_to_accuracy.json"}
 
 
 def missing_single(name):
@@ -521,7 +526,82 @@ def recipe_speed_section(data):
                 if p.get("seconds")]
         out += table(["model", "recipe", "kernels", "projection", "op", "synops/image",
                       "events/image", "ns/synop", "ns/event"], rows) + [""]
+        out += projection_kind_table(costs)
     return out
+
+
+# Dense convolutions are grouped by their input channels: (upper bound, label).
+CHANNEL_BANDS = ((16, "< 16"), (32, "16-31"), (64, "32-63"), (None, ">= 64"))
+POOLING_OPS = ("avgpool2d", "maxpool2d", "sumpool2d")
+KIND_ORDER = tuple(f"conv, {label} input channels" for _, label in CHANNEL_BANDS) + (
+    "strided conv", "1x1 conv", "depthwise/grouped conv", "pooling",
+    "identity (junction shortcut)", "dense (linear)")
+
+
+def _kind_rank(kind):
+    base = kind.removesuffix(", signed")
+    return (KIND_ORDER.index(base) if base in KIND_ORDER else len(KIND_ORDER), kind)
+
+
+def projection_kind(p):
+    """What kind of projection a profile entry (evaluation.projection_costs)
+    is: depthwise/grouped, 1x1 or strided conv, a dense conv by its input
+    channels, pooling, identity (a junction's shortcut), dense (linear);
+    ", signed" when its source fires negative spikes too."""
+    op = p.get("op")
+    if op == "conv2d":
+        if p.get("in_channels") is None:
+            kind = "conv (shape not recorded)"
+        elif (p.get("groups") or 1) > 1:
+            kind = "depthwise/grouped conv"
+        elif list(p.get("kernel") or []) == [1, 1]:
+            kind = "1x1 conv"
+        elif any(v != 1 for v in p.get("stride") or [1]):
+            kind = "strided conv"
+        else:
+            band = next(label for bound, label in CHANNEL_BANDS
+                        if bound is None or p["in_channels"] < bound)
+            kind = f"conv, {band} input channels"
+    elif op in POOLING_OPS:
+        kind = "pooling"
+    elif op == "identity":
+        kind = "identity (junction shortcut)"
+    elif op == "dense":
+        kind = "dense (linear)"
+    else:
+        kind = str(op)
+    return kind + (", signed" if p.get("signed") else "")
+
+
+def projection_kind_table(costs):
+    """Synaptic operations per second per core and ns per event of each
+    projection kind, per kernel set and recipe, over the models' profiles
+    (recipe_speed records at batch `batch`, one thread)."""
+    groups = {}
+    for r in costs:
+        images = r.get("batch") or 1
+        for p in r["projections"].values():
+            if not p.get("seconds"):
+                continue
+            g = groups.setdefault((r.get("isa"), r.get("recipe"), projection_kind(p)),
+                                  {"seconds": 0.0, "synops": 0.0, "events": 0.0, "n": 0,
+                                   "models": set()})
+            g["seconds"] += p["seconds"]
+            g["synops"] += p.get("synops_per_image", 0) * images
+            g["events"] += p.get("events_per_image", 0) * images
+            g["n"] += 1
+            g["models"].add(r.get("model"))
+    rows = [[isa, recipe, kind, f"{g['n']} ({', '.join(sorted(map(str, g['models'])))})",
+             num(g["synops"] / g["seconds"]), num(1e9 * g["seconds"] / g["events"])
+             if g["events"] else "-"]
+            for (isa, recipe, kind), g in sorted(groups.items(), key=lambda kv: (
+                str(kv[0][0]), str(kv[0][1]), _kind_rank(kv[0][2])))]
+    return (["The same profiles by projection kind (issue 15): synaptic operations per second "
+             "per core and ns per source event, summed over the models' projections of that "
+             "kind. The convolutions with fewer than 16 input channels are the input layers, "
+             "fed analog values (no events); the profile gives pooling no time of its own.", ""]
+            + table(["kernels", "recipe", "kind", "projections (models)", "synops/s/core",
+                     "ns/event"], rows) + [""])
 
 
 def maxpool_study_section(data):
@@ -651,6 +731,109 @@ def detection_section(data, plot_link):
 
 def _times(v):
     return "-" if v is None else f"{v:.1f}x"
+
+
+def _ratio(v):
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def time_to_accuracy_records(data):
+    """The time-to-accuracy records of each model: pytest-benchmark's, then
+    time_to_accuracy.json's (the later wins)."""
+    doc = data.single.get("time_to_accuracy") or {}
+    return latest(data.of_kind("time_to_accuracy") + list(doc.get("models") or []),
+                  lambda r: r.get("model"))
+
+
+def time_to_accuracy_section(data):
+    out = ["## Time to accuracy against the ANN runtimes", ""]
+    recs = time_to_accuracy_records(data)
+    if not recs:
+        return out + missing_single("time_to_accuracy")
+    doc = data.single.get("time_to_accuracy") or {}
+    loads = [row["load_avg_1min"] for r in recs for row in r.get("rows") or []
+             if row.get("load_avg_1min") is not None]
+    first = recs[0]
+    out += [f"`{SINGLE_FILES['time_to_accuracy']}`: snncore's low-latency recipe tuned at each "
+            f"T of {', '.join(map(str, first.get('ladder') or []))}, up to the first within "
+            f"{first.get('points')} points of the ANN on the model's first "
+            "test images; at that T, onnxruntime (CPU provider) and PyTorch running the ANN and "
+            "snncore running the SNN, in one process in alternating rounds (medians), on the "
+            "same threads; batch 100 in one call, batch 1 one image at a time"
+            + (f"; 1-minute load average {min(loads):.2f} to {max(loads):.2f}" if loads else "")
+            + (f", {doc['seconds']:.0f} s in all." if doc.get("seconds") else "."), ""]
+    rows = []
+    for r in recs:
+        reached = "" if r.get("reached") else " (not reached: the ladder's best)"
+        for row in r.get("rows") or []:
+            rows.append([r.get("model"), f"{r.get('timesteps')}{reached}",
+                         f"{pct(r.get('snn_accuracy'))} / {pct(r.get('ann_accuracy'))}",
+                         row.get("threads"), row.get("batch"),
+                         num(row.get("onnxruntime_images_per_s")),
+                         num(row.get("pytorch_images_per_s")),
+                         num(row.get("snncore_images_per_s")),
+                         _ratio(row.get("ratio_vs_onnxruntime")),
+                         _ratio(row.get("ratio_vs_pytorch")),
+                         _ann_runtime_verdict(r, row), num(row.get("load_avg_1min"))])
+    out += table(["model", "T", "accuracy % (SNN / ANN)", "threads", "batch",
+                  "onnxruntime images/s", "PyTorch images/s", "snncore images/s",
+                  "snncore / onnxruntime", "snncore / PyTorch", "target", "load"], rows) + [""]
+    out += ["Accuracy (%) of the recipe at each T tried: "
+            + "; ".join(f"{r.get('model')} " + ", ".join(
+                f"T={t}: {pct(a)}" for t, a in (r.get("tried") or {}).items())
+                for r in recs) + ".", ""]
+    for r in recs:
+        out += _where_time_goes(r)
+    return out
+
+
+def _ann_runtime_verdict(record, row):
+    """'>= 0.8x onnxruntime ...: yes/NO' for the target model, '-' elsewhere."""
+    from speed_targets import ANN_RUNTIME_TARGET
+
+    if not record.get("target") or row.get("ratio_vs_onnxruntime") is None:
+        return "-"
+    met = row["ratio_vs_onnxruntime"] >= ANN_RUNTIME_TARGET
+    return f">= {ANN_RUNTIME_TARGET:g}x: {'yes' if met else 'NO'}"
+
+
+def _where_time_goes(record):
+    """The SNN's profile at batch 100 on one thread (each projection beside the
+    ANN's multiply-accumulates of the same layer, then each population's
+    passes), and onnxruntime's profile of the ANN per node."""
+    prof, passes = record.get("profile") or {}, record.get("passes") or {}
+    images = record.get("profile_images") or max(
+        (row.get("images") for row in record.get("rows") or [] if (row.get("batch") or 0) > 1),
+        default=None)
+    total = sum(p.get("seconds") or 0 for p in prof.values()) + sum(passes.values())
+    if not total or not images:
+        return []
+
+    def us(seconds):
+        return num(1e6 * seconds / images)
+
+    rows = [[name, projection_kind(p), num(p.get("ann_macs")), num(p.get("synops_per_image")),
+             num(p.get("events_per_image")), us(p["seconds"]),
+             f"{100 * p['seconds'] / total:.0f}%"]
+            for name, p in prof.items() if p.get("seconds")]
+    rows += [[name, "population pass", "", "", "", us(sec), f"{100 * sec / total:.0f}%"]
+             for name, sec in passes.items()]
+    wall = record.get("profile_wall_seconds")
+    out = [f"**{record.get('model')}** at T={record.get('timesteps')}, where the time goes "
+           f"(batch of {images} on one thread). snncore, the engine's profile: "
+           f"{us(total)} µs an image in its parts"
+           + (f", {us(wall)} µs wall" if wall else "") + ":", ""]
+    out += table(["snncore", "kind", "ANN MACs/image", "synops/image", "events/image",
+                  "µs/image", "share"], rows) + [""]
+    ann = record.get("ann_profile") or {}
+    ann_total = sum(n.get("us_per_image") or 0 for n in ann.values())
+    if ann_total:
+        out += [f"onnxruntime, its own profile: {num(ann_total)} µs an image in its nodes:", ""]
+        out += table(["onnxruntime node", "op", "µs/image", "share"],
+                     [[name, n.get("op"), num(n.get("us_per_image")),
+                       f"{100 * (n.get('us_per_image') or 0) / ann_total:.0f}%"]
+                      for name, n in ann.items()]) + [""]
+    return out
 
 
 def side_files_section(data):
@@ -982,6 +1165,7 @@ def render(data, plots, out_path):
     lines += maxpool_study_section(data)
     lines += speed_section(data, link("throughput"))
     lines += recipe_speed_section(data)
+    lines += time_to_accuracy_section(data)
     lines += side_files_section(data)
     lines += tracking_section(data)
     lines += nir_peer_section(data)

@@ -20,7 +20,8 @@ Each case records (``extra_info``, kind "recipe_speed"): images/s at batch 100
 (one call) and at batch 1 (images one at a time), its ratio to SpikingJelly
 against the targets of speed_targets.recipe_target, the accuracy of both on
 the model's first test images at T, spikes and synaptic operations per image,
-and at batch 100 the engine's profile per projection (seconds, synaptic
+and at batch 100 the engine's profile per projection
+(evaluation.projection_costs: what the projection is, its seconds, synaptic
 operations and source events per image, ns per synaptic operation and per
 event). Nothing about time is asserted; every kernel set's outputs, spikes
 and synaptic operations are ASSERTED identical to the generic kernels'.
@@ -36,7 +37,7 @@ from types import SimpleNamespace
 import pytest
 
 import speed_targets
-from evaluation import skip_if_missing
+from evaluation import projection_costs, skip_if_missing
 from test_speed import SJ_RECIPES, _merge, _same, _timed_rounds, _warm_up
 
 MODELS = ("fashion_cnn", "vgg", "resnet_small")
@@ -134,24 +135,6 @@ def _one_at_a_time(run, x, batch):
     return [run(x[i:i + batch]) for i in range(0, len(x), batch)]
 
 
-def _projection_costs(net, x, timesteps, threads):
-    """{projection: synaptic operations and source events per image, seconds,
-    ns per synaptic operation and per event} from one profiled run of x."""
-    res = net.run(x, timesteps, threads=threads, profile=True)
-    synops = res.synaptic_ops.raw[:, -1, :].sum(axis=0)
-    spikes = dict(zip(res.spikes.names, res.spikes.raw[:, -1, :].sum(axis=0)))
-    out = {}
-    for j, p in enumerate(net.projections):
-        seconds = float(res.profile["projections"].get(p.name, 0.0))
-        events = float(spikes.get(p.source, 0))
-        out[p.name] = {"op": p.op, "seconds": seconds,
-                       "synops_per_image": float(synops[j]) / len(x),
-                       "events_per_image": events / len(x),
-                       "ns_per_synop": 1e9 * seconds / synops[j] if synops[j] else None,
-                       "ns_per_event": 1e9 * seconds / events if events else None}
-    return out
-
-
 def _spikingjelly(evaluator, shared, case, sizes, timesteps, benchmark):
     import peers
 
@@ -213,7 +196,7 @@ def _snncore(evaluator, shared, case, sizes, timesteps, benchmark, monkeypatch):
             "target_met": None if ratio is None else ratio >= goal,
             "identical_to_generic": identical, "load_avg_1min": load}
     if case.batch > 1 and benchmark.enabled:
-        info["projections"] = _projection_costs(net, x, timesteps, 1)
+        info["projections"] = projection_costs(net, x, timesteps, 1)
     assert merged[0].shape[0] == len(x)
     return info, identical
 

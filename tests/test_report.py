@@ -209,7 +209,8 @@ def _recipe_speed(sim, batch, ips, recipe=None, isa=None, **extra):
 
 
 def test_recipe_speed_section(report, tmp_path):
-    conv = {"op": "conv2d", "seconds": 0.1, "synops_per_image": 2e7, "events_per_image": 4e4,
+    conv = {"op": "conv2d", "in_channels": 32, "kernel": [3, 3], "stride": [1, 1], "groups": 1,
+            "signed": False, "seconds": 0.1, "synops_per_image": 2e7, "events_per_image": 4e4,
             "ns_per_synop": 0.05, "ns_per_event": 25.0}
     rows = [_recipe_speed("spikingjelly", 100, 20.0, accuracy=0.91),
             _recipe_speed("snncore", 100, 250.0, "low_latency", "avx2",
@@ -228,6 +229,78 @@ def test_recipe_speed_section(report, tmp_path):
         "SpikingJelly: NO |" in text
     assert "| fashion_cnn | low_latency | avx2 | conv2 | conv2d | 20,000,000 | 40,000 | " \
         "0.05 | 25 |" in text
+    # by kind: 2e7 synops x 100 images in 0.1 s on one core, 4e4 events x 100 images
+    assert "| avx2 | low_latency | conv, 32-63 input channels | 1 (fashion_cnn) | " \
+        "20,000,000,000 | 25 |" in text
+
+
+@pytest.mark.parametrize("projection, kind", [
+    (dict(op="conv2d", in_channels=1, kernel=[3, 3], stride=[1, 1], groups=1),
+     "conv, < 16 input channels"),
+    (dict(op="conv2d", in_channels=16, kernel=[3, 3], stride=[1, 1], groups=1),
+     "conv, 16-31 input channels"),
+    (dict(op="conv2d", in_channels=63, kernel=[3, 3], stride=[1, 1], groups=1),
+     "conv, 32-63 input channels"),
+    (dict(op="conv2d", in_channels=64, kernel=[3, 3], stride=[1, 1], groups=1),
+     "conv, >= 64 input channels"),
+    (dict(op="conv2d", in_channels=32, kernel=[3, 3], stride=[2, 2], groups=1), "strided conv"),
+    (dict(op="conv2d", in_channels=32, kernel=[1, 1], stride=[2, 2], groups=1), "1x1 conv"),
+    (dict(op="conv2d", in_channels=32, kernel=[3, 3], stride=[1, 1], groups=32),
+     "depthwise/grouped conv"),
+    (dict(op="conv2d"), "conv (shape not recorded)"),
+    (dict(op="avgpool2d", in_channels=32), "pooling"),
+    (dict(op="identity", in_channels=32), "identity (junction shortcut)"),
+    (dict(op="dense", in_channels=None, signed=True), "dense (linear), signed"),
+])
+def test_projection_kind(report, projection, kind):
+    assert report.projection_kind(projection) == kind
+
+
+def _tta_row(threads, batch, onnx, snn):
+    return {"threads": threads, "batch": batch, "images": 100 if batch > 1 else 50,
+            "rounds": 7, "load_avg_1min": 1.25, "onnxruntime_images_per_s": onnx,
+            "pytorch_images_per_s": 1000.0, "snncore_images_per_s": snn,
+            "ratio_vs_onnxruntime": snn / onnx, "ratio_vs_pytorch": snn / 1000.0}
+
+
+def _tta(model, reached=True, target=">= 0.8x onnxruntime at batch 100 and 1"):
+    return {"model": model, "points": 0.5, "ladder": [2, 4, 8], "ann_accuracy": 0.9025,
+            "accuracy_images": 2000, "tried": {"2": 0.85, "4": 0.9}, "timesteps": 4,
+            "reached": reached, "snn_accuracy": 0.9, "target": target,
+            "rows": [_tta_row(1, 100, 4000.0, 3600.0), _tta_row(1, 1, 4000.0, 2000.0)],
+            "profile": {"conv2": {"op": "conv2d", "in_channels": 32, "kernel": [3, 3],
+                                  "stride": [1, 1], "groups": 1, "seconds": 0.01,
+                                  "synops_per_image": 2e6, "events_per_image": 1e4,
+                                  "ann_macs": 3e6}},
+            "passes": {"act2": 0.01}, "profile_wall_seconds": 0.025, "profile_images": 100,
+            "ann_profile": {"/conv2/Conv": {"op": "Conv", "us_per_image": 30.0},
+                            "/fc/Gemm": {"op": "Gemm", "us_per_image": 10.0}}}
+
+
+def test_time_to_accuracy_section(report, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    first = _benchmark_json(tmp_path / "a.json", [dict(_tta("vgg", reached=False, target=None),
+                                                       kind="time_to_accuracy")])
+    text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "b.json", [CLAIM])], results)
+    assert "_No bench/results/time_to_accuracy.json in the input: " \
+        "python bench/time_to_accuracy.py --json" in text
+    (results / "time_to_accuracy.json").write_text(json.dumps(
+        {"seconds": 300.0, "models": [_tta("fashion_cnn")]}))
+    text, _ = _run(report, tmp_path, [first], results)
+    assert "## Time to accuracy against the ANN runtimes" in text
+    assert "| fashion_cnn | 4 | 90.00 / 90.25 | 1 | 100 | 4,000 | 1,000 | 3,600 | 0.90x | " \
+        "3.60x | >= 0.8x: yes | 1.25 |" in text
+    assert "| fashion_cnn | 4 | 90.00 / 90.25 | 1 | 1 | 4,000 | 1,000 | 2,000 | 0.50x | " \
+        "2.00x | >= 0.8x: NO | 1.25 |" in text
+    assert "| vgg | 4 (not reached: the ladder's best) |" in text
+    assert "fashion_cnn T=2: 85.00, T=4: 90.00" in text
+    # 0.01 s for 100 images: 100 µs an image, half of the profiled time
+    assert "200 µs an image in its parts, 250 µs wall" in text
+    assert "| conv2 | conv, 32-63 input channels | 3,000,000 | 2,000,000 | 10,000 | 100 | " \
+        "50% |" in text
+    assert "| act2 | population pass |  |  |  | 100 | 50% |" in text
+    assert "40 µs an image in its nodes" in text and "| /conv2/Conv | Conv | 30 | 75% |" in text
 
 
 def _torchvision(model, setting, accuracy):
@@ -272,7 +345,7 @@ def test_partial_and_empty_input(report, tmp_path):
     assert "**Verdict:** agrees" in text
     for kind in ("quality matrix records", "low-latency records", "torchvision records",
                  "energy records", "speed records", "max pooling study records",
-                 "recipe speed records",
+                 "recipe speed records", "bench/results/time_to_accuracy.json",
                  "sweep_*.json or peers_*.json files"):
         assert f"_No {kind} in the input" in text
     empty = tmp_path / "empty.json"
