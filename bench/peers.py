@@ -258,8 +258,25 @@ def ann_run(model, x, batch_size=100, threads=2):
 
 def _refuse_leaky(model, peer):
     for name, m in model.named_modules():
-        if isinstance(m, nn.LeakyReLU):
-            raise PeerRefused(f"{peer} converts only nn.ReLU; {name} is a LeakyReLU")
+        if isinstance(m, (nn.LeakyReLU, nn.ReLU6)):
+            raise PeerRefused(f"{peer} converts only nn.ReLU; {name} is a {type(m).__name__}")
+
+
+def relu_twin(model):
+    """A copy of `model` with every ReLU6 replaced by a ReLU, for peers that
+    convert only nn.ReLU: the same weights and the same work per step, so its
+    speed stands for theirs on `model` (its accuracy does not: the clip is gone).
+    torchvision's MobileNetV2 also pools with a function call, which SpikingJelly
+    refuses; its twin is the same layers as an nn.Sequential with the module."""
+    twin = copy.deepcopy(model)
+    for parent in twin.modules():
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.ReLU6):
+                setattr(parent, name, nn.ReLU())
+    if type(model).__name__ == "MobileNetV2":
+        twin = nn.Sequential(twin.features, nn.AdaptiveAvgPool2d(1), nn.Flatten(1),
+                             twin.classifier)
+    return twin.eval()
 
 
 def _batches(x, batch_size):

@@ -6,15 +6,19 @@ against SpikingJelly, with the accuracy beside every speed.
     python bench/report.py      # bench/RESULTS.md, "Speed by kernel set and recipe"
 
 The models are bench/models.py's CNN ("fashion_cnn"), VGG-style ("vgg") and
-residual ("resnet_small") nets with their trained weights, analog input, at
-T = TIMESTEPS. snncore converts each twice on the scale's calibration images
+residual ("resnet_small") nets and torchvision's resnet18 and mobilenet_v2 for
+32x32 input, with their trained weights, analog input, at T = TIMESTEPS.
+snncore converts each twice on the scale's calibration images
 (bench/evaluation.py): with percentile thresholds (``norm="percentile"``) and
 with ``snncore.convert.low_latency_options(model, T)`` (lower thresholds, the
-half-threshold start, bias calibration, and for the residual net the delayed
-read-out), and runs each conversion under every kernel set the CPU has
-(SNNCORE_ISA: generic, avx2, avx512). SpikingJelly runs its best recipe
-(test_speed.SJ_RECIPES["best"]) on the same images in the same process, with
-the same T and threads, just before snncore's cases of that model.
+half-threshold start, bias calibration, and for the residual nets retracting
+neurons and the delayed read-out), and runs each conversion under every kernel
+set the CPU has (SNNCORE_ISA: generic, avx2, avx512). SpikingJelly runs its
+best recipe (test_speed.SJ_RECIPES["best"]) on the same images in the same
+process, with the same T and threads, just before snncore's cases of that
+model; it refuses ReLU6, so for mobilenet_v2 it runs the same weights with
+ReLU in its place (peers.relu_twin, ``relu_twin`` in the record): the same
+work per step, so a fair speed, though not its accuracy.
 
 Each case records (``extra_info``, kind "recipe_speed"): images/s at batch 100
 (one call) and at batch 1 (images one at a time), its ratio to SpikingJelly
@@ -35,12 +39,13 @@ import os
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 import speed_targets
 from evaluation import projection_costs, skip_if_missing
 from test_speed import SJ_RECIPES, _merge, _same, _timed_rounds, _warm_up
 
-MODELS = ("fashion_cnn", "vgg", "resnet_small")
+MODELS = ("fashion_cnn", "vgg", "resnet_small", "resnet18", "mobilenet_v2")
 RECIPES = ("percentile", "low_latency")
 ISAS = ("generic", "avx2", "avx512")
 SJ_RECIPE = "best"
@@ -88,7 +93,8 @@ def pytest_generate_tests(metafunc):
 def shared():
     """What the cases share: converted networks, SpikingJelly's medians and
     accuracies, and the generic kernels' results."""
-    return SimpleNamespace(nets={}, sj={}, sj_speed={}, sj_accuracy={}, generic={}, accuracy={})
+    return SimpleNamespace(nets={}, sj={}, sj_twin={}, sj_speed={}, sj_accuracy={}, generic={},
+                           accuracy={})
 
 
 def recipe_options(evaluator, model, recipe, timesteps):
@@ -139,10 +145,14 @@ def _spikingjelly(evaluator, shared, case, sizes, timesteps, benchmark):
     import peers
 
     if case.model not in shared.sj:
+        model, shared.sj_twin[case.model] = evaluator.model(case.model), False
+        if any(isinstance(m, torch.nn.ReLU6) for m in model.modules()):
+            # SpikingJelly refuses ReLU6: its speed on the same weights with ReLU
+            model, shared.sj_twin[case.model] = peers.relu_twin(model), True
         try:
             shared.sj[case.model] = peers.spikingjelly_convert(
-                evaluator.model(case.model), evaluator.data(case.model).x_calib,
-                threads=sizes.threads, **SJ_RECIPES[SJ_RECIPE])
+                model, evaluator.data(case.model).x_calib, threads=sizes.threads,
+                **SJ_RECIPES[SJ_RECIPE])
         except peers.PeerMissing as e:
             shared.sj[case.model] = e
     snn = shared.sj[case.model]
@@ -161,6 +171,7 @@ def _spikingjelly(evaluator, shared, case, sizes, timesteps, benchmark):
         shared.sj_accuracy[case.model] = (float(res.curve(d.y_test[:n])[-1]), n)
     acc, n = shared.sj_accuracy[case.model]
     return {"recipe": f"spikingjelly-{SJ_RECIPE}", "sj_recipe": dict(SJ_RECIPES[SJ_RECIPE]),
+            "relu_twin": shared.sj_twin[case.model],
             "images_per_s": ips, "accuracy": acc, "accuracy_images": n, "load_avg_1min": load}
 
 
