@@ -280,6 +280,7 @@ cdef class Engine:
     cdef snn.snn_net *net
     cdef readonly int n_populations, n_projections
     cdef readonly Py_ssize_t input_size, output_size
+    cdef readonly long long max_timesteps
     # The snn_runner of the last run (its threads and states kept between runs,
     # which saves starting them on every run: see snn.h), the process that
     # made it, and a lock held while it is in use.
@@ -300,6 +301,7 @@ cdef class Engine:
         self.n_projections = d.desc.n_projections
         self.input_size = snn.snn_net_input_size(self.net)
         self.output_size = snn.snn_net_output_size(self.net)
+        self.max_timesteps = snn.snn_net_max_timesteps(self.net)
 
     def __dealloc__(self):
         # a forked child has the parent's runner but not its threads: leave it

@@ -169,6 +169,7 @@ cdef extern from "snn.h" nogil:
     int64_t snn_net_output_size(const snn_net *net)
     int snn_net_order(const snn_net *net, int32_t *order, int32_t capacity)
     int32_t snn_net_isa(const snn_net *net)
+    int64_t snn_net_max_timesteps(const snn_net *net)
 
     ctypedef struct snn_run_config:
         int32_t timesteps             # T >= 1

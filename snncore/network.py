@@ -391,7 +391,7 @@ class Network:
                            threads, out[lo:hi], spikes[lo:hi], synops[lo:hi], readout_start,
                            prof, team)
             except _core.CoreError as e:
-                raise ValueError(self._name_core_error(e)) from None
+                raise ValueError(str(e)) from None     # the C message names the item
             bar.update(hi)
         bar.close()
 
@@ -503,6 +503,7 @@ class Simulation:
         self._network = network
         self._engine = engine
         self._state = _core.State(engine)
+        self._max_timesteps = engine.max_timesteps
 
     @property
     def time(self):
@@ -511,7 +512,8 @@ class Simulation:
 
     def step(self, n=1):
         """Advance by n >= 0 steps."""
-        self._state.step(_check_int("n", n, 0, _limits.MAX_TIMESTEPS - self._state.time))
+        # a network of retracting neurons runs at most 2^24 steps (the engine's max_timesteps)
+        self._state.step(_check_int("n", n, 0, self._max_timesteps - self._state.time))
 
     @property
     def output(self):

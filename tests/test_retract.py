@@ -181,3 +181,16 @@ def test_retracting_tracks_the_ann_better_at_low_timesteps(mobile):
         net = from_torch(model, x_calib, norm="channel", v_init=0.5, retract=retract)
         agree[retract] = float((net.run(x_test, 8, threads=1).predictions == ann).mean())
     assert agree[True] > agree[False], agree
+
+
+def test_runs_stop_where_the_counts_stop_being_exact():
+    """Net counts are float32, exact up to 2^24: a longer run of a network with
+    retracting neurons is refused before it starts, by run and by step."""
+    net, x = _stored()
+    with pytest.raises(ValueError, match="retracting neurons"):
+        net.run(x[:1], 2 ** 24 + 1)
+    sim = net.simulate(x[0])
+    with pytest.raises(ValueError, match=r"0\.\.16777216"):
+        sim.step(2 ** 24 + 1)
+    plain = snncore.load(os.path.join(DATA, "junction.npz"))
+    assert plain._get_engine().max_timesteps == snncore.limits()["max_timesteps"] > 2 ** 24

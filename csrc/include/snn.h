@@ -411,6 +411,10 @@ SNN_API int64_t snn_net_output_size(const snn_net *net);
 /* The snn_isa the network's kernels use (SNN_ISA_GENERIC, SNN_ISA_AVX2 or
  * SNN_ISA_AVX512). */
 SNN_API int32_t snn_net_isa(const snn_net *net);
+/* The most timesteps a run of the network may take: the limits' max_timesteps, or
+ * 2^24 when it has a retracting population (whose net spike counts are exact up to
+ * there); 0 for NULL. */
+SNN_API int64_t snn_net_max_timesteps(const snn_net *net);
 /* Population indices in the order the engine simulates them (input first). */
 SNN_API int snn_net_order(const snn_net *net, int32_t *order, int32_t capacity);
 
@@ -419,7 +423,7 @@ SNN_API int snn_net_order(const snn_net *net, int32_t *order, int32_t capacity);
 /* ------------------------------------------------------------------------- */
 
 typedef struct snn_run_config {
-    int32_t timesteps;          /* T >= 1 */
+    int32_t timesteps;          /* 1..max_timesteps (1..2^24 with a retracting population) */
     int32_t encoding;           /* an snn_encoding */
     double rate;                /* poisson/regular: spike probability per unit input, > 0 */
     uint64_t seed;              /* poisson: the random stream is a function of (seed, image index) */
@@ -542,7 +546,10 @@ SNN_API void snn_state_free(snn_state *state);
 SNN_API int snn_state_reset(snn_state *state, const snn_run_config *cfg,
                             const float *x, int64_t image_index);
 
-/* Advances the simulation by `n_steps` >= 0 timesteps. Stepping 3 then 5 equals stepping 8. */
+/* Advances the simulation by `n_steps` >= 0 timesteps. Stepping 3 then 5 equals stepping 8.
+ * SNN_E_LIMIT past max_timesteps since the reset, or past 2^24 for a network with a
+ * retracting population (whose net spike counts are exact up to there; snn_run's
+ * timesteps have the same bound). */
 SNN_API int snn_state_step(snn_state *state, int32_t n_steps);
 
 /* Steps simulated since the last reset. */

@@ -133,6 +133,10 @@ typedef struct snn_pop {
                          * synaptic operations (int64 [ahead][SNN_MAX_THREADS][2]) */
 } snn_pop;
 
+/* A retracting population keeps its net spike counts as floats, exact up to 2^24:
+ * a run of such a network takes at most this many steps. */
+#define SNN_RETRACT_MAX_STEPS ((int64_t)1 << 24)
+
 /* The steps of a block that a population driven by constant current alone runs
  * ahead (run.c, emit): its membranes and current stay in registers over them. */
 #define SNN_AHEAD_STEPS 8
@@ -259,6 +263,8 @@ struct snn_net {
     snn_ahead_fn fire_ahead;
     int32_t n_pop, n_proj;
     int32_t input, output;
+    int64_t max_steps;  /* the most steps of a run: the library's limit, or
+                         * SNN_RETRACT_MAX_STEPS with a retracting population */
     snn_pop *pops;
     snn_proj *projs;
     int32_t *order;     /* simulation order, input first */

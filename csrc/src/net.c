@@ -360,6 +360,14 @@ static int build(snn_net *net, const snn_net_desc *desc, const snn__dims *pd, sn
     RETURN_ERROR_IF(link_projections(net) != SNN_OK, err, SNN_E_NOMEM, -1, -1, "out of memory");
     RETURN_ERROR_IF(fold_pools(net) != SNN_OK, err, SNN_E_NOMEM, -1, -1, "out of memory");
     plan_ahead(net);
+    {
+        snn_limits L;
+        snn_get_limits(&L);
+        net->max_steps = L.max_timesteps;
+        for (i = 0; i < net->n_pop; i++)
+            if (net->pops[i].retract && net->max_steps > SNN_RETRACT_MAX_STEPS)
+                net->max_steps = SNN_RETRACT_MAX_STEPS;
+    }
     return SNN_OK;
 }
 
@@ -407,6 +415,7 @@ snn_net *snn_net_create(const snn_net_desc *desc, snn_error *err)
 
 int32_t snn_net_n_populations(const snn_net *net) { return net ? net->n_pop : 0; }
 int32_t snn_net_isa(const snn_net *net) { return net ? net->isa : 0; }
+int64_t snn_net_max_timesteps(const snn_net *net) { return net ? net->max_steps : 0; }
 int32_t snn_net_n_projections(const snn_net *net) { return net ? net->n_proj : 0; }
 
 int64_t snn_net_population_size(const snn_net *net, int32_t pop)

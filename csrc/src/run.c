@@ -17,9 +17,13 @@ int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *
     snn_get_limits(&L);
     RETURN_ERROR_IF(net == NULL || cfg == NULL, err, SNN_E_INVALID_ARG, -1, -1,
                     "network or run config is NULL");
-    RETURN_ERROR_IF(cfg->timesteps < 1 || cfg->timesteps > L.max_timesteps, err,
-                    SNN_E_INVALID_ARG, -1, -1, "timesteps must be in 1..%lld, got %d",
-                    (long long)L.max_timesteps, (int)cfg->timesteps);
+    RETURN_ERROR_IF(cfg->timesteps < 1 || cfg->timesteps > net->max_steps, err,
+                    SNN_E_INVALID_ARG, -1, -1, "timesteps must be in 1..%lld%s, got %d",
+                    (long long)net->max_steps,
+                    net->max_steps < L.max_timesteps
+                        ? " for a network of retracting neurons (their net spike counts are "
+                          "exact up to there)" : "",
+                    (int)cfg->timesteps);
     RETURN_ERROR_IF(cfg->encoding < SNN_ENCODING_ANALOG || cfg->encoding > SNN_ENCODING_REGULAR,
                     err, SNN_E_UNSUPPORTED, -1, -1, "unknown encoding %d", (int)cfg->encoding);
     RETURN_ERROR_IF(!isfinite(cfg->rate) || !(cfg->rate > 0.0), err, SNN_E_INVALID_ARG, -1, -1,
@@ -674,7 +678,8 @@ int snn_state_step(snn_state *s, int32_t n_steps)
     int32_t k;
     if (s == NULL || n_steps < 0) return SNN_E_INVALID_ARG;
     snn_get_limits(&L);
-    if ((int64_t)s->t + n_steps > L.max_timesteps) return SNN_E_LIMIT;
+    if ((int64_t)s->t + n_steps > L.max_timesteps || (int64_t)s->t + n_steps > s->net->max_steps)
+        return SNN_E_LIMIT;
     tm = solo_team(s);
     for (k = 0; k < n_steps; k++) snn__step(s, &tm);
     return SNN_OK;
