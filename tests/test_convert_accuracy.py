@@ -301,13 +301,13 @@ class _Concat(torch.nn.Module):
                                  torch.nn.Linear(36, 10)), {"norm": "ltb"}),
     (lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
                                  torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-                                 torch.nn.Linear(36, 10)), {"norm": "channel"}),
-    (_Concat, {"norm": "channel", "readout_delay": "auto"}),
+                                 torch.nn.Linear(36, 10)), {"norm": "channel", "retract": True}),
+    (_Concat, {"norm": "channel", "retract": True, "readout_delay": "auto"}),
 ])
 def test_low_latency_options_follow_the_structure(make, expected):
-    """LTB for plain chains; per-channel percentiles where max pooling selects
-    the largest activations; and the delayed read-out besides where a
-    concatenation joins paths of different depths."""
+    """LTB for plain chains; per-channel percentiles and retracting neurons
+    where max pooling selects the largest activations; and the delayed read-out
+    besides where a concatenation joins paths of different depths."""
     from snncore.convert import low_latency_options
 
     opts = low_latency_options(make(), 32)

@@ -8,9 +8,9 @@
  *     held the largest count before this step; then the window's counts, which
  *     are final for the step, are read again for the new largest one.
  * The second case is the only one that reads more than the step's events, and
- * it needs signed neurons. The work is otherwise a gather of the step's events
- * over each output's window, as avgpool2d's, with a comparison in place of the
- * multiply-add, and it is the same for every instruction set: there is nothing
+ * it needs signed neurons. The work otherwise follows the step's events alone
+ * (each visits the windows that hold it, a comparison in place of avgpool2d's
+ * multiply-add), and it is the same for every instruction set: there is nothing
  * to vectorise in a compare-and-branch per event, and the results are integers.
  */
 #include "internal.h"
@@ -32,40 +32,75 @@ static int32_t window_max(const snn_proj *q, const int32_t *fired, int64_t SW, i
     return m;
 }
 
+/* The outputs [*lo, *hi) along one axis whose windows (k, stride st, padding pd)
+ * hold source coordinate sc, clipped to [o0, o1). */
+static void windows_of(int64_t sc, int32_t k, int32_t st, int32_t pd, int64_t o0, int64_t o1,
+                       int64_t *lo, int64_t *hi)
+{
+    const int64_t first = sc + pd - k + 1;      /* the first output's window start <= sc */
+    const int64_t a = first <= 0 ? 0 : (first + st - 1) / st;
+    const int64_t b = (sc + pd) / st + 1;
+    *lo = a > o0 ? a : o0;
+    *hi = b < o1 ? b : o1;
+}
+
+/* Output rows [oy0, oy1) of this team member, by the step's events: each event
+ * visits the windows that hold it (the outputs of its channel whose largest count
+ * it may change), rows outside the member's left to the others. For one output
+ * the events of its window come in ascending source position, as a pass over the
+ * window's taps would take them, and its largest count changes at most once a
+ * step, so the result does not depend on the order. */
 int64_t snn__maxpool(const snn_net *net, const snn_proj *q, const snn_events *ev,
                      const int32_t *fired, int32_t *best, float *dst, int32_t part, int32_t parts)
 {
     const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
-    const int64_t C = src->C, SW = src->W, OW = tgt->W, OH = tgt->H;
-    int64_t oy, ox, ops = 0;
-    for (oy = OH * part / parts; oy < OH * (part + 1) / parts; oy++) {
-        const snn_tap *const row = q->grow_taps + q->grow_start[oy];
-        const snn_tap *const row_end = q->grow_taps + q->grow_start[oy + 1];
-        for (ox = 0; ox < OW; ox++) {
-            const snn_tap *const col_end = q->gcol_taps + q->gcol_start[ox + 1];
-            const int64_t o = (oy * OW + ox) * C;
-            const snn_tap *ry, *cx;
-            for (ry = row; ry < row_end; ry++)
-                for (cx = q->gcol_taps + q->gcol_start[ox]; cx < col_end; cx++) {
-                    const int64_t pos = (int64_t)ry->src * SW + cx->src;
-                    const int32_t e1 = ev->end[pos];
-                    int32_t e;
-                    for (e = ev->first[pos]; e < e1; e++) {
-                        const int32_t i = ev->idx[e];
-                        const int64_t c = i - pos * C;
-                        if (fired[i] > best[o + c]) {
-                            best[o + c] = fired[i];
-                            dst[o + c] += q->w[c];
-                        } else if (ev->val[e] < 0.0f && fired[i] + 1 == best[o + c]) {
-                            const int32_t m = window_max(q, fired, SW, C, oy, ox, c);
-                            if (m < best[o + c]) {
-                                best[o + c] = m;
-                                dst[o + c] -= q->w[c];
+    const int64_t C = src->C, SH = src->H, SW = src->W, OW = tgt->W, OH = tgt->H;
+    const int64_t oy0 = OH * part / parts, oy1 = OH * (part + 1) / parts;
+    const int64_t sy_end = (oy1 - 1) * q->sh - q->ph + q->kh;
+    int64_t sy, sx, xlo, xhi, ops = 0;
+    if (oy0 >= oy1) return 0;
+    for (sy = oy0 * q->sh - q->ph < 0 ? 0 : oy0 * q->sh - q->ph; sy < SH && sy < sy_end; sy++) {
+        int64_t ylo, yhi;
+        windows_of(sy, q->kh, q->sh, q->ph, oy0, oy1, &ylo, &yhi);
+        if (ylo >= yhi) continue;
+        /* the columns' windows, [xlo, xhi), move right with sx (no division per column) */
+        for (sx = 0, xlo = 0, xhi = 0; sx < SW; sx++) {
+            const int64_t pos = sy * SW + sx;
+            const int32_t e1 = ev->end[pos];
+            int64_t oy, ox;
+            int32_t e;
+            while (xlo < OW && xlo * q->sw - q->pw + q->kw <= sx) xlo++;
+            while (xhi < OW && xhi * q->sw - q->pw <= sx) xhi++;
+            if (ev->first[pos] == e1) continue;
+            for (e = ev->first[pos]; e < e1; e++) {
+                const int32_t i = ev->idx[e];
+                const int64_t c = i - pos * C;
+                const int32_t n = fired[i];
+                const float w = q->w[c];
+                if (ev->val[e] > 0.0f) {
+                    for (oy = ylo; oy < yhi; oy++)
+                        for (ox = xlo; ox < xhi; ox++) {
+                            const int64_t o = (oy * OW + ox) * C + c;
+                            if (n > best[o]) {
+                                best[o] = n;
+                                dst[o] += w;
                             }
                         }
-                    }
-                    ops += e1 - ev->first[pos];
+                } else {
+                    for (oy = ylo; oy < yhi; oy++)
+                        for (ox = xlo; ox < xhi; ox++) {
+                            const int64_t o = (oy * OW + ox) * C + c;
+                            if (n + 1 == best[o]) {
+                                const int32_t m = window_max(q, fired, SW, C, oy, ox, c);
+                                if (m < best[o]) {
+                                    best[o] = m;
+                                    dst[o] -= w;
+                                }
+                            }
+                        }
                 }
+                ops += (yhi - ylo) * (xhi - xlo);
+            }
         }
     }
     return ops;
