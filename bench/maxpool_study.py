@@ -62,23 +62,32 @@ THREADS = 1
 class IFNeurons:
     """Integrate-and-fire neurons with reset by subtraction, in ANN units:
     V(0) = v_init * theta; each step V <- V + I + bias; a spike (1) where
-    V >= theta, which then loses theta. theta, bias: broadcastable to the
-    current ((1, C, 1, 1) or (1, C) per channel); bias None: none."""
+    V >= theta, which then loses theta. With theta_retract (the conversion's
+    retracting neurons, docs/format.md): otherwise a -1 where V <= -theta_retract
+    while the neuron's net count is positive, which gives theta back. theta,
+    theta_retract, bias: broadcastable to the current ((1, C, 1, 1) or (1, C) per
+    channel); None: none."""
 
-    def __init__(self, theta, v_init=0.0, bias=None):
+    def __init__(self, theta, v_init=0.0, bias=None, theta_retract=None):
         self.theta = theta
         self.v_init = float(v_init)
         self.bias = bias
-        self.v = None
+        self.theta_retract = theta_retract
+        self.v = self.count = None
 
     def __call__(self, current):
         if self.bias is not None:
             current = current + self.bias
         if self.v is None:
             self.v = self.v_init * self.theta + current
+            self.count = torch.zeros_like(self.v)
         else:
             self.v = self.v + current
         spikes = (self.v >= self.theta).to(torch.float32)
+        if self.theta_retract is not None:
+            back = (spikes == 0) & (self.v <= -self.theta_retract) & (self.count > 0)
+            spikes = spikes - back.to(torch.float32)
+            self.count = self.count + spikes
         self.v = self.v - spikes * self.theta
         return spikes
 
@@ -158,7 +167,8 @@ def _per_channel(values, ndim):
 class EngineLayers:
     """What a snncore conversion chose for each IF population and its output,
     read from its file (docs/format.md): per IF population in file order
-    (name, shape, threshold (C,) float32, v_init, bias (C,) float32 or None),
+    (name, shape, threshold (C,) float32, v_init, bias (C,) float32 or None,
+    retract: the retraction level theta_neg (C,) of a retracting population, or None),
     the output population's bias, and the read-out start."""
 
     def __init__(self, net):
@@ -183,7 +193,10 @@ class EngineLayers:
                                                    f"{p['name']}'s threshold"),
                              v_init=float(p.get("v_init", 0.0)),
                              bias=per_channel(p.get("bias"), p["shape"][0],
-                                              f"{p['name']}'s bias"))
+                                              f"{p['name']}'s bias"),
+                             retract=per_channel(p["threshold_neg"], p["shape"][0],
+                                                 f"{p['name']}'s threshold_neg")
+                             if p.get("retract") else None)
                         for p in meta["populations"] if p["kind"] == "if"]
         out = next(p for p in meta["populations"] if p["name"] == meta["output"])
         self.output_bias = per_channel(out.get("bias"), out["shape"][0], "the output's bias")
@@ -279,8 +292,10 @@ class SpikingGraph:
                 raise ValueError(f"ReLU {name} has shape {tuple(shape)} but its IF population "
                                  f"{layer['name']} {layer['shape']}")
         delta = self.delta.get(name)
+        retract = layer["retract"]
         return IFNeurons(_per_channel(layer["threshold"], ndim), layer["v_init"],
-                         None if delta is None else _per_channel(delta, ndim))
+                         None if delta is None else _per_channel(delta, ndim),
+                         None if retract is None else _per_channel(retract, ndim))
 
     def _pooled_relus(self):
         return {source for _, source in self.pools.values() if source in self.layer_of}
