@@ -256,7 +256,7 @@ def ann_run(model, x, batch_size=100, threads=2):
 
 # -- SpikingJelly ----------------------------------------------------------------
 
-def _refuse_leaky(model, peer):
+def _refuse_non_relu(model, peer):
     for name, m in model.named_modules():
         if isinstance(m, (nn.LeakyReLU, nn.ReLU6)):
             raise PeerRefused(f"{peer} converts only nn.ReLU; {name} is a {type(m).__name__}")
@@ -308,7 +308,7 @@ def spikingjelly_convert(model, calib, mode="max", channel_wise=False, half_thre
     ann2snn, _, _ = _import_spikingjelly()
     if half_threshold and not channel_wise:
         raise ValueError("SpikingJelly 2.0.0 applies half_threshold only with channel_wise=True")
-    _refuse_leaky(model, "SpikingJelly's RateCodingRecipe")
+    _refuse_non_relu(model, "SpikingJelly's RateCodingRecipe")
     ann = copy.deepcopy(model).eval()
     recipe = ann2snn.RateCodingRecipe(dataloader=_batches(calib, batch_size), mode=mode,
                                       channel_wise=channel_wise, half_threshold=half_threshold)
@@ -535,7 +535,7 @@ def sinabs_convert(model, x_calib, percentile=99.9, threads=2, normalization="si
     sinabs = _import_sinabs()
     if normalization not in ("sinabs", "exact"):
         raise ValueError(f"normalization must be 'sinabs' or 'exact', got {normalization!r}")
-    _refuse_leaky(model, "sinabs.from_torch")
+    _refuse_non_relu(model, "sinabs.from_torch")
     ann = copy.deepcopy(model).eval()
     _sinabs_layers(ann)                       # refuses what normalize_weights cannot walk
     ann = _fold_batchnorm(ann)

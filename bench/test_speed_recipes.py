@@ -39,7 +39,6 @@ import os
 from types import SimpleNamespace
 
 import pytest
-import torch
 
 import speed_targets
 from evaluation import projection_costs, skip_if_missing
@@ -145,14 +144,18 @@ def _spikingjelly(evaluator, shared, case, sizes, timesteps, benchmark):
     import peers
 
     if case.model not in shared.sj:
-        model, shared.sj_twin[case.model] = evaluator.model(case.model), False
-        if any(isinstance(m, torch.nn.ReLU6) for m in model.modules()):
-            # SpikingJelly refuses ReLU6: its speed on the same weights with ReLU
-            model, shared.sj_twin[case.model] = peers.relu_twin(model), True
+        model, x_calib = evaluator.model(case.model), evaluator.data(case.model).x_calib
+        shared.sj_twin[case.model] = False
         try:
-            shared.sj[case.model] = peers.spikingjelly_convert(
-                model, evaluator.data(case.model).x_calib, threads=sizes.threads,
-                **SJ_RECIPES[SJ_RECIPE])
+            try:
+                shared.sj[case.model] = peers.spikingjelly_convert(
+                    model, x_calib, threads=sizes.threads, **SJ_RECIPES[SJ_RECIPE])
+            except peers.PeerRefused:
+                # SpikingJelly refuses ReLU6: its speed on the same weights with ReLU
+                shared.sj[case.model] = peers.spikingjelly_convert(
+                    peers.relu_twin(model), x_calib, threads=sizes.threads,
+                    **SJ_RECIPES[SJ_RECIPE])
+                shared.sj_twin[case.model] = True
         except peers.PeerMissing as e:
             shared.sj[case.model] = e
     snn = shared.sj[case.model]

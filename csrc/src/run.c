@@ -673,13 +673,11 @@ int snn_state_reset(snn_state *s, const snn_run_config *cfg, const float *x, int
 
 int snn_state_step(snn_state *s, int32_t n_steps)
 {
-    snn_limits L;
     snn_team tm;
     int32_t k;
     if (s == NULL || n_steps < 0) return SNN_E_INVALID_ARG;
-    snn_get_limits(&L);
-    if ((int64_t)s->t + n_steps > L.max_timesteps || (int64_t)s->t + n_steps > s->net->max_steps)
-        return SNN_E_LIMIT;
+    /* the network's bound: the library's max_timesteps, or lower (net.c) */
+    if ((int64_t)s->t + n_steps > s->net->max_steps) return SNN_E_LIMIT;
     tm = solo_team(s);
     for (k = 0; k < n_steps; k++) snn__step(s, &tm);
     return SNN_OK;

@@ -353,20 +353,19 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
     if (taps == 0) return 0;
     for (; co + SNN_VL * SNN_QUAD_NV <= Co; co += SNN_VL * SNN_QUAD_NV)
         SNN_KERNEL(gather_quad)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co, dst + oy * OW * Co);
-#if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
-    if (co + SNN_VL * (SNN_QUAD_NV / 2) <= Co) {
-        SNN_KERNEL(gather_quad_half)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,
-                                     dst + oy * OW * Co);
-        co += SNN_VL * (SNN_QUAD_NV / 2);
+/* one narrower pass of NV vectors a pixel, where the channels left fill it */
+#define SNN_QUAD_PASS(FN, NV)                                                           \
+    if (co + SNN_VL * (NV) <= Co) {                                                     \
+        FN(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co, dst + oy * OW * Co);               \
+        co += SNN_VL * (NV);                                                            \
     }
+#if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
+    SNN_QUAD_PASS(SNN_KERNEL(gather_quad_half), SNN_QUAD_NV / 2)
 #endif
 #if SNN_QUAD_NV / 4 >= SNN_QUAD_MIN_NV
-    if (co + SNN_VL * (SNN_QUAD_NV / 4) <= Co) {
-        SNN_KERNEL(gather_quad_quarter)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,
-                                        dst + oy * OW * Co);
-        co += SNN_VL * (SNN_QUAD_NV / 4);
-    }
+    SNN_QUAD_PASS(SNN_KERNEL(gather_quad_quarter), SNN_QUAD_NV / 4)
 #endif
+#undef SNN_QUAD_PASS
     if (co < Co)
         for (r = 0; r < 4; r++) SNN_KERNEL(conv_row)(q, ev, oy + r, co, SW, Ci, Co, OW, dst);
     return taps;

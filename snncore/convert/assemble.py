@@ -397,17 +397,17 @@ class Assembler:
             scalar = np.all(theta == theta[0])
             kwargs.update(threshold=float(np.float32(theta[0])) if scalar else theta.astype(np.float32),
                           reset=self.reset, v_init=self.v_init)
+            neg = None
             if signed_alpha is not None:
                 neg = theta / signed_alpha
-                kwargs.update(signed=True, threshold_neg=float(np.float32(neg[0])) if scalar
-                              else neg.astype(np.float32))
             elif self.retract:
                 # taken back half a spike past the half-threshold start's rounding
                 # point: a hysteresis of 1.5 spikes, so a neuron near a boundary
                 # does not fire and retract in turns
                 neg = theta / 2
-                kwargs.update(signed=True, retract=True,
-                              threshold_neg=float(np.float32(neg[0])) if scalar
+                kwargs["retract"] = True
+            if neg is not None:
+                kwargs.update(signed=True, threshold_neg=float(np.float32(neg[0])) if scalar
                               else neg.astype(np.float32))
             unit, bound = np.float32(theta).astype(np.float64), theta
         else:
