@@ -1,13 +1,18 @@
 """Builds snncore's one extension module, snncore._core: the Cython glue in
-python/ compiled together with the C engine in csrc/src (the same sources and
-flags as meson.build, so both builds produce the same numbers).
+python/ compiled together with the C engine in csrc/src and the file loader in
+csrc/loader (the same sources and flags as meson.build, so both builds produce
+the same numbers). The loader links libzip and jansson (Debian: libzip-dev,
+libjansson-dev), found through pkg-config where it is installed.
 
-Two facts come from files that meson.build reads too, so the builds cannot drift:
-the C core's sources (csrc/src/sources.txt, one path per line) and the version
-(SNN_VERSION_STRING in csrc/include/snn.h)."""
+Three facts come from files that meson.build reads too, so the builds cannot
+drift: the C core's and the loader's sources (csrc/src/sources.txt and
+csrc/loader/sources.txt, one path per line) and the version (SNN_VERSION_STRING
+in csrc/include/snn.h)."""
 import glob
 import os
 import re
+import shutil
+import subprocess
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -20,11 +25,22 @@ def read_text(relpath):
         return f.read()
 
 
-def core_sources():
-    """The C core's sources, as listed in csrc/src/sources.txt (paths from the
-    repository's root; blank lines ignored)."""
-    return [line.strip() for line in read_text("csrc/src/sources.txt").splitlines()
-            if line.strip()]
+def listed_sources(relpath):
+    """The sources a list file names (paths from the repository's root; blank
+    lines ignored)."""
+    return [line.strip() for line in read_text(relpath).splitlines() if line.strip()]
+
+
+def pkg_config(flag, packages, fallback):
+    """pkg-config's answer for the loader's libraries, or `fallback` without it."""
+    if shutil.which("pkg-config") is None:
+        return fallback
+    try:
+        out = subprocess.run(["pkg-config", flag] + packages, check=True,
+                             capture_output=True, text=True).stdout
+    except subprocess.CalledProcessError:
+        return fallback
+    return [word[2:] for word in out.split()]
 
 
 def header_version():
@@ -36,11 +52,13 @@ def header_version():
     return m.group(1)
 
 
-CORE_SOURCES = core_sources()
+SOURCES = listed_sources("csrc/src/sources.txt") + listed_sources("csrc/loader/sources.txt")
+LOADER_LIBS = ["libzip", "jansson"]
 
 # The headers every source may include: a change to one rebuilds the extension
 # (the kernels are compiled from headers included once per instruction set).
-HEADERS = sorted(glob.glob("csrc/include/*.h") + glob.glob("csrc/src/*.h"))
+HEADERS = sorted(glob.glob("csrc/include/*.h") + glob.glob("csrc/src/*.h")
+                 + glob.glob("csrc/loader/*.h"))
 
 # No fused multiply-add contraction: every build rounds every sum identically.
 COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-D_POSIX_C_SOURCE=200809L"]
@@ -51,11 +69,13 @@ DIRECTIVES = {"language_level": 3, "boundscheck": DEBUG, "wraparound": False}
 
 extension = Extension(
     "snncore._core",
-    sources=["python/_core.pyx"] + CORE_SOURCES,
-    include_dirs=["csrc/include", "python"],
+    sources=["python/_core.pyx"] + SOURCES,
+    include_dirs=["csrc/include", "csrc/loader", "python"]
+                 + pkg_config("--cflags-only-I", LOADER_LIBS, []),
     depends=HEADERS,
     extra_compile_args=COMPILE_ARGS,
-    libraries=["m", "pthread"],
+    library_dirs=pkg_config("--libs-only-L", LOADER_LIBS, []),
+    libraries=pkg_config("--libs-only-l", LOADER_LIBS, ["zip", "jansson"]) + ["m", "pthread"],
 )
 
 setup(version=header_version(),

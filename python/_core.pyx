@@ -1,14 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""Thin binding of csrc/include/snn.h. Validation, defaults and array
-allocation live in the Python layer (snncore/); this file only turns typed
-buffers into C calls and C statuses into exceptions."""
+"""Thin binding of csrc/include/snn.h: typed buffers become C calls, C statuses
+become exceptions, and a network file read by the C loader becomes a spec (the
+plain dict of snncore/_spec.py). The format's rules live in the library alone."""
 
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 cimport snn
 
+import json
 import os
 import threading
 
@@ -99,6 +100,7 @@ E_GRAPH = snn.SNN_E_GRAPH
 E_LIMIT = snn.SNN_E_LIMIT
 E_UNSUPPORTED = snn.SNN_E_UNSUPPORTED
 E_FORMAT = snn.SNN_E_FORMAT     # a reader's refusal
+E_IO = snn.SNN_E_IO             # a file that cannot be opened or read
 VERSION = snn.snn_version_string().decode()
 FORMAT_VERSION = snn.SNN_FORMAT_VERSION
 MAX_THREADS = snn.SNN_MAX_THREADS   # the most threads a run uses (snn.h)
@@ -273,6 +275,99 @@ def check(spec, int64_t max_bytes=0):
         status = snn.snn_net_check(&d.desc, &buf[0], &err)
     _check(status, &err)
     return order[:d.desc.n_populations]
+
+
+cdef object _array_copy(const snn.snn_array *a):
+    """A described array as a float32 ndarray of its shape (a copy), or None
+    when absent."""
+    cdef float[::1] view
+    if a.ndim == 0:
+        return None
+    out = np.empty(tuple(a.shape[k] for k in range(a.ndim)), dtype=np.float32)
+    if out.size:
+        view = out.reshape(-1)
+        memcpy(&view[0], a.data, out.size * sizeof(float))
+    return out
+
+
+cdef object _flat(object arr):
+    return None if arr is None else arr.reshape(-1)
+
+
+cdef dict _population_spec(const snn.snn_population_desc *p, name):
+    shape = (p.shape[0], p.shape[1] if p.ndim == 3 else 1, p.shape[2] if p.ndim == 3 else 1)
+    return {"name": name, "kind": KINDS[p.kind], "ndim": p.ndim, "shape": shape,
+            "threshold": _flat(_array_copy(&p.threshold)), "signed": bool(p.is_signed),
+            "threshold_neg": _flat(_array_copy(&p.threshold_neg)), "retract": bool(p.retract),
+            "reset": RESETS[p.reset], "v_init": float(p.v_init), "bias": _array_copy(&p.bias)}
+
+
+cdef dict _projection_spec(const snn.snn_projection_desc *q, name):
+    weight = _array_copy(&q.weight)
+    kernel = (q.kernel[0], q.kernel[1])
+    if q.op == snn.SNN_OP_CONV2D:
+        kernel = tuple(weight.shape[2:])        # the file gives a conv's kernel by its weight
+    return {"name": name, "op": OPS[q.op], "source": q.source, "target": q.target,
+            "weight": weight, "kernel": kernel, "stride": (q.stride[0], q.stride[1]),
+            "padding": (q.padding[0], q.padding[1]), "ceil_mode": bool(q.ceil_mode),
+            "scale": (q.scale[0], q.scale[1]), "groups": q.groups}
+
+
+cdef dict _file_spec(const snn.snn_file *f):
+    """The spec of a file the loader has read and checked."""
+    cdef const snn.snn_net_desc *d = snn.snn_file_desc(f)
+    cdef const snn.snn_file_info *info = snn.snn_file_get_info(f)
+    cdef int i
+    producer = info.producer.decode("utf-8")
+    spec = {"populations": [_population_spec(&d.populations[i],
+                                             info.population_names[i].decode("utf-8"))
+                            for i in range(d.n_populations)],
+            "projections": [_projection_spec(&d.projections[i],
+                                             info.projection_names[i].decode("utf-8"))
+                            for i in range(d.n_projections)],
+            "input": d.input, "output": d.output,
+            "encoding": ENCODINGS[info.hints.encoding], "rate": info.hints.rate,
+            "uint8_scale": info.hints.uint8_scale, "readout_start": info.hints.readout_start,
+            "producer": producer or None, "version": info.format_version,
+            "provenance": json.loads(info.provenance.decode("utf-8"))}
+    spec["order"] = [int(i) for i in check(spec)]
+    return spec
+
+
+cdef dict _taken(snn.snn_file *f, snn.snn_error *err):
+    """The spec of a file just read (NULL: raise the loader's error); frees it."""
+    if f == NULL:
+        _check(err.status, err)
+    try:
+        return _file_spec(f)
+    finally:
+        snn.snn_file_free(f)
+
+
+def read_file(path, int64_t max_bytes=0):
+    """Reads and checks the network file at `path` (str or bytes) with the C
+    loader (snn_file_read); returns its spec. max_bytes: the memory bound (<= 0:
+    the library's). Raises CoreError (status E_FORMAT for the reader's refusals,
+    the check's status for the rest; E_IO when the file cannot be read)."""
+    cdef snn.snn_load_options opt = snn.snn_load_options(max_bytes, NULL)
+    cdef snn.snn_error err
+    cdef snn.snn_file *f
+    cdef bytes p = os.fsencode(path)
+    cdef const char *cpath = p
+    with nogil:
+        f = snn.snn_file_read(cpath, &opt, &err)
+    return _taken(f, &err)
+
+
+def read_memory(const unsigned char[::1] data, int64_t max_bytes=0):
+    """read_file for a whole network file held in memory (snn_file_read_memory)."""
+    cdef snn.snn_load_options opt = snn.snn_load_options(max_bytes, NULL)
+    cdef snn.snn_error err
+    cdef snn.snn_file *f
+    cdef const void *ptr = &data[0] if data.shape[0] else NULL
+    with nogil:
+        f = snn.snn_file_read_memory(ptr, data.shape[0], &opt, &err)
+    return _taken(f, &err)
 
 
 cdef class Engine:

@@ -157,6 +157,29 @@ cdef extern from "snn.h" nogil:
 
     int snn_net_check(const snn_net_desc *desc, int32_t *order, snn_error *err)
 
+    ctypedef struct snn_load_options:
+        int64_t max_bytes                     # <= 0: the library's
+        const snn_allocator *allocator        # for the snn_net only; NULL: malloc
+
+    ctypedef struct snn_file_info:
+        int32_t format_version
+        const char *producer                  # "" when absent
+        snn_hints hints
+        const char *const *population_names
+        const char *const *projection_names
+        const char *provenance                # compact JSON, "{}" when absent
+
+    ctypedef struct snn_file:
+        pass
+
+    int snn_has_loader()
+    snn_file *snn_file_read(const char *path, const snn_load_options *opt, snn_error *err)
+    snn_file *snn_file_read_memory(const void *data, size_t size, const snn_load_options *opt,
+                                   snn_error *err)
+    void snn_file_free(snn_file *file)
+    const snn_net_desc *snn_file_desc(const snn_file *file)
+    const snn_file_info *snn_file_get_info(const snn_file *file)
+
     ctypedef struct snn_net:
         pass
 

@@ -89,7 +89,7 @@ def _cut(net, name):
     meta["projections"] = [q for q in meta["projections"] if q["target"] in keep]
     meta["output"] = name
     meta.pop("readout", None)
-    return Network(meta, arrays, _copy=False)
+    return Network(meta, arrays)
 
 
 def population_counts(net, x, population, timesteps, checkpoints=None, encoding=None, seed=0,

@@ -10,8 +10,8 @@ import numpy as np
 from . import _core, _limits
 from ._images import float_images
 from ._progress import Progress
-from ._spec import ENCODINGS, WINDOWED, denormalize, describe, normalize, normalize_unread
-from ._npz import Archive, write_npz
+from ._spec import ENCODINGS, WINDOWED, denormalize, normalize, read
+from ._npz import write_npz
 from .errors import FormatError
 from .result import Counters, RunResult
 
@@ -27,12 +27,15 @@ def load(path, max_bytes=None):
     """Read and validate a network file written by `Network.save` (or by any
     writer following docs/format.md).
 
-    The file is checked from its metadata and its arrays' headers before any
-    array is read, and only the arrays the network references are read.
+    The C library reads the file (the same loader as ``snnrun`` and
+    ``snn_file_read``): it is checked from its metadata and its arrays'
+    headers before any array is read, and only the arrays the network
+    references are read.
 
     Parameters
     ----------
-    path : str or os.PathLike or binary file object
+    path : str, bytes or os.PathLike, a binary file object, or the file's
+        bytes as a bytearray or memoryview
     max_bytes : int, optional
         Refuse a network whose weights and one image's state would need more
         memory than this (default: ``snncore.limits()["max_bytes"]``, 8 GiB).
@@ -48,12 +51,10 @@ def load(path, max_bytes=None):
         member, population or projection at fault, and ``status``,
         ``population`` and ``projection`` give the C library's status and the
         index of the item at fault.
+    OSError
+        The path cannot be opened or read.
     """
-    with Archive(path) as ar:
-        # checked from the headers before any array is read; only what the
-        # network references is read
-        spec = normalize_unread(describe(ar.meta, ar.headers), ar.read, max_bytes=max_bytes)
-    return Network._from_spec(spec)
+    return Network._from_spec(read(path, max_bytes=max_bytes))
 
 
 class Network:
@@ -64,10 +65,13 @@ class Network:
     ----------
     meta : dict
         The decoded ``__snncore__`` metadata.
-    arrays : mapping of str to ndarray (float32)
-        The tensors the metadata names.
+    arrays : mapping of str to array_like
+        The tensors the metadata names, stored as float32 (integer and
+        float arrays are converted).
 
-    Build one with `snncore.load`, `snncore.NetworkBuilder` or the converter
+    The pair is written as a network file in memory and read back by the C
+    library's loader, so it meets exactly the rules a file meets. Build one
+    with `snncore.load`, `snncore.NetworkBuilder` or the converter
     (``snncore.convert.from_torch``). A network is immutable.
 
     Raises
@@ -76,9 +80,9 @@ class Network:
         The description is invalid.
     """
 
-    def __init__(self, meta, arrays, _copy=True):
+    def __init__(self, meta, arrays):
         self._spec = normalize(meta, arrays)
-        self._freeze(_copy)
+        self._freeze()
         self._engine = None
 
     @classmethod
@@ -86,19 +90,17 @@ class Network:
         """A network of a checked, normalised spec whose arrays are its own."""
         net = cls.__new__(cls)
         net._spec = spec
-        net._freeze(False)
+        net._freeze()
         net._engine = None
         return net
 
-    def _freeze(self, copy):
-        """Own every array (unless told they are ours already) and make it
-        read-only, so that the network, its saved file and its engine agree."""
+    def _freeze(self):
+        """Make every array read-only (they are the network's own: the loader's
+        copies), so that the network, its saved file and its engine agree."""
         for item in self._spec["populations"] + self._spec["projections"]:
             for key in ("threshold", "threshold_neg", "bias", "weight"):
                 if item.get(key) is not None:
-                    arr = np.array(item[key], dtype=np.float32, order="C", copy=copy or None)
-                    arr.setflags(write=False)
-                    item[key] = arr
+                    item[key].setflags(write=False)
 
     # -- description -------------------------------------------------------
 

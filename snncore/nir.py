@@ -632,7 +632,7 @@ class _Importer:
                     self._term(src, self.pop_of[key], self._node_shape(key))
         out_name = self._output(output)
         meta, arrays = self._meta(out_name)
-        return Network(meta, arrays, _copy=False)
+        return Network(meta, arrays)
 
     def _name(self, key, role):
         return self.names.get(role, {}).get(key, key)

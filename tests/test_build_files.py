@@ -1,8 +1,8 @@
 """The two builds (setup.py for the Python extension, meson.build for the C
 library) must compile the same sources with the same floating-point flags, and
-the version must have one source. Both builds read the C core's source list from
-csrc/src/sources.txt and the version from csrc/include/snn.h. The C core must
-stay free of Python."""
+the version must have one source. Both builds read the source lists of the C
+core and the file loader from csrc/src/sources.txt and csrc/loader/sources.txt,
+and the version from csrc/include/snn.h. The C core must stay free of Python."""
 
 import ast
 import json
@@ -46,9 +46,13 @@ def setup_functions(root=ROOT):
     return namespace
 
 
-def source_list():
-    """csrc/src/sources.txt: the C core's sources, one path per line."""
-    return [line.strip() for line in read("csrc/src/sources.txt").splitlines() if line.strip()]
+LISTS = ("csrc/src", "csrc/loader")     # the folders whose sources.txt lists their C files
+
+
+def source_list(folder="csrc/src"):
+    """<folder>/sources.txt: the folder's sources, one path per line."""
+    return [line.strip() for line in read(folder + "/sources.txt").splitlines()
+            if line.strip()]
 
 
 def _strip_meson_comments(text):
@@ -70,44 +74,51 @@ def meson_call_strings(variable, function):
     return re.findall(r"'([^']*)'", text[m.end():i - 1])
 
 
-def source_files():
-    src = os.path.join(ROOT, "csrc", "src")
-    return sorted("csrc/src/" + f for f in os.listdir(src) if f.endswith(".c"))
+def source_files(folder="csrc/src"):
+    """The C files of `folder`, but the loader's stand-in for builds without it."""
+    return sorted(folder + "/" + f for f in os.listdir(os.path.join(ROOT, folder))
+                  if f.endswith(".c") and f != "load_stub.c")
 
 
 # ---------------------------------------------------------------------------
 # Sources: csrc/src/sources.txt is the one list
 # ---------------------------------------------------------------------------
 
-def test_source_list_names_every_c_file_once():
-    sources = source_list()
+@pytest.mark.parametrize("folder", LISTS)
+def test_source_list_names_every_c_file_once(folder):
+    sources = source_list(folder)
     assert len(sources) == len(set(sources)), sources
-    assert sorted(sources) == source_files()
+    assert sorted(sources) == source_files(folder)
 
 
-def test_setup_py_reads_the_source_list():
-    core_sources = setup_functions()["core_sources"]
-    assert core_sources() == source_list()
+def test_setup_py_reads_the_source_lists():
+    listed = setup_functions()["listed_sources"]
+    for folder in LISTS:
+        assert listed(folder + "/sources.txt") == source_list(folder)
     tree = ast.parse(read("setup.py"))
     assigned = [n.value for n in tree.body if isinstance(n, ast.Assign) and any(
-        isinstance(t, ast.Name) and t.id == "CORE_SOURCES" for t in n.targets)]
-    assert len(assigned) == 1 and ast.unparse(assigned[0]) == "core_sources()", \
-        "setup.py's CORE_SOURCES is not core_sources()"
+        isinstance(t, ast.Name) and t.id == "SOURCES" for t in n.targets)]
+    expected = " + ".join("listed_sources('%s/sources.txt')" % f for f in LISTS)
+    assert len(assigned) == 1 and ast.unparse(assigned[0]) == expected, \
+        "setup.py's SOURCES is not read from the source lists"
 
 
 def test_setup_py_follows_an_edit_of_the_source_list(tmp_path):
     (tmp_path / "csrc" / "src").mkdir(parents=True)
     (tmp_path / "csrc" / "src" / "sources.txt").write_text(
         "csrc/src/a.c\n\ncsrc/src/b.c\n", encoding="utf-8")
-    assert setup_functions(str(tmp_path))["core_sources"]() == ["csrc/src/a.c", "csrc/src/b.c"]
+    assert setup_functions(str(tmp_path))["listed_sources"]("csrc/src/sources.txt") == \
+        ["csrc/src/a.c", "csrc/src/b.c"]
 
 
-def test_meson_reads_the_source_list():
+@pytest.mark.parametrize("folder", LISTS)
+def test_meson_reads_the_source_list(folder):
     text = _strip_meson_comments(read("meson.build"))
-    assert re.search(r"fs\.read\(\s*'csrc/src/sources\.txt'\s*\)", text), \
-        "meson.build does not read csrc/src/sources.txt"
-    assert not re.search(r"'csrc/src/[^']+\.c'", text), \
-        "meson.build names a core source itself instead of reading csrc/src/sources.txt"
+    assert re.search(r"fs\.read\(\s*'%s/sources\.txt'\s*\)" % re.escape(folder), text), \
+        f"meson.build does not read {folder}/sources.txt"
+    named = set(re.findall(r"'(%s/[^'/]+\.c)'" % re.escape(folder), text))
+    assert named <= {"csrc/loader/load_stub.c", "csrc/loader/npy.c"}, \
+        f"meson.build names a source of {folder} itself instead of reading its sources.txt"
 
 
 def test_meson_library_sources_are_the_source_list(tmp_path):
@@ -135,10 +146,10 @@ def test_the_c_sources_exist_and_are_not_empty():
         assert os.path.getsize(os.path.join(ROOT, f)) > 0, f
 
 
-def test_extension_compiles_the_core_sources():
+def test_extension_compiles_the_listed_sources():
     text = read("setup.py")
-    assert re.search(r'sources\s*=\s*\["python/_core\.pyx"\]\s*\+\s*CORE_SOURCES', text), \
-        "setup.py's Extension does not compile CORE_SOURCES"
+    assert re.search(r'sources\s*=\s*\["python/_core\.pyx"\]\s*\+\s*SOURCES', text), \
+        "setup.py's Extension does not compile SOURCES"
     assert re.search(r"extra_compile_args\s*=\s*COMPILE_ARGS", text), \
         "setup.py's Extension does not use COMPILE_ARGS"
 

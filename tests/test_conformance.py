@@ -4,8 +4,9 @@ For every stored network in tests/data (every op, both resets, signed neurons, a
 junction, uint8 images, a deflated file, Fortran-ordered arrays), under analog,
 regular and poisson encoding, the outputs at every checkpoint, the spike counts per
 population and the synaptic operations per projection that snnrun writes equal those
-of Network.run exactly. snnrun loads the file with the C loader, so this also checks
-that the C and Python loaders build the same network.
+of Network.run exactly. snnrun and Python load the file with the same C loader, each
+from its own build (meson's and the extension's), so this also checks that the two
+builds make the same network.
 
 snnrun is found through the SNNRUN environment variable (./dev sets it to
 build-c/snnrun) or at build-c/snnrun; without it these tests are skipped.

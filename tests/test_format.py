@@ -7,8 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
+import snncore
 from snncore import _limits
-from snncore._npz import read_npz, write_npz
+from npzfile import read_npz
+from snncore._npz import write_npz
 from snncore._spec import denormalize, normalize
 
 
@@ -180,8 +182,8 @@ def test_normalized_structure():
     assert inp["v_init"] == 0.0 and inp["signed"] is False
 
     c1 = pops["conv1"]
-    assert c1["threshold"].shape == (4,) and c1["threshold_key"] == "conv1.threshold"
-    assert c1["bias"].shape == (4,) and c1["bias_key"] == "conv1.bias"
+    assert c1["threshold"].shape == (4,)
+    assert c1["bias"].shape == (4,)
     assert c1["v_init"] == 0.5 and c1["reset"] == "subtract"
 
     p1 = pops["pool1"]
@@ -191,23 +193,23 @@ def test_normalized_structure():
 
     sig = pops["sig"]
     assert sig["signed"] is True and sig["reset"] == "zero"
-    assert sig["threshold"].shape == (1,) and sig["threshold_key"] is None
+    assert sig["threshold"].shape == (1,)
     assert sig["threshold"].dtype == np.float32
     assert sig["threshold_neg"].shape == (4,)
 
     fc = pops["fc"]
     assert fc["shape"] == (5, 1, 1) and fc["ndim"] == 1
-    assert fc["threshold"].shape == (1,) and fc["threshold_key"] == "fc.threshold"
+    assert fc["threshold"].shape == (1,)
     assert fc["v_init"] == -1.0 and type(fc["v_init"]) is float
 
     assert all(type(d) is int for p in spec["populations"] for d in p["shape"])
 
     conv = projs["conv1"]
     assert conv["kernel"] == (3, 3) and conv["stride"] == (1, 1) and conv["padding"] == (1, 1)
-    assert conv["weight"].flags.c_contiguous and conv["weight_key"] == "conv1.weight"
+    assert conv["weight"].flags.c_contiguous
     pool = projs["pool1"]
     assert pool["kernel"] == (2, 2) and pool["stride"] == (2, 2) and pool["padding"] == (0, 0)
-    assert pool["weight"] is None and pool["weight_key"] is None
+    assert pool["weight"] is None
     assert projs["res_a"]["weight"] is None
     assert projs["gain"]["weight"].shape == (4,)
     dense = projs["fc"]
@@ -231,24 +233,14 @@ def test_denormalize_round_trip():
     assert_spec_equal(load_bytes(buf.getvalue()), spec)
 
 
-def test_denormalize_without_keys():
+def test_denormalize_names_arrays_after_their_items():
     meta, arrays = make_network()
-    spec = normalize(meta, arrays)
-    for pop in spec["populations"]:
-        for role in ("threshold", "threshold_neg", "bias"):
-            pop[role + "_key"] = None
-    for proj in spec["projections"]:
-        proj["weight_key"] = None
-    meta2, arrays2 = denormalize(spec)
+    meta2, arrays2 = denormalize(normalize(meta, arrays))
     assert meta2["populations"][1]["threshold"] == "conv1.threshold"
     assert meta2["populations"][5]["threshold"] == 0.75   # a single value becomes a number
     assert meta2["projections"][2]["weight"] == "gain.weight"
-    spec2 = normalize(meta2, arrays2)
-    for pop in spec2["populations"]:
-        if pop["threshold_key"] is None and pop["threshold"] is not None:
-            assert pop["threshold"].shape == (1,)
-    np.testing.assert_array_equal(spec2["projections"][0]["weight"],
-                                  spec["projections"][0]["weight"])
+    assert set(arrays2) == {v for item in meta2["populations"] + meta2["projections"]
+                            for v in item.values() if isinstance(v, str) and v in arrays2}
 
 
 def test_minimal_network_defaults():
@@ -301,15 +293,12 @@ def test_fortran_order_member_and_numpy_savez(tmp_path):
     path = tmp_path / "n.npz"
     with open(path, "wb") as f:
         np.savez(f, __snncore__=raw, w=w)
-    meta2, arrays = read_npz(path)
-    assert meta2 == meta
-    assert arrays["w"].flags.c_contiguous
-    np.testing.assert_array_equal(arrays["w"], w)
-    spec = normalize(meta2, arrays)
-    np.testing.assert_array_equal(spec["projections"][0]["weight"], w)
+    weight = snncore.load(path)._spec["projections"][0]["weight"]
+    assert weight.flags.c_contiguous
+    np.testing.assert_array_equal(weight, w)
     with open(path, "wb") as f:
         np.savez_compressed(f, __snncore__=raw, w=w)
-    np.testing.assert_array_equal(read_npz(path)[1]["w"], w)
+    np.testing.assert_array_equal(snncore.load(path)._spec["projections"][0]["weight"], w)
 
 
 def test_zero_d_and_empty_members_read():

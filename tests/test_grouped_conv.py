@@ -199,7 +199,7 @@ def test_describe_and_summary_show_groups():
 def test_reader_refuses_groups_that_are_not_integers_from_1(value, what):
     meta, arrays = _one_conv(4).build("a")._to_file()
     meta["projections"][0]["groups"] = value
-    with pytest.raises(snncore.FormatError, match="groups must be an integer >= 1") as info:
+    with pytest.raises(snncore.FormatError, match="'groups' must be an integer >= 1, not ") as info:
         snncore.Network(meta, arrays)
     assert what in str(info.value)
     assert info.value.status == snncore.FormatError.FORMAT and info.value.projection == 0

@@ -1,17 +1,16 @@
-"""The Python and C loaders on the same corpus of valid and broken files.
+"""The library's loader on a corpus of valid and broken files, from Python and C.
 
 tests/data/corpus/*.npz (written by tests/data/make_data.py, also the seed corpus of
-the C fuzzer) lists in tests/data/corpus.tsv whether each loader accepts or refuses
-each file, and for a refusal its status (snn_status) and the item at fault. Here:
+the C fuzzer) lists in tests/data/corpus.tsv whether the loader accepts or refuses
+each file, and for a refusal its status (snn_status) and the item at fault. Python
+reads files through the C loader compiled into snncore._core; here:
 
-- the Python loader gives exactly those verdicts, and never raises anything but
-  FormatError (files marked ``error`` are known bugs, kept as strict xfails);
-- the C loader (libsnncore, through ctypes) gives the same verdicts: accept or
-  refuse, the status and the item at fault (never the words of the message);
-- hypothesis mutates the corpus and the metadata: the Python loader still raises
-  only FormatError, and the C loader refuses whatever Python refuses (a differential
-  fuzz test); on well-formed archives with edited metadata the two agree exactly,
-  but for the documented cases where the C loader is stricter (docs/embedding.md).
+- ``snncore.load`` gives exactly those verdicts, and never raises anything but
+  FormatError;
+- libsnncore as meson builds it (through ctypes, as an embedding program calls it)
+  gives the same verdicts, statuses and items, so the two builds cannot drift;
+- hypothesis mutates the corpus and the metadata: still only FormatError, and the
+  same verdict, status and item from both builds.
 
 The C library is found through SNNCORE_LIB (./dev sets it to build-c/libsnncore.so)
 or at build-c/libsnncore.so; the C half is skipped without it.
@@ -44,8 +43,7 @@ def _manifest():
     rows = []
     for line in (DATA / "corpus.tsv").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
-            name, python, c, status, item = line.split("\t")
-            rows.append((name, python, c, status, item))
+            rows.append(tuple(line.split("\t")))
     return rows
 
 
@@ -112,89 +110,29 @@ def c_verdict(data):
             err.message.decode("utf-8", "replace"))
 
 
-# What the C loader refuses and the Python loader does not (docs/embedding.md): JSON
-# strings holding NUL characters or lone surrogates and integers beyond 64 bits
-# (jansson), and .npy dtypes spelled other than the C loader's '<f4' and 'u1'
-# spellings. Told from the file itself, not from the messages.
-_C_DESCRS = (b"'<f4'", b"'|u1'", b"'<u1'", b"'u1'")
-
-
-def _json_stricter(value):
-    if isinstance(value, str):
-        return "\x00" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return not -2 ** 63 <= value < 2 ** 63
-    if isinstance(value, dict):
-        return any(_json_stricter(k) or _json_stricter(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_json_stricter(v) for v in value)
-    return False
-
-
-def _stricter(data):
-    """Whether `data` is one of the documented cases that only the C loader refuses
-    (False for what Python cannot even open)."""
-    try:
-        return _stricter_archive(data)
-    except Exception:       # noqa: BLE001 - not a readable archive or JSON at all
-        return False
-
-
-def _stricter_archive(data):
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        for info in zf.infolist():
-            head = zf.read(info)[:256]
-            descr = head[head.find(b"'descr':") + 8:].lstrip()
-            if not any(descr.startswith(d) for d in _C_DESCRS):
-                return True
-        raw = np.load(io.BytesIO(zf.read("__snncore__.npy"))).tobytes()
-    return _json_stricter(json.loads(raw.decode("utf-8", "surrogatepass")))
-
-
 # ---------------------------------------------------------------------------
 # The corpus
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,python,c,status,item", ROWS, ids=[r[0] for r in ROWS])
-def test_python_loader_on_the_corpus(name, python, c, status, item):
-    data = (CORPUS / name).read_bytes()
-    if python == "error":
-        try:
-            verdict = python_verdict(data)
-        except Exception as e:      # noqa: BLE001 - the known bug
-            pytest.xfail(f"known bug of the Python loader: {type(e).__name__} instead of "
-                         f"FormatError")
-        pytest.fail(f"{name}: the Python loader now gives {verdict[0]!r}: rerun "
-                    f"tests/data/make_data.py to update corpus.tsv")
-    verdict, got_status, got_item, message = python_verdict(data)
-    assert (verdict, got_status, got_item) == (python, status, item), message
-
-
-# Damaged archives: libzip and zipfile find the damage at different points (libzip
-# compares every local header with the central directory when it opens the
-# archive), so for these only the verdict is compared.
-DAMAGED = ("bitflip_", "truncated_")
+@pytest.mark.parametrize("name,verdict,status,item", ROWS, ids=[r[0] for r in ROWS])
+def test_python_on_the_corpus(name, verdict, status, item):
+    got = python_verdict((CORPUS / name).read_bytes())
+    assert got[:3] == (verdict, status, item), got[3]
 
 
 @needs_c
-@pytest.mark.parametrize("name,python,c,status,item", ROWS, ids=[r[0] for r in ROWS])
-def test_c_loader_on_the_corpus(name, python, c, status, item):
-    data = (CORPUS / name).read_bytes()
-    verdict, got_status, got_item, message = c_verdict(data)
-    if c != "either":
-        assert verdict == c, message
-    if verdict == "refuse" and python == "refuse" and not name.startswith(DAMAGED):
-        assert got_status == status, message
-        if not _stricter(data):     # else C refuses earlier, when it parses the JSON
-            assert got_item == item, message
+@pytest.mark.parametrize("name,verdict,status,item", ROWS, ids=[r[0] for r in ROWS])
+def test_c_library_on_the_corpus(name, verdict, status, item):
+    got = c_verdict((CORPUS / name).read_bytes())
+    assert got[:3] == (verdict, status, item), got[3]
 
 
 def test_the_corpus_covers_every_refusal():
     names = {r[0] for r in ROWS}
     assert len(ROWS) >= 150
     assert sum(r[1] == "ok" for r in ROWS) >= 10
+    assert {r[0] for r in ROWS if r[0].startswith("strict_")} and all(
+        r[1] == "refuse" for r in ROWS if r[0].startswith("strict_"))
     for must in ("cycle.npz", "nan_weight.npz", "member_object_pickle.npz", "version_2.npz",
                  "npy_huge_shape.npz", "truncated_deflated_3.npz", "member_encrypted.npz"):
         assert must in names
@@ -207,21 +145,25 @@ def test_the_corpus_covers_every_refusal():
 # ---------------------------------------------------------------------------
 
 _SEEDS = [(CORPUS / r[0]).read_bytes() for r in ROWS
-          if r[1] != "error" and (r[0].startswith("ok_") or r[0].startswith("member_"))]
+          if r[0].startswith("ok_") or r[0].startswith("member_")]
 _SEEDS += [(DATA / f"{n}.npz").read_bytes() for n in ("junction", "conv_pool_dense")]
 
 
+
+
+def _agree(data):
+    """Only FormatError, and the same verdict, status and item from both builds."""
+    py = python_verdict(data)
+    if LIB is not None:
+        c = c_verdict(data)
+        assert py[:3] == c[:3], f"Python: {py}; C: {c}"
 
 
 @settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(_SEEDS), OPS)
 def test_fuzz_damaged_archives(data, ops):
-    """Only FormatError from Python; C refuses whatever Python refuses."""
-    data = mutate(data, ops)
-    verdict, _, _, message = python_verdict(data)
-    if LIB is not None and verdict == "refuse":
-        assert c_verdict(data)[0] == "refuse", message
+    _agree(mutate(data, ops))
 
 
 def _members(data):
@@ -240,39 +182,19 @@ def _zip(members, compression=zipfile.ZIP_STORED):
 _BASE = _members((CORPUS / "ok_stored.npz").read_bytes())
 
 
-def _agree(data):
-    """Python and C give the same verdict, status and item at fault, but where C is
-    documented to be stricter."""
-    py = python_verdict(data)
-    if LIB is None:
-        return
-    c = c_verdict(data)
-    if py[:3] == c[:3]:
-        return
-    # C may refuse what Python reads, or refuse it sooner (when it parses the JSON)
-    assert c[1] == str(FormatError.FORMAT) and _stricter(data), f"Python: {py}; C: {c}"
-
-
 @settings(max_examples=200, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, len(_BASE) - 1), OPS, st.booleans(),
        st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]))
-def test_fuzz_member_bytes_differential(which, ops, header_only, compression):
+def test_fuzz_member_bytes(which, ops, header_only, compression):
     """Damage inside one member of a well-formed archive (valid CRCs): it reaches the
-    .npy and JSON parsers of both loaders."""
+    .npy and JSON parsers."""
     members = list(_BASE)
     name, body = members[which]
     if header_only:
         ops = [(k, p % 128, v) for k, p, v in ops]
     members[which] = (name, mutate(body, ops))
-    data = _zip(members, compression)
-    py = python_verdict(data)[0]
-    if LIB is not None:
-        c, _, _, c_message = c_verdict(data)
-        # the .npy dialect and the JSON of the C loader are subsets of Python's
-        assert c == py or (py == "ok" and c == "refuse"), c_message
-        if name == "__snncore__.npy" and not header_only:
-            _agree(data)
+    _agree(_zip(members, compression))
 
 
 _META = json.loads(np.load(io.BytesIO(dict(_BASE)["__snncore__.npy"])).tobytes())
@@ -323,8 +245,8 @@ def _edit(meta, path, value, delete):
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(_META_PATHS), _JSON, st.booleans()), min_size=1,
                 max_size=3))
-def test_fuzz_metadata_differential(edits):
-    """Edited metadata in a well-formed archive: the same verdict from both loaders."""
+def test_fuzz_metadata(edits):
+    """Edited metadata in a well-formed archive."""
     meta = copy.deepcopy(_META)
     for path, value, delete in edits:
         try:

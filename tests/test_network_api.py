@@ -122,7 +122,7 @@ def test_save_load_round_trip(tmp_path, compressed, target):
 
 
 def test_save_is_stable_across_load(tmp_path):
-    from snncore._npz import read_npz
+    from npzfile import read_npz
     net = small_net()
     first = io.BytesIO()
     net.save(first)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import snncore
-from snncore._npz import read_npz, write_npz
+from npzfile import read_npz
+from snncore._npz import write_npz
 
 
 def _net(readout_start=1):

@@ -111,7 +111,7 @@ def test_builder_refuses_what_cannot_retract():
 @pytest.mark.parametrize("edit, message", [
     (dict(retract=True, signed=False), "retract is set but the population is not signed"),
     (dict(retract=True, reset="zero"), "needs reset subtract"),
-    (dict(retract="yes"), "retract must be true or false"),
+    (dict(retract="yes"), "'retract' must be true or false, not a string"),
 ])
 def test_file_refusals_name_the_population(edit, message):
     net, _ = _stored()

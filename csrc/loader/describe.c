@@ -130,6 +130,27 @@ static int int_list(const json_t *v, size_t n1, size_t n2, int32_t *out32, int64
     return 1;
 }
 
+/* Refuses `v` under `key` for not being `expected`, saying what it is instead. */
+static int wrong_type(ctx *c, const char *key, const char *expected, const json_t *v)
+{
+    char num[32];
+    const char *is = "null";
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: is = "an object"; break;
+    case JSON_ARRAY: is = "a list"; break;
+    case JSON_STRING: is = "a string"; break;
+    case JSON_INTEGER:
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+        is = num;
+        break;
+    case JSON_REAL: is = "a number"; break;
+    case JSON_TRUE:
+    case JSON_FALSE: is = "a boolean"; break;
+    default: break;
+    }
+    return refuse(c, "'%s' must be %s, not %s", key, expected, is);
+}
+
 /* An array name: names a member, whose header gives the shape. */
 static int array_ref(ctx *c, const json_t *o, const char *key, snn_array *slot)
 {
@@ -138,7 +159,7 @@ static int array_ref(ctx *c, const json_t *o, const char *key, snn_array *slot)
     snn__member *m;
     int32_t k;
     if (v == NULL) return SNN_OK;
-    if (s == NULL) return refuse(c, "'%s' must be an array name", key);
+    if (s == NULL) return wrong_type(c, key, "an array name", v);
     if (s[0] == '\0' || strchr(s, '/') || strncmp(s, "__", 2) == 0)
         return refuse(c, "'%s': '%s' is not a valid array name", key, s);
     if ((m = snn__archive_find(c->a, s)) == NULL)
@@ -158,7 +179,7 @@ static int threshold(ctx *c, const json_t *o, const char *key, snn_array *slot)
 {
     const json_t *v = json_object_get(o, key);
     if (v == NULL || json_is_string(v)) return array_ref(c, o, key, slot);
-    if (!is_number(v)) return refuse(c, "'%s' must be a number or an array name", key);
+    if (!is_number(v)) return wrong_type(c, key, "a number or an array name", v);
     *c->scalar = to_f32(json_number_value(v));
     slot->data = c->scalar++;
     slot->ndim = 1;
@@ -250,42 +271,42 @@ static int read_key(ctx *c, const json_t *o, const snn_key *k, unsigned char *ba
     }
     switch (k->type) {
     case SNN_KEY_NAME:
-        if (!json_is_string(v)) return refuse(c, "'%s' must be a string", k->key);
+        if (!json_is_string(v)) return wrong_type(c, k->key, "a string", v);
         if (s == NULL) return refuse(c, "'%s' holds a NUL character", k->key);
         if ((*c->name = strdup(s)) == NULL) return snn__nomem(c->err);
         *(const char **)field = *c->name;
         return SNN_OK;
     case SNN_KEY_CHOICE:
     case SNN_KEY_POPULATION:
-        if (s == NULL) return refuse(c, "'%s' must be a string", k->key);
+        if (s == NULL) return wrong_type(c, k->key, "a string", v);
         *i32 = k->choices ? snn__from_name(k->choices, s) : find_population(c, s);
         if (*i32 < 0 && k->choices) return refuse(c, "unknown %s '%s'", k->key, s);
         if (*i32 < 0) return refuse(c, "'%s' names no population '%s'", k->key, s);
         return SNN_OK;
     case SNN_KEY_SHAPE:
         if (!int_list(v, 1, 3, NULL, field, &((snn_population_desc *)base)->ndim))
-            return refuse(c, "'%s' must be a list of 1 or 3 integers", k->key);
+            return wrong_type(c, k->key, "a list of 1 or 3 integers", v);
         return SNN_OK;
     case SNN_KEY_PAIR:
         if (!int_list(v, 2, 2, field, NULL, NULL))
-            return refuse(c, "'%s' must be a list of 2 integers", k->key);
+            return wrong_type(c, k->key, "a list of 2 integers", v);
         return SNN_OK;
     case SNN_KEY_ARRAY: return array_ref(c, o, k->key, field);
     case SNN_KEY_THRESHOLD: return threshold(c, o, k->key, field);
     case SNN_KEY_FLOAT:
     case SNN_KEY_DOUBLE:
-        if (!is_number(v)) return refuse(c, "'%s' must be a number", k->key);
+        if (!is_number(v)) return wrong_type(c, k->key, "a number", v);
         if (k->type == SNN_KEY_FLOAT) *(float *)field = to_f32(json_number_value(v));
         else *(double *)field = json_number_value(v);
         return SNN_OK;
     case SNN_KEY_BOOL:
-        if (!json_is_boolean(v)) return refuse(c, "'%s' must be true or false", k->key);
+        if (!json_is_boolean(v)) return wrong_type(c, k->key, "true or false", v);
         *i32 = json_is_true(v);
         return SNN_OK;
     default:    /* SNN_KEY_INT, SNN_KEY_COUNT */
         if (!json_is_integer(v) || (k->type == SNN_KEY_COUNT && json_integer_value(v) < 1))
-            return refuse(c, "'%s' must be an integer%s", k->key,
-                          k->type == SNN_KEY_COUNT ? " >= 1" : "");
+            return wrong_type(c, k->key, k->type == SNN_KEY_COUNT ? "an integer >= 1"
+                                                                   : "an integer", v);
         *i32 = clamp32(json_integer_value(v));
         return SNN_OK;
     }

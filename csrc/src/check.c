@@ -2,8 +2,8 @@
  * The one definition of a valid network: snn_net_check checks a description
  * against the rules of docs/format.md that concern its meaning (kinds and ops,
  * shapes and their arithmetic, names, the graph, the hints, the memory bound).
- * The file readers (csrc/loader, snncore/_npz.py) check syntax and types only and
- * hand their description here, first with shapes alone, then with the data;
+ * The file reader (csrc/loader, which Python reads through too) checks syntax and
+ * types only and hands its description here, first with shapes alone, then with the data;
  * snn_net_create checks with the data before it builds anything.
  */
 #include "internal.h"

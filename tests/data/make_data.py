@@ -16,11 +16,9 @@ What it writes (the Python tests and the C tests share all of it):
   compares the C runner's output with them byte for byte, with no Python.
 - ``corpus/*.npz`` and ``corpus.tsv``: valid and broken files for the loaders (one
   per refusal of docs/format.md, truncations, bit flips, ...), the seed corpus of
-  the C fuzzer. ``corpus.tsv`` gives, for each file, whether the Python loader and
-  the C loader accept it (``ok``) or refuse it (``refuse``; ``error``: the Python
-  loader raises something other than FormatError, a known bug; ``either``: the C
-  loader may refuse a damaged file that Python still reads), and a fragment that
-  both refusal messages contain (``-``: not checked).
+  the C fuzzer. ``corpus.tsv`` gives, for each file, whether the library's loader
+  accepts it (``ok``) or refuses it (``refuse``), and for a refusal its status and
+  the item at fault (``-``: none).
 """
 
 import copy
@@ -419,14 +417,14 @@ def J(name):
 
 
 def corpus_cases():
-    """(file name, bytes, known C/Python difference or None)."""
+    """(file name, bytes) of each corpus file."""
     meta, arrays = base_network()
     stored = file_of(meta, arrays)
     deflated = file_of(meta, arrays, compressed=True)
     cases = []
 
-    def add(name, data, c_outcome=None):
-        cases.append((name, data, c_outcome))
+    def add(name, data):
+        cases.append((name, data))
 
     # valid files
     add("ok_stored.npz", stored)
@@ -511,25 +509,24 @@ def corpus_cases():
         return out.buf.getvalue()
     add("ok_data_descriptors.npz", data_descriptors())
 
-    # documented differences: the C loader is stricter (nesting depth is not one any more:
-    # both refuse more than 64 levels)
-    add("cstricter_nul_in_provenance.npz", edited(set_in(["provenance", "note"], "a\x00b")), c_outcome="refuse")
-    add("cstricter_lone_surrogate.npz", raw_meta_file(
-        meta_text(meta).replace(b'"producer": "tests/data/make_data.py"', b'"producer": "\\ud800"')), c_outcome="refuse")
-    add("cstricter_big_int_provenance.npz", edited(set_in(["provenance", "n"], 10 ** 30)), c_outcome="refuse")
+    # what the strict JSON, .npy and zip parsers refuse although Python's own
+    # libraries read it (docs/format.md), and metadata nested too deeply
+    add("strict_nul_in_provenance.npz", edited(set_in(["provenance", "note"], "a\x00b")))
+    add("strict_lone_surrogate.npz", raw_meta_file(
+        meta_text(meta).replace(b'"producer": "tests/data/make_data.py"', b'"producer": "\\ud800"')))
+    add("strict_big_int_provenance.npz", edited(set_in(["provenance", "n"], 10 ** 30)))
     for depth in (100, 600):
         deep = meta_text(meta).replace(b'"norm": "max"', b'"deep": ' + b"[" * depth + b"]" * depth)
-        add("metadata_nested_%d.npz" % depth, raw_meta_file(deep),
-            c_outcome="refuse")
+        add("metadata_nested_%d.npz" % depth, raw_meta_file(deep))
 
     def descr_f4(m, a):
         body = np.ascontiguousarray(a.pop("out.bias")).tobytes()
         return make_zip(members_of(m, a, extra=[("out.bias.npy", raw_npy("f4", (3,), body))]))
-    add("cstricter_descr_spelling.npz", edited(descr_f4), c_outcome="refuse")
+    add("strict_descr_spelling.npz", edited(descr_f4))
 
     def unicode_path_field():
         # an Info-ZIP Unicode path extra field naming the member "out.weight.npy" although
-        # its name is "z.npy": Python ignores the field, libzip uses it (docs/embedding.md)
+        # its name is "z.npy": Python's zipfile ignores the field, libzip uses it
         import zlib
         m, a = base_network()
         a = dict(a)
@@ -545,8 +542,7 @@ def corpus_cases():
                     info.extra = struct.pack("<HH", 0x7075, len(field)) + field
                 zf.writestr(info, body)
         return buf.getvalue()
-    add("cstricter_unicode_path_field.npz", unicode_path_field(),
-        c_outcome="refuse")
+    add("strict_unicode_path_field.npz", unicode_path_field())
 
     # the container
     add("empty.npz", b"")
@@ -564,7 +560,7 @@ def corpus_cases():
             # Python reads only the central directory's copy of a member's dates and
             # CRC; the C loader also wants the local header to agree (libzip's
             # consistency check), so a flip there may be refused by C alone.
-            add("bitflip_%s_%02d.npz" % (label, k), bytes(d), c_outcome="either")
+            add("bitflip_%s_%02d.npz" % (label, k), bytes(d))
     add("no_metadata.npz", make_zip([(k + ".npy", npy_bytes(v)) for k, v in arrays.items()]))
     add("metadata_not_json.npz", raw_meta_file(b"{not json"))
     add("metadata_not_utf8.npz", raw_meta_file(b'{"format": "snn\xffcore"}'))
@@ -902,17 +898,15 @@ def corpus_cases():
     return cases
 
 
-def python_outcome(data):
-    """(verdict, status, item, message): ok, refuse (FormatError: its status and
-    the item at fault) or error (anything else: a bug of the Python loader)."""
+def outcome(data):
+    """(verdict, status, item, message): ok, or refuse (FormatError: its status and
+    the item at fault); anything else is a bug, and propagates."""
     try:
         snncore.load(io.BytesIO(data))
     except FormatError as e:
         item = ("population %d" % e.population if e.population >= 0 else
                 "projection %d" % e.projection if e.projection >= 0 else "-")
         return "refuse", str(e.status), item, str(e)
-    except Exception as e:      # noqa: BLE001 - recorded in corpus.tsv, xfailed by the tests
-        return "error", "-", "-", "%s: %s" % (type(e).__name__, e)
     return "ok", "-", "-", ""
 
 
@@ -990,21 +984,18 @@ def main():
     write(corpus / "seed_weight.npy", npy_bytes(base_arrays["c1.weight"]))
     write(corpus / "seed_weight_fortran.npy", npy_bytes(np.asfortranarray(base_arrays["c1.weight"])))
 
-    rows = ["# file\tpython\tc\tstatus (snn_status) and item at fault of the refusals "
-            "(- : none)"]
+    rows = ["# file\tverdict\tstatus (snn_status) and item at fault of the refusals (- : none)"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # zipfile warns when it writes a duplicate name
         cases = corpus_cases()
-    for name, data, c_outcome in cases:
+    for name, data in cases:
         write(corpus / name, data)
-        outcome, status, item, message = python_outcome(data)
-        if name.startswith(("ok_", "cstricter_")) and outcome == "refuse":
-            sys.exit("make_data: %s should load in Python: %s" % (name, message))
-        if not name.startswith(("ok_", "cstricter_", "bitflip_")) and outcome == "ok":
+        verdict, status, item, message = outcome(data)
+        if name.startswith("ok_") and verdict == "refuse":
+            sys.exit("make_data: %s should load: %s" % (name, message))
+        if not name.startswith(("ok_", "bitflip_")) and verdict == "ok":
             sys.exit("make_data: %s should be refused" % (name,))
-        if c_outcome == "either" and outcome != "ok":
-            c_outcome = outcome         # what Python refuses, C refuses
-        rows.append("\t".join([name, outcome, c_outcome or outcome, status, item]))
+        rows.append("\t".join([name, verdict, status, item]))
     write(HERE / "corpus.tsv", "\n".join(rows) + "\n")
     print("wrote %d networks, %d golden runs, %d corpus files in %s"
           % (len(NETS), len(CASES), len(rows) - 1, os.path.relpath(HERE)))
