@@ -1,7 +1,7 @@
 """The docs cannot fall behind the code: docs/embedding.md names every
 function of the public C header, docs/format.md's tables of keys say what the
-library's key table (snn_keys) says, and every picture the docs show is in
-docs/images/."""
+library's key table (snn_keys) says, every picture the docs show is in
+docs/images/, and the repository cites no file it does not hold."""
 
 import os
 import re
@@ -58,3 +58,46 @@ def test_every_picture_the_docs_show_exists():
                 shown.append(target)
                 assert os.path.isfile(os.path.join(docs, target)), f"{name}: {target} is missing"
     assert "images/report.png" in shown and "images/correlation.png" in shown
+
+
+# Files of the project's planning that are not in the repository, and the home
+# directories and work trees of machines: no file may point at either.
+_OUTSIDE = re.compile(r"\b(DESIGN|PAPERS|PEERS|LOWLATENCY|STYLE)\.md\b"
+                      r"|(?<![\w.])/(root|home|Users|work)/\w")
+_TEXT_SUFFIXES = (".py", ".pyx", ".pxd", ".c", ".h", ".md", ".txt", ".toml", ".build", ".ini",
+                  ".cfg", ".json", ".tsv", ".sh", ".in", ".yml", ".yaml")
+
+
+def _repository_text_files():
+    skip = {".git", ".venv", "build", "dist", ".hypothesis", ".pytest_cache", ".benchmarks"}
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        dirnames[:] = [d for d in dirnames if d not in skip and not d.startswith("build-")
+                       and not d.endswith(".egg-info") and d != "__pycache__"]
+        for name in filenames:
+            if name.endswith(_TEXT_SUFFIXES) or name in ("dev", "run"):
+                yield os.path.join(dirpath, name)
+
+
+def outside_citations(paths):
+    """(file, line number, text) of every line that cites a file outside the
+    repository or an absolute path of a machine."""
+    found = []
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                if _OUTSIDE.search(line):
+                    found.append((os.path.relpath(path, ROOT), n, line.strip()[:120]))
+    return found
+
+
+def test_the_repository_cites_nothing_outside_it():
+    this = os.path.abspath(__file__)
+    paths = [p for p in _repository_text_files() if os.path.abspath(p) != this]
+    assert len(paths) > 100
+    assert outside_citations(paths) == []
+
+
+def test_the_citation_check_can_fail(tmp_path):
+    bad = tmp_path / "notes.md"
+    bad.write_text("See DESIGN.md and /home/someone/net.npz.\nfine: docs/format.md\n")
+    assert [n for _, n, _ in outside_citations([str(bad)])] == [1]
