@@ -189,6 +189,14 @@ typedef struct snn_events {
 typedef int64_t (*snn_scatter_fn)(const struct snn_net *net, const snn_proj *p,
                                   const snn_events *ev, float *dst, int32_t part, int32_t parts);
 
+/* maxpool2d at one output pixel (maxpool.c): per channel, the largest count of
+ * `fired` (C counts a source position, SW positions a source row) over the
+ * window's taps, rows [r, r_end) x columns [c, c_end), against `best` (its C
+ * largest counts so far, updated); dst (C) gains (new - old) x gain. */
+typedef void (*snn_maxpool_fn)(const snn_tap *r, const snn_tap *r_end, const snn_tap *c,
+                               const snn_tap *c_end, const int32_t *fired, int64_t SW,
+                               int64_t C, int32_t *best, const float *gain, float *dst);
+
 /* The windows of a folded pool (stride = kernel, no padding): kh x kw source
  * positions each, TH x TW of them (its target's rows and columns). The AVX-512
  * passes go window by window (fire_kernels.h). */
@@ -258,6 +266,7 @@ struct snn_net {
     snn_allocator alloc;
     int32_t isa;                /* SNN_ISA_GENERIC, SNN_ISA_AVX2 or SNN_ISA_AVX512 */
     snn_scatter_fn scatter;     /* the kernels of that instruction set */
+    snn_maxpool_fn maxpool_pixel;
     snn_fire_fn fire;
     snn_relay_fn relay;
     snn_ahead_fn fire_ahead;
@@ -317,11 +326,11 @@ void snn__item_label(const snn_net_desc *d, int32_t pop, int32_t proj, char *buf
 /* Checks a run configuration (timesteps, encoding, rate, checkpoints). */
 int snn__check_config(const snn_net *net, const snn_run_config *cfg, snn_error *err);
 
-/* scatter.c: the kernels that add an op applied to the events of the source
- * into `dst` (the target's buffer, HWC order), one part of the work at a time,
- * and return the synaptic operations performed, for an instruction set; and
- * whether the CPU has AVX2. */
-snn_scatter_fn snn__scatter_kernel(int32_t isa);
+/* scatter.c: for an instruction set, the kernels that add an op applied to the
+ * events of the source into `dst` (the target's buffer, HWC order), one part of
+ * the work at a time, and return the synaptic operations performed, and the max
+ * pool's per-pixel kernel; and whether the CPU has AVX2 or AVX-512. */
+void snn__synaptic_kernels(int32_t isa, snn_scatter_fn *scatter, snn_maxpool_fn *maxpool);
 void snn__neuron_kernels(int32_t isa, snn_fire_fn *fire, snn_relay_fn *relay,
                          snn_ahead_fn *fire_ahead);
 int snn__cpu_has_avx2(void);

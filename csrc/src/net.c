@@ -345,7 +345,7 @@ static int build(snn_net *net, const snn_net_desc *desc, const snn__dims *pd, sn
                : snn__cpu_has_avx512()   ? SNN_ISA_AVX512
                : snn__cpu_has_avx2()     ? SNN_ISA_AVX2
                                          : SNN_ISA_GENERIC;
-    net->scatter = snn__scatter_kernel(net->isa);
+    snn__synaptic_kernels(net->isa, &net->scatter, &net->maxpool_pixel);
     snn__neuron_kernels(net->isa, &net->fire, &net->relay, &net->fire_ahead);
     net->pops = net_alloc(net, (size_t)net->n_pop * sizeof(snn_pop));
     net->projs = net_alloc(net, (size_t)(net->n_proj ? net->n_proj : 1) * sizeof(snn_proj));

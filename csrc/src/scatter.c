@@ -89,14 +89,21 @@ int snn__cpu_has_avx512(void)
 #endif
 }
 
-snn_scatter_fn snn__scatter_kernel(int32_t isa)
+void snn__synaptic_kernels(int32_t isa, snn_scatter_fn *scatter, snn_maxpool_fn *maxpool)
 {
+    *scatter = scatter_generic;
+    *maxpool = maxpool_pixel_generic;
 #if SNN_HAVE_AVX512
-    if (isa == SNN_ISA_AVX512) return scatter_avx512;
+    if (isa == SNN_ISA_AVX512) {
+        *scatter = scatter_avx512;
+        *maxpool = maxpool_pixel_avx512;
+    }
 #endif
 #if SNN_HAVE_AVX2
-    if (isa == SNN_ISA_AVX2) return scatter_avx2;
+    if (isa == SNN_ISA_AVX2) {
+        *scatter = scatter_avx2;
+        *maxpool = maxpool_pixel_avx2;
+    }
 #endif
     (void)isa;
-    return scatter_generic;
 }

@@ -907,6 +907,100 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(identity)(const snn_net *net, const sn
 /* Part `part` of `parts` of projection q's work for events ev, into dst; the
  * parts write disjoint neurons of dst, so they may run on separate threads.
  * Returns the synaptic operations of this part. */
+/* ---- maxpool2d at one output pixel (snn_maxpool_fn) -------------------------
+ *
+ * Per channel: m = the largest count over the window's taps; the change m - best
+ * (-1, 0 or 1: no count moves by more than one a step) times the channel's gain
+ * is added to dst, and best = m. Integer maxima and an exact product, so every
+ * set gives the same bits; an unchanged channel adds +0.0 (gains are positive),
+ * which leaves its current as it is. Channels go in blocks of 4 vectors, then
+ * single vectors, kept in registers over the taps, then one at a time. */
+#if SNN_HAVE_V8
+/* int32 vectors as wide as SNN_VT, and float and int32 vectors half as wide */
+typedef int32_t SNN_KERNEL(ivec) __attribute__((vector_size(sizeof(SNN_VT))));
+typedef int32_t SNN_KERNEL(ihalf) __attribute__((vector_size(sizeof(SNN_VT) / 2)));
+typedef float SNN_KERNEL(fhalf) __attribute__((vector_size(sizeof(SNN_VT) / 2)));
+
+/* max(a, b) lane by lane, as a select on the comparison's mask */
+#define SNN_IMAX(a, b) ((b) ^ (((a) ^ (b)) & ((a) > (b))))
+
+/* Channels [b, b + NV * L) in NV vectors of L lanes (IVT, FVT). */
+#define SNN_MAXPOOL_BLOCK(NAME, IVT, FVT, L, NV)                                                \
+    SNN_KERNEL_ATTR static void NAME(const snn_tap *r, const snn_tap *r_end, const snn_tap *c,  \
+                                     const snn_tap *c_end, const int32_t *fired, int64_t SW,    \
+                                     int64_t C, int64_t b, int32_t *restrict best,              \
+                                     const float *restrict gain, float *restrict dst)           \
+    {                                                                                           \
+        IVT m[NV], old, d;                                                                      \
+        FVT g, v;                                                                               \
+        const snn_tap *ry, *cx;                                                                 \
+        int j;                                                                                  \
+        _Pragma("GCC unroll 4") for (j = 0; j < NV; j++) m[j] = (IVT){0} + INT32_MIN;          \
+        for (ry = r; ry < r_end; ry++)                                                          \
+            for (cx = c; cx < c_end; cx++) {                                                    \
+                const int32_t *f = fired + ((int64_t)ry->src * SW + cx->src) * C + b;           \
+                _Pragma("GCC unroll 4") for (j = 0; j < NV; j++) {                              \
+                    IVT x;                                                                      \
+                    memcpy(&x, f + j * (L), sizeof x);                                          \
+                    m[j] = SNN_IMAX(x, m[j]);                                                   \
+                }                                                                               \
+            }                                                                                   \
+        _Pragma("GCC unroll 4") for (j = 0; j < NV; j++) {                                      \
+            memcpy(&old, best + b + j * (L), sizeof old);                                       \
+            memcpy(&best[b + j * (L)], &m[j], sizeof m[j]);                                     \
+            d = m[j] - old;                                                                     \
+            memcpy(&g, gain + b + j * (L), sizeof g);                                           \
+            memcpy(&v, dst + b + j * (L), sizeof v);                                            \
+            v += __builtin_convertvector(d, FVT) * g;                                           \
+            memcpy(&dst[b + j * (L)], &v, sizeof v);                                            \
+        }                                                                                       \
+    }
+SNN_MAXPOOL_BLOCK(SNN_KERNEL(maxpool_block4), SNN_KERNEL(ivec), SNN_VT, SNN_VL, 4)
+SNN_MAXPOOL_BLOCK(SNN_KERNEL(maxpool_block2), SNN_KERNEL(ivec), SNN_VT, SNN_VL, 2)
+SNN_MAXPOOL_BLOCK(SNN_KERNEL(maxpool_block1), SNN_KERNEL(ivec), SNN_VT, SNN_VL, 1)
+SNN_MAXPOOL_BLOCK(SNN_KERNEL(maxpool_half), SNN_KERNEL(ihalf), SNN_KERNEL(fhalf), SNN_VL / 2, 1)
+#undef SNN_MAXPOOL_BLOCK
+#undef SNN_IMAX
+#endif
+
+SNN_KERNEL_ATTR static void SNN_KERNEL(maxpool_pixel)(const snn_tap *r, const snn_tap *r_end,
+                                                      const snn_tap *c, const snn_tap *c_end,
+                                                      const int32_t *fired, int64_t SW, int64_t C,
+                                                      int32_t *restrict best,
+                                                      const float *restrict gain,
+                                                      float *restrict dst)
+{
+    int64_t b = 0;
+#if SNN_HAVE_V8
+    for (; b + 4 * SNN_VL <= C; b += 4 * SNN_VL)
+        SNN_KERNEL(maxpool_block4)(r, r_end, c, c_end, fired, SW, C, b, best, gain, dst);
+    if (b + 2 * SNN_VL <= C) {
+        SNN_KERNEL(maxpool_block2)(r, r_end, c, c_end, fired, SW, C, b, best, gain, dst);
+        b += 2 * SNN_VL;
+    }
+    if (b + SNN_VL <= C) {
+        SNN_KERNEL(maxpool_block1)(r, r_end, c, c_end, fired, SW, C, b, best, gain, dst);
+        b += SNN_VL;
+    }
+    if (SNN_VL >= 8 && b + SNN_VL / 2 <= C) {
+        SNN_KERNEL(maxpool_half)(r, r_end, c, c_end, fired, SW, C, b, best, gain, dst);
+        b += SNN_VL / 2;
+    }
+#endif
+    for (; b < C; b++) {
+        const snn_tap *ry, *cx;
+        int32_t m = INT32_MIN, d;
+        for (ry = r; ry < r_end; ry++)
+            for (cx = c; cx < c_end; cx++) {
+                const int32_t x = fired[((int64_t)ry->src * SW + cx->src) * C + b];
+                m = x > m ? x : m;
+            }
+        d = m - best[b];
+        best[b] = m;
+        dst[b] += (float)d * gain[b];
+    }
+}
+
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(scatter)(const snn_net *net, const snn_proj *q,
                                                    const snn_events *ev, float *dst,
                                                    int32_t part, int32_t parts)
