@@ -265,8 +265,10 @@ def layer_correlation(model, net, x, timesteps, encoding=None, seed=0, threads=N
     Each IF population named after an activation of `model` (as
     ``snncore.convert.from_torch`` names them) is paired with that
     activation, neuron by neuron and image by image; an accumulating read-out
-    is paired with the model's output. Populations that hold only part of an
-    activation's channels (named '<activation>.part<k>') are left out.
+    is paired with the model's output. A population that holds only part of
+    an activation's channels (named '<activation>.part<k>', where a channel
+    shuffle or a split sends them to different layers) is paired with those
+    channels, as the provenance's "channel_parts" lists them.
 
     Parameters
     ----------
@@ -284,16 +286,20 @@ def layer_correlation(model, net, x, timesteps, encoding=None, seed=0, threads=N
     """
     x = np.asarray(x)
     acts = ann_activations(model, x, uint8_scale=net.describe()["input"]["uint8_scale"])
+    parts = net.provenance.get("channel_parts", {})
     pairs = []
     for name in rate_populations(net):
-        if name not in acts:
+        if name in acts:
+            ann = acts[name]
+        elif name in parts and parts[name]["of"] in acts:
+            ann = acts[parts[name]["of"]][:, parts[name]["channels"]]
+        else:
             continue
         counts = population_counts(net, x, name, timesteps, encoding=encoding, seed=seed,
                                    threads=threads, progress=progress)[:, -1]
         theta = _thresholds(net, name).reshape((-1,) + (1,) * (counts.ndim - 2))
         snn = counts / float(timesteps) * theta
-        ann = acts[name].reshape(snn.shape)
-        pairs.append((name, "if", ann, snn))
+        pairs.append((name, "if", ann.reshape(snn.shape), snn))
     out_pop = net._spec["populations"][net._spec["output"]]
     if out_pop["kind"] == "accumulate":
         res = net.run(x, timesteps, encoding=encoding, seed=seed, threads=threads,

@@ -108,6 +108,34 @@ def test_layer_correlation_follows_the_ann_and_its_figure_has_the_axes(work):
         assert c.population in ax.get_title() and "slope" in ax.get_title()
 
 
+def test_parts_of_an_activation_are_paired_with_their_channels():
+    """A ReLU over a concatenation becomes one population per part; each is
+    paired with its channels of the ANN's activation (provenance "channel_parts")."""
+    from snncore.convert import from_torch
+
+    class Cat(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv2d(2, 3, 3, padding=1)
+            self.b = torch.nn.Conv2d(2, 5, 3, padding=1)
+            self.fc = torch.nn.Linear(8 * 16, 4)
+
+        def forward(self, x):
+            return self.fc(torch.relu(torch.cat([self.a(x), self.b(x)], 1)).flatten(1))
+
+    torch.manual_seed(0)
+    model = Cat().eval()
+    x = torch.rand(64, 2, 4, 4)
+    net = from_torch(model, x)
+    assert net.provenance["channel_parts"] == {
+        "relu.part0": {"of": "relu", "channels": [0, 1, 2]},
+        "relu.part1": {"of": "relu", "channels": [3, 4, 5, 6, 7]}}
+    layers = analysis.layer_correlation(model, net, x[:16].numpy(), 128)
+    assert [c.population for c in layers] == ["relu.part0", "relu.part1", "output"]
+    assert [c.ann.size for c in layers[:2]] == [16 * 3 * 16, 16 * 5 * 16]
+    assert all(c.r > 0.97 for c in layers), layers
+
+
 def test_figures_have_their_axes():
     from snncore import plots
 

@@ -278,6 +278,9 @@ class Assembler:
         self.capped = {}        # clipped ReLU -> largest lambda before its clip capped it
         self.kinds = {}         # population name -> kind
         self.pooled = set()     # the relays of max pools
+        # population of part k of an activation's channels -> {"of": activation,
+        # "channels": its channels}, recorded in the provenance (analysis pairs them)
+        self.channel_parts = {}
 
     # -- naming --------------------------------------------------------------
 
@@ -380,6 +383,8 @@ class Assembler:
         key = name
         name = self._unique(name if piece is None else f"{name}.part{piece[0]}",
                             self.used_names)
+        if piece is not None:
+            self.channel_parts[name] = {"of": key, "channels": [int(c) for c in piece[1]]}
         self.kinds[name] = kind
         c = lin.shape[0]
         bias = lin.bias
@@ -639,12 +644,16 @@ class Assembler:
         return self.population("output", "accumulate", lin).name
 
     def build(self, provenance=None, readout_start=1):
+        """The network; its provenance gains "channel_parts" when an activation's
+        channels went to several populations."""
         vals = {}
         for node in self.graph.nodes.values():
             vals[node.name] = self._node_value(node, vals)
             if node.name == self.probe:
                 return self.builder.build(vals[node.name].name, provenance=provenance)
         output = self._output(vals[self.graph.output])
+        if self.channel_parts:
+            provenance = dict(provenance or {}, channel_parts=self.channel_parts)
         return self.builder.build(output, provenance=provenance, readout_start=readout_start)
 
 
