@@ -57,6 +57,7 @@ SETTINGS = {
     "channel+half+biascal": dict(norm="channel", v_init=0.5, bias_calibration=True),
     "channel+half+delay+biascal": dict(norm="channel", v_init=0.5, readout_delay="auto",
                                        bias_calibration=True),
+    "percentile+half+biascal": dict(norm="percentile", v_init=0.5, bias_calibration=True),
     "ltb+half+delay": dict(norm="ltb", v_init=0.5, readout_delay="auto"),
     "ltb+half+biascal": dict(norm="ltb", v_init=0.5, bias_calibration=True),
     "ltb+half+delay+biascal": dict(norm="ltb", v_init=0.5, readout_delay="auto",

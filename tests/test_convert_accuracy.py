@@ -295,23 +295,48 @@ class _Concat(torch.nn.Module):
         return self.fc(torch.cat([x, torch.relu(self.conv(x))], 1).flatten(1))
 
 
-@pytest.mark.parametrize("make, expected", [
-    (lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
-                                 torch.nn.AvgPool2d(2), torch.nn.Flatten(),
-                                 torch.nn.Linear(36, 10)), {"norm": "ltb"}),
+def _plain_chain():
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+                               torch.nn.Flatten(), torch.nn.Linear(36, 10))
+
+
+@pytest.mark.parametrize("make, timesteps, expected", [
+    (_plain_chain, 8, {"norm": "ltb"}),
+    (_plain_chain, 31, {"norm": "ltb"}),
+    (_plain_chain, 32, {"norm": "channel"}),
+    (_plain_chain, 256, {"norm": "channel"}),
     (lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
                                  torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-                                 torch.nn.Linear(36, 10)), {"norm": "channel", "retract": True}),
-    (_Concat, {"norm": "channel", "retract": True, "readout_delay": "auto"}),
+                                 torch.nn.Linear(36, 10)), 8,
+     {"norm": "channel", "retract": True}),
+    (_Concat, 32, {"norm": "channel", "retract": True, "readout_delay": "auto"}),
 ])
-def test_low_latency_options_follow_the_structure(make, expected):
-    """LTB for plain chains; per-channel percentiles and retracting neurons
-    where max pooling selects the largest activations; and the delayed read-out
-    besides where a concatenation joins paths of different depths."""
+def test_low_latency_options_follow_the_structure(make, timesteps, expected):
+    """LTB for plain chains below 32 steps, per-channel percentiles from there
+    on; per-channel percentiles and retracting neurons where max pooling
+    selects the largest activations; and the delayed read-out besides where a
+    concatenation joins paths of different depths."""
+    from snncore.convert import low_latency_options
+    from snncore.convert.lowlatency import CHANNEL_FROM_TIMESTEPS
+
+    assert CHANNEL_FROM_TIMESTEPS == 32
+    opts = low_latency_options(make(), timesteps)
+    assert opts == dict(v_init=0.5, bias_calibration=True, timesteps=timesteps, **expected)
+
+
+def test_low_latency_options_spend_fewer_spikes_from_32_steps():
+    """From 32 steps on, a plain chain's per-channel percentiles fire fewer
+    spikes than LTB's lower thresholds would (the reason for the switch), and
+    agree with the ANN as often within a few images."""
     from snncore.convert import low_latency_options
 
-    opts = low_latency_options(make(), 32)
-    assert opts == dict(v_init=0.5, bias_calibration=True, timesteps=32, **expected)
+    opts = low_latency_options(models.trained("cnn"), 32)
+    assert opts["norm"] == "channel"
+    chosen = Run("cnn", convert("cnn", **opts), 32)
+    ltb = Run("cnn", convert("cnn", **dict(opts, norm="ltb")), 32)
+    spikes = [r.res.spikes.total_per_image()[-1] for r in (chosen, ltb)]
+    assert spikes[0] < 0.9 * spikes[1]
+    assert chosen.agreement(32) >= ltb.agreement(32) - 0.03
 
 
 def test_low_latency_options_refuses_what_it_cannot_read():

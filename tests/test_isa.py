@@ -182,3 +182,48 @@ def test_dense_blocks_of_every_width_agree_across_kernels_and_teams(outputs, mon
         np.testing.assert_array_equal(res.outputs, base.outputs[:n], err_msg=name)
         np.testing.assert_array_equal(res.synaptic_ops.raw, base.synaptic_ops.raw[:n],
                                       err_msg=name)
+
+
+def _conv_of_spikes(channels, through_relay, rng):
+    """input (1, 12, 10) -> 3x3 conv -> IF "a" (6 channels) -> 3x3 conv ->
+    accumulate "out" (channels, 12, 10). With through_relay, a's spikes reach
+    the second conv as a relay's graded events of value 1.0 (a -> identity ->
+    relay "r" -> conv), the same events at the same step in the same order."""
+    def weights(shape):     # not dyadic: the order of every float sum shows
+        return rng.normal(0, 0.4, shape).astype(np.float32)
+
+    b = snncore.NetworkBuilder((1, 12, 10))
+    b.population("a", (6, 12, 10), kind="if", threshold=0.6)
+    b.conv2d("c1", "input", "a", weights((6, 1, 3, 3)), padding=1)
+    source = "a"
+    if through_relay:
+        b.population("r", (6, 12, 10), kind="relay")
+        b.identity("id", "a", "r")
+        source = "r"
+    b.population("out", (channels, 12, 10), kind="accumulate")
+    b.conv2d("c2", source, "out", weights((channels, 6, 3, 3)), padding=1)
+    return b.build("out")
+
+
+@pytest.mark.parametrize("channels", [8, 16, 24, 40, 72, 136])
+def test_conv_gathers_for_spikes_give_the_graded_bits(channels, monkeypatch):
+    """A conv fed by an unsigned IF population adds its weights without
+    multiplying (every spike is +1); fed the same events as graded values of
+    1.0 it multiplies. Under every kernel set, for output widths that take the
+    four-row gather and every block of the row gather (8 = one vector or a
+    half, 16 and 24 the four-row passes with AVX2, 40 = 32 + 8, 72 = 64 + 8,
+    136 = 2 x 64 + 8), both give the same bits at every step."""
+    rng = np.random.default_rng(channels)
+    x = rng.uniform(0, 1, (2, 1, 12, 10)).astype(np.float32)
+    steps = list(range(1, 9))
+    for isa, flag in (("generic", None), ("avx2", "avx2"), ("avx512", "avx512f")):
+        if flag and flag not in FLAGS:
+            continue
+        monkeypatch.setenv("SNNCORE_ISA", isa)
+        spikes, graded = (_conv_of_spikes(channels, relay, np.random.default_rng(channels))
+                          for relay in (False, True))
+        assert spikes.isa == graded.isa == isa
+        a, b = (net.run(x, 8, checkpoints=steps, threads=1) for net in (spikes, graded))
+        assert a.spikes.raw[:, -1, 1].min() > 0, "a should spike"
+        np.testing.assert_array_equal(a.outputs, b.outputs, err_msg=isa)
+        assert np.abs(a.outputs).max() > 0

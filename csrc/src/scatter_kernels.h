@@ -42,6 +42,27 @@ typedef float snn_v16 __attribute__((vector_size(64)));
 #define SNN_HAVE_V8 0
 #endif
 
+/* What a conv gather knows of its events' values, from its source's kind
+ * (snn_event_kind): graded (a relay's currents, the analog input, or the +1
+ * and -1 of a signed IF population) or unit (an unsigned IF population's
+ * spikes, all +1). A unit event's product 1 x w is w exactly, so the gathers
+ * for unit events add the weights without multiplying (one vector instruction
+ * per weight vector instead of two) and give the graded gather's bits. */
+#define SNN_EV_GRADED 0
+#define SNN_EV_UNIT 1
+/* v x w for an event of value v (splat in V) of kind KIND */
+#define SNN_EV_PRODUCT(KIND, V, W) ((KIND) == SNN_EV_UNIT ? (W) : (V) * (W))
+/* The kernel NAME_g or NAME_u of this kernel set for events of kind KIND */
+#define SNN_BY_KIND(KIND, NAME) ((KIND) == SNN_EV_UNIT ? SNN_KERNEL(NAME##_u) : SNN_KERNEL(NAME##_g))
+
+/* The kind of the events population p emits: SNN_EV_UNIT for the spikes of
+ * an unsigned IF population (fire_kernels.h emits +1 alone there), else
+ * SNN_EV_GRADED. */
+static inline int snn_event_kind(const snn_pop *p)
+{
+    return p->kind == SNN_KIND_IF && !p->is_signed ? SNN_EV_UNIT : SNN_EV_GRADED;
+}
+
 /* One output row's window: its row taps, and the events of its columns. */
 typedef struct snn_gather_row {
     const snn_tap *row, *row_end;   /* (kernel row, source row) */
@@ -60,7 +81,7 @@ typedef struct snn_gather_row {
  * within a pass. Per channel: acc = 0; acc += v * w over the kernel rows in
  * order and each row's events in queue order; out += acc. */
 #define SNN_CHUNK 32
-#define SNN_GATHER_ROWS(NAME, VT, L, NV)                                                        \
+#define SNN_GATHER_ROWS(NAME, VT, L, NV, KIND)                                                  \
     SNN_KERNEL_ATTR static void NAME(const snn_proj *q, const snn_events *ev,                   \
                                      const snn_tap *row, const snn_tap *row_end,                \
                                      const int64_t *n, int64_t ox0, int64_t ox1, int64_t SW,    \
@@ -91,7 +112,7 @@ typedef struct snn_gather_row {
                     _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                          \
                         VT wj; /* an unaligned load (memcpy), one instruction */                \
                         memcpy(&wj, w + L * j, sizeof wj);                                      \
-                        acc[j] += v * wj;                                                       \
+                        acc[j] += SNN_EV_PRODUCT(KIND, v, wj);                                   \
                     }                                                                           \
                 }                                                                               \
                 _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) part[ox - ox0][j] = acc[j];    \
@@ -107,13 +128,23 @@ typedef struct snn_gather_row {
             }                                                                                   \
         }                                                                                       \
     }
-SNN_GATHER_ROWS(SNN_KERNEL(gather_rows), SNN_VT, SNN_VL, SNN_NV)
-SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_half), SNN_VT, SNN_VL, SNN_NV / 2)
+/* each width for each kind of event (_g graded, _u unit) */
+#define SNN_GATHER_ROWS_KINDS(G, U, VT, L, NV)                                                  \
+    SNN_GATHER_ROWS(G, VT, L, NV, SNN_EV_GRADED)                                                \
+    SNN_GATHER_ROWS(U, VT, L, NV, SNN_EV_UNIT)
+SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_g), SNN_KERNEL(gather_rows_u),
+                      SNN_VT, SNN_VL, SNN_NV)
+SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_half_g), SNN_KERNEL(gather_rows_half_u),
+                      SNN_VT, SNN_VL, SNN_NV / 2)
 #if SNN_NV >= 8
-SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_quarter), SNN_VT, SNN_VL, SNN_NV / 4)
+SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_quarter_g), SNN_KERNEL(gather_rows_quarter_u),
+                      SNN_VT, SNN_VL, SNN_NV / 4)
 #endif
-SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_vec), SNN_VT, SNN_VL, 1)
-SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
+SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_vec_g), SNN_KERNEL(gather_rows_vec_u),
+                      SNN_VT, SNN_VL, 1)
+SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_v8_g), SNN_KERNEL(gather_rows_v8_u),
+                      snn_v8, 8, 1)
+#undef SNN_GATHER_ROWS_KINDS
 #undef SNN_GATHER_ROWS
 #endif
 
@@ -128,13 +159,13 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
  * exits) of gather_rows for the same work. Per pixel the additions are those
  * of gather_rows, in the same order. n[r][ox]: the events in each pixel's
  * window. */
-#define SNN_QUAD_ADD(VT, L, R, ACC)                                                             \
+#define SNN_QUAD_ADD(VT, L, KIND, R, ACC)                                                       \
     do {                                                                                        \
         VT w_;                                                                                  \
         memcpy(&w_, w0_ - (R) * q->row_stride + off_ + L * k, sizeof w_);                       \
-        ACC[k] += v_ * w_;                                                                      \
+        ACC[k] += SNN_EV_PRODUCT(KIND, v_, w_);                                                 \
     } while (0)
-#define SNN_QUAD_RANGE(VT, L, NV, J, D0, D1, D2, D3)                                            \
+#define SNN_QUAD_RANGE(VT, L, NV, KIND, J, D0, D1, D2, D3)                                      \
     do {                                                                                        \
         const int64_t pos_ = (s0 + (J)) * SW + col->src;                                        \
         const int32_t e1_ = ev->end[pos_ + cols - 1];                                           \
@@ -145,10 +176,10 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
             const int64_t off_ = (int64_t)ev->idx[e_] * q->tap_stride;                          \
             const VT v_ = SNN_SPLAT(VT, ev->val[e_]);                                           \
             _Pragma("GCC unroll 8") for (k = 0; k < NV; k++) {                                  \
-                if (D0) SNN_QUAD_ADD(VT, L, 0, a0);                                             \
-                if (D1) SNN_QUAD_ADD(VT, L, 1, a1);                                             \
-                if (D2) SNN_QUAD_ADD(VT, L, 2, a2);                                             \
-                if (D3) SNN_QUAD_ADD(VT, L, 3, a3);                                             \
+                if (D0) SNN_QUAD_ADD(VT, L, KIND, 0, a0);                                       \
+                if (D1) SNN_QUAD_ADD(VT, L, KIND, 1, a1);                                       \
+                if (D2) SNN_QUAD_ADD(VT, L, KIND, 2, a2);                                       \
+                if (D3) SNN_QUAD_ADD(VT, L, KIND, 3, a3);                                       \
             }                                                                                   \
         }                                                                                       \
     } while (0)
@@ -162,7 +193,7 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
             memcpy(o_ + L * k, &d_, sizeof d_);                                                 \
         }                                                                                       \
     }
-#define SNN_GATHER_QUAD(NAME, VT, L, NV)                                                        \
+#define SNN_GATHER_QUAD(NAME, VT, L, NV, KIND)                                                  \
     SNN_KERNEL_ATTR static void NAME(const snn_proj *q, const snn_events *ev, int64_t s0,       \
                                      int64_t (*n)[SNN_QUAD_MAX_W], int64_t OW, int64_t SW,      \
                                      int64_t Ci, int64_t Co, int64_t co, float *restrict out)   \
@@ -176,25 +207,32 @@ SNN_GATHER_ROWS(SNN_KERNEL(gather_rows_v8), snn_v8, 8, 1)
             if ((n[0][ox] | n[1][ox] | n[2][ox] | n[3][ox]) == 0) continue;                     \
             _Pragma("GCC unroll 8") for (k = 0; k < NV; k++)                                    \
                 a0[k] = a1[k] = a2[k] = a3[k] = (VT){0};                                        \
-            SNN_QUAD_RANGE(VT, L, NV, 0, 1, 0, 0, 0);                                           \
-            SNN_QUAD_RANGE(VT, L, NV, 1, 1, 1, 0, 0);                                           \
-            SNN_QUAD_RANGE(VT, L, NV, 2, 1, 1, 1, 0);                                           \
-            SNN_QUAD_RANGE(VT, L, NV, 3, 0, 1, 1, 1);                                           \
-            SNN_QUAD_RANGE(VT, L, NV, 4, 0, 0, 1, 1);                                           \
-            SNN_QUAD_RANGE(VT, L, NV, 5, 0, 0, 0, 1);                                           \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, 0, 1, 0, 0, 0);                                     \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, 1, 1, 1, 0, 0);                                     \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, 2, 1, 1, 1, 0);                                     \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, 3, 0, 1, 1, 1);                                     \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, 4, 0, 0, 1, 1);                                     \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, 5, 0, 0, 0, 1);                                     \
             SNN_QUAD_STORE(VT, L, NV, 0, a0)                                                    \
             SNN_QUAD_STORE(VT, L, NV, 1, a1)                                                    \
             SNN_QUAD_STORE(VT, L, NV, 2, a2)                                                    \
             SNN_QUAD_STORE(VT, L, NV, 3, a3)                                                    \
         }                                                                                       \
     }
-SNN_GATHER_QUAD(SNN_KERNEL(gather_quad), SNN_VT, SNN_VL, SNN_QUAD_NV)
+#define SNN_GATHER_QUAD_KINDS(G, U, VT, L, NV)                                                  \
+    SNN_GATHER_QUAD(G, VT, L, NV, SNN_EV_GRADED)                                                \
+    SNN_GATHER_QUAD(U, VT, L, NV, SNN_EV_UNIT)
+SNN_GATHER_QUAD_KINDS(SNN_KERNEL(gather_quad_g), SNN_KERNEL(gather_quad_u),
+                      SNN_VT, SNN_VL, SNN_QUAD_NV)
 #if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
-SNN_GATHER_QUAD(SNN_KERNEL(gather_quad_half), SNN_VT, SNN_VL, SNN_QUAD_NV / 2)
+SNN_GATHER_QUAD_KINDS(SNN_KERNEL(gather_quad_half_g), SNN_KERNEL(gather_quad_half_u),
+                      SNN_VT, SNN_VL, SNN_QUAD_NV / 2)
 #endif
 #if SNN_QUAD_NV / 4 >= SNN_QUAD_MIN_NV
-SNN_GATHER_QUAD(SNN_KERNEL(gather_quad_quarter), SNN_VT, SNN_VL, SNN_QUAD_NV / 4)
+SNN_GATHER_QUAD_KINDS(SNN_KERNEL(gather_quad_quarter_g), SNN_KERNEL(gather_quad_quarter_u),
+                      SNN_VT, SNN_VL, SNN_QUAD_NV / 4)
 #endif
+#undef SNN_GATHER_QUAD_KINDS
 #undef SNN_GATHER_QUAD
 #undef SNN_QUAD_RANGE
 #undef SNN_QUAD_ADD
@@ -267,9 +305,9 @@ static inline int64_t SNN_KERNEL(row_events)(const snn_events *ev, const snn_tap
 /* Output row oy of a conv2d, channels [co0, Co), kernel row by kernel row in
  * chunks of pixels (gather_rows); returns its synaptic operations / Co. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn_events *ev,
-                                                    int64_t oy, int64_t co0, int64_t SW,
-                                                    int64_t Ci, int64_t Co, int64_t OW,
-                                                    float *dst)
+                                                    int kind, int64_t oy, int64_t co0,
+                                                    int64_t SW, int64_t Ci, int64_t Co,
+                                                    int64_t OW, float *dst)
 {
     snn_gather_row g;
     int64_t ox, ox0, taps = 0;
@@ -282,12 +320,12 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn
         taps += SNN_KERNEL(pixels_events)(q, ev, &g, ox0, ox1, SW, n);
 #if SNN_HAVE_V8
         for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
-            SNN_KERNEL(gather_rows)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+            SNN_BY_KIND(kind, gather_rows)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
                                     dst + oy * OW * Co);
         /* half a block (32 channels with AVX-512 or AVX2): one pass over the
          * events where single vectors would take two or four */
         if (co + SNN_VL * (SNN_NV / 2) <= Co) {
-            SNN_KERNEL(gather_rows_half)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+            SNN_BY_KIND(kind, gather_rows_half)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
                                          dst + oy * OW * Co);
             co += SNN_VL * (SNN_NV / 2);
         }
@@ -295,16 +333,16 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn
         /* a quarter block (16 channels with AVX2, 8 with SSE2): two vectors per
          * event where single vectors would take two passes over the events */
         if (co + SNN_VL * (SNN_NV / 4) <= Co) {
-            SNN_KERNEL(gather_rows_quarter)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co,
+            SNN_BY_KIND(kind, gather_rows_quarter)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co,
                                             co, dst + oy * OW * Co);
             co += SNN_VL * (SNN_NV / 4);
         }
 #endif
         for (; co + SNN_VL <= Co; co += SNN_VL)
-            SNN_KERNEL(gather_rows_vec)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+            SNN_BY_KIND(kind, gather_rows_vec)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
                                         dst + oy * OW * Co);
         if (SNN_VL > 8 && co + 8 <= Co) {
-            SNN_KERNEL(gather_rows_v8)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
+            SNN_BY_KIND(kind, gather_rows_v8)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
                                        dst + oy * OW * Co);
             co += 8;
         }
@@ -339,8 +377,9 @@ static inline int SNN_KERNEL(quad_rows)(const snn_proj *q, int64_t oy, int64_t O
  * channels, then a half and a quarter block where the kernel set has them)
  * and conv_row (the rest); returns their synaptic operations / Co. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const snn_events *ev,
-                                                     int64_t oy, int64_t SW, int64_t Ci,
-                                                     int64_t Co, int64_t OW, float *dst)
+                                                     int kind, int64_t oy, int64_t SW,
+                                                     int64_t Ci, int64_t Co, int64_t OW,
+                                                     float *dst)
 {
     int64_t n[4][SNN_QUAD_MAX_W], taps = 0, co = 0;
     int r;
@@ -352,22 +391,25 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
     }
     if (taps == 0) return 0;
     for (; co + SNN_VL * SNN_QUAD_NV <= Co; co += SNN_VL * SNN_QUAD_NV)
-        SNN_KERNEL(gather_quad)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co, dst + oy * OW * Co);
+        SNN_BY_KIND(kind, gather_quad)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,
+                                       dst + oy * OW * Co);
 /* one narrower pass of NV vectors a pixel, where the channels left fill it */
-#define SNN_QUAD_PASS(FN, NV)                                                           \
+#define SNN_QUAD_PASS(NAME, NV)                                                         \
     if (co + SNN_VL * (NV) <= Co) {                                                     \
-        FN(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co, dst + oy * OW * Co);               \
+        SNN_BY_KIND(kind, NAME)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,               \
+                                dst + oy * OW * Co);                                    \
         co += SNN_VL * (NV);                                                            \
     }
 #if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
-    SNN_QUAD_PASS(SNN_KERNEL(gather_quad_half), SNN_QUAD_NV / 2)
+    SNN_QUAD_PASS(gather_quad_half, SNN_QUAD_NV / 2)
 #endif
 #if SNN_QUAD_NV / 4 >= SNN_QUAD_MIN_NV
-    SNN_QUAD_PASS(SNN_KERNEL(gather_quad_quarter), SNN_QUAD_NV / 4)
+    SNN_QUAD_PASS(gather_quad_quarter, SNN_QUAD_NV / 4)
 #endif
 #undef SNN_QUAD_PASS
     if (co < Co)
-        for (r = 0; r < 4; r++) SNN_KERNEL(conv_row)(q, ev, oy + r, co, SW, Ci, Co, OW, dst);
+        for (r = 0; r < 4; r++)
+            SNN_KERNEL(conv_row)(q, ev, kind, oy + r, co, SW, Ci, Co, OW, dst);
     return taps;
 }
 #endif
@@ -720,6 +762,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
     const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
     const int64_t Ci = src->C, SW = src->W, Co = tgt->C, OW = tgt->W, OH = tgt->H;
     const int64_t oy1 = OH * (part + 1) / parts;
+    const int kind = snn_event_kind(src);
     int64_t oy = OH * part / parts, taps = 0;
     if (q->groups > 1 && SNN_KERNEL(depthwise_fits)(q, Ci, SW, Co))
         return SNN_KERNEL(conv_depthwise)(net, q, ev, dst, part, parts);
@@ -727,12 +770,12 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
     while (oy < oy1) {
 #if SNN_HAVE_V8 && SNN_QUAD_NV
         if (oy + 4 <= oy1 && SNN_KERNEL(quad_rows)(q, oy, OW, Co)) {
-            taps += SNN_KERNEL(conv_quad)(q, ev, oy, SW, Ci, Co, OW, dst);
+            taps += SNN_KERNEL(conv_quad)(q, ev, kind, oy, SW, Ci, Co, OW, dst);
             oy += 4;
             continue;
         }
 #endif
-        taps += SNN_KERNEL(conv_row)(q, ev, oy, 0, SW, Ci, Co, OW, dst);
+        taps += SNN_KERNEL(conv_row)(q, ev, kind, oy, 0, SW, Ci, Co, OW, dst);
         oy++;
     }
     return taps * Co;
