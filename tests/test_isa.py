@@ -227,3 +227,49 @@ def test_conv_gathers_for_spikes_give_the_graded_bits(channels, monkeypatch):
         assert a.spikes.raw[:, -1, 1].min() > 0, "a should spike"
         np.testing.assert_array_equal(a.outputs, b.outputs, err_msg=isa)
         assert np.abs(a.outputs).max() > 0
+
+
+def _pointwise(channels, stride, padding, signed, as_3x3, rng):
+    """input (1, 11, 9) -> 3x3 conv -> IF "a" (5 channels, signed or not) ->
+    1x1 conv (stride, padding) -> accumulate "out". With as_3x3 the second conv
+    is a 3x3 conv with padding + 1 whose only nonzero tap is the centre: the same
+    products, in the same order, among zeros that add nothing."""
+    w1 = rng.normal(0, 0.5, (5, 1, 3, 3)).astype(np.float32)
+    w2 = rng.normal(0, 0.4, (channels, 5, 1, 1)).astype(np.float32)
+    b = snncore.NetworkBuilder((1, 11, 9))
+    b.population("a", (5, 11, 9), kind="if", threshold=0.5, signed=signed,
+                 threshold_neg=0.5 if signed else None)
+    b.conv2d("c1", "input", "a", w1, padding=1)
+    if as_3x3:
+        w3 = np.zeros((channels, 5, 3, 3), np.float32)
+        w3[:, :, 1, 1] = w2[:, :, 0, 0]
+        w2, padding = w3, padding + 1
+    oh, ow = ((n + 2 * padding - w2.shape[2]) // stride + 1 for n in (11, 9))
+    b.population("out", (channels, oh, ow), kind="accumulate")
+    b.conv2d("c2", "a", "out", w2, stride=stride, padding=padding)
+    return b.build("out")
+
+
+@pytest.mark.parametrize("channels", [8, 24, 40, 72, 136])
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 0)])
+@pytest.mark.parametrize("signed", [False, True])
+def test_pointwise_convs_give_the_bits_of_a_centred_3x3(channels, stride, padding, signed,
+                                                        monkeypatch):
+    """A 1x1 conv goes through the pointwise gathers (no window to walk); the
+    same weights as the centre of a 3x3 kernel go through the window gathers.
+    Under every kernel set, for output widths that take every block (8, 24 =
+    16 + 8, 40 = 32 + 8, 72 = 64 + 8, 136 = 2 x 64 + 8), strides 1 and 2, and spikes
+    of +1 alone or of both signs, both give the same bits at every step."""
+    x = np.random.default_rng(channels).uniform(-0.2, 1, (2, 1, 11, 9)).astype(np.float32)
+    steps = list(range(1, 7))
+    for isa, flag in (("generic", None), ("avx2", "avx2"), ("avx512", "avx512f")):
+        if flag and flag not in FLAGS:
+            continue
+        monkeypatch.setenv("SNNCORE_ISA", isa)
+        one, three = (_pointwise(channels, stride, padding, signed, as_3x3,
+                                 np.random.default_rng(channels)) for as_3x3 in (False, True))
+        assert one.isa == three.isa == isa
+        a, b = (net.run(x, 6, checkpoints=steps, threads=1) for net in (one, three))
+        assert a.spikes.raw[:, -1, 1].min() > 0, "a should spike"
+        np.testing.assert_array_equal(a.outputs, b.outputs, err_msg=isa)
+        assert np.abs(a.outputs).max() > 0

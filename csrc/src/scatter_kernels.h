@@ -55,6 +55,24 @@ typedef float snn_v16 __attribute__((vector_size(64)));
 /* The kernel NAME_g or NAME_u of this kernel set for events of kind KIND */
 #define SNN_BY_KIND(KIND, NAME) ((KIND) == SNN_EV_UNIT ? SNN_KERNEL(NAME##_u) : SNN_KERNEL(NAME##_g))
 
+/* Each kind of gather DEF(NAME, VT, L, NV, KIND) for events of both kinds: G for
+ * graded events, U for unit ones. */
+#define SNN_EV_KINDS(DEF, G, U, VT, L, NV)                                                      \
+    DEF(G, VT, L, NV, SNN_EV_GRADED)                                                            \
+    DEF(U, VT, L, NV, SNN_EV_UNIT)
+/* O[L * j .. L * (j + 1)) += ACC[j] for j < NV, unaligned: how a gather adds its
+ * accumulators to a pixel's membranes */
+#define SNN_ADD_VECTORS(VT, L, NV, O, ACC)                                                      \
+    do {                                                                                        \
+        int j_;                                                                                 \
+        _Pragma("GCC unroll 8") for (j_ = 0; j_ < NV; j_++) {                                   \
+            VT d_;                                                                              \
+            memcpy(&d_, (O) + L * j_, sizeof d_);                                               \
+            d_ += (ACC)[j_];                                                                    \
+            memcpy((O) + L * j_, &d_, sizeof d_);                                               \
+        }                                                                                       \
+    } while (0)
+
 /* The kind of the events population p emits: SNN_EV_UNIT for the spikes of
  * an unsigned IF population (fire_kernels.h emits +1 alone there), else
  * SNN_EV_GRADED. */
@@ -117,21 +135,11 @@ typedef struct snn_gather_row {
                 }                                                                               \
                 _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) part[ox - ox0][j] = acc[j];    \
             }                                                                                   \
-        for (ox = ox0; ox < ox1; ox++) {                                                        \
-            float *o = out + ox * Co + co;                                                      \
-            if (n[ox - ox0] == 0) continue;                                                     \
-            _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                                  \
-                VT d;                                                                           \
-                memcpy(&d, o + L * j, sizeof d);                                                \
-                d += part[ox - ox0][j];                                                         \
-                memcpy(o + L * j, &d, sizeof d);                                                \
-            }                                                                                   \
-        }                                                                                       \
+        for (ox = ox0; ox < ox1; ox++)                                                          \
+            if (n[ox - ox0]) SNN_ADD_VECTORS(VT, L, NV, out + ox * Co + co, part[ox - ox0]);    \
     }
 /* each width for each kind of event (_g graded, _u unit) */
-#define SNN_GATHER_ROWS_KINDS(G, U, VT, L, NV)                                                  \
-    SNN_GATHER_ROWS(G, VT, L, NV, SNN_EV_GRADED)                                                \
-    SNN_GATHER_ROWS(U, VT, L, NV, SNN_EV_UNIT)
+#define SNN_GATHER_ROWS_KINDS(G, U, VT, L, NV) SNN_EV_KINDS(SNN_GATHER_ROWS, G, U, VT, L, NV)
 SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_g), SNN_KERNEL(gather_rows_u),
                       SNN_VT, SNN_VL, SNN_NV)
 SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_half_g), SNN_KERNEL(gather_rows_half_u),
@@ -184,15 +192,7 @@ SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_v8_g), SNN_KERNEL(gather_rows_v8_u)
         }                                                                                       \
     } while (0)
 #define SNN_QUAD_STORE(VT, L, NV, R, ACC)                                                       \
-    if (n[R][ox]) {                                                                             \
-        float *o_ = out + ((R) * OW + ox) * Co + co;                                            \
-        _Pragma("GCC unroll 8") for (k = 0; k < NV; k++) {                                      \
-            VT d_;                                                                              \
-            memcpy(&d_, o_ + L * k, sizeof d_);                                                 \
-            d_ += ACC[k];                                                                       \
-            memcpy(o_ + L * k, &d_, sizeof d_);                                                 \
-        }                                                                                       \
-    }
+    if (n[R][ox]) SNN_ADD_VECTORS(VT, L, NV, out + ((R) * OW + ox) * Co + co, ACC);
 #define SNN_GATHER_QUAD(NAME, VT, L, NV, KIND)                                                  \
     SNN_KERNEL_ATTR static void NAME(const snn_proj *q, const snn_events *ev, int64_t s0,       \
                                      int64_t (*n)[SNN_QUAD_MAX_W], int64_t OW, int64_t SW,      \
@@ -219,9 +219,7 @@ SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_v8_g), SNN_KERNEL(gather_rows_v8_u)
             SNN_QUAD_STORE(VT, L, NV, 3, a3)                                                    \
         }                                                                                       \
     }
-#define SNN_GATHER_QUAD_KINDS(G, U, VT, L, NV)                                                  \
-    SNN_GATHER_QUAD(G, VT, L, NV, SNN_EV_GRADED)                                                \
-    SNN_GATHER_QUAD(U, VT, L, NV, SNN_EV_UNIT)
+#define SNN_GATHER_QUAD_KINDS(G, U, VT, L, NV) SNN_EV_KINDS(SNN_GATHER_QUAD, G, U, VT, L, NV)
 SNN_GATHER_QUAD_KINDS(SNN_KERNEL(gather_quad_g), SNN_KERNEL(gather_quad_u),
                       SNN_VT, SNN_VL, SNN_QUAD_NV)
 #if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
@@ -237,6 +235,61 @@ SNN_GATHER_QUAD_KINDS(SNN_KERNEL(gather_quad_quarter_g), SNN_KERNEL(gather_quad_
 #undef SNN_QUAD_RANGE
 #undef SNN_QUAD_ADD
 #undef SNN_QUAD_STORE
+#endif
+
+#if SNN_HAVE_V8
+/* Channels [co, co + L * NV) of output row oy of a 1x1 conv (pointwise), fed
+ * by source row sy: each pixel's window is one source position, whose events
+ * are summed straight into accumulators in registers and added to the
+ * membranes once (acc = 0; acc += v * w in queue order; out += acc: the
+ * additions of gather_rows for one kernel tap, without its buffer of partial
+ * sums or its count of each window's events). */
+#define SNN_GATHER_POINTWISE(NAME, VT, L, NV, KIND)                                             \
+    SNN_KERNEL_ATTR static void NAME(const snn_proj *q, const snn_events *ev, int64_t sy,       \
+                                     int64_t OW, int64_t SW, int64_t Ci, int64_t Co,            \
+                                     int64_t co, float *restrict out)                           \
+    {                                                                                           \
+        int64_t ox;                                                                             \
+        int j;                                                                                  \
+        for (ox = 0; ox < OW; ox++) {                                                           \
+            const int64_t c0 = q->gcol_start[ox];                                               \
+            int64_t pos, wt;                                                                    \
+            int32_t e, e1;                                                                      \
+            VT acc[NV];                                                                         \
+            if (q->gcol_start[ox + 1] == c0) continue; /* a column of the padding */            \
+            pos = sy * SW + q->gcol_taps[c0].src;                                               \
+            e = ev->first[pos];                                                                 \
+            e1 = ev->end[pos];                                                                  \
+            if (e == e1) continue;                                                              \
+            wt = co - pos * Ci * q->tap_stride;                                                 \
+            _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) acc[j] = (VT){0};                  \
+            for (; e < e1; e++) {                                                               \
+                const float *w = q->w + (wt + (int64_t)ev->idx[e] * q->tap_stride);             \
+                const VT v = SNN_SPLAT(VT, ev->val[e]);                                         \
+                _Pragma("GCC unroll 8") for (j = 0; j < NV; j++) {                              \
+                    VT wj;                                                                      \
+                    memcpy(&wj, w + L * j, sizeof wj);                                          \
+                    acc[j] += SNN_EV_PRODUCT(KIND, v, wj);                                      \
+                }                                                                               \
+            }                                                                                   \
+            SNN_ADD_VECTORS(VT, L, NV, out + ox * Co + co, acc);                                \
+        }                                                                                       \
+    }
+#define SNN_GATHER_POINTWISE_KINDS(G, U, VT, L, NV)                                             \
+    SNN_EV_KINDS(SNN_GATHER_POINTWISE, G, U, VT, L, NV)
+SNN_GATHER_POINTWISE_KINDS(SNN_KERNEL(pointwise_g), SNN_KERNEL(pointwise_u), SNN_VT, SNN_VL,
+                           SNN_NV)
+SNN_GATHER_POINTWISE_KINDS(SNN_KERNEL(pointwise_half_g), SNN_KERNEL(pointwise_half_u), SNN_VT,
+                           SNN_VL, SNN_NV / 2)
+#if SNN_NV >= 8
+SNN_GATHER_POINTWISE_KINDS(SNN_KERNEL(pointwise_quarter_g), SNN_KERNEL(pointwise_quarter_u),
+                           SNN_VT, SNN_VL, SNN_NV / 4)
+#endif
+SNN_GATHER_POINTWISE_KINDS(SNN_KERNEL(pointwise_vec_g), SNN_KERNEL(pointwise_vec_u), SNN_VT,
+                           SNN_VL, 1)
+SNN_GATHER_POINTWISE_KINDS(SNN_KERNEL(pointwise_v8_g), SNN_KERNEL(pointwise_v8_u), snn_v8, 8, 1)
+#undef SNN_GATHER_POINTWISE_KINDS
+#undef SNN_GATHER_POINTWISE
 #endif
 
 /* Channels [co, Co) of one output pixel, one at a time: the tail of the blocks. */
@@ -755,6 +808,63 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_depthwise)(const snn_net *net, co
  * synchronisation is needed in between. An event's index is pos * Ci + ci, so
  * the weight row of (tap, event) is at wt + index * tap_stride, wt folding the
  * tap's offset and -pos * Ci * tap_stride. */
+/* Output rows [oy, oy1) of a 1x1 conv (groups 1): the whole blocks of channels,
+ * then a half, a quarter (where the kernel set has one), single vectors and 8
+ * lanes, through the pointwise gathers, and the channels left one at a time;
+ * returns the synaptic operations / Co. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_pointwise)(const snn_proj *q,
+                                                          const snn_events *ev, int kind,
+                                                          int64_t oy, int64_t oy1, int64_t SW,
+                                                          int64_t Ci, int64_t Co, int64_t OW,
+                                                          float *dst)
+{
+    int64_t taps = 0;
+    for (; oy < oy1; oy++) {
+        snn_gather_row g;
+        float *out = dst + oy * OW * Co;
+        int64_t sy, ox, co = 0;
+        g.row = q->grow_taps + q->grow_start[oy];
+        g.row_end = q->grow_taps + q->grow_start[oy + 1];
+        if (g.row == g.row_end) continue; /* a row of the padding */
+        sy = g.row->src;
+        if (ev->end[(sy + 1) * SW - 1] == ev->first[sy * SW]) continue;
+        for (ox = 0; ox < OW; ox++)
+            if (q->gcol_start[ox + 1] > q->gcol_start[ox]) {
+                const int64_t pos = sy * SW + q->gcol_taps[q->gcol_start[ox]].src;
+                taps += ev->end[pos] - ev->first[pos];
+            }
+#if SNN_HAVE_V8
+        for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
+            SNN_BY_KIND(kind, pointwise)(q, ev, sy, OW, SW, Ci, Co, co, out);
+        if (co + SNN_VL * (SNN_NV / 2) <= Co) {
+            SNN_BY_KIND(kind, pointwise_half)(q, ev, sy, OW, SW, Ci, Co, co, out);
+            co += SNN_VL * (SNN_NV / 2);
+        }
+#if SNN_NV >= 8
+        if (co + SNN_VL * (SNN_NV / 4) <= Co) {
+            SNN_BY_KIND(kind, pointwise_quarter)(q, ev, sy, OW, SW, Ci, Co, co, out);
+            co += SNN_VL * (SNN_NV / 4);
+        }
+#endif
+        for (; co + SNN_VL <= Co; co += SNN_VL)
+            SNN_BY_KIND(kind, pointwise_vec)(q, ev, sy, OW, SW, Ci, Co, co, out);
+        if (SNN_VL > 8 && co + 8 <= Co) {
+            SNN_BY_KIND(kind, pointwise_v8)(q, ev, sy, OW, SW, Ci, Co, co, out);
+            co += 8;
+        }
+#endif
+        if (co == Co) continue;
+        for (ox = 0; ox < OW; ox++) {
+            g.col = q->gcol_taps + q->gcol_start[ox];
+            g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
+            if (g.col == g.col_end) continue;
+            if (ev->first[sy * SW + g.col->src] == ev->end[sy * SW + g.col->src]) continue;
+            SNN_KERNEL(gather_tail)(q, ev, &g, SW, Ci, Co, co, out + ox * Co);
+        }
+    }
+    return taps;
+}
+
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_proj *q,
                                                 const snn_events *ev, float *dst, int32_t part,
                                                 int32_t parts)
@@ -767,6 +877,8 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
     if (q->groups > 1 && SNN_KERNEL(depthwise_fits)(q, Ci, SW, Co))
         return SNN_KERNEL(conv_depthwise)(net, q, ev, dst, part, parts);
     if (q->groups > 1) return SNN_KERNEL(conv_groups)(net, q, ev, dst, part, parts);
+    if (q->kh == 1 && q->kw == 1)
+        return Co * SNN_KERNEL(conv_pointwise)(q, ev, kind, oy, oy1, SW, Ci, Co, OW, dst);
     while (oy < oy1) {
 #if SNN_HAVE_V8 && SNN_QUAD_NV
         if (oy + 4 <= oy1 && SNN_KERNEL(quad_rows)(q, oy, OW, Co)) {
