@@ -20,12 +20,14 @@
  * gather, whose loop has fewer live values (8 zmm registers: 128 outputs).
  * SNN_QUAD_NV: the vectors per pixel of the four-row conv gather's widest pass
  * (gather_quad, 4 x SNN_QUAD_NV accumulators), 0 where the registers do not
- * hold them: 16 zmm with AVX-512, 8 ymm (16 channels a pass) with AVX2.
+ * hold them: 16 of AVX-512's 32 zmm (64 channels a pass), all 16 of AVX2's ymm
+ * registers (32 channels a pass; the weights are memory operands of the adds
+ * or multiplies, so no register holds them).
  * SNN_QUAD_MIN_NV: its narrowest pass; the passes halve from SNN_QUAD_NV down to
  * it, so that with AVX-512 a 16- or 32-channel conv takes the four-row gather
  * in one pass of 1 or 2 zmm a pixel. SNN_QUAD_MAX_CO: the most output channels
- * that take it; with AVX2 only narrow convs gain (a 16-channel conv otherwise
- * makes two passes of single vectors), wider ones run faster through the row
+ * that take it; with AVX2 only narrow convs gain (a 32-channel conv takes one
+ * pass of 4 ymm a pixel), wider ones run as fast or faster through the row
  * gather's 8 accumulators (docs/performance.md). scatter_kernels.h undefines
  * them all at its end. */
 #define SNN_QUAD_MAX_W 256  /* the widest output row gather_quad takes */
@@ -47,7 +49,7 @@
 #define SNN_VL 8
 #define SNN_NV 8
 #define SNN_DENSE_NV 8
-#define SNN_QUAD_NV 2
+#define SNN_QUAD_NV 4
 #define SNN_QUAD_MIN_NV 2
 #define SNN_QUAD_MAX_CO 32
 #include "scatter_kernels.h"
