@@ -205,17 +205,19 @@ def _conv_of_spikes(channels, through_relay, rng):
     return b.build("out")
 
 
-@pytest.mark.parametrize("channels", [8, 16, 24, 40, 72, 136])
+@pytest.mark.parametrize("channels", [8, 16, 24, 32, 40, 72, 136])
 def test_conv_gathers_for_spikes_give_the_graded_bits(channels, monkeypatch):
     """A conv fed by an unsigned IF population adds its weights without
     multiplying (every spike is +1); fed the same events as graded values of
     1.0 it multiplies. Under every kernel set, for output widths that take the
     four-row gather and every block of the row gather (8 = one vector or a
-    half, 16 and 24 the four-row passes with AVX2, 40 = 32 + 8, 72 = 64 + 8,
-    136 = 2 x 64 + 8), both give the same bits at every step."""
+    half, 16, 24 and 32 the four-row passes of 2 and 4 ymm with AVX2, 40 =
+    32 + 8, 72 = 64 + 8, 136 = 2 x 64 + 8), both give the same bits at every
+    step, and the generic kernels' bits."""
     rng = np.random.default_rng(channels)
     x = rng.uniform(0, 1, (2, 1, 12, 10)).astype(np.float32)
     steps = list(range(1, 9))
+    generic = None
     for isa, flag in (("generic", None), ("avx2", "avx2"), ("avx512", "avx512f")):
         if flag and flag not in FLAGS:
             continue
@@ -227,6 +229,8 @@ def test_conv_gathers_for_spikes_give_the_graded_bits(channels, monkeypatch):
         assert a.spikes.raw[:, -1, 1].min() > 0, "a should spike"
         np.testing.assert_array_equal(a.outputs, b.outputs, err_msg=isa)
         assert np.abs(a.outputs).max() > 0
+        generic = a.outputs if generic is None else generic
+        np.testing.assert_array_equal(a.outputs, generic, err_msg=f"{isa} against generic")
 
 
 def _pointwise(channels, stride, padding, signed, as_3x3, rng):
