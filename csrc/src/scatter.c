@@ -22,7 +22,8 @@
  * (gather_quad, 4 x SNN_QUAD_NV accumulators), 0 where the registers do not
  * hold them: 16 of AVX-512's 32 zmm (64 channels a pass), all 16 of AVX2's ymm
  * registers (32 channels a pass; the weights are memory operands of the adds
- * or multiplies, so no register holds them).
+ * or multiplies, so no register holds them; the multiplying gather also holds
+ * its event's value and spills two accumulators around its loops).
  * SNN_QUAD_MIN_NV: its narrowest pass; the passes halve from SNN_QUAD_NV down to
  * it, so that with AVX-512 a 16- or 32-channel conv takes the four-row gather
  * in one pass of 1 or 2 zmm a pixel. SNN_QUAD_MAX_CO: the most output channels
