@@ -53,7 +53,8 @@ typedef float snn_v16 __attribute__((vector_size(64)));
 /* v x w for an event of value v (splat in V) of kind KIND */
 #define SNN_EV_PRODUCT(KIND, V, W) ((KIND) == SNN_EV_UNIT ? (W) : (V) * (W))
 /* The kernel NAME_g or NAME_u of this kernel set for events of kind KIND */
-#define SNN_BY_KIND(KIND, NAME) ((KIND) == SNN_EV_UNIT ? SNN_KERNEL(NAME##_u) : SNN_KERNEL(NAME##_g))
+#define SNN_BY_KIND(KIND, NAME)                                                                 \
+    ((KIND) == SNN_EV_UNIT ? SNN_KERNEL(NAME##_u) : SNN_KERNEL(NAME##_g))
 
 /* Each kind of gather DEF(NAME, VT, L, NV, KIND) for events of both kinds: G for
  * graded events, U for unit ones. */
@@ -355,6 +356,43 @@ static inline int64_t SNN_KERNEL(row_events)(const snn_events *ev, const snn_tap
     return n;
 }
 
+/* The gathers NAME (whole blocks of SNN_NV vectors), then at most one pass each
+ * of NAME_half (half a block: 32 channels with AVX-512 or AVX2, one pass over
+ * the events where single vectors would take two or four) and NAME_quarter
+ * (two vectors, where the kernel set has SNN_NV >= 8), NAME_vec (single
+ * vectors) and NAME_v8 (8 lanes, where vectors are wider), for events of kind
+ * KIND, over channels CO .. Co, ARGS(CO) giving a call's arguments: no kernel
+ * set passes over the events more often than a narrower one would. Leaves CO
+ * at the first channel for the one-at-a-time tail. */
+#if SNN_HAVE_V8
+#if SNN_NV >= 8
+#define SNN_QUARTER_BLOCK(KIND, NAME, CO, Co, ARGS)                                             \
+    if (CO + SNN_VL * (SNN_NV / 4) <= Co) {                                                     \
+        SNN_BY_KIND(KIND, NAME##_quarter)(ARGS(CO));                                            \
+        CO += SNN_VL * (SNN_NV / 4);                                                            \
+    }
+#else
+#define SNN_QUARTER_BLOCK(KIND, NAME, CO, Co, ARGS)
+#endif
+#define SNN_CHANNEL_BLOCKS(KIND, NAME, CO, Co, ARGS)                                            \
+    do {                                                                                        \
+        for (; CO + SNN_VL * SNN_NV <= Co; CO += SNN_VL * SNN_NV)                               \
+            SNN_BY_KIND(KIND, NAME)(ARGS(CO));                                                  \
+        if (CO + SNN_VL * (SNN_NV / 2) <= Co) {                                                 \
+            SNN_BY_KIND(KIND, NAME##_half)(ARGS(CO));                                           \
+            CO += SNN_VL * (SNN_NV / 2);                                                        \
+        }                                                                                       \
+        SNN_QUARTER_BLOCK(KIND, NAME, CO, Co, ARGS)                                             \
+        for (; CO + SNN_VL <= Co; CO += SNN_VL) SNN_BY_KIND(KIND, NAME##_vec)(ARGS(CO));        \
+        if (SNN_VL > 8 && CO + 8 <= Co) {                                                       \
+            SNN_BY_KIND(KIND, NAME##_v8)(ARGS(CO));                                             \
+            CO += 8;                                                                            \
+        }                                                                                       \
+    } while (0)
+#else
+#define SNN_CHANNEL_BLOCKS(KIND, NAME, CO, Co, ARGS) ((void)0)
+#endif
+
 /* Output row oy of a conv2d, channels [co0, Co), kernel row by kernel row in
  * chunks of pixels (gather_rows); returns its synaptic operations / Co. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn_events *ev,
@@ -371,35 +409,9 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn
         const int64_t ox1 = ox0 + SNN_CHUNK < OW ? ox0 + SNN_CHUNK : OW;
         int64_t n[SNN_CHUNK], co = co0;
         taps += SNN_KERNEL(pixels_events)(q, ev, &g, ox0, ox1, SW, n);
-#if SNN_HAVE_V8
-        for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
-            SNN_BY_KIND(kind, gather_rows)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
-                                    dst + oy * OW * Co);
-        /* half a block (32 channels with AVX-512 or AVX2): one pass over the
-         * events where single vectors would take two or four */
-        if (co + SNN_VL * (SNN_NV / 2) <= Co) {
-            SNN_BY_KIND(kind, gather_rows_half)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
-                                         dst + oy * OW * Co);
-            co += SNN_VL * (SNN_NV / 2);
-        }
-#if SNN_NV >= 8
-        /* a quarter block (16 channels with AVX2, 8 with SSE2): two vectors per
-         * event where single vectors would take two passes over the events */
-        if (co + SNN_VL * (SNN_NV / 4) <= Co) {
-            SNN_BY_KIND(kind, gather_rows_quarter)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co,
-                                            co, dst + oy * OW * Co);
-            co += SNN_VL * (SNN_NV / 4);
-        }
-#endif
-        for (; co + SNN_VL <= Co; co += SNN_VL)
-            SNN_BY_KIND(kind, gather_rows_vec)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
-                                        dst + oy * OW * Co);
-        if (SNN_VL > 8 && co + 8 <= Co) {
-            SNN_BY_KIND(kind, gather_rows_v8)(q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, co,
-                                       dst + oy * OW * Co);
-            co += 8;
-        }
-#endif
+#define SNN_ROWS_ARGS(c) q, ev, g.row, g.row_end, n, ox0, ox1, SW, Ci, Co, c, dst + oy * OW * Co
+        SNN_CHANNEL_BLOCKS(kind, gather_rows, co, Co, SNN_ROWS_ARGS);
+#undef SNN_ROWS_ARGS
         if (co == Co) continue;
         for (ox = ox0; ox < ox1; ox++) {
             if (n[ox - ox0] == 0) continue;
@@ -803,15 +815,9 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_depthwise)(const snn_net *net, co
     return taps * Cog;
 }
 
-/* Output rows [OH * part / parts, OH * (part + 1) / parts) of a conv2d: the rows
- * whose threshold pass the same team member runs (run.c, emit), so that no
- * synchronisation is needed in between. An event's index is pos * Ci + ci, so
- * the weight row of (tap, event) is at wt + index * tap_stride, wt folding the
- * tap's offset and -pos * Ci * tap_stride. */
-/* Output rows [oy, oy1) of a 1x1 conv (groups 1): the whole blocks of channels,
- * then a half, a quarter (where the kernel set has one), single vectors and 8
- * lanes, through the pointwise gathers, and the channels left one at a time;
- * returns the synaptic operations / Co. */
+/* Output rows [oy, oy1) of a 1x1 conv (groups 1): the channels in blocks
+ * through the pointwise gathers (SNN_CHANNEL_BLOCKS), the channels left one at
+ * a time; returns the synaptic operations / Co. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_pointwise)(const snn_proj *q,
                                                           const snn_events *ev, int kind,
                                                           int64_t oy, int64_t oy1, int64_t SW,
@@ -833,26 +839,9 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_pointwise)(const snn_proj *q,
                 const int64_t pos = sy * SW + q->gcol_taps[q->gcol_start[ox]].src;
                 taps += ev->end[pos] - ev->first[pos];
             }
-#if SNN_HAVE_V8
-        for (; co + SNN_VL * SNN_NV <= Co; co += SNN_VL * SNN_NV)
-            SNN_BY_KIND(kind, pointwise)(q, ev, sy, OW, SW, Ci, Co, co, out);
-        if (co + SNN_VL * (SNN_NV / 2) <= Co) {
-            SNN_BY_KIND(kind, pointwise_half)(q, ev, sy, OW, SW, Ci, Co, co, out);
-            co += SNN_VL * (SNN_NV / 2);
-        }
-#if SNN_NV >= 8
-        if (co + SNN_VL * (SNN_NV / 4) <= Co) {
-            SNN_BY_KIND(kind, pointwise_quarter)(q, ev, sy, OW, SW, Ci, Co, co, out);
-            co += SNN_VL * (SNN_NV / 4);
-        }
-#endif
-        for (; co + SNN_VL <= Co; co += SNN_VL)
-            SNN_BY_KIND(kind, pointwise_vec)(q, ev, sy, OW, SW, Ci, Co, co, out);
-        if (SNN_VL > 8 && co + 8 <= Co) {
-            SNN_BY_KIND(kind, pointwise_v8)(q, ev, sy, OW, SW, Ci, Co, co, out);
-            co += 8;
-        }
-#endif
+#define SNN_POINTWISE_ARGS(c) q, ev, sy, OW, SW, Ci, Co, c, out
+        SNN_CHANNEL_BLOCKS(kind, pointwise, co, Co, SNN_POINTWISE_ARGS);
+#undef SNN_POINTWISE_ARGS
         if (co == Co) continue;
         for (ox = 0; ox < OW; ox++) {
             g.col = q->gcol_taps + q->gcol_start[ox];
@@ -865,6 +854,11 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_pointwise)(const snn_proj *q,
     return taps;
 }
 
+/* Output rows [OH * part / parts, OH * (part + 1) / parts) of a conv2d: the rows
+ * whose threshold pass the same team member runs (run.c, emit), so that no
+ * synchronisation is needed in between. An event's index is pos * Ci + ci, so
+ * the weight row of (tap, event) is at wt + index * tap_stride, wt folding the
+ * tap's offset and -pos * Ci * tap_stride. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_proj *q,
                                                 const snn_events *ev, float *dst, int32_t part,
                                                 int32_t parts)
@@ -1179,3 +1173,5 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(scatter)(const snn_net *net, const snn
 #undef SNN_QUAD_NV
 #undef SNN_QUAD_MIN_NV
 #undef SNN_QUAD_MAX_CO
+#undef SNN_CHANNEL_BLOCKS
+#undef SNN_QUARTER_BLOCK
