@@ -4,9 +4,10 @@ csrc/loader (the same sources and flags as meson.build, so both builds produce
 the same numbers). The loader links libzip and jansson (Debian: libzip-dev,
 libjansson-dev), found through pkg-config where it is installed.
 
-Three facts come from files that meson.build reads too, so the builds cannot
+Four facts come from files that meson.build reads too, so the builds cannot
 drift: the C core's and the loader's sources (csrc/src/sources.txt and
-csrc/loader/sources.txt, one path per line) and the version (SNN_VERSION_STRING
+csrc/loader/sources.txt, one path per line), the loader's libraries
+(csrc/loader/dependencies.txt) and the version (SNN_VERSION_STRING
 in csrc/include/snn.h)."""
 import glob
 import os
@@ -26,8 +27,8 @@ def read_text(relpath):
 
 
 def listed_sources(relpath):
-    """The sources a list file names (paths from the repository's root; blank
-    lines ignored)."""
+    """The lines of a list file: sources (paths from the repository's root) or
+    library names; blank lines ignored."""
     return [line.strip() for line in read_text(relpath).splitlines() if line.strip()]
 
 
@@ -53,7 +54,10 @@ def header_version():
 
 
 SOURCES = listed_sources("csrc/src/sources.txt") + listed_sources("csrc/loader/sources.txt")
-LOADER_LIBS = ["libzip", "jansson"]
+# The loader's libraries by their pkg-config names (meson.build reads the same
+# file); without pkg-config, linked by those names less a "lib" prefix.
+LOADER_LIBS = listed_sources("csrc/loader/dependencies.txt")
+LOADER_LINK_NAMES = [re.sub(r"^lib", "", name) for name in LOADER_LIBS]
 
 # The headers every source may include: a change to one rebuilds the extension
 # (the kernels are compiled from headers included once per instruction set).
@@ -75,7 +79,7 @@ extension = Extension(
     depends=HEADERS,
     extra_compile_args=COMPILE_ARGS,
     library_dirs=pkg_config("--libs-only-L", LOADER_LIBS, []),
-    libraries=pkg_config("--libs-only-l", LOADER_LIBS, ["zip", "jansson"]) + ["m", "pthread"],
+    libraries=pkg_config("--libs-only-l", LOADER_LIBS, LOADER_LINK_NAMES) + ["m", "pthread"],
 )
 
 setup(version=header_version(),

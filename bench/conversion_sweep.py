@@ -13,7 +13,11 @@ images. Settings that tune to a timestep count (bias calibration, the
 automatic delayed read-out) are tuned at --tune-timesteps.
 
 A setting name may end in "@K" to run LTB with K calibration batches
-(from_torch's ltb_batches, default 40), e.g. "ltb+half@100". With --json PATH the
+(from_torch's ltb_batches, default 40), e.g. "ltb+half@100", or in "@pP" to set
+the percentile of a percentile-based setting to P (from_torch's percentile,
+default 99.9), e.g. "channel+half@p99.99". The setting "recipe" is
+snncore.convert.low_latency_options(model, --tune-timesteps), whatever the
+model contains, e.g. "recipe@p99.9" to compare its percentile. With --json PATH the
 results are written to PATH after every row, so a partial run keeps what it
 measured; rows already in PATH from a run with the same model, images,
 calibration and timesteps are kept unless this run measures them again.
@@ -31,6 +35,7 @@ import traceback
 import numpy as np
 
 from datasets import load
+from evaluation import RECIPE     # the setting name of low_latency_options(model, T)
 
 # name -> from_torch options; "timesteps" is filled with --tune-timesteps for the
 # settings that tune to a timestep count. "+half": v_init=0.5 (half-threshold start);
@@ -73,24 +78,35 @@ SETTINGS = {
 DEFAULT = ["percentile", "percentile+half", "channel+half", "ltb+half"]
 
 
-def setting_options(name, tune):
-    """The from_torch options of a setting name (see SETTINGS; "NAME@K" sets
-    ltb_batches=K on an LTB setting), with timesteps=tune where it tunes."""
-    base, _, batches = name.partition("@")
-    if name in SETTINGS:
-        options = dict(SETTINGS[name])
-    elif base in SETTINGS and batches:
+def setting_options(name, tune, recipe=None):
+    """The from_torch options of a setting name (see SETTINGS, or RECIPE, whose
+    options are `recipe` if given: low_latency_options' for the model; "NAME@K"
+    sets ltb_batches=K on an LTB setting, "NAME@pP" percentile=P on a
+    percentile-based one), with timesteps=tune where it tunes."""
+    base, _, suffix = name.partition("@")
+    if base == RECIPE:
+        options = dict(recipe if recipe is not None else {"norm": "channel"})
+    elif base in SETTINGS:
         options = dict(SETTINGS[base])
+    else:
+        raise ValueError(f"unknown setting {name!r}; expected {RECIPE} or one of "
+                         f"{', '.join(SETTINGS)} (a setting may end in @K or @pP)")
+    if suffix.startswith("p"):
+        if options.get("norm") not in ("percentile", "channel"):
+            raise ValueError(f"{name!r}: '@pP' (the percentile) applies to percentile and "
+                             "channel settings only")
+        try:
+            options["percentile"] = float(suffix[1:])
+        except ValueError:
+            raise ValueError(f"{name!r}: '@pP' needs a number P") from None
+    elif suffix:
         if options.get("norm") != "ltb":
             raise ValueError(f"{name!r}: '@K' (LTB calibration batches) applies to LTB "
                              "settings only")
         try:
-            options["ltb_batches"] = int(batches)
+            options["ltb_batches"] = int(suffix)
         except ValueError:
             raise ValueError(f"{name!r}: '@K' needs an integer K") from None
-    else:
-        raise ValueError(f"unknown setting {name!r}; expected one of {', '.join(SETTINGS)} "
-                         "(an LTB setting may end in @K)")
     if options.get("bias_calibration") or options.get("readout_delay") == "auto":
         options["timesteps"] = tune
     return options
@@ -151,8 +167,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("--settings", default=",".join(DEFAULT),
-                        help=f"comma-separated, from: {', '.join(SETTINGS)} (an LTB setting "
-                             "may end in @K: K calibration batches)")
+                        help=f"comma-separated, from: {RECIPE}, {', '.join(SETTINGS)} (an LTB "
+                             "setting may end in @K: K calibration batches; a percentile or "
+                             "channel one in @pP: the P-th percentile)")
     parser.add_argument("--timesteps", default="4,8,16,32,64,128")
     parser.add_argument("--tune-timesteps", type=int, default=None,
                         help="T for bias calibration and the delayed read-out (default: 16 for "
@@ -178,10 +195,11 @@ def main(argv=None):
 
     import torch
     import models
-    from snncore.convert import from_torch
+    from snncore.convert import from_torch, low_latency_options
 
     torch.set_num_threads(1)   # the ANN passes are small; leave the cores to the engine
     model = models.load_model(args.model)
+    recipe = low_latency_options(model, tune)
     x_calib, x_test, y_test = load_data(args.model, args.calibration, args.images)
     with torch.no_grad():
         ann = float((model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean())
@@ -195,7 +213,7 @@ def main(argv=None):
     print("setting".ljust(28) + "".join(f"T={t:<13d}" for t in cps) + "read-out from")
     failed = 0
     for name in names:
-        options = setting_options(name, tune)
+        options = setting_options(name, tune, recipe)
         start = time.perf_counter()
         try:
             net = from_torch(model, x_calib, **options)

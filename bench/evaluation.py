@@ -70,6 +70,10 @@ SMOKE_TORCHVISION_MODEL = "shufflenet_v2_x0_5"
 # 1 - 1/(2k + 1) quantile). Measured beside the recipe, as the evidence for
 # its choice.
 RECIPE_LTB100 = "recipe_ltb100"
+# The recipe made for fewer steps, low_latency_options(model, T) with T here:
+# the network a user converting for 8 or 16 steps gets, whose own column is
+# its accuracy there (the RECIPE row is made for tune_timesteps, 32).
+RECIPE_AT = {"recipe_t8": 8, "recipe_t16": 16}
 LTB100_BATCHES = 100
 LTB_TORCHVISION_MODELS = ("vgg11_bn", "squeezenet1_1", "shufflenet_v2_x0_5")
 # The smoke run tries these low-latency settings on fashion_cnn (together they
@@ -188,14 +192,14 @@ def low_latency_cases(scale):
 
 def torchvision_cases(scale):
     """(model, setting) pairs of the torchvision rows: every model with each
-    of TORCHVISION_SETTINGS and RECIPE_LTB100 on the models whose recipe
-    uses LTB, or in the smoke run the recipe on
+    of TORCHVISION_SETTINGS and RECIPE_AT, and RECIPE_LTB100 on the models
+    without residual junctions, or in the smoke run the recipe on
     SMOKE_TORCHVISION_MODEL alone (the others' conversions take longer, and
     the converter's own tests cover their operators)."""
     if scale.smoke:
         return [(SMOKE_TORCHVISION_MODEL, RECIPE)]
-    return [(m, s) for m in TORCHVISION_MODELS for s in TORCHVISION_SETTINGS] + \
-        [(m, RECIPE_LTB100) for m in LTB_TORCHVISION_MODELS]
+    return [(m, s) for m in TORCHVISION_MODELS for s in TORCHVISION_SETTINGS + tuple(RECIPE_AT)] \
+        + [(m, RECIPE_LTB100) for m in LTB_TORCHVISION_MODELS]
 
 
 def _option_or_env(config, option, env, cast=int):
@@ -470,11 +474,13 @@ class Evaluator:
 
     def low_latency_options(self, model, setting):
         """from_torch options of the LOW_LATENCY `setting`, or of RECIPE
-        (snncore.convert.low_latency_options) or RECIPE_LTB100, for `model`."""
-        if setting in (RECIPE, RECIPE_LTB100):
+        (snncore.convert.low_latency_options), RECIPE_LTB100 or one of
+        RECIPE_AT, for `model`."""
+        if setting in (RECIPE, RECIPE_LTB100) or setting in RECIPE_AT:
             from snncore.convert import low_latency_options
 
-            options = low_latency_options(self.model(model), self.scale.tune_timesteps(model))
+            timesteps = RECIPE_AT.get(setting) or self.scale.tune_timesteps(model)
+            options = low_latency_options(self.model(model), timesteps)
             if setting == RECIPE_LTB100:
                 options.update(norm="ltb", ltb_batches=LTB100_BATCHES)
             return self.options(**options)

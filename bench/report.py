@@ -45,6 +45,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from evaluation import RECIPE, RECIPE_LTB100  # noqa: E402
 from machine import cpu_model, vector_extensions  # noqa: E402
 
 # Columns of the tables (those present in the data are shown).
@@ -342,6 +343,8 @@ def torchvision_section(data):
             f"{num(first.get('calibration'))} training images. `recipe`: "
             "`snncore.convert.low_latency_options(model, 32)` (its options are in the JSON); "
             "`recipe_ltb100`: the same with LTB thresholds from 100 batches in place of its own; "
+            "`recipe_t8`, `recipe_t16`: `low_latency_options(model, 8)` and `(model, 16)`, the "
+            "networks converted for 8 and 16 steps (read their own column); "
             "`percentile`: Rueckauer's 99.9th percentile per layer, for reference. Accuracy in % "
             "at T steps; `gap`: SNN minus ANN in points. The target, for the recipe: within "
             + " and ".join(f"{v:g} point{'s' if v != 1 else ''} at T={t}"
@@ -361,9 +364,9 @@ def points(v):
 
 
 def target_verdict(record, targets):
-    """'met', or what missed and by how much, for a recipe row (recipe,
-    recipe_ltb100); '' otherwise."""
-    if not str(record.get("setting")).startswith("recipe"):
+    """'met', or what missed and by how much, for a row of the recipe made
+    for the targets' steps (recipe, recipe_ltb100); '' otherwise."""
+    if record.get("setting") not in (RECIPE, RECIPE_LTB100):
         return ""
     missed = []
     for t in targets:
@@ -851,9 +854,11 @@ def side_files_section(data):
                 f"images, {doc.get('input', 'analog')} input.", ""]
         rows = [[r.get("setting")] + [pct(a) for a in (r.get("accuracy") or [])]
                 + [""] * (len(ts) - len(r.get("accuracy") or []))
-                + [steps(r.get("readout_start")), num(r.get("seconds"))]
+                + [steps(r.get("readout_start")), num(r.get("spikes_per_image_at_max_T")),
+                   num(r.get("seconds"))]
                 for r in doc["rows"]]
-        out += table(["setting"] + [f"T={t}" for t in ts] + ["read-out from", "seconds"],
+        out += table(["setting"] + [f"T={t}" for t in ts]
+                     + ["read-out from", f"spikes/img at T={max(ts, default='-')}", "seconds"],
                      rows) + [""]
     for doc in data.peers:
         cps = doc.get("checkpoints") or []

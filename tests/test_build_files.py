@@ -121,6 +121,26 @@ def test_meson_reads_the_source_list(folder):
         f"meson.build names a source of {folder} itself instead of reading its sources.txt"
 
 
+def test_both_builds_read_the_loader_s_libraries_from_one_list():
+    """csrc/loader/dependencies.txt names the loader's libraries (pkg-config
+    names) once: meson.build asks pkg-config for each, setup.py too, and links
+    them by name less "lib" where pkg-config is missing."""
+    libraries = [line.strip() for line in read("csrc/loader/dependencies.txt").splitlines()
+                 if line.strip()]
+    assert libraries, "csrc/loader/dependencies.txt names no library"
+    text = _strip_meson_comments(read("meson.build"))
+    assert re.search(r"fs\.read\(\s*'csrc/loader/dependencies\.txt'\s*\)", text), \
+        "meson.build does not read csrc/loader/dependencies.txt"
+    setup_text = _strip_meson_comments(read("setup.py"))
+    for name in libraries:
+        assert f"'{name}'" not in text, f"meson.build names {name} itself"
+        assert f'"{name}"' not in setup_text, f"setup.py names {name} itself"
+    namespace = setup_functions()
+    assert namespace["listed_sources"]("csrc/loader/dependencies.txt") == libraries
+    fallback = namespace["pkg_config"]("--libs-only-l", ["no-such-package-snncore"], ["x"])
+    assert fallback == ["x"], "pkg-config's failure must leave the fallback"
+
+
 def test_meson_library_sources_are_the_source_list(tmp_path):
     """Configure meson (no compiling) and ask it which files the library compiles."""
     meson = shutil.which("meson")

@@ -13,12 +13,20 @@ from .assemble import Assembler
 from .exported import require_convertible_model
 
 __all__ = ["calibrate_biases", "calibrate_output", "choose_readout_start",
-           "low_latency_options", "CHANNEL_FROM_TIMESTEPS"]
+           "low_latency_options", "CHANNEL_FROM_TIMESTEPS", "LONG_RUN_PERCENTILE"]
 
 # From this many timesteps on, low_latency_options gives plain chains per-channel
 # percentiles instead of LTB: LTB's lower thresholds win accuracy only while the
 # steps are few, and cost spikes at every T (docs/conversion.md, "Spikes").
 CHANNEL_FROM_TIMESTEPS = 32
+
+# From CHANNEL_FROM_TIMESTEPS steps on, the per-channel percentile that
+# low_latency_options gives networks with junctions, concatenations or max
+# pooling (below it, from_torch's default 99.9): with many steps a threshold's
+# resolution (theta / T) is fine, so clipping fewer activations costs less than
+# it saves, and the higher thresholds fire fewer spikes (docs/conversion.md,
+# "Spikes").
+LONG_RUN_PERCENTILE = 99.99
 
 
 def low_latency_options(model, timesteps):
@@ -40,7 +48,9 @@ def low_latency_options(model, timesteps):
     - with max pooling: per-channel 99.9th percentiles instead of LTB, whose
       lower thresholds clip exactly the large activations that max pooling
       selects, and retracting neurons (``norm="channel", v_init=0.5,
-      retract=True, bias_calibration=True``);
+      retract=True, bias_calibration=True``); from `CHANNEL_FROM_TIMESTEPS`
+      steps on, 99.99th percentiles (`LONG_RUN_PERCENTILE`,
+      ``percentile=99.99``), as accurate there with fewer spikes;
     - with residual junctions, or concatenations (whose branches, a shortcut
       beside a deep path as in ShuffleNet and DenseNet, reach the output at
       different times): per-channel percentiles (LTB's default 40 batches
@@ -48,7 +58,9 @@ def low_latency_options(model, timesteps):
       follow the whole input when its branches arrive out of step, and the
       delayed read-out, which lets the deep path charge up before the output
       counts (``norm="channel", v_init=0.5, retract=True,
-      readout_delay="auto", bias_calibration=True``).
+      readout_delay="auto", bias_calibration=True``), with the
+      `LONG_RUN_PERCENTILE` from `CHANNEL_FROM_TIMESTEPS` steps on, as with
+      max pooling.
 
     Retracting neurons are left out of plain chains, where they gain nothing
     measurable and would cost the pooling that the engine folds into a
@@ -87,14 +99,17 @@ def low_latency_options(model, timesteps):
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
     ops = ir_ops(model)
-    if ops & {"add", "cat"}:
-        return dict(norm="channel", v_init=0.5, retract=True, readout_delay="auto",
-                    bias_calibration=True, timesteps=timesteps)
-    if "maxpool2d" in ops:
-        return dict(norm="channel", v_init=0.5, retract=True, bias_calibration=True,
-                    timesteps=timesteps)
-    norm = "channel" if timesteps >= CHANNEL_FROM_TIMESTEPS else "ltb"
-    return dict(norm=norm, v_init=0.5, bias_calibration=True, timesteps=timesteps)
+    many = timesteps >= CHANNEL_FROM_TIMESTEPS
+    if ops & {"add", "cat", "maxpool2d"}:
+        options = dict(norm="channel", v_init=0.5, retract=True, bias_calibration=True,
+                       timesteps=timesteps)
+        if ops & {"add", "cat"}:
+            options["readout_delay"] = "auto"
+        if many:
+            options["percentile"] = LONG_RUN_PERCENTILE
+        return options
+    return dict(norm="channel" if many else "ltb", v_init=0.5, bias_calibration=True,
+                timesteps=timesteps)
 
 
 def _channel_means(a, channels):
