@@ -68,6 +68,7 @@ SPEED = [{"kind": "speed", "simulator": sim, "model": "fashion_cnn", "timesteps"
 SWEEP = {"model": "fashion_cnn", "ann_accuracy": 0.9025, "images": 2000, "calibration": 1000,
          "timesteps": [4, 8], "rows": [{"setting": "channel+half", "options": {},
                                        "accuracy": [0.888, 0.901], "readout_start": 1,
+                                       "spikes_per_image_at_max_T": 123456.0,
                                        "seconds": 12.0},
                                       {"setting": "spike", "options": {}, "accuracy": [0.097],
                                        "readout_start": 1, "seconds": 40.0}]}
@@ -167,8 +168,8 @@ def test_full_report(report, tmp_path):
     assert "| 1 | snncore / SpikingJelly, T=64, batch 100 | 12.50x | >= 10x SpikingJelly | yes |" \
         in text
     # the side files, the broken one skipped
-    assert "| channel+half | 88.80 | 90.10 | 1 | 12 |" in text
-    assert "| spike | 9.70 |  | 1 | 40 |" in text
+    assert "| channel+half | 88.80 | 90.10 | 1 | 123,456 | 12 |" in text
+    assert "| spike | 9.70 |  | 1 | - | 40 |" in text       # a row without its spike count
     assert "| SpikingJelly 99.9% | 70.00 | 78.00 | 200,000 | 80,000,000 | 12.4 | 53.6 |" in text
 
 
