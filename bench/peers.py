@@ -314,7 +314,10 @@ def spikingjelly_convert(model, calib, mode="max", channel_wise=False, half_thre
                                       channel_wise=channel_wise, half_threshold=half_threshold)
     # its calibration loop draws a tqdm bar on stderr
     with _threads(threads), contextlib.redirect_stderr(io.StringIO()):
-        snn = ann2snn.Converter(recipe=recipe, device="cpu").convert(ann)
+        try:
+            snn = ann2snn.Converter(recipe=recipe, device="cpu").convert(ann)
+        except ValueError as e:     # its own refusal of an operation, e.g. a shuffle's
+            raise PeerRefused(f"SpikingJelly's RateCodingRecipe: {e}") from e
     return snn.eval()
 
 

@@ -6,8 +6,9 @@ against SpikingJelly, with the accuracy beside every speed.
     python bench/report.py      # bench/RESULTS.md, "Speed by kernel set and recipe"
 
 The models are bench/models.py's CNN ("fashion_cnn"), VGG-style ("vgg") and
-residual ("resnet_small") nets and torchvision's resnet18 and mobilenet_v2 for
-32x32 input, with their trained weights, analog input, at T = TIMESTEPS.
+residual ("resnet_small") nets and torchvision's resnet18, mobilenet_v2,
+vgg11_bn, squeezenet1_1 and shufflenet_v2_x0_5 for 32x32 input, with their
+trained weights, analog input, at T = TIMESTEPS.
 snncore converts each twice on the scale's calibration images
 (bench/evaluation.py): with percentile thresholds (``norm="percentile"``) and
 with ``snncore.convert.low_latency_options(model, T)`` (lower thresholds, the
@@ -18,7 +19,9 @@ best recipe (test_speed.SJ_RECIPES["best"]) on the same images in the same
 process, with the same T and threads, just before snncore's cases of that
 model; it refuses ReLU6, so for mobilenet_v2 it runs the same weights with
 ReLU in its place (peers.relu_twin, ``relu_twin`` in the record): the same
-work per step, so a fair speed, though not its accuracy.
+work per step, so a fair speed, though not its accuracy. It refuses
+shufflenet_v2_x0_5's channel shuffle (a tensor's ``contiguous``) even so: that
+model's snncore rows have no ratio, and its SpikingJelly rows skip saying why.
 
 Each case records (``extra_info``, kind "recipe_speed"): images/s at batch 100
 (one call) and at batch 1 (images one at a time), its ratio to SpikingJelly
@@ -44,7 +47,8 @@ import speed_targets
 from evaluation import projection_costs, skip_if_missing
 from test_speed import SJ_RECIPES, _merge, _same, _timed_rounds, _warm_up
 
-MODELS = ("fashion_cnn", "vgg", "resnet_small", "resnet18", "mobilenet_v2")
+MODELS = ("fashion_cnn", "vgg", "resnet_small", "resnet18", "mobilenet_v2", "vgg11_bn",
+          "squeezenet1_1", "shufflenet_v2_x0_5")
 RECIPES = ("percentile", "low_latency")
 ISAS = ("generic", "avx2", "avx512")
 SJ_RECIPE = "best"
@@ -150,12 +154,16 @@ def _spikingjelly(evaluator, shared, case, sizes, timesteps, benchmark):
             try:
                 shared.sj[case.model] = peers.spikingjelly_convert(
                     model, x_calib, threads=sizes.threads, **SJ_RECIPES[SJ_RECIPE])
-            except peers.PeerRefused:
-                # SpikingJelly refuses ReLU6: its speed on the same weights with ReLU
-                shared.sj[case.model] = peers.spikingjelly_convert(
-                    peers.relu_twin(model), x_calib, threads=sizes.threads,
-                    **SJ_RECIPES[SJ_RECIPE])
-                shared.sj_twin[case.model] = True
+            except peers.PeerRefused as refused:
+                # SpikingJelly refuses ReLU6: its speed on the same weights with ReLU;
+                # what it refuses even so (ShuffleNet's shuffle) has no SpikingJelly row
+                try:
+                    shared.sj[case.model] = peers.spikingjelly_convert(
+                        peers.relu_twin(model), x_calib, threads=sizes.threads,
+                        **SJ_RECIPES[SJ_RECIPE])
+                    shared.sj_twin[case.model] = True
+                except peers.PeerRefused:
+                    shared.sj[case.model] = refused
         except peers.PeerMissing as e:
             shared.sj[case.model] = e
     snn = shared.sj[case.model]
