@@ -19,9 +19,10 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 import numpy as np
+
+import rounds
 
 
 def parse_args(argv=None):
@@ -31,18 +32,12 @@ def parse_args(argv=None):
                    help="a .npy of images, (N, C, H, W) or (N, size)")
     p.add_argument("--isas", default="avx2,avx512",
                    help="the two kernel sets, comma-separated (default: avx2,avx512)")
-    p.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
-    p.add_argument("--images", type=int, default=50, dest="n_images",
-                   help="images per round (default 50)")
-    p.add_argument("--rounds", type=int, default=9, help="rounds (default 9)")
-    p.add_argument("-T", "--timesteps", type=int, default=32)
-    p.add_argument("--threads", type=int, default=2)
+    rounds.add_arguments(p, batch=1, images=50, rounds=9)
     args = p.parse_args(argv)
     args.isas = args.isas.split(",")
     if len(args.isas) != 2:
         p.error("--isas takes two kernel sets")
-    if min(args.batch, args.n_images, args.rounds, args.timesteps, args.threads) < 1:
-        p.error("--batch, --images, --rounds, -T and --threads must be at least 1")
+    rounds.check_arguments(p, args)
     return args
 
 
@@ -50,23 +45,7 @@ def load_with(path, isa):
     """The network built with kernel set `isa` (exits when the CPU lacks it)."""
     import snncore
 
-    os.environ["SNNCORE_ISA"] = isa
-    try:
-        net = snncore.load(path)
-        if net.isa != isa:
-            raise snncore.FormatError(f"got the {net.isa} kernels")
-    except snncore.FormatError as e:
-        sys.exit(f"compare_isas: cannot use the {isa} kernels here: {e}")
-    finally:
-        del os.environ["SNNCORE_ISA"]
-    return net
-
-
-def images_per_second(net, x, batch, timesteps, threads):
-    start = time.perf_counter()
-    for i in range(0, len(x), batch):
-        net.run(x[i:i + batch], timesteps, threads=threads)
-    return len(x) / (time.perf_counter() - start)
+    return rounds.built_with(isa, lambda: snncore.load(path), "compare_isas")
 
 
 def main(argv=None):
@@ -80,18 +59,15 @@ def main(argv=None):
         left, right = (np.asarray(getattr(first[isa], field)) for isa in args.isas)
         if left.tobytes() != right.tobytes():
             sys.exit(f"compare_isas: {a} and {b} differ in {field}")
-    rates = {isa: [] for isa in args.isas}
-    for r in range(args.rounds):
-        for isa in (args.isas if r % 2 == 0 else args.isas[::-1]):
-            rates[isa].append(images_per_second(nets[isa], x, args.batch, args.timesteps,
-                                                args.threads))
-    ratios = [q / p for p, q in zip(rates[a], rates[b])]
+    rates = rounds.alternate(
+        {isa: (lambda xs, net=net: net.run(xs, args.timesteps, threads=args.threads))
+         for isa, net in nets.items()}, x, args.batch, args.rounds)
+    median, low, high = rounds.ratio_summary(rates[b], rates[a])
     print(f"{os.path.basename(args.net)}, batch {args.batch}, T={args.timesteps}, "
           f"{args.threads} thread(s), {args.rounds} rounds of {len(x)} images: "
           f"{a} {statistics.median(rates[a]):,.0f} images/s, "
           f"{b} {statistics.median(rates[b]):,.0f} images/s; {b}/{a} per round: median "
-          f"{statistics.median(ratios):.3f}, range {min(ratios):.3f} to {max(ratios):.3f}; "
-          f"same results")
+          f"{median:.3f}, range {low:.3f} to {high:.3f}; same results")
 
 
 if __name__ == "__main__":

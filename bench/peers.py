@@ -321,6 +321,20 @@ def spikingjelly_convert(model, calib, mode="max", channel_wise=False, half_thre
     return snn.eval()
 
 
+def spikingjelly_or_twin(model, calib, threads=2, **recipe):
+    """(SpikingJelly's network, twin) for `model`: spikingjelly_convert of the
+    model itself (twin False) or, where SpikingJelly refuses it (ReLU6), of its
+    relu_twin (twin True), whose speed stands for the model's. Raises the first
+    PeerRefused where it refuses the twin too (ShuffleNet's shuffle)."""
+    try:
+        return spikingjelly_convert(model, calib, threads=threads, **recipe), False
+    except PeerRefused as refused:
+        try:
+            return spikingjelly_convert(relu_twin(model), calib, threads=threads, **recipe), True
+        except PeerRefused:
+            raise refused from None
+
+
 def _sj_neurons(snn):
     """The IF neurons of a converted SpikingJelly GraphModule in graph (execution) order."""
     _, _, neuron = _import_spikingjelly()

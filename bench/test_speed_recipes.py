@@ -151,20 +151,10 @@ def _spikingjelly(evaluator, shared, case, sizes, timesteps, benchmark):
         model, x_calib = evaluator.model(case.model), evaluator.data(case.model).x_calib
         shared.sj_twin[case.model] = False
         try:
-            try:
-                shared.sj[case.model] = peers.spikingjelly_convert(
-                    model, x_calib, threads=sizes.threads, **SJ_RECIPES[SJ_RECIPE])
-            except peers.PeerRefused as refused:
-                # SpikingJelly refuses ReLU6: its speed on the same weights with ReLU;
-                # what it refuses even so (ShuffleNet's shuffle) has no SpikingJelly row
-                try:
-                    shared.sj[case.model] = peers.spikingjelly_convert(
-                        peers.relu_twin(model), x_calib, threads=sizes.threads,
-                        **SJ_RECIPES[SJ_RECIPE])
-                    shared.sj_twin[case.model] = True
-                except peers.PeerRefused:
-                    shared.sj[case.model] = refused
-        except peers.PeerMissing as e:
+            # ReLU6 refused: the twin with ReLU; refused even so (ShuffleNet's shuffle): no row
+            shared.sj[case.model], shared.sj_twin[case.model] = peers.spikingjelly_or_twin(
+                model, x_calib, threads=sizes.threads, **SJ_RECIPES[SJ_RECIPE])
+        except (peers.PeerMissing, peers.PeerRefused) as e:
             shared.sj[case.model] = e
     snn = shared.sj[case.model]
     if isinstance(snn, Exception):
