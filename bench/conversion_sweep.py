@@ -80,12 +80,14 @@ DEFAULT = ["percentile", "percentile+half", "channel+half", "ltb+half"]
 
 def setting_options(name, tune, recipe=None):
     """The from_torch options of a setting name (see SETTINGS, or RECIPE, whose
-    options are `recipe` if given: low_latency_options' for the model; "NAME@K"
-    sets ltb_batches=K on an LTB setting, "NAME@pP" percentile=P on a
+    options are `recipe`: low_latency_options' for the model; "NAME@K" sets
+    ltb_batches=K on an LTB setting, "NAME@pP" percentile=P on a
     percentile-based one), with timesteps=tune where it tunes."""
     base, _, suffix = name.partition("@")
     if base == RECIPE:
-        options = dict(recipe if recipe is not None else {"norm": "channel"})
+        if recipe is None:
+            raise ValueError(f"{name!r}: the recipe's options depend on the model; pass them")
+        options = dict(recipe)
     elif base in SETTINGS:
         options = dict(SETTINGS[base])
     else:
@@ -187,11 +189,6 @@ def main(argv=None):
     cps = [int(t) for t in args.timesteps.split(",")]
     tune = args.tune_timesteps or (32 if args.model == "resnet_small" else 16)
     names = [n for n in args.settings.split(",") if n]
-    for name in names:       # refuse a misspelt setting before any work
-        try:
-            setting_options(name, tune)
-        except ValueError as e:
-            parser.error(str(e))
 
     import torch
     import models
@@ -200,6 +197,11 @@ def main(argv=None):
     torch.set_num_threads(1)   # the ANN passes are small; leave the cores to the engine
     model = models.load_model(args.model)
     recipe = low_latency_options(model, tune)
+    for name in names:       # refuse a misspelt setting before any conversion
+        try:
+            setting_options(name, tune, recipe)
+        except ValueError as e:
+            parser.error(str(e))
     x_calib, x_test, y_test = load_data(args.model, args.calibration, args.images)
     with torch.no_grad():
         ann = float((model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean())

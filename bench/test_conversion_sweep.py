@@ -26,15 +26,18 @@ def test_the_recipe_takes_the_model_s_options_and_a_percentile_over_them():
     lower = setting_options(RECIPE + "@p99.9", 32, RESIDUAL_RECIPE)
     assert lower == dict(RESIDUAL_RECIPE, percentile=99.9)
     assert RESIDUAL_RECIPE["percentile"] == 99.99        # not modified in place
+    with pytest.raises(ValueError, match="the recipe's options depend on the model"):
+        setting_options(RECIPE, 32)
 
 
 @pytest.mark.parametrize("name, message", [
     ("chanel+half", "unknown setting 'chanel\\+half'"),
     ("channel+half@40", "applies to LTB settings only"),
     ("ltb+half@p99.9", "applies to percentile and channel settings only"),
+    ("recipe@100", "applies to LTB settings only"),      # the residual recipe's norm is channel
     ("ltb+half@many", "needs an integer K"),
     ("channel@pmany", "needs a number P"),
 ])
 def test_a_wrong_setting_is_refused_by_name(name, message):
     with pytest.raises(ValueError, match=message):
-        setting_options(name, 32)
+        setting_options(name, 32, RESIDUAL_RECIPE)
