@@ -254,7 +254,7 @@ def _pointwise(channels, stride, padding, signed, as_3x3, rng):
     return b.build("out")
 
 
-@pytest.mark.parametrize("channels", [8, 24, 40, 72, 136])
+@pytest.mark.parametrize("channels", [8, 13, 24, 40, 72, 136])   # 13: the one-at-a-time tail
 @pytest.mark.parametrize("stride, padding", [(1, 0), (2, 0)])
 @pytest.mark.parametrize("signed", [False, True])
 def test_pointwise_convs_give_the_bits_of_a_centred_3x3(channels, stride, padding, signed,
@@ -262,8 +262,9 @@ def test_pointwise_convs_give_the_bits_of_a_centred_3x3(channels, stride, paddin
     """A 1x1 conv goes through the pointwise gathers (no window to walk); the
     same weights as the centre of a 3x3 kernel go through the window gathers.
     Under every kernel set, for output widths that take every block (8, 24 =
-    16 + 8, 40 = 32 + 8, 72 = 64 + 8, 136 = 2 x 64 + 8), strides 1 and 2, and spikes
-    of +1 alone or of both signs, both give the same bits at every step."""
+    16 + 8, 40 = 32 + 8, 72 = 64 + 8, 136 = 2 x 64 + 8) and the channels left one
+    at a time (13 = 8 + 5), strides 1 and 2, and spikes of +1 alone or of both
+    signs, both give the same bits at every step."""
     x = np.random.default_rng(channels).uniform(-0.2, 1, (2, 1, 11, 9)).astype(np.float32)
     steps = list(range(1, 7))
     for isa, flag in (("generic", None), ("avx2", "avx2"), ("avx512", "avx512f")):

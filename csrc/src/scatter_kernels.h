@@ -257,7 +257,7 @@ SNN_GATHER_QUAD_KINDS(SNN_KERNEL(gather_quad_quarter_g), SNN_KERNEL(gather_quad_
             int64_t pos, wt;                                                                    \
             int32_t e, e1;                                                                      \
             VT acc[NV];                                                                         \
-            if (q->gcol_start[ox + 1] == c0) continue; /* a column of the padding */            \
+            if (q->gcol_start[ox + 1] == c0) continue; /* no window (1x1: never) */             \
             pos = sy * SW + q->gcol_taps[c0].src;                                               \
             e = ev->first[pos];                                                                 \
             e1 = ev->end[pos];                                                                  \
@@ -831,10 +831,10 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_pointwise)(const snn_proj *q,
         int64_t sy, ox, co = 0;
         g.row = q->grow_taps + q->grow_start[oy];
         g.row_end = q->grow_taps + q->grow_start[oy + 1];
-        if (g.row == g.row_end) continue; /* a row of the padding */
+        if (g.row == g.row_end) continue; /* no window (1x1: never) */
         sy = g.row->src;
-        if (ev->end[(sy + 1) * SW - 1] == ev->first[sy * SW]) continue;
-        for (ox = 0; ox < OW; ox++)
+        if (SNN_KERNEL(row_events)(ev, g.row, g.row_end, SW) == 0) continue;
+        for (ox = 0; ox < OW; ox++)     /* window_events, for a window of one position */
             if (q->gcol_start[ox + 1] > q->gcol_start[ox]) {
                 const int64_t pos = sy * SW + q->gcol_taps[q->gcol_start[ox]].src;
                 taps += ev->end[pos] - ev->first[pos];
@@ -846,8 +846,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_pointwise)(const snn_proj *q,
         for (ox = 0; ox < OW; ox++) {
             g.col = q->gcol_taps + q->gcol_start[ox];
             g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
-            if (g.col == g.col_end) continue;
-            if (ev->first[sy * SW + g.col->src] == ev->end[sy * SW + g.col->src]) continue;
+            if (SNN_KERNEL(window_events)(ev, &g, SW) == 0) continue;
             SNN_KERNEL(gather_tail)(q, ev, &g, SW, Ci, Co, co, out + ox * Co);
         }
     }
