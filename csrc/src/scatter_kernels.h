@@ -159,23 +159,24 @@ SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_v8_g), SNN_KERNEL(gather_rows_v8_u)
 
 #if SNN_HAVE_V8 && SNN_QUAD_NV
 /* Four output rows oy .. oy + 3 of a conv with 3 kernel rows and vertical
- * stride 1, all four with their kernel rows inside the source: source row
- * s0 + j (s0 = oy - ph) is kernel row j - r of output row oy + r, so one pass
+ * stride 1: source row s0 + j (s0 = oy - ph) is kernel row j - r of output row
+ * oy + r, so one pass
  * over the events of a pixel's window columns in source row s0 + j serves up
  * to three of the four pixels (each event loaded once for up to three weight
  * rows, adjacent in memory: [kw][Ci][kh][Co]), and each pixel's accumulators
  * stay in registers over its three kernel rows: half the loops (and loop
  * exits) of gather_rows for the same work. Per pixel the additions are those
- * of gather_rows, in the same order. n[r][ox]: the events in each pixel's
- * window. */
+ * of gather_rows, in the same order. With EDGE (a group at a padded edge) a
+ * source row outside the source is skipped, as gather_rows skips its kernel
+ * row; without, all six exist. n[r][ox]: the events in each pixel's window. */
 #define SNN_QUAD_ADD(VT, L, KIND, R, ACC)                                                       \
     do {                                                                                        \
         VT w_;                                                                                  \
         memcpy(&w_, w0_ - (R) * q->row_stride + off_ + L * k, sizeof w_);                       \
         ACC[k] += SNN_EV_PRODUCT(KIND, v_, w_);                                                 \
     } while (0)
-#define SNN_QUAD_RANGE(VT, L, NV, KIND, J, D0, D1, D2, D3)                                      \
-    do {                                                                                        \
+#define SNN_QUAD_RANGE(VT, L, NV, KIND, EDGE, J, D0, D1, D2, D3)                                \
+    if (!(EDGE) || (s0 + (J) >= 0 && s0 + (J) < SH)) {                                          \
         const int64_t pos_ = (s0 + (J)) * SW + col->src;                                        \
         const int32_t e1_ = ev->end[pos_ + cols - 1];                                           \
         const float *w0_ = q->w + ((J) * q->row_stride +                                        \
@@ -191,13 +192,14 @@ SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_v8_g), SNN_KERNEL(gather_rows_v8_u)
                 if (D3) SNN_QUAD_ADD(VT, L, KIND, 3, a3);                                       \
             }                                                                                   \
         }                                                                                       \
-    } while (0)
+    }
 #define SNN_QUAD_STORE(VT, L, NV, R, ACC)                                                       \
     if (n[R][ox]) SNN_ADD_VECTORS(VT, L, NV, out + ((R) * OW + ox) * Co + co, ACC);
-#define SNN_GATHER_QUAD(NAME, VT, L, NV, KIND)                                                  \
+#define SNN_GATHER_QUAD(NAME, VT, L, NV, KIND, EDGE)                                            \
     SNN_KERNEL_ATTR static void NAME(const snn_proj *q, const snn_events *ev, int64_t s0,       \
                                      int64_t (*n)[SNN_QUAD_MAX_W], int64_t OW, int64_t SW,      \
-                                     int64_t Ci, int64_t Co, int64_t co, float *restrict out)   \
+                                     int64_t SH, int64_t Ci, int64_t Co, int64_t co,            \
+                                     float *restrict out)                                       \
     {                                                                                           \
         int64_t ox;                                                                             \
         int k;                                                                                  \
@@ -208,30 +210,37 @@ SNN_GATHER_ROWS_KINDS(SNN_KERNEL(gather_rows_v8_g), SNN_KERNEL(gather_rows_v8_u)
             if ((n[0][ox] | n[1][ox] | n[2][ox] | n[3][ox]) == 0) continue;                     \
             _Pragma("GCC unroll 8") for (k = 0; k < NV; k++)                                    \
                 a0[k] = a1[k] = a2[k] = a3[k] = (VT){0};                                        \
-            SNN_QUAD_RANGE(VT, L, NV, KIND, 0, 1, 0, 0, 0);                                     \
-            SNN_QUAD_RANGE(VT, L, NV, KIND, 1, 1, 1, 0, 0);                                     \
-            SNN_QUAD_RANGE(VT, L, NV, KIND, 2, 1, 1, 1, 0);                                     \
-            SNN_QUAD_RANGE(VT, L, NV, KIND, 3, 0, 1, 1, 1);                                     \
-            SNN_QUAD_RANGE(VT, L, NV, KIND, 4, 0, 0, 1, 1);                                     \
-            SNN_QUAD_RANGE(VT, L, NV, KIND, 5, 0, 0, 0, 1);                                     \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, EDGE, 0, 1, 0, 0, 0);                               \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, EDGE, 1, 1, 1, 0, 0);                               \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, EDGE, 2, 1, 1, 1, 0);                               \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, EDGE, 3, 0, 1, 1, 1);                               \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, EDGE, 4, 0, 0, 1, 1);                               \
+            SNN_QUAD_RANGE(VT, L, NV, KIND, EDGE, 5, 0, 0, 0, 1);                               \
             SNN_QUAD_STORE(VT, L, NV, 0, a0)                                                    \
             SNN_QUAD_STORE(VT, L, NV, 1, a1)                                                    \
             SNN_QUAD_STORE(VT, L, NV, 2, a2)                                                    \
             SNN_QUAD_STORE(VT, L, NV, 3, a3)                                                    \
         }                                                                                       \
     }
-#define SNN_GATHER_QUAD_KINDS(G, U, VT, L, NV) SNN_EV_KINDS(SNN_GATHER_QUAD, G, U, VT, L, NV)
-SNN_GATHER_QUAD_KINDS(SNN_KERNEL(gather_quad_g), SNN_KERNEL(gather_quad_u),
-                      SNN_VT, SNN_VL, SNN_QUAD_NV)
+/* the groups of four rows inside the source (no test on the source rows in
+ * the loop), and those at a padded edge */
+#define SNN_GATHER_QUAD_INSIDE(NAME, VT, L, NV, KIND) SNN_GATHER_QUAD(NAME, VT, L, NV, KIND, 0)
+#define SNN_GATHER_QUAD_EDGE(NAME, VT, L, NV, KIND) SNN_GATHER_QUAD(NAME, VT, L, NV, KIND, 1)
+#define SNN_GATHER_QUAD_KINDS(NAME, NV)                                                         \
+    SNN_EV_KINDS(SNN_GATHER_QUAD_INSIDE, SNN_KERNEL(NAME##_g), SNN_KERNEL(NAME##_u), SNN_VT,    \
+                 SNN_VL, NV)                                                                    \
+    SNN_EV_KINDS(SNN_GATHER_QUAD_EDGE, SNN_KERNEL(NAME##_edge_g), SNN_KERNEL(NAME##_edge_u),    \
+                 SNN_VT, SNN_VL, NV)
+SNN_GATHER_QUAD_KINDS(gather_quad, SNN_QUAD_NV)
 #if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
-SNN_GATHER_QUAD_KINDS(SNN_KERNEL(gather_quad_half_g), SNN_KERNEL(gather_quad_half_u),
-                      SNN_VT, SNN_VL, SNN_QUAD_NV / 2)
+SNN_GATHER_QUAD_KINDS(gather_quad_half, SNN_QUAD_NV / 2)
 #endif
 #if SNN_QUAD_NV / 4 >= SNN_QUAD_MIN_NV
-SNN_GATHER_QUAD_KINDS(SNN_KERNEL(gather_quad_quarter_g), SNN_KERNEL(gather_quad_quarter_u),
-                      SNN_VT, SNN_VL, SNN_QUAD_NV / 4)
+SNN_GATHER_QUAD_KINDS(gather_quad_quarter, SNN_QUAD_NV / 4)
 #endif
 #undef SNN_GATHER_QUAD_KINDS
+#undef SNN_GATHER_QUAD_INSIDE
+#undef SNN_GATHER_QUAD_EDGE
 #undef SNN_GATHER_QUAD
 #undef SNN_QUAD_RANGE
 #undef SNN_QUAD_ADD
@@ -424,18 +433,13 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_row)(const snn_proj *q, const snn
 }
 
 #if SNN_HAVE_V8 && SNN_QUAD_NV
-/* Whether output rows oy .. oy + 3 of q can go through gather_quad: 3 kernel
- * rows, vertical stride 1, each row with all of them inside the source, rows
- * no wider than SNN_QUAD_MAX_W, and channels for its narrowest pass. */
-static inline int SNN_KERNEL(quad_rows)(const snn_proj *q, int64_t oy, int64_t OW, int64_t Co)
+/* Whether q's output rows can go through gather_quad: 3 kernel rows, vertical
+ * stride 1, rows no wider than SNN_QUAD_MAX_W, and channels for its narrowest
+ * pass. */
+static inline int SNN_KERNEL(quad_fits)(const snn_proj *q, int64_t OW, int64_t Co)
 {
-    int64_t r;
-    if (q->kh != 3 || q->sh != 1 || OW > SNN_QUAD_MAX_W || Co < SNN_VL * SNN_QUAD_MIN_NV ||
-        Co > SNN_QUAD_MAX_CO)
-        return 0;
-    for (r = 0; r < 4; r++)
-        if (q->grow_start[oy + r + 1] - q->grow_start[oy + r] != 3) return 0;
-    return 1;
+    return q->kh == 3 && q->sh == 1 && OW <= SNN_QUAD_MAX_W &&
+           Co >= SNN_VL * SNN_QUAD_MIN_NV && Co <= SNN_QUAD_MAX_CO;
 }
 
 /* Rows oy .. oy + 3 of a conv through gather_quad (the whole blocks of
@@ -443,11 +447,13 @@ static inline int SNN_KERNEL(quad_rows)(const snn_proj *q, int64_t oy, int64_t O
  * and conv_row (the rest); returns their synaptic operations / Co. */
 SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const snn_events *ev,
                                                      int kind, int64_t oy, int64_t SW,
-                                                     int64_t Ci, int64_t Co, int64_t OW,
-                                                     float *dst)
+                                                     int64_t SH, int64_t Ci, int64_t Co,
+                                                     int64_t OW, float *dst)
 {
     int64_t n[4][SNN_QUAD_MAX_W], taps = 0, co = 0;
     int r;
+    /* inside: the group's source rows oy - ph .. oy - ph + 5 all exist */
+    const int inside = oy - q->ph >= 0 && oy - q->ph + 6 <= SH;
     for (r = 0; r < 4; r++) {
         snn_gather_row g;
         g.row = q->grow_taps + q->grow_start[oy + r];
@@ -455,14 +461,15 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
         taps += SNN_KERNEL(pixels_events)(q, ev, &g, 0, OW, SW, n[r]);
     }
     if (taps == 0) return 0;
+#define SNN_QUAD_CALL(NAME)                                                             \
+    (inside ? SNN_BY_KIND(kind, NAME) : SNN_BY_KIND(kind, NAME##_edge))(                \
+        q, ev, oy - q->ph, n, OW, SW, SH, Ci, Co, co, dst + oy * OW * Co)
     for (; co + SNN_VL * SNN_QUAD_NV <= Co; co += SNN_VL * SNN_QUAD_NV)
-        SNN_BY_KIND(kind, gather_quad)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,
-                                       dst + oy * OW * Co);
+        SNN_QUAD_CALL(gather_quad);
 /* one narrower pass of NV vectors a pixel, where the channels left fill it */
 #define SNN_QUAD_PASS(NAME, NV)                                                         \
     if (co + SNN_VL * (NV) <= Co) {                                                     \
-        SNN_BY_KIND(kind, NAME)(q, ev, oy - q->ph, n, OW, SW, Ci, Co, co,               \
-                                dst + oy * OW * Co);                                    \
+        SNN_QUAD_CALL(NAME);                                                            \
         co += SNN_VL * (NV);                                                            \
     }
 #if SNN_QUAD_NV / 2 >= SNN_QUAD_MIN_NV
@@ -472,6 +479,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
     SNN_QUAD_PASS(gather_quad_quarter, SNN_QUAD_NV / 4)
 #endif
 #undef SNN_QUAD_PASS
+#undef SNN_QUAD_CALL
     if (co < Co)
         for (r = 0; r < 4; r++)
             SNN_KERNEL(conv_row)(q, ev, kind, oy + r, co, SW, Ci, Co, OW, dst);
@@ -705,6 +713,10 @@ static inline const float *SNN_KERNEL(dw_slot)(snn_dw_ring *ring, const snn_even
         }                                                                                       \
     }
 SNN_DW_PIXEL(SNN_KERNEL(dw_pixel), SNN_VT, SNN_VL, SNN_NV)
+SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_half), SNN_VT, SNN_VL, SNN_NV / 2)
+#if SNN_NV >= 8
+SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_quarter), SNN_VT, SNN_VL, SNN_NV / 4)
+#endif
 SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_vec), SNN_VT, SNN_VL, 1)
 SNN_DW_PIXEL(SNN_KERNEL(dw_pixel_v8), snn_v8, 8, 1)
 #undef SNN_DW_PIXEL
@@ -725,23 +737,28 @@ SNN_KERNEL_ATTR static inline void SNN_KERNEL(dw_pixel_one)(const float *const *
 /* The live taps of one pixel of conv_depthwise (window g, the dense rows of its
  * row taps xr): the taps at positions with events, kernel row by kernel row,
  * into xp (the dense row at the tap's column) and wp (its weights from w, the
- * block's first output); returns their count. A tap at a position without
- * events would add only zeros. */
-static inline int SNN_KERNEL(dw_taps)(const snn_proj *q, const snn_events *ev,
-                                      const snn_gather_row *g, const float *const *xr,
-                                      const float *w, int64_t ob, int64_t SW, int64_t Co,
-                                      const float **xp, const float **wp)
+ * block's first output), their count into *nt; returns the window's events. A
+ * tap at a position without events would add only zeros. Every tap is written
+ * and the count grows by whether it is live: no branch on the events. */
+static inline int64_t SNN_KERNEL(dw_taps)(const snn_proj *q, const snn_events *ev,
+                                          const snn_gather_row *g, const float *const *xr,
+                                          const float *w, int64_t ob, int64_t SW, int64_t Co,
+                                          const float **xp, const float **wp, int *nt)
 {
     const snn_tap *ry, *cx;
-    int nt = 0;
+    int64_t n = 0;
+    int t = 0;
     for (ry = g->row; ry < g->row_end; ry++)
         for (cx = g->col; cx < g->col_end; cx++) {
             const int64_t pos = (int64_t)ry->src * SW + cx->src;
-            if (ev->first[pos] == ev->end[pos]) continue;
-            xp[nt] = xr[ry - g->row] + (int64_t)cx->src * ob;
-            wp[nt++] = w + ry->k * q->row_stride + (int64_t)cx->k * Co;
+            const int32_t k = ev->end[pos] - ev->first[pos];
+            xp[t] = xr[ry - g->row] + (int64_t)cx->src * ob;
+            wp[t] = w + ry->k * q->row_stride + (int64_t)cx->k * Co;
+            n += k;
+            t += k != 0;
         }
-    return nt;
+    *nt = t;
+    return n;
 }
 
 /* Output row oy of conv_depthwise, the ring's block of outputs: each pixel
@@ -767,12 +784,23 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dw_row)(const snn_proj *q, const snn_e
         int nt;
         g.col = q->gcol_taps + q->gcol_start[ox];
         g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
-        if ((n = SNN_KERNEL(window_events)(ev, &g, SW)) == 0) continue;
+        if ((n = SNN_KERNEL(dw_taps)(q, ev, &g, xr, w, ob, SW, Co, xp, wp, &nt)) == 0) continue;
         taps += n;
-        nt = SNN_KERNEL(dw_taps)(q, ev, &g, xr, w, ob, SW, Co, xp, wp);
 #if SNN_HAVE_V8
+        /* whole blocks, then at most one pass each of a half and a quarter
+         * block: the vectors of a pass are independent chains of additions */
         for (; o + SNN_VL * SNN_NV <= ob; o += SNN_VL * SNN_NV)
             SNN_KERNEL(dw_pixel)(xp, wp, nt, o, out + o);
+        if (o + SNN_VL * (SNN_NV / 2) <= ob) {
+            SNN_KERNEL(dw_pixel_half)(xp, wp, nt, o, out + o);
+            o += SNN_VL * (SNN_NV / 2);
+        }
+#if SNN_NV >= 8
+        if (o + SNN_VL * (SNN_NV / 4) <= ob) {
+            SNN_KERNEL(dw_pixel_quarter)(xp, wp, nt, o, out + o);
+            o += SNN_VL * (SNN_NV / 4);
+        }
+#endif
         for (; o + SNN_VL <= ob; o += SNN_VL) SNN_KERNEL(dw_pixel_vec)(xp, wp, nt, o, out + o);
         /* 8 outputs in a vector, not one at a time, where a zmm is too wide */
         if (SNN_VL > 8 && o + 8 <= ob) {
@@ -863,10 +891,11 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
                                                 int32_t parts)
 {
     const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
-    const int64_t Ci = src->C, SW = src->W, Co = tgt->C, OW = tgt->W, OH = tgt->H;
+    const int64_t Ci = src->C, SW = src->W, SH = src->H, Co = tgt->C, OW = tgt->W, OH = tgt->H;
     const int64_t oy1 = OH * (part + 1) / parts;
     const int kind = snn_event_kind(src);
     int64_t oy = OH * part / parts, taps = 0;
+    (void)SH;                           /* only the four-row gather reads it */
     if (q->groups > 1 && SNN_KERNEL(depthwise_fits)(q, Ci, SW, Co))
         return SNN_KERNEL(conv_depthwise)(net, q, ev, dst, part, parts);
     if (q->groups > 1) return SNN_KERNEL(conv_groups)(net, q, ev, dst, part, parts);
@@ -874,8 +903,11 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
         return Co * SNN_KERNEL(conv_pointwise)(q, ev, kind, oy, oy1, SW, Ci, Co, OW, dst);
     while (oy < oy1) {
 #if SNN_HAVE_V8 && SNN_QUAD_NV
-        if (oy + 4 <= oy1 && SNN_KERNEL(quad_rows)(q, oy, OW, Co)) {
-            taps += SNN_KERNEL(conv_quad)(q, ev, kind, oy, SW, Ci, Co, OW, dst);
+        /* groups of four rows from the part's first, padded edges included;
+         * the one to three rows left go row by row (groups of two or three,
+         * which compute some accumulators of rows past them, measured slower) */
+        if (oy + 4 <= oy1 && SNN_KERNEL(quad_fits)(q, OW, Co)) {
+            taps += SNN_KERNEL(conv_quad)(q, ev, kind, oy, SW, SH, Ci, Co, OW, dst);
             oy += 4;
             continue;
         }
