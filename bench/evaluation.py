@@ -278,11 +278,18 @@ def projection_costs(net, x, timesteps, threads, rounds=1):
 
     Each value: ``op``, ``in_channels`` (of the source population; None for
     a flat one), ``kernel``, ``stride``, ``groups`` (where the op has them),
-    ``signed`` (the source population fires negative spikes too), the
+    ``signed`` (the source population fires negative spikes too),
+    ``source_kind`` (the source population's kind: input, if or relay), the
     engine's ``seconds`` (summed over threads), ``synops_per_image``,
     ``events_per_image`` (the source's spikes, or input events) and ``ns_per_synop``,
     ``ns_per_event`` (None where there were none)."""
     res, profile, _ = median_profile(net, x, timesteps, threads, rounds)
+    return costs_of_profile(net, len(x), res, profile)
+
+
+def costs_of_profile(net, n_images, res, profile):
+    """projection_costs from a run already made: its RunResult `res` of
+    `n_images` images and its engine profile (median_profile's)."""
     synops = res.synaptic_ops.raw[:, -1, :].sum(axis=0)
     spikes = dict(zip(res.spikes.names, res.spikes.raw[:, -1, :].sum(axis=0)))
     described = net.describe()
@@ -296,9 +303,10 @@ def projection_costs(net, x, timesteps, threads, rounds=1):
             "op": p["op"],
             "in_channels": source["shape"][0] if len(source["shape"]) == 3 else None,
             **{k: p[k] for k in ("kernel", "stride", "groups") if k in p},
-            "signed": bool(source.get("signed")), "seconds": seconds,
-            "synops_per_image": float(synops[j]) / len(x),
-            "events_per_image": events / len(x),
+            "signed": bool(source.get("signed")), "source_kind": source["kind"],
+            "seconds": seconds,
+            "synops_per_image": float(synops[j]) / n_images,
+            "events_per_image": events / n_images,
             "ns_per_synop": 1e9 * seconds / synops[j] if synops[j] else None,
             "ns_per_event": 1e9 * seconds / events if events else None}
     return out

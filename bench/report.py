@@ -485,6 +485,24 @@ RECIPE_SPEED_COMMAND = ("pytest bench/test_speed_recipes.py --benchmark-only "
                         "--benchmark-json=bench/results/speed_recipes.json")
 
 
+def _ratio_cell(r):
+    """A recipe_speed record's ratio to SpikingJelly: from alternating rounds
+    with their range, or marked s when from two sequential timings."""
+    ratio, rounds = r.get("ratio_vs_spikingjelly"), r.get("ratio_rounds")
+    if ratio is None:
+        return "-"
+    if rounds:
+        return f"{_times(ratio)} ({rounds['low']:.1f}-{rounds['high']:.1f})"
+    return f"{_times(ratio)} s"
+
+
+def _peer_rate(r, peer):
+    """SpikingJelly's images/s beside a recipe_speed record: that of the
+    alternating rounds the ratio came from, else its sequential timing."""
+    rounds = r.get("ratio_rounds")
+    return rounds.get("sj_images_per_s") if rounds else peer.get("images_per_s")
+
+
 def recipe_speed_section(data):
     recs = latest(data.of_kind("recipe_speed"),
                   lambda r: tuple(r.get(k) for k in ("model", "simulator", "recipe", "isa",
@@ -497,7 +515,10 @@ def recipe_speed_section(data):
     out += [f"`{RECIPE_SPEED_COMMAND}`: T={first.get('timesteps')}, "
             f"{first.get('threads')} thread(s), batch 100 in one call and batch 1 one image at "
             "a time; SpikingJelly's best recipe on the same images in the same process; "
-            "accuracy of both on the model's first test images at T"
+            "accuracy of both on the model's first test images at T; the ratio of the AVX2 and "
+            "AVX-512 rows is the median (and range) of rounds that time snncore and "
+            "SpikingJelly in turns, whose SpikingJelly median is in its column, the generic "
+            "rows' (marked s) that of the two sequential timings"
             + (f"; 1-minute load average {min(loads):.2f} to {max(loads):.2f}." if loads
                else "."), ""]
     sj = {(r.get("model"), r.get("batch")): r for r in recs if r.get("simulator") != "snncore"}
@@ -509,8 +530,8 @@ def recipe_speed_section(data):
         peer = sj.get((r.get("model"), r.get("batch")), {})
         met = {True: "yes", False: "NO"}.get(r.get("target_met"), "-")
         rows.append([r.get("model"), r.get("recipe"), r.get("isa"), steps(r.get("batch")),
-                     num(r.get("images_per_s")), num(peer.get("images_per_s")),
-                     _times(r.get("ratio_vs_spikingjelly")), f"{r.get('target')}: {met}",
+                     num(r.get("images_per_s")), num(_peer_rate(r, peer)),
+                     _ratio_cell(r), f"{r.get('target')}: {met}",
                      f"{pct(r.get('accuracy'))} / {pct(peer.get('accuracy'))}",
                      num(r.get("spikes_per_image")), num(r.get("synops_per_image")),
                      "yes" if r.get("identical_to_generic", True) else "NO"])
@@ -542,7 +563,7 @@ KIND_ORDER = tuple(f"conv, {label} input channels" for _, label in CHANNEL_BANDS
 
 
 def _kind_rank(kind):
-    base = kind.removesuffix(", signed")
+    base = kind.removesuffix(", from a relay").removesuffix(", signed")
     return (KIND_ORDER.index(base) if base in KIND_ORDER else len(KIND_ORDER), kind)
 
 
@@ -550,7 +571,9 @@ def projection_kind(p):
     """What kind of projection a profile entry (evaluation.projection_costs)
     is: depthwise/grouped, 1x1 or strided conv, a dense conv by its input
     channels, pooling, identity (a junction's shortcut), dense (linear);
-    ", signed" when its source fires negative spikes too."""
+    ", signed" when its source fires negative spikes too, ", from a relay"
+    when its source is a relay (graded events, as many as the relay has
+    non-zero neurons each step)."""
     op = p.get("op")
     if op == "conv2d":
         if p.get("in_channels") is None:
@@ -573,7 +596,8 @@ def projection_kind(p):
         kind = "dense (linear)"
     else:
         kind = str(op)
-    return kind + (", signed" if p.get("signed") else "")
+    return kind + (", signed" if p.get("signed") else "") + (
+        ", from a relay" if p.get("source_kind") == "relay" else "")
 
 
 def projection_kind_table(costs):

@@ -38,12 +38,15 @@ def images_per_second(run, x, batch):
 
 def alternate(runs, x, batch, rounds):
     """{name: [images/s of each round]} of the callables `runs` (name -> run),
-    each round timing all of them, in reversed order every other round."""
+    each round timing all of them, in reversed order every other round. x: the
+    images, or {name: images} where the sides need different counts to run for
+    comparable times."""
     names = list(runs)
     rates = {name: [] for name in names}
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
-            rates[name].append(images_per_second(runs[name], x, batch))
+            xs = x[name] if isinstance(x, dict) else x
+            rates[name].append(images_per_second(runs[name], xs, batch))
     return rates
 
 

@@ -216,6 +216,9 @@ def test_recipe_speed_section(report, tmp_path):
     rows = [_recipe_speed("spikingjelly", 100, 20.0, accuracy=0.91),
             _recipe_speed("snncore", 100, 250.0, "low_latency", "avx2",
                           ratio_vs_spikingjelly=12.5, target=">= 10x SpikingJelly",
+                          ratio_from="alternating rounds", ratio_sequential=14.0,
+                          ratio_rounds={"median": 12.5, "low": 11.04, "high": 13.96,
+                                        "rounds": 5, "images": 100, "sj_images_per_s": 21.0},
                           target_met=True, spikes_per_image=3e5, synops_per_image=4e7,
                           identical_to_generic=True, projections={"conv2": conv}),
             _recipe_speed("snncore", 100, 150.0, "low_latency", "generic",
@@ -224,9 +227,10 @@ def test_recipe_speed_section(report, tmp_path):
     text, _ = _run(report, tmp_path, [_benchmark_json(tmp_path / "a.json", rows)])
     assert "## Speed by kernel set and recipe" in text
     assert "pytest bench/test_speed_recipes.py --benchmark-only" in text
-    assert "| fashion_cnn | low_latency | avx2 | 100 | 250 | 20 | 12.5x | >= 10x " \
+    # the ratio of alternating rounds with their range; the generic row's is sequential
+    assert "| fashion_cnn | low_latency | avx2 | 100 | 250 | 21 | 12.5x (11.0-14.0) | >= 10x " \
         "SpikingJelly: yes | 90.00 / 91.00 | 300,000 | 40,000,000 | yes |" in text
-    assert "| fashion_cnn | low_latency | generic | 100 | 150 | 20 | 7.5x | >= 10x " \
+    assert "| fashion_cnn | low_latency | generic | 100 | 150 | 20 | 7.5x s | >= 10x " \
         "SpikingJelly: NO |" in text
     assert "| fashion_cnn | low_latency | avx2 | conv2 | conv2d | 20,000,000 | 40,000 | " \
         "0.05 | 25 |" in text
@@ -252,6 +256,10 @@ def test_recipe_speed_section(report, tmp_path):
     (dict(op="avgpool2d", in_channels=32), "pooling"),
     (dict(op="identity", in_channels=32), "identity (junction shortcut)"),
     (dict(op="dense", in_channels=None, signed=True), "dense (linear), signed"),
+    (dict(op="conv2d", in_channels=16, kernel=[1, 1], stride=[1, 1], groups=1,
+          source_kind="relay"), "1x1 conv, from a relay"),
+    (dict(op="conv2d", in_channels=16, kernel=[1, 1], stride=[1, 1], groups=1,
+          source_kind="if"), "1x1 conv"),
 ])
 def test_projection_kind(report, projection, kind):
     assert report.projection_kind(projection) == kind
