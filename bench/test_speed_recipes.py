@@ -30,8 +30,8 @@ the model's first test images at T, spikes and synaptic operations per image,
 and at batch 100 the engine's profile per projection
 (evaluation.projection_costs: what the projection is, its seconds, synaptic
 operations and source events per image, ns per synaptic operation and per
-event). The ratio of the AVX2 and AVX-512 cases comes from PAIRED_ROUNDS
-rounds in which snncore and SpikingJelly are timed in turns, each on the
+event). The ratio of the AVX2 and AVX-512 cases comes from `paired_rounds`
+(5) rounds in which snncore and SpikingJelly are timed in turns, each on the
 images of its own timing (bench/rounds.py, as bench/compare_peer.py does): the median of the
 per-round ratios, with their range. Each side then sees the same load; a
 ratio of two timings minutes apart (``ratio_sequential``, kept beside it, and
@@ -59,13 +59,12 @@ MODELS = ("fashion_cnn", "vgg", "resnet_small", "resnet18", "mobilenet_v2", "vgg
 RECIPES = ("percentile", "low_latency")
 ISAS = ("generic", "avx2", "avx512")
 SJ_RECIPE = "best"
-# rounds of each snncore case timed in turns with SpikingJelly (its ratio)
-PAIRED_ROUNDS = 5
 
+# paired_rounds: rounds of each snncore case timed in turns with SpikingJelly (its ratio)
 FULL = dict(timesteps=32, batches=(100, 1), threads=2, single_snn=50, single_peer=10,
-            peer_accuracy_images=500)
+            peer_accuracy_images=500, paired_rounds=5)
 SMOKE = dict(timesteps=8, batches=(10, 1), threads=1, single_snn=3, single_peer=2,
-             peer_accuracy_images=10)
+             peer_accuracy_images=10, paired_rounds=1)
 
 
 def _sizes(scale):
@@ -207,8 +206,9 @@ def _snncore(evaluator, shared, case, sizes, timesteps, benchmark, monkeypatch):
     sj = shared.sj_speed.get((case.model, case.batch))
     goal = speed_targets.recipe_target(case.batch)
     sequential = ips / sj if ips and sj else None
-    paired = _paired_ratio(evaluator, shared, case, sizes, timesteps, net) \
-        if benchmark.enabled else None
+    paired = _paired_ratio(evaluator, shared, case, sizes, timesteps, net)
+    if paired:
+        assert 0 < paired["low"] <= paired["median"] <= paired["high"]
     ratio = paired["median"] if paired else sequential
     info = {"recipe": case.recipe, "isa": case.isa,
             "conversion": {k: v for k, v in options.items() if k != "progress"},
@@ -229,7 +229,7 @@ def _snncore(evaluator, shared, case, sizes, timesteps, benchmark, monkeypatch):
 
 
 def _paired_ratio(evaluator, shared, case, sizes, timesteps, net):
-    """snncore / SpikingJelly timed in PAIRED_ROUNDS alternating rounds on the
+    """snncore / SpikingJelly timed in sizes.paired_rounds alternating rounds on the
     images of the case's timing (rounds.alternate): {"median", "low",
     "high", "rounds", "images", "snncore_images_per_s", "sj_images_per_s"}, or
     None for the generic kernels or when SpikingJelly has no network."""
@@ -248,9 +248,9 @@ def _paired_ratio(evaluator, shared, case, sizes, timesteps, net):
         "SpikingJelly": lambda xs: peers.spikingjelly_run(snn, xs, timesteps,
                                                           batch_size=case.batch,
                                                           threads=sizes.threads),
-    }, x, case.batch, PAIRED_ROUNDS)
+    }, x, case.batch, sizes.paired_rounds)
     median, low, high = rounds.ratio_summary(rates["snncore"], rates["SpikingJelly"])
-    return {"median": median, "low": low, "high": high, "rounds": PAIRED_ROUNDS,
+    return {"median": median, "low": low, "high": high, "rounds": sizes.paired_rounds,
             "images": {k: len(v) for k, v in x.items()}, "snncore_images_per_s": statistics.median(rates["snncore"]),
             "sj_images_per_s": statistics.median(rates["SpikingJelly"])}
 
