@@ -29,23 +29,35 @@ static void windows_of(int64_t sc, int32_t k, int32_t st, int32_t pd, int64_t o0
     *hi = b < o1 ? b : o1;
 }
 
+#define COUNT_COLUMNS 256  /* source columns whose window counts count_ops keeps at once */
+
 /* The synaptic operations of output rows [oy0, oy1): each event of the step
- * times the windows of those rows that hold it. */
+ * times the windows of those rows that hold it. The windows of a source column
+ * are found once per block of columns, not once per position (windows_of
+ * divides). */
 static int64_t count_ops(const snn_proj *q, const snn_events *ev, int64_t SH, int64_t SW,
                          int64_t OW, int64_t oy0, int64_t oy1)
 {
     const int64_t sy_end = (oy1 - 1) * q->sh - q->ph + q->kh;
-    int64_t sy, sx, ops = 0;
-    for (sy = oy0 * q->sh - q->ph < 0 ? 0 : oy0 * q->sh - q->ph; sy < SH && sy < sy_end; sy++) {
-        int64_t ylo, yhi, xlo, xhi;
-        windows_of(sy, q->kh, q->sh, q->ph, oy0, oy1, &ylo, &yhi);
-        if (ylo >= yhi) continue;
-        for (sx = 0; sx < SW; sx++) {
-            const int64_t pos = sy * SW + sx;
-            const int64_t n = ev->end[pos] - ev->first[pos];
-            if (n == 0) continue;
+    const int64_t sy0 = oy0 * q->sh - q->ph < 0 ? 0 : oy0 * q->sh - q->ph;
+    int64_t sy, sx, sx0, ops = 0;
+    int64_t cols[COUNT_COLUMNS];
+    for (sx0 = 0; sx0 < SW; sx0 += COUNT_COLUMNS) {
+        const int64_t sx1 = sx0 + COUNT_COLUMNS < SW ? sx0 + COUNT_COLUMNS : SW;
+        for (sx = sx0; sx < sx1; sx++) {
+            int64_t xlo, xhi;
             windows_of(sx, q->kw, q->sw, q->pw, 0, OW, &xlo, &xhi);
-            ops += n * (yhi - ylo) * (xhi - xlo);
+            cols[sx - sx0] = xhi > xlo ? xhi - xlo : 0;
+        }
+        for (sy = sy0; sy < SH && sy < sy_end; sy++) {
+            int64_t ylo, yhi, row = 0;
+            windows_of(sy, q->kh, q->sh, q->ph, oy0, oy1, &ylo, &yhi);
+            if (ylo >= yhi) continue;
+            for (sx = sx0; sx < sx1; sx++) {
+                const int64_t pos = sy * SW + sx;
+                row += (int64_t)(ev->end[pos] - ev->first[pos]) * cols[sx - sx0];
+            }
+            ops += row * (yhi - ylo);
         }
     }
     return ops;
