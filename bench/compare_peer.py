@@ -49,16 +49,35 @@ def parse_args(argv=None):
     return args
 
 
-def snncore_network(evaluator, model, recipe, timesteps, isa):
+def snncore_network(evaluator, model, recipe, timesteps, isa, tool="compare_peer"):
     """The model converted with `recipe` (as the speed suite converts it),
-    built with kernel set `isa` (None: the widest); exits when the CPU lacks it."""
+    built with kernel set `isa` (None: the widest); exits, naming `tool`, when
+    the CPU lacks it."""
     import snncore
     from test_speed_recipes import recipe_options
 
     net = evaluator.network(model, recipe_options(evaluator, model, recipe, timesteps))[0]
     if isa is None:
         return net
-    return rounds.built_with(isa, lambda: snncore.Network(*net._to_file()), "compare_peer")
+    return rounds.built_with(isa, lambda: snncore.Network(*net._to_file()), tool)
+
+
+def in_turns(net, sj, x, batch, timesteps, threads, n_rounds, warm_up=False):
+    """{"snncore": [...], "SpikingJelly": [...]}: images/s of each round of
+    rounds.alternate, snncore's `net` against SpikingJelly's `sj` on the images
+    x (or {side: images}) in calls of `batch`, each side run once on a first
+    batch beforehand with warm_up."""
+    import peers
+
+    runs = {
+        "snncore": lambda xs: net.run(xs, timesteps, threads=threads),
+        "SpikingJelly": lambda xs: peers.spikingjelly_run(sj, xs, timesteps, batch_size=batch,
+                                                          threads=threads),
+    }
+    if warm_up:
+        for name, run in runs.items():
+            run((x[name] if isinstance(x, dict) else x)[:batch])
+    return rounds.alternate(runs, x, batch, n_rounds)
 
 
 def main(argv=None):
@@ -77,15 +96,8 @@ def main(argv=None):
                                               threads=args.threads, **SJ_RECIPES[SJ_RECIPE])
     except (peers.PeerMissing, peers.PeerRefused) as e:
         sys.exit(f"compare_peer: no SpikingJelly network for {args.model}: {e}")
-    runs = {
-        "snncore": lambda xs: net.run(xs, args.timesteps, threads=args.threads),
-        "SpikingJelly": lambda xs: peers.spikingjelly_run(sj, xs, args.timesteps,
-                                                          batch_size=args.batch,
-                                                          threads=args.threads),
-    }
-    for run in runs.values():            # warm-up
-        run(x[:args.batch])
-    rates = rounds.alternate(runs, x, args.batch, args.rounds)
+    rates = in_turns(net, sj, x, args.batch, args.timesteps, args.threads, args.rounds,
+                     warm_up=True)
     median, low, high = rounds.ratio_summary(rates["snncore"], rates["SpikingJelly"])
     print(f"{args.model} ({args.recipe}; SpikingJelly {SJ_RECIPE}"
           f"{', on its ReLU twin' if twin else ''}), batch {args.batch}, T={args.timesteps}, "

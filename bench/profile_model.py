@@ -24,7 +24,6 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import rounds  # noqa: E402
 from compare_peer import RECIPES, snncore_network  # noqa: E402
 
 
@@ -83,15 +82,12 @@ def kind_rows(net, x, timesteps, threads, rounds_):
 
 def main(argv=None):
     args = parse_args(argv)
-    import snncore
     from evaluation import Evaluator, Scale
 
     evaluator = Evaluator(Scale.resolve(args.scale))
     x = evaluator.data(args.model).x_test[:args.n_images]
-    net = snncore_network(evaluator, args.model, args.recipe, args.timesteps, None)
-    if args.isa is not None:
-        net = rounds.built_with(args.isa, lambda: snncore.Network(*net._to_file()),
-                                "profile_model")
+    net = snncore_network(evaluator, args.model, args.recipe, args.timesteps, args.isa,
+                          tool="profile_model")
     rows, total = kind_rows(net, x, args.timesteps, args.threads, args.rounds)
     print(f"{args.model} ({args.recipe}), T={args.timesteps}, {len(x)} images, "
           f"{args.threads} thread(s), kernels {net.isa}: {total:.4f} s in the engine "

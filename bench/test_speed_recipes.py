@@ -230,11 +230,11 @@ def _snncore(evaluator, shared, case, sizes, timesteps, benchmark, monkeypatch):
 
 def _paired_ratio(evaluator, shared, case, sizes, timesteps, net):
     """snncore / SpikingJelly timed in sizes.paired_rounds alternating rounds on the
-    images of the case's timing (rounds.alternate): {"median", "low",
+    images of the case's timing (compare_peer.in_turns): {"median", "low",
     "high", "rounds", "images", "snncore_images_per_s", "sj_images_per_s"}, or
     None for the generic kernels or when SpikingJelly has no network."""
-    import peers
     import rounds
+    from compare_peer import in_turns
 
     snn = shared.sj.get(case.model)
     if case.isa == "generic" or snn is None or isinstance(snn, Exception):
@@ -243,15 +243,11 @@ def _paired_ratio(evaluator, shared, case, sizes, timesteps, net):
     # at batch 1 snncore takes more images, so that its turn is not a blink beside SpikingJelly's
     x = {"snncore": x_test[:sizes.single_snn if case.batch == 1 else case.batch],
          "SpikingJelly": x_test[:sizes.single_peer if case.batch == 1 else case.batch]}
-    rates = rounds.alternate({
-        "snncore": lambda xs: net.run(xs, timesteps, threads=sizes.threads),
-        "SpikingJelly": lambda xs: peers.spikingjelly_run(snn, xs, timesteps,
-                                                          batch_size=case.batch,
-                                                          threads=sizes.threads),
-    }, x, case.batch, sizes.paired_rounds)
+    rates = in_turns(net, snn, x, case.batch, timesteps, sizes.threads, sizes.paired_rounds)
     median, low, high = rounds.ratio_summary(rates["snncore"], rates["SpikingJelly"])
     return {"median": median, "low": low, "high": high, "rounds": sizes.paired_rounds,
-            "images": {k: len(v) for k, v in x.items()}, "snncore_images_per_s": statistics.median(rates["snncore"]),
+            "images": {k: len(v) for k, v in x.items()},
+            "snncore_images_per_s": statistics.median(rates["snncore"]),
             "sj_images_per_s": statistics.median(rates["SpikingJelly"])}
 
 

@@ -891,11 +891,10 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
                                                 int32_t parts)
 {
     const snn_pop *src = &net->pops[q->source], *tgt = &net->pops[q->target];
-    const int64_t Ci = src->C, SW = src->W, SH = src->H, Co = tgt->C, OW = tgt->W, OH = tgt->H;
+    const int64_t Ci = src->C, SW = src->W, Co = tgt->C, OW = tgt->W, OH = tgt->H;
     const int64_t oy1 = OH * (part + 1) / parts;
     const int kind = snn_event_kind(src);
     int64_t oy = OH * part / parts, taps = 0;
-    (void)SH;                           /* only the four-row gather reads it */
     if (q->groups > 1 && SNN_KERNEL(depthwise_fits)(q, Ci, SW, Co))
         return SNN_KERNEL(conv_depthwise)(net, q, ev, dst, part, parts);
     if (q->groups > 1) return SNN_KERNEL(conv_groups)(net, q, ev, dst, part, parts);
@@ -907,7 +906,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv)(const snn_net *net, const snn_pr
          * the one to three rows left go row by row (groups of two or three,
          * which compute some accumulators of rows past them, measured slower) */
         if (oy + 4 <= oy1 && SNN_KERNEL(quad_fits)(q, OW, Co)) {
-            taps += SNN_KERNEL(conv_quad)(q, ev, kind, oy, SW, SH, Ci, Co, OW, dst);
+            taps += SNN_KERNEL(conv_quad)(q, ev, kind, oy, SW, src->H, Ci, Co, OW, dst);
             oy += 4;
             continue;
         }
