@@ -5,7 +5,8 @@ sharing an image; the key in files, summaries and the builder.
 
 The layers cover both of the engine's grouped kernels (scatter_kernels.h): the
 dense depthwise one (one input channel a group), with one and several blocks
-of outputs, vector blocks and scalar tails, strides and paddings; and the
+of outputs, vector blocks and scalar tails, strides and paddings, and rows wide
+enough for its groups of pixels inside the source; and the
 per-event one, for groups of several input channels, for depthwise layers whose
 rows or kernels are too large for the first (more than 16 kernel rows, rows
 wider than its buffer), and blocks of groups or of one group's outputs.
@@ -51,8 +52,9 @@ def grouped_net(in_shape, co, groups, kernel, stride, padding, seed=0):
 LAYERS = {
     "depthwise x2": ((6, 7, 9), 12, 6, (3, 3), (1, 1), (1, 1)),
     "depthwise stride 2": ((16, 9, 8), 16, 16, (3, 3), (2, 2), (1, 1)),
+    "depthwise stride 2, 11 columns": ((24, 5, 21), 24, 24, (3, 3), (2, 2), (1, 1)),
     "depthwise 64 channels": ((64, 6, 7), 64, 64, (3, 3), (1, 1), (1, 1)),
-    "depthwise 5x5 x2": ((20, 7, 7), 40, 20, (5, 5), (1, 1), (2, 2)),
+    "depthwise 5x5 x2": ((20, 7, 13), 40, 20, (5, 5), (1, 1), (2, 2)),
     "depthwise 3x2 no padding": ((5, 6, 6), 15, 5, (3, 2), (1, 2), (0, 1)),
     "depthwise, blocks of outputs": ((64, 4, 200), 64, 64, (3, 3), (1, 1), (1, 1)),
     "depthwise 17 rows (per event)": ((3, 18, 4), 9, 3, (17, 1), (1, 1), (8, 0)),
@@ -126,7 +128,8 @@ def test_grouped_conv_is_the_block_diagonal_ordinary_conv(groups, co):
     np.testing.assert_array_equal(ops_g * groups, ops_1)
 
 
-@pytest.mark.parametrize("layer", ["depthwise x2", "depthwise 5x5 x2", "groups of 2 channels",
+@pytest.mark.parametrize("layer", ["depthwise x2", "depthwise 5x5 x2", "depthwise stride 2, 11 columns",
+                                   "groups of 2 channels",
                                    "2 groups, 35 outputs each", "depthwise wide rows (per event)"])
 def test_grouped_kernels_round_alike_on_every_kernel_set_and_team(layer, monkeypatch):
     """With weights that round (not dyadic) the order of every addition shows:

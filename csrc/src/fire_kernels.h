@@ -69,11 +69,10 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_lanes)(
     *val = SNN_VSET1(1.0f);
     *fired = up;
     if (is_signed) {
-        /* lanes that fired +1 now hold u - th, which may be <= -thn: exclude them */
-        SNN_VMASK down = SNN_VLE(*u, SNN_VNEG(thn));
-        SNN_VMASK un;
-        if (retract) down = SNN_VAND(down, SNN_VGE(*cnt, SNN_VSET1(1.0f)));
-        un = SNN_VANDNOT(up, down);
+        /* a lane that fired +1 holds u - th >= 0 (or 0), above -thn (thresholds are > 0,
+         * check.c), so it is not among these */
+        SNN_VMASK un = SNN_VLE(*u, SNN_VNEG(thn));
+        if (retract) un = SNN_VAND(un, SNN_VGE(*cnt, SNN_VSET1(1.0f)));
         bits |= (unsigned)SNN_VBITS(un);
         *u = SNN_VSELECT(un, retract ? SNN_VADD(*u, th) : subtract ? SNN_VADD(*u, thn)
                                                                    : SNN_VZERO(), *u);

@@ -501,8 +501,10 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
  *   made dense (each event's value at its Cog outputs, zeros elsewhere) in a
  *   ring of rows on the stack, and each pixel's outputs are summed in vector
  *   registers over its taps, all lanes busy. A zero adds nothing (acc is never -0: it starts at
- *   +0), and taps at positions without events are skipped, so this is the
- *   event-by-event sum bit for bit, at the cost of the taps of live positions.
+ *   +0), so this is the event-by-event sum bit for bit. Pixels whose windows
+ *   lie inside the source go SNN_DW_P at a time over all their taps, each
+ *   weight vector loaded once for them (dw_group); the others, one at a time
+ *   over the taps at positions with events (dw_taps).
  * - conv_groups (the others): an output pixel keeps the accumulators of a block
  *   of its outputs (whole groups, or part of a wide one) in memory, walks the
  *   events of its window tap by tap and adds each event's Cog weights (vectors
@@ -512,6 +514,7 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(conv_quad)(const snn_proj *q, const sn
 #define SNN_DW_BUF 16384    /* floats of conv_depthwise's dense source rows (64 KiB) */
 #define SNN_DW_ROWS 16      /* the most kernel rows conv_depthwise takes */
 #define SNN_DW_TAPS 81      /* the most taps (kh x kw) conv_depthwise takes: 9 x 9 */
+#define SNN_DW_P 4          /* the pixels side by side of dw_group */
 
 /* The dense rows of conv_depthwise: up to SNN_DW_ROWS source rows of SW * ob
  * floats each, kept from one output row to the next (with stride 1 each source
@@ -646,6 +649,17 @@ static inline void SNN_KERNEL(dense_row)(const snn_events *ev, int64_t sy, int64
 {
     const int64_t c0 = o0 / Cog, c1 = (o0 + ob) / Cog;
     int64_t sx, m;
+    if (Cog == 1 && c0 == 0 && c1 == Ci) {
+        /* depthwise, one block of all channels: x[sx * Ci + c] for event index
+         * (sy * SW + sx) * Ci + c, so the row's events (contiguous in the queue)
+         * go in one loop, not one loop a position, whose exits, at a few
+         * events a position, would be mispredicted about once each */
+        const int32_t e1 = ev->end[(sy + 1) * SW - 1];
+        int32_t e = ev->first[sy * SW];
+        float *xr = x - sy * SW * Ci;
+        for (; e < e1; e++) xr[ev->idx[e]] = ev->val[e];
+        return;
+    }
     for (sx = 0; sx < SW; sx++) {
         const int64_t pos = sy * SW + sx, base = pos * Ci;
         float *xr = x + sx * ob - o0;
@@ -734,6 +748,121 @@ SNN_KERNEL_ATTR static inline void SNN_KERNEL(dw_pixel_one)(const float *const *
     *out += acc;
 }
 
+/* SNN_DW_P pixels of conv_depthwise side by side, whose windows lie inside
+ * the source (every column tap exists): every tap of their windows, live or
+ * not (a tap without events adds only zeros, which leave an accumulator that
+ * is never -0 unchanged, so the sums are dw_pixel's bit for bit), each weight
+ * vector loaded once for the SNN_DW_P pixels. xp[t], wp[t]: tap t of the
+ * first pixel (its dense row at the tap's column, its weights, both from the
+ * block's first output); pixel p's row is step * p floats further. out[p]
+ * receives pixel p's sums where live[p] (a pixel whose window holds no event
+ * is left alone, as dw_row leaves it). */
+#if SNN_HAVE_V8
+#define SNN_DW_PIXELS(NAME, VT, L, NV)                                                          \
+    SNN_KERNEL_ATTR static inline void NAME(const float *const *xp, const float *const *wp,    \
+                                            int nt, int64_t step, int64_t o,                    \
+                                            float *const *out, const int64_t *live)             \
+    {                                                                                           \
+        VT acc[SNN_DW_P][NV];                                                                   \
+        int t, p, j;                                                                            \
+        _Pragma("GCC unroll 4") for (p = 0; p < SNN_DW_P; p++)                                  \
+            _Pragma("GCC unroll 4") for (j = 0; j < NV; j++) acc[p][j] = (VT){0};               \
+        for (t = 0; t < nt; t++) {                                                              \
+            const float *xv = xp[t] + o, *wv = wp[t] + o;                                       \
+            VT w[NV];                                                                           \
+            _Pragma("GCC unroll 4") for (j = 0; j < NV; j++)                                    \
+                memcpy(&w[j], wv + L * j, sizeof w[j]);                                         \
+            _Pragma("GCC unroll 4") for (p = 0; p < SNN_DW_P; p++)                              \
+                _Pragma("GCC unroll 4") for (j = 0; j < NV; j++) {                              \
+                    VT a;                                                                       \
+                    memcpy(&a, xv + step * p + L * j, sizeof a);                                \
+                    acc[p][j] += a * w[j];                                                      \
+                }                                                                               \
+        }                                                                                       \
+        for (p = 0; p < SNN_DW_P; p++)                                                          \
+            if (live[p]) SNN_ADD_VECTORS(VT, L, NV, out[p] + o, acc[p]);                        \
+    }
+SNN_DW_PIXELS(SNN_KERNEL(dw_pixels_pair), SNN_VT, SNN_VL, 2)
+SNN_DW_PIXELS(SNN_KERNEL(dw_pixels_vec), SNN_VT, SNN_VL, 1)
+SNN_DW_PIXELS(SNN_KERNEL(dw_pixels_v8), snn_v8, 8, 1)
+#undef SNN_DW_PIXELS
+#endif
+
+/* The SNN_DW_P pixels of dw_pixels, outputs [o, ob) one at a time. */
+SNN_KERNEL_ATTR static void SNN_KERNEL(dw_pixels_one)(const float *const *xp,
+                                                      const float *const *wp, int nt,
+                                                      int64_t step, int64_t o, int64_t ob,
+                                                      float *const *out, const int64_t *live)
+{
+    int p, t;
+    for (p = 0; p < SNN_DW_P; p++) {
+        int64_t c;
+        if (!live[p]) continue;
+        for (c = o; c < ob; c++) {
+            float acc = 0.0f;
+            for (t = 0; t < nt; t++) acc += xp[t][step * p + c] * wp[t][c];
+            out[p][c] += acc;
+        }
+    }
+}
+
+/* The first output column from ox on whose window holds every column tap (kw
+ * of them: no padding), and the number of columns from it that do too, into
+ * *n (0: none). */
+static inline int64_t SNN_KERNEL(dw_inside)(const snn_proj *q, int64_t ox, int64_t OW, int64_t *n)
+{
+    int64_t e;
+    for (; ox < OW && q->gcol_start[ox + 1] - q->gcol_start[ox] != q->kw; ox++) {}
+    for (e = ox; e < OW && q->gcol_start[e + 1] - q->gcol_start[e] == q->kw; e++) {}
+    *n = e - ox;
+    return ox;
+}
+
+/* SNN_DW_P pixels from ox of output row g of conv_depthwise, all inside
+ * (dw_inside), through dw_pixels: their taps from the window of ox (kernel row
+ * by kernel row, columns in order, as dw_taps lists them), each pixel's events
+ * counted as dw_taps counts them. Returns the pixels' events. */
+SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dw_group)(const snn_proj *q, const snn_events *ev,
+                                                    const snn_gather_row *g,
+                                                    const float *const *xr, const float *w,
+                                                    int64_t ox, int64_t ob, int64_t SW,
+                                                    int64_t Co, float *out0)
+{
+    const float *xp[SNN_DW_TAPS], *wp[SNN_DW_TAPS];
+    float *out[SNN_DW_P];
+    int64_t live[SNN_DW_P], n = 0, o = 0;
+    const int64_t sx0 = q->gcol_taps[q->gcol_start[ox]].src, step = q->sw * ob;
+    const snn_tap *ry;
+    int nt = 0, p, k;
+    for (ry = g->row; ry < g->row_end; ry++)
+        for (k = 0; k < q->kw; k++) {
+            xp[nt] = xr[ry - g->row] + (sx0 + k) * ob;
+            wp[nt++] = w + ry->k * q->row_stride + (int64_t)k * Co;
+        }
+    for (p = 0; p < SNN_DW_P; p++) {
+        const int64_t sx = sx0 + q->sw * p;
+        live[p] = 0;
+        for (ry = g->row; ry < g->row_end; ry++) {
+            const int64_t pos = (int64_t)ry->src * SW + sx;
+            live[p] += ev->end[pos + q->kw - 1] - ev->first[pos];
+        }
+        n += live[p];
+        out[p] = out0 + p * Co;
+    }
+    if (n == 0) return 0;
+#if SNN_HAVE_V8
+    for (; o + SNN_VL * 2 <= ob; o += SNN_VL * 2)
+        SNN_KERNEL(dw_pixels_pair)(xp, wp, nt, step, o, out, live);
+    for (; o + SNN_VL <= ob; o += SNN_VL) SNN_KERNEL(dw_pixels_vec)(xp, wp, nt, step, o, out, live);
+    if (SNN_VL > 8 && o + 8 <= ob) {
+        SNN_KERNEL(dw_pixels_v8)(xp, wp, nt, step, o, out, live);
+        o += 8;
+    }
+#endif
+    if (o < ob) SNN_KERNEL(dw_pixels_one)(xp, wp, nt, step, o, ob, out, live);
+    return n;
+}
+
 /* The live taps of one pixel of conv_depthwise (window g, the dense rows of its
  * row taps xr): the taps at positions with events, kernel row by kernel row,
  * into xp (the dense row at the tap's column) and wp (its weights from w, the
@@ -771,17 +900,23 @@ SNN_KERNEL_ATTR static int64_t SNN_KERNEL(dw_row)(const snn_proj *q, const snn_e
     const float *w = q->w + ring->o0;
     const int64_t ob = ring->ob;
     snn_gather_row g;
-    int64_t r, rows, ox, taps = 0;
+    int64_t r, rows, ox, taps = 0, inside, n_inside;
     g.row = q->grow_taps + q->grow_start[oy];
     g.row_end = q->grow_taps + q->grow_start[oy + 1];
     rows = g.row_end - g.row;
     if (SNN_KERNEL(row_events)(ev, g.row, g.row_end, SW) == 0) return 0;
     for (r = 0; r < rows; r++)
         xr[r] = SNN_KERNEL(dw_slot)(ring, ev, g.row, rows, g.row[r].src, Ci, Co / Ci);
+    inside = SNN_KERNEL(dw_inside)(q, 0, OW, &n_inside);
     for (ox = 0; ox < OW; ox++) {
         float *out = dst + (oy * OW + ox) * Co + ring->o0;
         int64_t o = 0, n;
         int nt;
+        if (ox >= inside && ox + SNN_DW_P <= inside + n_inside) {
+            taps += SNN_KERNEL(dw_group)(q, ev, &g, xr, w, ox, ob, SW, Co, out);
+            ox += SNN_DW_P - 1;
+            continue;
+        }
         g.col = q->gcol_taps + q->gcol_start[ox];
         g.col_end = q->gcol_taps + q->gcol_start[ox + 1];
         if ((n = SNN_KERNEL(dw_taps)(q, ev, &g, xr, w, ob, SW, Co, xp, wp, &nt)) == 0) continue;
