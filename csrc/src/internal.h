@@ -106,6 +106,8 @@ typedef struct snn_pop {
     int32_t *out_proj;  /* outgoing projection indices */
     int32_t n_out;
     int32_t has_const;  /* receives a per-image constant current (bias or analog input) */
+    int32_t input_only; /* every projection into it comes from the input: under analog
+                         * input its constant current is all it receives */
     int32_t has_queue;  /* emits events (input, IF, relay) */
     int32_t has_index;  /* feeds a conv2d or a pool: its queue gets a per-position
                          * index each step */

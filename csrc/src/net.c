@@ -254,9 +254,11 @@ static int build_projection(snn_net *net, const snn_projection_desc *d, snn_proj
 static int link_projections(snn_net *net)
 {
     int32_t j, i;
+    for (i = 0; i < net->n_pop; i++) net->pops[i].input_only = 1;
     for (j = 0; j < net->n_proj; j++) {
         net->pops[net->projs[j].source].n_out++;
         if (net->projs[j].source == net->input) net->pops[net->projs[j].target].has_const = 1;
+        else net->pops[net->projs[j].target].input_only = 0;
         if (snn__by_rows(net->projs[j].op))
             net->pops[net->projs[j].source].has_index = 1;
         if (net->projs[j].op == SNN_OP_MAXPOOL2D) net->pops[net->projs[j].source].has_fired = 1;
@@ -317,17 +319,13 @@ static int fold_pools(snn_net *net)
  * from zero, as a slot does). */
 static void plan_ahead(snn_net *net)
 {
-    int32_t i, j;
+    int32_t i;
     for (i = 0; i < net->n_pop; i++) net->pops[i].ahead_src = -1;
     for (i = 0; i < net->n_pop; i++) {
         snn_pop *p = &net->pops[i];
-        int only_input = 1;
         if (p->kind != SNN_KIND_IF || i == net->output || p->fold_proj < 0 || p->n_out != 1 ||
-            !p->has_const)
-            continue;
-        for (j = 0; j < net->n_proj; j++)
-            if (net->projs[j].target == i && net->projs[j].source != net->input) only_input = 0;
-        if (!only_input || net->pops[net->projs[p->fold_proj].target].kind != SNN_KIND_RELAY)
+            !p->has_const || !p->input_only ||
+            net->pops[net->projs[p->fold_proj].target].kind != SNN_KIND_RELAY)
             continue;
         p->ahead = SNN_AHEAD_STEPS;
         net->pops[net->projs[p->fold_proj].target].ahead_src = i;

@@ -340,6 +340,17 @@ static int runs_ahead(const snn_state *s, const snn_pop *p, const snn_team *tm)
     return p->ahead && s->encoding == SNN_ENCODING_ANALOG && fold_in_pass(s->net, p, tm);
 }
 
+/* Whether retracting population p never fires -1 in this run: under analog
+ * input, fed by the input alone, its neurons integrate a constant current k. A
+ * -1 needs a +1 before it; with k <= 0 a neuron, starting at or below its
+ * threshold (v_init <= 1), fires +1 at most once, at step 1 with k = 0, which
+ * leaves it at 0; with k > 0 it never falls, and a +1 leaves it at u - theta >= 0.
+ * Either way it stays above -theta_neg (< 0) once it has fired. */
+static int never_retracts(const snn_state *s, const snn_pop *p)
+{
+    return p->retract && p->input_only && s->encoding == SNN_ENCODING_ANALOG;
+}
+
 /* The windows of p's folded pool. */
 static snn_windows fold_windows(const snn_net *net, const snn_pop *p)
 {
@@ -436,8 +447,16 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
     float *A = snn__at(s, p->off_acc);
     int32_t *qi = snn__at(s, p->off_qidx);
     snn_fold fold, *fp = NULL;
+    snn_pop plain;
     int64_t n;
     int32_t r;
+    const snn_pop *pass = p;
+    if (never_retracts(s, p)) {     /* the plain pass gives the same events and membranes */
+        plain = *p;
+        plain.is_signed = 0;
+        plain.retract = 0;
+        pass = &plain;
+    }
     if (runs_ahead(s, p, tm)) {
         n = emit_ahead(s, p, tm, row0, row1);
     } else {
@@ -455,8 +474,8 @@ static int64_t emit(snn_state *s, const snn_pop *p, snn_fire_fn fn, const snn_te
             fp = &fold;
             if (counts_only(net, p, tm)) qi = NULL;     /* nothing else reads the queue */
         }
-        n = fn(p, A, K, qi, snn__at(s, p->off_qval), first_events(s, p), end_events(s, p), row0,
-               row1, fp);
+        n = fn(pass, A, K, qi, snn__at(s, p->off_qval), first_events(s, p), end_events(s, p),
+               row0, row1, fp);
         if (fp) tm->synops[p->fold_proj] += fold.ops;
         if (p->has_fired) {
             const int64_t seg = row0 * p->W * p->C;
