@@ -65,20 +65,33 @@ SNN_KERNEL_ATTR static SNN_ALWAYS_INLINE unsigned SNN_KERNEL(fire_lanes)(
 {
     const SNN_VMASK up = SNN_VGE(*u, th);
     unsigned bits = (unsigned)SNN_VBITS(up);
+    if (retract) {
+        /* signed, reset subtract (check.c): both tests on the integrated u (a lane
+         * at or above th is above -thn, thresholds being > 0); inc, the change of
+         * the lane's net count, is also its event value, and u - inc x th its reset,
+         * u - th, u + th or u: the bits of the separate resets (inc x th is exact,
+         * and x - -y is x + y) in fewer operations */
+        const SNN_VMASK down =
+            SNN_VAND(SNN_VLE(*u, SNN_VNEG(thn)), SNN_VGE(*cnt, SNN_VSET1(1.0f)));
+        const SNN_VTYPE inc = SNN_VSELECT(up, SNN_VSET1(1.0f),
+                                          SNN_VSELECT(down, SNN_VSET1(-1.0f), SNN_VZERO()));
+        *u = SNN_VSUB(*u, SNN_VMUL(inc, th));
+        *cnt = SNN_VADD(*cnt, inc);
+        *val = inc;
+        *fired = SNN_VOR(up, down);
+        return bits | (unsigned)SNN_VBITS(down);
+    }
     *u = SNN_VSELECT(up, subtract ? SNN_VSUB(*u, th) : SNN_VZERO(), *u);
     *val = SNN_VSET1(1.0f);
     *fired = up;
     if (is_signed) {
         /* a lane that fired +1 holds u - th >= 0 (or 0), above -thn (thresholds are > 0,
          * check.c), so it is not among these */
-        SNN_VMASK un = SNN_VLE(*u, SNN_VNEG(thn));
-        if (retract) un = SNN_VAND(un, SNN_VGE(*cnt, SNN_VSET1(1.0f)));
+        const SNN_VMASK un = SNN_VLE(*u, SNN_VNEG(thn));
         bits |= (unsigned)SNN_VBITS(un);
-        *u = SNN_VSELECT(un, retract ? SNN_VADD(*u, th) : subtract ? SNN_VADD(*u, thn)
-                                                                   : SNN_VZERO(), *u);
+        *u = SNN_VSELECT(un, subtract ? SNN_VADD(*u, thn) : SNN_VZERO(), *u);
         *val = SNN_VSELECT(un, SNN_VSET1(-1.0f), *val);
         *fired = SNN_VOR(up, un);
-        if (retract) *cnt = SNN_VADD(*cnt, SNN_VSELECT(*fired, *val, SNN_VZERO()));
     }
     return bits;
 }
